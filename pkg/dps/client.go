@@ -1,0 +1,334 @@
+// Package dps is a client for the Azure IoT Hub Device Provisioning Service
+// service API (enrollments, enrollment groups, registration states).
+//
+// It speaks the DPS REST contract (api-version 2021-10-01) to Azure or to any
+// DPS-compatible service, authenticating with SAS tokens from a service
+// connection string. Transient failures (429, 5xx, network errors) are
+// retried with backoff, honouring Retry-After; every call takes a context.
+package dps
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dpsctl/dpsctl/pkg/model"
+	"github.com/dpsctl/dpsctl/pkg/sas"
+)
+
+// Options configures a Client.
+type Options struct {
+	// Endpoint is "https://host[:port]". Derived from ConnectionString when empty.
+	Endpoint string
+	// ConnectionString is a DPS service connection string
+	// (HostName=…;SharedAccessKeyName=…;SharedAccessKey=…).
+	ConnectionString string
+	// HTTPClient carries the requests; http.DefaultClient when nil.
+	HTTPClient *http.Client
+	// APIVersion defaults to model.APIVersion.
+	APIVersion string
+	// MaxRetries bounds retries of transient failures; 0 means the default (4),
+	// a negative value disables retries.
+	MaxRetries int
+	// UserAgent is sent with every request.
+	UserAgent string
+	// TokenLifetime is how long each SAS token is valid (default 1 h).
+	TokenLifetime time.Duration
+	// Now is the clock (time.Now by default).
+	Now func() time.Time
+	// Sleep waits between retries; defaults to a context-aware timer.
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+// DefaultMaxRetries is used when Options.MaxRetries is zero.
+const DefaultMaxRetries = 4
+
+// MaxRetryDelay caps any single wait between retries.
+const MaxRetryDelay = 60 * time.Second
+
+// Client calls the DPS service API. It is safe for concurrent use.
+type Client struct {
+	base       string // scheme://host[:port]
+	host       string // host without port
+	hc         *http.Client
+	apiVersion string
+	maxRetries int
+	userAgent  string
+	cs         *sas.ConnectionString
+	lifetime   time.Duration
+	now        func() time.Time
+	sleep      func(ctx context.Context, d time.Duration) error
+
+	mu       sync.Mutex
+	token    string
+	tokenExp time.Time
+}
+
+// New builds a Client.
+func New(opts Options) (*Client, error) {
+	c := &Client{
+		hc:         opts.HTTPClient,
+		apiVersion: opts.APIVersion,
+		maxRetries: opts.MaxRetries,
+		userAgent:  opts.UserAgent,
+		lifetime:   opts.TokenLifetime,
+		now:        opts.Now,
+		sleep:      opts.Sleep,
+	}
+	if c.hc == nil {
+		c.hc = http.DefaultClient
+	}
+	if c.apiVersion == "" {
+		c.apiVersion = model.APIVersion
+	}
+	switch {
+	case c.maxRetries == 0:
+		c.maxRetries = DefaultMaxRetries
+	case c.maxRetries < 0:
+		c.maxRetries = 0
+	}
+	if c.userAgent == "" {
+		c.userAgent = "dpsctl"
+	}
+	if c.lifetime <= 0 {
+		c.lifetime = time.Hour
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	if c.sleep == nil {
+		c.sleep = sleepCtx
+	}
+	endpoint := opts.Endpoint
+	if opts.ConnectionString != "" {
+		cs, err := sas.ParseConnectionString(opts.ConnectionString)
+		if err != nil {
+			return nil, err
+		}
+		c.cs = &cs
+		if endpoint == "" {
+			endpoint = "https://" + cs.HostName
+		}
+	}
+	if endpoint == "" {
+		return nil, errors.New("dps: no endpoint: give a connection string or an endpoint")
+	}
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return nil, fmt.Errorf("dps: endpoint %q is not an http(s) URL with a host", endpoint)
+	}
+	c.base = u.Scheme + "://" + u.Host
+	c.host = u.Hostname()
+	return c, nil
+}
+
+// Host returns the service host name, without port.
+func (c *Client) Host() string { return c.host }
+
+// Endpoint returns scheme://host[:port].
+func (c *Client) Endpoint() string { return c.base }
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// authorization returns the Authorization header value, reusing a token
+// until five minutes before it expires.
+func (c *Client) authorization() (string, error) {
+	if c.cs == nil {
+		return "", nil
+	}
+	if c.cs.Signature != "" {
+		return c.cs.Signature, nil
+	}
+	now := c.now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.token != "" && now.Add(5*time.Minute).Before(c.tokenExp) {
+		return c.token, nil
+	}
+	exp := now.Add(c.lifetime)
+	tok, err := sas.NewToken(c.cs.Key, c.cs.HostName, c.cs.KeyName, exp)
+	if err != nil {
+		return "", err
+	}
+	c.token, c.tokenExp = tok, exp
+	return tok, nil
+}
+
+// request describes one API call.
+type request struct {
+	method  string
+	path    string // already escaped
+	header  map[string]string
+	body    []byte
+	hasBody bool
+}
+
+// response is what the caller of do gets back on success.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func pathEscape(id string) string {
+	// encodeURIComponent-compatible: escape everything but unreserved marks.
+	return strings.ReplaceAll(url.PathEscape(id), ":", "%3A")
+}
+
+func (c *Client) do(ctx context.Context, r request) (*response, error) {
+	u := c.base + r.path + "?api-version=" + url.QueryEscape(c.apiVersion)
+	var lastErr error
+	for attempt := 0; ; attempt++ {
+		resp, retryAfter, err := c.once(ctx, u, r)
+		if err == nil {
+			return resp, nil
+		}
+		lastErr = err
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if !retryable(err) || attempt >= c.maxRetries {
+			return nil, lastErr
+		}
+		d := retryAfter
+		if d <= 0 {
+			d = backoff(attempt)
+		}
+		if d > MaxRetryDelay {
+			d = MaxRetryDelay
+		}
+		if serr := c.sleep(ctx, d); serr != nil {
+			return nil, serr
+		}
+	}
+}
+
+func backoff(attempt int) time.Duration {
+	base := 250 * time.Millisecond << min(attempt, 7)
+	// Full jitter between base/2 and base.
+	return base/2 + time.Duration(rand.Int64N(int64(base/2)+1))
+}
+
+func retryable(err error) bool {
+	var e *Error
+	if errors.As(err, &e) {
+		switch e.StatusCode {
+		case http.StatusRequestTimeout, http.StatusTooManyRequests,
+			http.StatusInternalServerError, http.StatusBadGateway,
+			http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+			return true
+		}
+		return false
+	}
+	var te *transportError
+	return errors.As(err, &te)
+}
+
+// transportError wraps a failure to get any HTTP answer.
+type transportError struct{ err error }
+
+func (e *transportError) Error() string { return e.err.Error() }
+func (e *transportError) Unwrap() error { return e.err }
+
+func (c *Client) once(ctx context.Context, u string, r request) (*response, time.Duration, error) {
+	var body io.Reader
+	if r.hasBody {
+		body = bytes.NewReader(r.body)
+	}
+	req, err := http.NewRequestWithContext(ctx, r.method, u, body)
+	if err != nil {
+		return nil, 0, err
+	}
+	auth, err := c.authorization()
+	if err != nil {
+		return nil, 0, err
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", c.userAgent)
+	if r.hasBody {
+		req.Header.Set("Content-Type", "application/json; charset=utf-8")
+	}
+	for k, v := range r.header {
+		req.Header.Set(k, v)
+	}
+	res, err := c.hc.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, 0, ctx.Err()
+		}
+		return nil, 0, &transportError{fmt.Errorf("%s %s: %w", r.method, r.path, err)}
+	}
+	defer res.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(res.Body, 64<<20))
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, 0, ctx.Err()
+		}
+		return nil, 0, &transportError{fmt.Errorf("%s %s: reading response: %w", r.method, r.path, err)}
+	}
+	if res.StatusCode >= 200 && res.StatusCode < 300 {
+		return &response{status: res.StatusCode, header: res.Header, body: data}, 0, nil
+	}
+	return nil, parseRetryAfter(res.Header.Get("Retry-After"), c.now()), newError(r.method, r.path, res, data)
+}
+
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.ParseFloat(v, 64); err == nil && n >= 0 {
+		return time.Duration(n * float64(time.Second))
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := t.Sub(now); d > 0 {
+			return d
+		}
+	}
+	return 0
+}
+
+func marshal(v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("dps: encoding request: %w", err)
+	}
+	return b, nil
+}
+
+func decode[T any](r *response, what string) (*T, error) {
+	var v T
+	if err := json.Unmarshal(r.body, &v); err != nil {
+		return nil, fmt.Errorf("dps: decoding %s: %w", what, err)
+	}
+	return &v, nil
+}
+
+func ifMatchHeader(etag string) map[string]string {
+	if etag == "" {
+		return nil
+	}
+	return map[string]string{"If-Match": etag}
+}
