@@ -1,0 +1,260 @@
+// Package store persists the local provisioning service in one SQLite file.
+//
+// Every entity (individual enrollment, enrollment group, registration state)
+// is kept as its wire JSON next to a few indexed columns: the lower-cased id
+// for case-insensitive lookup, the etag for preconditions and an
+// ever-growing sequence number that gives a stable insertion order for
+// paging. The database runs in WAL mode with a busy timeout, so a running
+// service and a command-line process can share one data directory.
+//
+// Writes go through Update, which runs a function inside one IMMEDIATE
+// transaction; the single-entity Put and Delete helpers are thin wrappers
+// around it. Reads use a separate pool of connections and never wait for a
+// writer.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// FileName is the database file inside a data directory.
+const FileName = "dpsctl.db"
+
+// SchemaVersion is the schema this package writes (PRAGMA user_version).
+const SchemaVersion = 1
+
+// MatchAny is the If-Match wildcard: any existing entity, or none.
+const MatchAny = "*"
+
+// Sentinel errors. Wrapped errors carry the entity kind and id.
+var (
+	ErrNotFound     = errors.New("not found")
+	ErrExists       = errors.New("already exists")
+	ErrETagMismatch = errors.New("etag does not match")
+)
+
+// busyTimeoutMS is how long a connection waits for another writer's lock.
+const busyTimeoutMS = 5000
+
+// Store is an open database. It is safe for concurrent use.
+type Store struct {
+	path string
+	w    *sql.DB // one connection, IMMEDIATE transactions
+	r    *sql.DB // readers
+
+	enrollments   *entityTable
+	groups        *entityTable
+	registrations *entityTable
+}
+
+// Open opens (creating it and its schema if needed) the database in dir.
+// The directory must exist.
+func Open(dir string) (*Store, error) {
+	return OpenFile(filepath.Join(dir, FileName))
+}
+
+// OpenFile opens the database at path, creating it (mode 0600) if needed.
+func OpenFile(path string) (*Store, error) {
+	path, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("create database: %w", err)
+		}
+		f.Close()
+	}
+	s := &Store{path: path}
+	if s.w, err = openDB(path, "immediate"); err != nil {
+		return nil, err
+	}
+	s.w.SetMaxOpenConns(1)
+	s.w.SetMaxIdleConns(1)
+	s.w.SetConnMaxLifetime(0)
+	s.w.SetConnMaxIdleTime(0)
+	if err := s.migrate(); err != nil {
+		s.w.Close()
+		return nil, err
+	}
+	if s.r, err = openDB(path, "deferred"); err != nil {
+		s.w.Close()
+		return nil, err
+	}
+	s.r.SetMaxOpenConns(8)
+	s.r.SetMaxIdleConns(8)
+	s.r.SetConnMaxIdleTime(0)
+	s.r.SetConnMaxLifetime(0)
+	if err := s.prepare(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func openDB(path, txlock string) (*sql.DB, error) {
+	q := url.Values{}
+	q.Set("_busy_timeout", fmt.Sprint(busyTimeoutMS))
+	q.Set("_journal_mode", "WAL")
+	q.Set("_synchronous", "NORMAL")
+	q.Set("_foreign_keys", "1")
+	q.Set("_txlock", txlock)
+	u := url.URL{Scheme: "file", OmitHost: true, Path: path, RawQuery: q.Encode()}
+	db, err := sql.Open("sqlite", u.String())
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	if err := db.Ping(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// Path returns the database file name.
+func (s *Store) Path() string { return s.path }
+
+// Close closes the database.
+func (s *Store) Close() error {
+	var errs []error
+	for _, t := range []*entityTable{s.enrollments, s.groups, s.registrations} {
+		if t != nil {
+			errs = append(errs, t.close())
+		}
+	}
+	if s.r != nil {
+		errs = append(errs, s.r.Close())
+	}
+	if s.w != nil {
+		errs = append(errs, s.w.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// migrations[i] moves the schema from version i to i+1.
+var migrations = []string{
+	`
+CREATE TABLE meta (
+	key   TEXT PRIMARY KEY,
+	value TEXT NOT NULL
+);
+CREATE TABLE policies (
+	name          TEXT PRIMARY KEY COLLATE NOCASE,
+	primary_key   TEXT NOT NULL,
+	secondary_key TEXT NOT NULL,
+	rights        TEXT NOT NULL,
+	seq           INTEGER NOT NULL
+);
+CREATE TABLE enrollments (
+	seq  INTEGER PRIMARY KEY AUTOINCREMENT,
+	id   TEXT NOT NULL UNIQUE,
+	etag TEXT NOT NULL,
+	doc  TEXT NOT NULL
+);
+CREATE TABLE enrollment_groups (
+	seq  INTEGER PRIMARY KEY AUTOINCREMENT,
+	id   TEXT NOT NULL UNIQUE,
+	etag TEXT NOT NULL,
+	doc  TEXT NOT NULL
+);
+CREATE TABLE registrations (
+	seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+	id       TEXT NOT NULL UNIQUE,
+	group_id TEXT NOT NULL DEFAULT '' COLLATE NOCASE,
+	etag     TEXT NOT NULL,
+	doc      TEXT NOT NULL
+);
+CREATE INDEX registrations_by_group ON registrations (group_id, seq);
+CREATE TABLE linked_hubs (
+	host_name               TEXT PRIMARY KEY COLLATE NOCASE,
+	connection_string       TEXT NOT NULL,
+	allocation_weight       INTEGER NOT NULL DEFAULT 1,
+	apply_allocation_policy INTEGER NOT NULL DEFAULT 1,
+	seq                     INTEGER NOT NULL
+);
+`,
+}
+
+// migrate brings the schema to SchemaVersion inside one write transaction,
+// so two processes opening a new database at once do not race.
+func (s *Store) migrate() error {
+	ctx := context.Background()
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer tx.Rollback()
+	var v int
+	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return fmt.Errorf("migrate: read schema version: %w", err)
+	}
+	if v > len(migrations) {
+		return fmt.Errorf("database %s has schema version %d; this program knows up to %d", s.path, v, len(migrations))
+	}
+	if v == len(migrations) {
+		return nil
+	}
+	for ; v < len(migrations); v++ {
+		if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
+			return fmt.Errorf("migrate to schema version %d: %w", v+1, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", v)); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return tx.Commit()
+}
+
+func (s *Store) prepare() error {
+	var err error
+	if s.enrollments, err = newEntityTable(s, "enrollments", "enrollment", false); err != nil {
+		return err
+	}
+	if s.groups, err = newEntityTable(s, "enrollment_groups", "enrollment group", false); err != nil {
+		return err
+	}
+	if s.registrations, err = newEntityTable(s, "registrations", "registration", true); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Tx is a write transaction handed to the function given to Update. It must
+// not be used after that function returns.
+type Tx struct {
+	s   *Store
+	ctx context.Context
+	tx  *sql.Tx
+}
+
+// Update runs fn in one write transaction and commits it when fn returns
+// nil; any error rolls everything back. Transactions are serialised: within
+// the process by a single writer connection, across processes by SQLite's
+// lock (waiting up to the busy timeout).
+func (s *Store) Update(ctx context.Context, fn func(tx *Tx) error) error {
+	sqlTx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	tx := &Tx{s: s, ctx: ctx, tx: sqlTx}
+	if err := fn(tx); err != nil {
+		sqlTx.Rollback()
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// Context returns the context of the transaction.
+func (tx *Tx) Context() context.Context { return tx.ctx }
