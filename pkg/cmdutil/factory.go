@@ -1,0 +1,93 @@
+// Package cmdutil holds what every command shares: the Factory of lazily
+// built dependencies, the error types that pkg/cli turns into exit codes,
+// and helpers for flags, arguments, completion, confirmation and input.
+package cmdutil
+
+import (
+	"context"
+	"errors"
+	"os"
+	"slices"
+	"sync"
+
+	"github.com/dpsctl/dpsctl/pkg/config"
+	"github.com/dpsctl/dpsctl/pkg/dps"
+	"github.com/dpsctl/dpsctl/pkg/iostreams"
+	"github.com/dpsctl/dpsctl/pkg/output"
+)
+
+// GlobalFlags are the persistent flags of the root command. The root binds
+// them; commands read them after flag parsing.
+type GlobalFlags struct {
+	config.Overrides        // --connection-string, --ca-file, --profile, --data-dir, -o/--output
+	Query            string // --query
+	ShowKeys         bool   // --show-keys
+	Quiet            bool   // --quiet
+}
+
+// Factory builds the dependencies of commands on first use, so commands that
+// need no service never open one.
+type Factory struct {
+	IOStreams      *iostreams.IOStreams
+	ExecutableName string
+	// Flags holds the global flags once parsed.
+	Flags *GlobalFlags
+
+	// Config resolves flags, environment and configuration file.
+	Config func() (*config.Config, error)
+	// Client returns the service client of the configured backend: the
+	// service named by the connection string, or the embedded service on
+	// the data directory. The first call reports the backend on stderr
+	// unless quiet.
+	Client func(ctx context.Context) (*dps.Client, error)
+	// Printer returns the printer for -o, --query and --show-keys.
+	Printer func() (*output.Printer, error)
+
+	mu      sync.Mutex
+	closers []func() error
+}
+
+// OnClose registers fn to run when the command finishes.
+func (f *Factory) OnClose(fn func() error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.closers = append(f.closers, fn)
+}
+
+// Close runs the registered closers, last registered first.
+func (f *Factory) Close() error {
+	f.mu.Lock()
+	closers := slices.Clone(f.closers)
+	f.closers = nil
+	f.mu.Unlock()
+	var errs []error
+	for i := len(closers) - 1; i >= 0; i-- {
+		errs = append(errs, closers[i]())
+	}
+	return errors.Join(errs...)
+}
+
+// Quiet reports whether status lines on stderr are silenced (--quiet or
+// DPSCTL_QUIET).
+func (f *Factory) Quiet() bool {
+	return (f.Flags != nil && f.Flags.Quiet) || config.Quiet()
+}
+
+// NewPrinter builds the printer for the global flags of f: -o (or
+// $DPSCTL_OUTPUT), --query and --show-keys. A bad format or query is a usage
+// error. It is the usual value of Factory.Printer.
+func NewPrinter(f *Factory) (*output.Printer, error) {
+	g := f.Flags
+	if g == nil {
+		g = &GlobalFlags{}
+	}
+	format := g.Output
+	if format == "" {
+		format = os.Getenv(config.EnvOutput)
+	}
+	p, err := output.New(f.IOStreams, output.Options{Format: format, Query: g.Query, ShowKeys: g.ShowKeys})
+	if err != nil {
+		return nil, FlagErrorWrap(err)
+	}
+	return p, nil
+}

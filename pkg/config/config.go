@@ -1,0 +1,378 @@
+// Package config resolves the settings of a dpsctl run. Each setting comes
+// from the first of: a command-line flag, a DPSCTL_* environment variable,
+// the named profile in the configuration file, the built-in default. With no
+// connection string at all the CLI uses the embedded provisioning service.
+//
+// The configuration file is $XDG_CONFIG_HOME/dpsctl/config.yaml
+// (~/.config/dpsctl/config.yaml by default):
+//
+//	current-profile: prod
+//	profiles:
+//	  prod:
+//	    connection-string: HostName=…;SharedAccessKeyName=…;SharedAccessKey=…
+//	    ca-file: /path/to/ca.pem
+//
+// It is read and written with a private viper instance; nothing here touches
+// viper's global state.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/spf13/viper"
+)
+
+// Environment variables.
+const (
+	EnvConnectionString = "DPSCTL_CONNECTION_STRING"
+	EnvCAFile           = "DPSCTL_CA_FILE"
+	EnvProfile          = "DPSCTL_PROFILE"
+	EnvDataDir          = "DPSCTL_DATA_DIR"
+	EnvOutput           = "DPSCTL_OUTPUT"
+	EnvQuiet            = "DPSCTL_QUIET"
+	EnvConfigFile       = "DPSCTL_CONFIG" // overrides the configuration file path
+)
+
+// Keys of the configuration file.
+const (
+	keyCurrentProfile   = "current-profile"
+	keyProfiles         = "profiles"
+	keyConnectionString = "connection-string"
+	keyCAFile           = "ca-file"
+	keyDataDir          = "data-dir"
+	keyOutput           = "output"
+)
+
+// Source says where a setting came from.
+type Source string
+
+// Setting sources, highest precedence first.
+const (
+	SourceFlag    Source = "flag"
+	SourceEnv     Source = "env"
+	SourceProfile Source = "profile"
+	SourceDefault Source = "default"
+)
+
+// Overrides are the values given as global flags; "" means not given.
+type Overrides struct {
+	ConnectionString string
+	CAFile           string
+	Profile          string
+	DataDir          string
+	Output           string
+}
+
+// Config is the resolved configuration of one run.
+type Config struct {
+	ConnectionString       string // "" selects the embedded service
+	ConnectionStringSource Source
+	CAFile                 string
+	CAFileSource           Source
+	Profile                string // the profile in effect, "" for none
+	ProfileSource          Source
+	DataDir                string
+	DataDirSource          Source
+	Output                 string
+	OutputSource           Source
+	Path                   string // the configuration file
+	File                   *File
+}
+
+// Embedded reports whether no connection string is configured, so the
+// embedded provisioning service is used.
+func (c *Config) Embedded() bool { return c.ConnectionString == "" }
+
+// ConnectionStringOrigin describes where the connection string came from,
+// e.g. `connection string from profile "prod"`.
+func (c *Config) ConnectionStringOrigin() string {
+	switch c.ConnectionStringSource {
+	case SourceFlag:
+		return "connection string from --connection-string"
+	case SourceEnv:
+		return "connection string from " + EnvConnectionString
+	case SourceProfile:
+		return fmt.Sprintf("connection string from profile %q", c.Profile)
+	}
+	return "no connection string"
+}
+
+// Load resolves the configuration from flags, the environment and the
+// configuration file.
+func Load(o Overrides) (*Config, error) {
+	path, err := FilePath()
+	if err != nil {
+		return nil, err
+	}
+	file, err := ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	c := &Config{Path: path, File: file}
+
+	// Pick the profile: flag, environment, then current-profile.
+	c.Profile, c.ProfileSource = pick(o.Profile, EnvProfile, "", file.CurrentProfile)
+	var prof Profile
+	if c.Profile != "" {
+		name := strings.ToLower(c.Profile)
+		p, ok := file.Profiles[name]
+		if !ok {
+			how := map[Source]string{SourceFlag: "--profile", SourceEnv: EnvProfile, SourceProfile: keyCurrentProfile}[c.ProfileSource]
+			return nil, fmt.Errorf("profile %q (from %s) is not defined in %s; see \"dpsctl config list\"", c.Profile, how, path)
+		}
+		c.Profile, prof = name, p
+	}
+
+	v := viper.New()
+	for key, env := range map[string]string{
+		keyConnectionString: EnvConnectionString,
+		keyCAFile:           EnvCAFile,
+		keyDataDir:          EnvDataDir,
+		keyOutput:           EnvOutput,
+	} {
+		if err := v.BindEnv(key, env); err != nil {
+			return nil, err
+		}
+	}
+	set := func(key, flag, profile, def string) {
+		if flag != "" {
+			v.Set(key, flag)
+		}
+		if profile != "" {
+			v.SetDefault(key, profile)
+		} else {
+			v.SetDefault(key, def)
+		}
+	}
+	dataDir, err := DefaultDataDir()
+	if err != nil {
+		return nil, err
+	}
+	set(keyConnectionString, o.ConnectionString, prof.ConnectionString, "")
+	set(keyCAFile, o.CAFile, prof.CAFile, "")
+	set(keyDataDir, o.DataDir, "", dataDir)
+	set(keyOutput, o.Output, "", "table")
+
+	c.ConnectionString = strings.TrimSpace(v.GetString(keyConnectionString))
+	_, c.ConnectionStringSource = pick(o.ConnectionString, EnvConnectionString, prof.ConnectionString, "")
+	c.CAFile = v.GetString(keyCAFile)
+	_, c.CAFileSource = pick(o.CAFile, EnvCAFile, prof.CAFile, "")
+	c.DataDir = v.GetString(keyDataDir)
+	_, c.DataDirSource = pick(o.DataDir, EnvDataDir, "", "")
+	c.Output = v.GetString(keyOutput)
+	_, c.OutputSource = pick(o.Output, EnvOutput, "", "")
+	return c, nil
+}
+
+// pick returns the first non-empty of flag, $env and profile value, with its
+// source; fallback is used (as a profile-level value) when all are empty.
+func pick(flag, env, profile, fallback string) (string, Source) {
+	if flag != "" {
+		return flag, SourceFlag
+	}
+	if env != "" {
+		if v := os.Getenv(env); v != "" {
+			return v, SourceEnv
+		}
+	}
+	if profile != "" {
+		return profile, SourceProfile
+	}
+	if fallback != "" {
+		return fallback, SourceProfile
+	}
+	return "", SourceDefault
+}
+
+// Quiet reports whether DPSCTL_QUIET asks for no status lines.
+func Quiet() bool {
+	v := os.Getenv(EnvQuiet)
+	return v != "" && v != "0" && !strings.EqualFold(v, "false")
+}
+
+// FilePath returns the configuration file path: $DPSCTL_CONFIG, else
+// $XDG_CONFIG_HOME/dpsctl/config.yaml, else ~/.config/dpsctl/config.yaml.
+func FilePath() (string, error) {
+	if p := os.Getenv(EnvConfigFile); p != "" {
+		return p, nil
+	}
+	dir := os.Getenv("XDG_CONFIG_HOME")
+	if dir == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", fmt.Errorf("cannot locate the configuration file: %w", err)
+		}
+		dir = filepath.Join(home, ".config")
+	}
+	return filepath.Join(dir, "dpsctl", "config.yaml"), nil
+}
+
+// DefaultDataDir returns the data directory used when neither --data-dir nor
+// DPSCTL_DATA_DIR is given: $XDG_DATA_HOME/dpsctl or ~/.local/share/dpsctl.
+func DefaultDataDir() (string, error) {
+	dir := os.Getenv("XDG_DATA_HOME")
+	if dir == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", fmt.Errorf("cannot locate the data directory: %w", err)
+		}
+		dir = filepath.Join(home, ".local", "share")
+	}
+	return filepath.Join(dir, "dpsctl"), nil
+}
+
+// Profile is a named connection.
+type Profile struct {
+	Name             string `json:"name"`
+	ConnectionString string `json:"connectionString"`
+	CAFile           string `json:"caFile,omitempty"`
+	Current          bool   `json:"current"`
+}
+
+// File is the configuration file's content.
+type File struct {
+	Path           string
+	CurrentProfile string
+	Profiles       map[string]Profile
+}
+
+// ReadFile reads a configuration file; a missing file reads as empty.
+func ReadFile(path string) (*File, error) {
+	f := &File{Path: path, Profiles: map[string]Profile{}}
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return f, nil
+	}
+	v := viper.New()
+	v.SetConfigFile(path)
+	v.SetConfigType("yaml")
+	if err := v.ReadInConfig(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	f.CurrentProfile = v.GetString(keyCurrentProfile)
+	for name := range v.GetStringMap(keyProfiles) {
+		sub := v.Sub(keyProfiles + "." + name)
+		if sub == nil {
+			return nil, fmt.Errorf("read %s: profile %q is not a mapping", path, name)
+		}
+		f.Profiles[name] = Profile{
+			Name:             name,
+			ConnectionString: sub.GetString(keyConnectionString),
+			CAFile:           sub.GetString(keyCAFile),
+		}
+	}
+	return f, nil
+}
+
+// ValidateProfileName checks a profile name: lower-case letters, digits,
+// '-' and '_', starting with a letter or digit.
+func ValidateProfileName(name string) error {
+	if name == "" {
+		return errors.New("profile name is empty")
+	}
+	for i, c := range name {
+		ok := c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || i > 0 && (c == '-' || c == '_')
+		if !ok {
+			return fmt.Errorf("invalid profile name %q: use lower-case letters, digits, '-' and '_'", name)
+		}
+	}
+	return nil
+}
+
+// List returns the profiles sorted by name.
+func (f *File) List() []Profile {
+	out := make([]Profile, 0, len(f.Profiles))
+	for _, p := range f.Profiles {
+		p.Current = p.Name == f.CurrentProfile
+		out = append(out, p)
+	}
+	slices.SortFunc(out, func(a, b Profile) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// Get returns the named profile.
+func (f *File) Get(name string) (Profile, error) {
+	p, ok := f.Profiles[name]
+	if !ok {
+		return Profile{}, fmt.Errorf("profile %q is not defined in %s", name, f.Path)
+	}
+	p.Current = p.Name == f.CurrentProfile
+	return p, nil
+}
+
+// Set adds or replaces a profile.
+func (f *File) Set(p Profile) error {
+	if err := ValidateProfileName(p.Name); err != nil {
+		return err
+	}
+	p.Current = false
+	f.Profiles[p.Name] = p
+	return nil
+}
+
+// Use makes a profile current.
+func (f *File) Use(name string) error {
+	if _, err := f.Get(name); err != nil {
+		return err
+	}
+	f.CurrentProfile = name
+	return nil
+}
+
+// Delete removes a profile; deleting the current one leaves none current.
+func (f *File) Delete(name string) error {
+	if _, err := f.Get(name); err != nil {
+		return err
+	}
+	delete(f.Profiles, name)
+	if f.CurrentProfile == name {
+		f.CurrentProfile = ""
+	}
+	return nil
+}
+
+// Save writes the file atomically with mode 0600, creating its directory
+// with mode 0700.
+func (f *File) Save() error {
+	dir := filepath.Dir(f.Path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	v := viper.New()
+	v.SetConfigType("yaml")
+	if f.CurrentProfile != "" {
+		v.Set(keyCurrentProfile, f.CurrentProfile)
+	}
+	profiles := map[string]any{}
+	for name, p := range f.Profiles {
+		m := map[string]any{keyConnectionString: p.ConnectionString}
+		if p.CAFile != "" {
+			m[keyCAFile] = p.CAFile
+		}
+		profiles[name] = m
+	}
+	v.Set(keyProfiles, profiles)
+
+	tmp, err := os.CreateTemp(dir, ".config-*.yaml")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := v.WriteConfigTo(tmp); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", f.Path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), f.Path)
+}
