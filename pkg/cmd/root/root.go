@@ -11,10 +11,9 @@ import (
 	"strings"
 
 	"github.com/dpsctl/dpsctl/pkg/cmd/completion"
+	configcmd "github.com/dpsctl/dpsctl/pkg/cmd/config"
 	"github.com/dpsctl/dpsctl/pkg/cmd/version"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
-	"github.com/dpsctl/dpsctl/pkg/config"
-	"github.com/dpsctl/dpsctl/pkg/output"
 	"github.com/spf13/cobra"
 )
 
@@ -57,7 +56,7 @@ uses the embedded provisioning service on the local data directory, which
 	cmd.CompletionOptions.DisableDefaultCmd = true
 	cmd.SetVersionTemplate("{{.Version}}\n")
 
-	addGlobalFlags(cmd, f)
+	cmdutil.AddGlobalFlags(cmd, f)
 
 	cmd.AddGroup(
 		&cobra.Group{ID: groupService, Title: "Provisioning service commands:"},
@@ -70,6 +69,7 @@ uses the embedded provisioning service on the local data directory, which
 		cmd.AddCommand(c)
 	}
 	for _, c := range []*cobra.Command{
+		configcmd.NewCmdConfig(f),
 		version.NewCmdVersion(f, nil),
 		completion.NewCmdCompletion(f),
 	} {
@@ -82,25 +82,6 @@ uses the embedded provisioning service on the local data directory, which
 
 	finish(cmd)
 	return cmd
-}
-
-func addGlobalFlags(cmd *cobra.Command, f *cmdutil.Factory) {
-	pf := cmd.PersistentFlags()
-	g := f.Flags
-	cmdutil.StringEnumFlagAliases(pf, cmd, &g.Output, "output", "o", "", output.Formats(), nil,
-		"Output format (default table, or $DPSCTL_OUTPUT)")
-	pf.StringVar(&g.Query, "query", "", "JMESPath query applied to the JSON form of the result")
-	pf.BoolVar(&g.ShowKeys, "show-keys", false, "Print symmetric keys and connection strings instead of ***")
-	pf.StringVar(&g.ConnectionString, "connection-string", "", "Service connection string (default $DPSCTL_CONNECTION_STRING, the profile, or the embedded service)")
-	pf.StringVar(&g.CAFile, "ca-file", "", "Extra CA certificates to trust for the service (PEM or DER)")
-	pf.StringVar(&g.Profile, "profile", "", "Configuration profile to use (default $DPSCTL_PROFILE or the current profile)")
-	pf.StringVar(&g.DataDir, "data-dir", "", "Data directory of the embedded service (default $DPSCTL_DATA_DIR or ~/.local/share/dpsctl)")
-	pf.BoolVar(&g.Quiet, "quiet", false, "Do not print which service is in use")
-	_ = cmd.MarkPersistentFlagFilename("ca-file", "pem", "cer", "crt", "der")
-	_ = cmd.MarkPersistentFlagDirname("data-dir")
-	_ = cmd.RegisterFlagCompletionFunc("profile", func(*cobra.Command, []string, string) ([]cobra.Completion, cobra.ShellCompDirective) {
-		return profileNames(), cobra.ShellCompDirectiveNoFileComp
-	})
 }
 
 // validateGlobalFlags rejects a bad -o, $DPSCTL_OUTPUT or --query before any
@@ -155,20 +136,3 @@ func unknownCommand(cmd *cobra.Command, name string) error {
 }
 
 func quote(s string) string { return `"` + s + `"` }
-
-// profileNames lists the configured profiles for completion.
-func profileNames() []cobra.Completion {
-	path, err := config.FilePath()
-	if err != nil {
-		return nil
-	}
-	file, err := config.ReadFile(path)
-	if err != nil {
-		return nil
-	}
-	var names []cobra.Completion
-	for _, p := range file.List() {
-		names = append(names, p.Name)
-	}
-	return names
-}
