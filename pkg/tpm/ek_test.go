@@ -1,6 +1,9 @@
 package tpm
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -231,4 +234,29 @@ func FuzzParseEK(f *testing.F) {
 			t.Fatalf("accepted algorithm %q", ek.Algorithm)
 		}
 	})
+}
+
+func TestParseECCEK(t *testing.T) {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := k.PublicKey.ECDH()
+	b := raw.Bytes() // 0x04 ‖ X ‖ Y
+	data := marshalTemplate(tpm2.ECCEKTemplate, func(p *tpm2.TPMTPublic) {
+		p.Unique = tpm2.NewTPMUPublicID(tpm2.TPMAlgECC, &tpm2.TPMSECCPoint{
+			X: tpm2.TPM2BECCParameter{Buffer: b[1:33]},
+			Y: tpm2.TPM2BECCParameter{Buffer: b[33:]},
+		})
+	})
+	ek, err := ParseEK(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ek.Algorithm != "ECC" || ek.KeyBits != 256 || ek.Curve != "P-256" {
+		t.Errorf("got %s/%d/%s", ek.Algorithm, ek.KeyBits, ek.Curve)
+	}
+	if !ek.PublicKey.(*ecdsa.PublicKey).Equal(&k.PublicKey) {
+		t.Error("public key differs")
+	}
 }
