@@ -6,6 +6,7 @@ package tpm
 import (
 	"crypto"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base32"
 	"encoding/base64"
 	"encoding/binary"
@@ -273,4 +274,49 @@ func RegistrationIDFromEK(ekBase64 string) (string, error) {
 		return "", err
 	}
 	return ek.RegistrationID(), nil
+}
+
+// ParseEKData parses an endorsement key given in any of the forms tools
+// write: binary TPM2B_PUBLIC or TPMT_PUBLIC (tpm2_readpublic -o, default
+// "tss" format), or base64 of either (the enrollment form). A PEM or DER
+// SubjectPublicKeyInfo is recognised and rejected with a hint, since it
+// lacks the attributes and policy that the registration ID covers.
+func ParseEKData(data []byte) (*EK, error) {
+	trimmed := strings.TrimSpace(string(data))
+	if strings.HasPrefix(trimmed, "-----BEGIN") {
+		return nil, ekErr("this is a PEM %s, not a TPM public area; DPS needs the TPM2B_PUBLIC (for example `tpm2_readpublic -c 0x81010001 -o ek.pub`)", pemType(trimmed))
+	}
+	if len(data) > 0 && isBase64Text(trimmed) {
+		return DecodeEK(trimmed)
+	}
+	if len(data) > 2 && data[0] == 0x30 && data[1]&0x80 != 0 {
+		if _, err := x509.ParsePKIXPublicKey(data); err == nil {
+			return nil, ekErr("this is a DER SubjectPublicKeyInfo, not a TPM public area; DPS needs the TPM2B_PUBLIC (for example `tpm2_readpublic -c 0x81010001 -o ek.pub`)")
+		}
+	}
+	return ParseEK(data)
+}
+
+func pemType(s string) string {
+	s = strings.TrimPrefix(s, "-----BEGIN ")
+	if i := strings.Index(s, "-----"); i >= 0 {
+		return s[:i]
+	}
+	return "block"
+}
+
+func isBase64Text(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9',
+			c == '+', c == '/', c == '=', c == '-', c == '_', c == '\r', c == '\n', c == ' ', c == '\t':
+		default:
+			return false
+		}
+	}
+	return true
 }

@@ -5,8 +5,10 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"strings"
 	"testing"
@@ -258,5 +260,45 @@ func TestParseECCEK(t *testing.T) {
 	}
 	if !ek.PublicKey.(*ecdsa.PublicKey).Equal(&k.PublicKey) {
 		t.Error("public key differs")
+	}
+}
+
+func TestParseEKData(t *testing.T) {
+	raw := mustB64(t, sampleEK)
+	sample, _ := ParseEK(raw)
+	spki, err := x509.MarshalPKIXPublicKey(sample.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spkiPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: spki})
+	tests := []struct {
+		name    string
+		in      []byte
+		wantErr string
+	}{
+		{"binary TPM2B", raw, ""},
+		{"binary TPMT", raw[2:], ""},
+		{"base64", []byte(sampleEK + "\n"), ""},
+		{"base64 of TPMT", []byte(base64.StdEncoding.EncodeToString(raw[2:])), ""},
+		{"PEM public key", spkiPEM, "PEM PUBLIC KEY"},
+		{"DER public key", spki, "SubjectPublicKeyInfo"},
+		{"empty", nil, "too short"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ek, err := ParseEKData(tt.in)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.Is(err, ErrInvalidEK) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ek.RegistrationID() != sampleEKRegID {
+				t.Errorf("RegistrationID = %s", ek.RegistrationID())
+			}
+		})
 	}
 }
