@@ -254,7 +254,11 @@ func Verify(leaf *x509.Certificate, opts VerifyOptions) []Problem {
 		}
 		label := Label(role, issuer)
 		if !sigOK {
-			ps = append(ps, Problem{curLabel, fmt.Sprintf("its signature does not verify with the key of %s", label), CodeBadSignature})
+			if root {
+				ps = append(ps, Problem{curLabel, fmt.Sprintf("was issued by a different key than the trusted %s of the same name (was that CA re-created?)", label), CodeWrongRoot})
+			} else {
+				ps = append(ps, Problem{curLabel, fmt.Sprintf("its signature does not verify with the key of %s", label), CodeBadSignature})
+			}
 		}
 		if seen[string(issuer.Raw)] {
 			ps = append(ps, Problem{label, "appears twice in the chain", CodeChainLoop})

@@ -82,6 +82,8 @@ func TestVerify(t *testing.T) {
 	leafOfNotCA := mk(t, notCA, leafTmpl("dev1", nb, na))
 	// An intermediate with the same name as inter but another key.
 	impostor := mk(t, root, caTmpl("Inter", nb, na))
+	// A root re-created with the same name.
+	rootAgain := mk(t, nil, caTmpl("Root A", nb, na))
 	// The same chain under another root.
 	interB := mk(t, otherRoot, caTmpl("Inter B", nb, na))
 	leafB := mk(t, interB, leafTmpl("dev1", nb, na))
@@ -137,6 +139,7 @@ func TestVerify(t *testing.T) {
 		{"wrong root, full bundle", leafB, VerifyOptions{Intermediates: chain(interB, otherRoot), Roots: chain(root)}, []string{CodeWrongRoot}, "intermediate CN=Root B"},
 		{"wrong root, root not sent", leafB, VerifyOptions{Intermediates: chain(interB), Roots: chain(root)}, []string{CodeBrokenChain}, "intermediate CN=Inter B"},
 		{"bad signature", leaf, VerifyOptions{Intermediates: chain(impostor), Roots: chain(root)}, []string{CodeBadSignature}, "leaf CN=dev1"},
+		{"root of the same name, other key", leaf, VerifyOptions{Intermediates: chain(inter), Roots: chain(rootAgain)}, []string{CodeWrongRoot}, "intermediate CN=Inter"},
 		{"path length", leafOfTight, VerifyOptions{Intermediates: chain(tightInter), Roots: chain(tightRoot)}, []string{CodePathLength}, "root CN=Tight Root"},
 		{"CA excludes client auth", leafOfServerInter, VerifyOptions{Intermediates: chain(serverInter), Roots: chain(root)}, []string{CodeCAClientAuth}, "intermediate CN=Server Inter"},
 		{"CA without keyCertSign", leafOfNoSign, VerifyOptions{Intermediates: chain(noSignInter), Roots: chain(root)}, []string{CodeNoCertSign}, "intermediate CN=NoSign Inter"},

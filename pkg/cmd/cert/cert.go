@@ -1,0 +1,36 @@
+// Package cert is the "dpsctl cert" noun: local X.509 work for X.509
+// attestation. None of its verbs talks to the service.
+package cert
+
+import (
+	"github.com/dpsctl/dpsctl/pkg/cmd/cert/create"
+	"github.com/dpsctl/dpsctl/pkg/cmd/cert/inspect"
+	verificationcert "github.com/dpsctl/dpsctl/pkg/cmd/cert/verification-cert"
+	"github.com/dpsctl/dpsctl/pkg/cmd/cert/verify"
+	"github.com/dpsctl/dpsctl/pkg/cmdutil"
+	"github.com/spf13/cobra"
+)
+
+// NewCmdCert builds "dpsctl cert".
+func NewCmdCert(f *cmdutil.Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "cert <command>",
+		Aliases: []string{"certificate"},
+		Short:   "Inspect, verify and create X.509 certificates",
+		Long: `Work with X.509 certificates locally: describe them, check device chains
+against the rules the provisioning service applies, create test PKIs, and
+create the proof-of-possession certificate for a CA's verification code.
+No command here contacts the service.`,
+		Example: `  dpsctl cert inspect device.pem
+  dpsctl cert verify device-chain.pem --roots root.pem --registration-id dev-1
+  dpsctl cert create dev-1 --ca intermediate.pem --ca-key intermediate.key
+  dpsctl cert verification-cert "$code" --ca root.pem --ca-key root.key`,
+	}
+	cmd.AddCommand(
+		inspect.NewCmdInspect(f, nil),
+		verify.NewCmdVerify(f, nil),
+		create.NewCmdCreate(f, nil),
+		verificationcert.NewCmdVerificationCert(f, nil),
+	)
+	return cmd
+}
