@@ -65,6 +65,10 @@ func TestRegistrationIDHex(t *testing.T) {
 	if got, want := RegistrationIDHex(ek), hex.EncodeToString(sum[:]); got != want {
 		t.Fatalf("RegistrationIDHex = %q, want %q", got, want)
 	}
+	// As `base64 -d | sha256sum` prints it for the sample EK.
+	if got, want := RegistrationIDHex(ek), "9232c2fa4b5c604e39fcb33bff357af2c1fd4652bb0bf47dc0368a1a63f4a841"; got != want {
+		t.Fatalf("RegistrationIDHex = %q, want %q", got, want)
+	}
 }
 
 func TestDecodeSampleEK(t *testing.T) {

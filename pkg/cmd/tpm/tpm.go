@@ -1,0 +1,33 @@
+// Package tpm is the "dpsctl tpm" noun: endorsement keys and the
+// registration IDs derived from them.
+package tpm
+
+import (
+	"github.com/dpsctl/dpsctl/pkg/cmd/tpm/ek"
+	"github.com/dpsctl/dpsctl/pkg/cmd/tpm/regid"
+	"github.com/dpsctl/dpsctl/pkg/cmdutil"
+	"github.com/spf13/cobra"
+)
+
+// NewCmdTPM builds "dpsctl tpm".
+func NewCmdTPM(f *cmdutil.Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "tpm <command>",
+		Short: "Read TPM endorsement keys and derive registration IDs",
+		Long: `Work with TPM attestation material: read the endorsement key (EK) and
+storage root key (SRK) from a TPM (the kernel device, swtpm, or the built-in
+simulator in builds with it), validate an EK given as base64 or as the file
+tpm2_readpublic writes, and derive the registration ID from it.
+
+A TPM is named by --tpm or $DPSCTL_TPM: "device" (/dev/tpmrm0), "device:PATH",
+"swtpm:HOST:PORT" (swtpm's command channel) or "simulator[:SEED]".`,
+		Example: `  dpsctl tpm ek
+  dpsctl tpm regid "$(cat ek.b64)"
+  dpsctl tpm regid --ek-file ek.pub --hex`,
+	}
+	cmd.AddCommand(
+		ek.NewCmdEK(f, nil),
+		regid.NewCmdRegid(f, nil),
+	)
+	return cmd
+}
