@@ -2,14 +2,17 @@ package certs
 
 import (
 	"crypto"
+	"crypto/rand"
+	"crypto/sha1"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"fmt"
+	"math/big"
 	"time"
 
 	"github.com/dpsctl/dpsctl/pkg/model"
 	"go.step.sm/crypto/keyutil"
-	"go.step.sm/crypto/x509util"
 )
 
 // KeyType selects the key algorithm of a new certificate.
@@ -108,11 +111,49 @@ func issue(tmpl *x509.Certificate, parent *Pair, key crypto.Signer) (*Pair, erro
 			return nil, err
 		}
 	}
-	c, err := x509util.CreateCertificate(tmpl, parentCert, key.Public(), parentKey)
+	c, err := createCertificate(tmpl, parentCert, key.Public(), parentKey)
 	if err != nil {
 		return nil, err
 	}
 	return &Pair{Cert: c, Key: key}, nil
+}
+
+// createCertificate signs tmpl, filling in a random serial number and the
+// subject key identifier when they are unset.
+func createCertificate(tmpl, parent *x509.Certificate, pub crypto.PublicKey, signer crypto.Signer) (*x509.Certificate, error) {
+	t := *tmpl
+	if t.SerialNumber == nil {
+		// 128 random bits, positive, as RFC 5280 and the CA/B rules expect.
+		n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
+		if err != nil {
+			return nil, err
+		}
+		t.SerialNumber = n.Add(n, big.NewInt(1))
+	}
+	if t.SubjectKeyId == nil {
+		der, err := x509.MarshalPKIXPublicKey(pub)
+		if err != nil {
+			return nil, err
+		}
+		var spki struct {
+			Algorithm pkix.AlgorithmIdentifier
+			PublicKey asn1.BitString
+		}
+		if _, err := asn1.Unmarshal(der, &spki); err != nil {
+			return nil, err
+		}
+		// RFC 5280 4.2.1.2 method (1): SHA-1 of the subjectPublicKey bits.
+		sum := sha1.Sum(spki.PublicKey.Bytes)
+		t.SubjectKeyId = sum[:]
+	}
+	if parent == tmpl {
+		parent = &t
+	}
+	der, err := x509.CreateCertificate(rand.Reader, &t, parent, pub, signer)
+	if err != nil {
+		return nil, fmt.Errorf("creating the certificate: %w", err)
+	}
+	return x509.ParseCertificate(der)
 }
 
 func caTemplate(cn string, opts Options) (*x509.Certificate, error) {

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"go.step.sm/crypto/x509util"
 )
 
 // mk issues a certificate from tmpl with a fresh P-256 key, signed by parent
@@ -22,7 +20,7 @@ func mk(t *testing.T, parent *Pair, tmpl *x509.Certificate) *Pair {
 	if parent != nil {
 		pc, pk = parent.Cert, parent.Key
 	}
-	c, err := x509util.CreateCertificate(tmpl, pc, key.Public(), pk)
+	c, err := createCertificate(tmpl, pc, key.Public(), pk)
 	if err != nil {
 		t.Fatal(err)
 	}
