@@ -60,3 +60,23 @@ type AuthError struct{ Err error }
 
 func (e *AuthError) Error() string { return e.Err.Error() }
 func (e *AuthError) Unwrap() error { return e.Err }
+
+// rewordedError carries a clearer message for an error it keeps in the
+// chain, so the exit code and the service details still come from it.
+type rewordedError struct {
+	msg string
+	err error
+}
+
+func (e *rewordedError) Error() string { return e.msg }
+func (e *rewordedError) Unwrap() error { return e.err }
+
+// Reword replaces err's message with a clearer one while keeping err in the
+// chain: pkg/cli still finds a *dps.Error in it (status, errorCode,
+// trackingId) and picks the exit code from it.
+func Reword(err error, format string, args ...any) error {
+	if err == nil {
+		return nil
+	}
+	return &rewordedError{msg: fmt.Sprintf(format, args...), err: err}
+}

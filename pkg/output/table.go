@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/renderer"
@@ -16,7 +18,7 @@ import (
 func (p *Printer) writeTable(headers []string, rows [][]string) error {
 	var buf bytes.Buffer
 	cell := tw.CellConfig{
-		Formatting: tw.CellFormatting{AutoFormat: tw.Off, AutoWrap: tw.WrapTruncate},
+		Formatting: tw.CellFormatting{AutoFormat: tw.Off, AutoWrap: tw.WrapNone},
 		Alignment:  tw.CellAlignment{Global: tw.AlignLeft},
 		Padding:    tw.CellPadding{Global: tw.Padding{Left: "", Right: "  ", Overwrite: true}},
 	}
@@ -25,9 +27,7 @@ func (p *Printer) writeTable(headers []string, rows [][]string) error {
 		Row:      cell,
 		Behavior: tw.Behavior{TrimSpace: tw.Off},
 	}
-	if p.width > 0 {
-		cfg.MaxWidth = p.width
-	}
+	rows = fit(headers, rows, p.width)
 	t := tablewriter.NewTable(&buf,
 		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
 			Borders:  tw.BorderNone,
@@ -50,14 +50,20 @@ func (p *Printer) writeTable(headers []string, rows [][]string) error {
 	return writeTrimmed(p.out, buf.String())
 }
 
-// writeKeyValues prints one object as aligned "HEADER  value" lines.
+// writeKeyValues prints one object as aligned "HEADER  value" lines,
+// leaving out empty values.
 func (p *Printer) writeKeyValues(keys, values []string) error {
 	w := 0
-	for _, k := range keys {
-		w = max(w, len(k))
+	for i, k := range keys {
+		if values[i] != "" {
+			w = max(w, len(k))
+		}
 	}
 	var b strings.Builder
 	for i, k := range keys {
+		if values[i] == "" {
+			continue
+		}
 		fmt.Fprintf(&b, "%-*s  %s\n", w, k, strings.ReplaceAll(values[i], "\n", "\n"+strings.Repeat(" ", w+2)))
 	}
 	return writeTrimmed(p.out, b.String())
@@ -92,4 +98,76 @@ func writeTrimmed(w io.Writer, s string) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// minColumn is the narrowest a column is truncated to.
+const minColumn = 8
+
+// fit truncates cells so the table fits width columns, shortening the widest
+// columns first, as gh does. Headers are never truncated.
+func fit(headers []string, rows [][]string, width int) [][]string {
+	if width <= 0 || len(rows) == 0 {
+		return rows
+	}
+	n := len(rows[0])
+	widths := make([]int, n)
+	floor := make([]int, n)
+	for i := range n {
+		if i < len(headers) {
+			floor[i] = utf8.RuneCountInString(headers[i])
+			widths[i] = floor[i]
+		}
+		floor[i] = max(floor[i], minColumn)
+	}
+	for _, r := range rows {
+		for i, c := range r {
+			if i < n {
+				widths[i] = max(widths[i], utf8.RuneCountInString(clean([]string{c})[0]))
+			}
+		}
+	}
+	avail := width - 2*(n-1)
+	total := 0
+	for _, w := range widths {
+		total += w
+	}
+	if total <= avail {
+		return rows
+	}
+	limit := slices.Clone(widths)
+	for total > avail {
+		widest := 0
+		for i := range limit {
+			if limit[i]-floor[i] > limit[widest]-floor[widest] {
+				widest = i
+			}
+		}
+		if limit[widest] <= floor[widest] {
+			break
+		}
+		// Shrink the widest column down to the runner-up (or to what fits).
+		next := floor[widest]
+		for i := range limit {
+			if i != widest {
+				next = max(next, min(limit[i], limit[widest]-1))
+			}
+		}
+		cut := min(limit[widest]-next, total-avail)
+		cut = max(cut, 1)
+		limit[widest] -= cut
+		total -= cut
+	}
+	out := make([][]string, len(rows))
+	for j, r := range rows {
+		out[j] = make([]string, len(r))
+		for i, c := range r {
+			c = clean([]string{c})[0]
+			if i < n && utf8.RuneCountInString(c) > limit[i] {
+				rs := []rune(c)
+				c = string(rs[:limit[i]-1]) + "…"
+			}
+			out[j][i] = c
+		}
+	}
+	return out
 }

@@ -10,8 +10,12 @@ package root
 import (
 	"strings"
 
+	"github.com/dpsctl/dpsctl/pkg/cmd/cert"
 	"github.com/dpsctl/dpsctl/pkg/cmd/completion"
 	configcmd "github.com/dpsctl/dpsctl/pkg/cmd/config"
+	"github.com/dpsctl/dpsctl/pkg/cmd/enrollment"
+	"github.com/dpsctl/dpsctl/pkg/cmd/serve"
+	"github.com/dpsctl/dpsctl/pkg/cmd/tpm"
 	"github.com/dpsctl/dpsctl/pkg/cmd/version"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
 	"github.com/spf13/cobra"
@@ -63,12 +67,15 @@ uses the embedded provisioning service on the local data directory, which
 		&cobra.Group{ID: groupLocal, Title: "Local commands:"},
 	)
 	for _, c := range []*cobra.Command{
-		// Service nouns.
+		enrollment.NewCmdEnrollment(f),
 	} {
 		c.GroupID = groupService
 		cmd.AddCommand(c)
 	}
 	for _, c := range []*cobra.Command{
+		serve.NewCmdServe(f, nil),
+		cert.NewCmdCert(f),
+		tpm.NewCmdTPM(f),
 		configcmd.NewCmdConfig(f),
 		version.NewCmdVersion(f, nil),
 		completion.NewCmdCompletion(f),

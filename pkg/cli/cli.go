@@ -1,0 +1,142 @@
+// Package cli runs dpsctl: it builds the Factory and the command tree,
+// executes the command under a context that SIGINT and SIGTERM cancel,
+// prints errors and turns them into exit codes. It is the only place that
+// knows the exit codes (documented in "dpsctl help exit-codes").
+package cli
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/dpsctl/dpsctl/pkg/cmd/factory"
+	"github.com/dpsctl/dpsctl/pkg/cmd/root"
+	"github.com/dpsctl/dpsctl/pkg/cmd/version"
+	"github.com/dpsctl/dpsctl/pkg/cmdutil"
+	"github.com/dpsctl/dpsctl/pkg/dps"
+	"github.com/dpsctl/dpsctl/pkg/sas"
+	"github.com/spf13/cobra"
+)
+
+// Exit codes.
+const (
+	ExitOK           = 0
+	ExitError        = 1
+	ExitUsage        = 2
+	ExitVerification = 3
+	ExitAuth         = 4
+	ExitInterrupted  = 130
+)
+
+// Main runs dpsctl with the process's arguments and streams and returns the
+// exit code.
+func Main() int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		// After the first signal a second one ends the process at once.
+		<-ctx.Done()
+		stop()
+	}()
+	f := factory.New(version.Get().Version)
+	return Run(ctx, f, root.NewCmdRoot(f), os.Args[1:])
+}
+
+// Run executes the command tree with args, closes what the Factory opened,
+// reports any error on the Factory's stderr and returns the exit code.
+func Run(ctx context.Context, f *cmdutil.Factory, rootCmd *cobra.Command, args []string) int {
+	ios := f.IOStreams
+	rootCmd.SetArgs(args)
+	rootCmd.SetIn(ios.In)
+	rootCmd.SetOut(ios.Out)
+	rootCmd.SetErr(ios.ErrOut)
+	cmd, err := rootCmd.ExecuteContextC(ctx)
+	if cerr := f.Close(); cerr != nil && err == nil {
+		err = fmt.Errorf("close: %w", cerr)
+	}
+	code := ExitCode(ctx, err)
+	if err != nil {
+		printError(ios.ErrOut, cmd, err, code)
+	}
+	return code
+}
+
+// ExitCode maps the error a command returned to the process exit code.
+func ExitCode(ctx context.Context, err error) int {
+	var noResults cmdutil.NoResultsError
+	var flagErr *cmdutil.FlagError
+	var verifyErr *cmdutil.VerificationError
+	var authErr *cmdutil.AuthError
+	var parseErr *sas.ParseError
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.As(err, &noResults):
+		return ExitOK
+	case ctx != nil && ctx.Err() != nil, errors.Is(err, context.Canceled):
+		return ExitInterrupted
+	case errors.As(err, &flagErr), isCobraUsageError(err):
+		return ExitUsage
+	case errors.As(err, &verifyErr):
+		return ExitVerification
+	case errors.As(err, &authErr), errors.As(err, &parseErr), dps.IsUnauthorized(err):
+		return ExitAuth
+	}
+	return ExitError
+}
+
+// isCobraUsageError recognises the usage errors cobra itself returns (flag
+// parsing errors pass through SetFlagErrorFunc and are FlagErrors already).
+func isCobraUsageError(err error) bool {
+	msg := err.Error()
+	for _, p := range []string{"unknown command ", "unknown flag: ", "unknown shorthand flag: ", "flag needs an argument: ", "invalid argument ", "required flag(s) ", "if any flags in the group "} {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func printError(w io.Writer, cmd *cobra.Command, err error, code int) {
+	var noResults cmdutil.NoResultsError
+	switch {
+	case errors.As(err, &noResults):
+		fmt.Fprintln(w, noResults.Message)
+		return
+	case errors.Is(err, cmdutil.ErrSilent):
+		return
+	case code == ExitInterrupted:
+		fmt.Fprintln(w, "interrupted")
+		return
+	}
+	fmt.Fprintln(w, "error: "+err.Error())
+	var apiErr *dps.Error
+	if errors.As(err, &apiErr) {
+		fmt.Fprintf(w, "  status:     %d %s\n", apiErr.StatusCode, http.StatusText(apiErr.StatusCode))
+		if apiErr.ErrorCode != 0 {
+			fmt.Fprintf(w, "  errorCode:  %d\n", apiErr.ErrorCode)
+		}
+		if apiErr.TrackingID != "" {
+			fmt.Fprintf(w, "  trackingId: %s\n", apiErr.TrackingID)
+		}
+		if apiErr.Message != "" {
+			fmt.Fprintf(w, "  message:    %s\n", apiErr.Message)
+		}
+	}
+	var unknownCA x509.UnknownAuthorityError
+	var verifyTLS *tls.CertificateVerificationError
+	if errors.As(err, &unknownCA) || errors.As(err, &verifyTLS) {
+		fmt.Fprintln(w, "  hint: trust the service's CA certificate with --ca-file or DPSCTL_CA_FILE")
+	}
+	if code == ExitUsage && cmd != nil {
+		fmt.Fprintf(w, "Run '%s --help' for usage.\n", cmd.CommandPath())
+	}
+}

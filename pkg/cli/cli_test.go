@@ -1,0 +1,214 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dpsctl/dpsctl/pkg/cmd/factory"
+	"github.com/dpsctl/dpsctl/pkg/cmd/root"
+	"github.com/dpsctl/dpsctl/pkg/cmdutil"
+	"github.com/dpsctl/dpsctl/pkg/dps"
+	"github.com/dpsctl/dpsctl/pkg/iostreams"
+	"github.com/dpsctl/dpsctl/pkg/sas"
+	"github.com/dpsctl/dpsctl/pkg/server"
+)
+
+func TestExitCode(t *testing.T) {
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	api := func(status int) error {
+		return fmt.Errorf("get enrollment: %w", &dps.Error{StatusCode: status, ErrorCode: status * 1000, Method: "GET", Path: "/enrollments/x"})
+	}
+	tests := []struct {
+		name string
+		ctx  context.Context
+		err  error
+		want int
+	}{
+		{"ok", nil, nil, ExitOK},
+		{"no results", nil, cmdutil.NoResultsError{Message: "none"}, ExitOK},
+		{"plain error", nil, errors.New("boom"), ExitError},
+		{"silent", nil, cmdutil.ErrSilent, ExitError},
+		{"declined", nil, cmdutil.ErrCancel, ExitError},
+		{"api 404", nil, api(404), ExitError},
+		{"api 500", nil, api(500), ExitError},
+		{"flag error", nil, cmdutil.FlagErrorf("bad"), ExitUsage},
+		{"wrapped flag error", nil, fmt.Errorf("x: %w", cmdutil.FlagErrorf("bad")), ExitUsage},
+		{"cobra unknown command", nil, errors.New(`unknown command "x" for "dpsctl"`), ExitUsage},
+		{"cobra unknown flag", nil, errors.New("unknown flag: --x"), ExitUsage},
+		{"verification", nil, cmdutil.VerificationErrorf("chain invalid"), ExitVerification},
+		{"auth error", nil, &cmdutil.AuthError{Err: errors.New("bad")}, ExitAuth},
+		{"api 401", nil, api(401), ExitAuth},
+		{"api 403", nil, api(403), ExitAuth},
+		{"reworded 401", nil, cmdutil.Reword(api(401), "nope"), ExitAuth},
+		{"bad connection string", nil, fmt.Errorf("profile: %w", &sas.ParseError{Field: "HostName", Reason: "missing"}), ExitAuth},
+		{"context canceled", nil, context.Canceled, ExitInterrupted},
+		{"interrupted run", cancelled, errors.New("read: connection reset"), ExitInterrupted},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := ExitCode(tt.ctx, tt.err); got != tt.want {
+				t.Fatalf("ExitCode(%v) = %d, want %d", tt.err, got, tt.want)
+			}
+		})
+	}
+}
+
+// isolate gives the test its own configuration and data directories.
+func isolate(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	t.Setenv("HOME", dir)
+	t.Setenv("XDG_CONFIG_HOME", filepath.Join(dir, "config"))
+	t.Setenv("XDG_DATA_HOME", filepath.Join(dir, "data"))
+	for _, e := range []string{"DPSCTL_CONNECTION_STRING", "DPSCTL_CA_FILE", "DPSCTL_PROFILE", "DPSCTL_DATA_DIR", "DPSCTL_OUTPUT", "DPSCTL_QUIET", "DPSCTL_CONFIG", "DPSCTL_FORCE_TTY"} {
+		t.Setenv(e, "")
+		os.Unsetenv(e)
+	}
+	return dir
+}
+
+func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	ios, _, out, errOut := iostreams.Test()
+	f := factory.NewWithIO(ios, "test")
+	code = Run(context.Background(), f, root.NewCmdRoot(f), args)
+	return code, out.String(), errOut.String()
+}
+
+func TestRun(t *testing.T) {
+	dir := isolate(t)
+	dataDir := filepath.Join(dir, "data", "dpsctl")
+	tests := []struct {
+		name       string
+		args       []string
+		env        map[string]string
+		wantCode   int
+		wantOut    string   // substring of stdout
+		wantErrOut []string // substrings of stderr
+		exactErr   string   // whole stderr
+	}{
+		{name: "version", args: []string{"version"}, wantOut: "dpsctl version ", exactErr: ""},
+		{name: "no arguments prints help", args: nil, wantOut: "Usage:"},
+		{name: "unknown command", args: []string{"bogus"}, wantCode: ExitUsage, wantErrOut: []string{`error: unknown command "bogus" for "dpsctl"`, "Run 'dpsctl --help' for usage."}},
+		{name: "unknown verb", args: []string{"enrollment", "bogus"}, wantCode: ExitUsage, wantErrOut: []string{`unknown command "bogus" for "dpsctl enrollment"`}},
+		{name: "unknown flag", args: []string{"enrollment", "list", "--bogus"}, wantCode: ExitUsage, wantErrOut: []string{"unknown flag: --bogus", "Run 'dpsctl enrollment list --help' for usage."}},
+		{name: "too many arguments", args: []string{"enrollment", "show", "a", "b"}, wantCode: ExitUsage},
+		{name: "bad output format", args: []string{"enrollment", "list", "-o", "xml"}, wantCode: ExitUsage},
+		{name: "bad DPSCTL_OUTPUT", args: []string{"enrollment", "list"}, env: map[string]string{"DPSCTL_OUTPUT": "xml"}, wantCode: ExitUsage, wantErrOut: []string{"invalid output format"}},
+		{name: "help topic", args: []string{"help", "exit-codes"}, wantOut: "130  interrupted"},
+		{
+			name:     "embedded backend, one status line",
+			args:     []string{"enrollment", "list"},
+			exactErr: "using embedded provisioning service (data dir " + dataDir + ")\nno enrollments found\n",
+		},
+		{name: "quiet flag", args: []string{"enrollment", "list", "--quiet", "-o", "json"}, wantOut: "[]\n", exactErr: ""},
+		{name: "quiet env", args: []string{"enrollment", "list", "-o", "json"}, env: map[string]string{"DPSCTL_QUIET": "1"}, exactErr: ""},
+		{
+			name:       "api error details",
+			args:       []string{"enrollment", "show", "nope", "--quiet"},
+			wantCode:   ExitError,
+			wantErrOut: []string{`error: enrollment "nope" not found`, "status:     404 Not Found", "errorCode:  404201", "trackingId: "},
+		},
+		{
+			name:       "malformed connection string",
+			args:       []string{"enrollment", "list", "--connection-string", "HostName=x.example"},
+			wantCode:   ExitAuth,
+			wantErrOut: []string{"connection string from --connection-string", "SharedAccessKey: missing"},
+		},
+		{
+			name:       "unknown profile",
+			args:       []string{"enrollment", "list", "--profile", "nope"},
+			wantCode:   ExitError,
+			wantErrOut: []string{`profile "nope" (from --profile) is not defined`},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			code, out, errOut := run(t, tt.args...)
+			if code != tt.wantCode {
+				t.Errorf("exit code %d, want %d (stderr %q)", code, tt.wantCode, errOut)
+			}
+			if !strings.Contains(out, tt.wantOut) {
+				t.Errorf("stdout %q lacks %q", out, tt.wantOut)
+			}
+			for _, w := range tt.wantErrOut {
+				if !strings.Contains(errOut, w) {
+					t.Errorf("stderr %q lacks %q", errOut, w)
+				}
+			}
+			if tt.wantErrOut == nil && tt.wantCode == 0 && tt.exactErr != errOut && (tt.exactErr != "" || strings.Contains(strings.Join(tt.args, " "), "enrollment")) {
+				t.Errorf("stderr %q, want %q", errOut, tt.exactErr)
+			}
+		})
+	}
+}
+
+// TestRemoteBackend talks HTTPS to a served local service, trusting its CA
+// through --ca-file, and maps a wrong key to the authentication exit code.
+func TestRemoteBackend(t *testing.T) {
+	isolate(t)
+	inst, err := server.Open(server.Options{DataDir: t.TempDir(), Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inst.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- inst.Serve(ctx, ln) }()
+	defer func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Error("server did not stop")
+		}
+	}()
+	var info server.Info
+	for range 500 {
+		if info = inst.Info(); info.Address == ln.Addr().String() {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cs, err := sas.ParseConnectionString(info.ConnectionString)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	code, out, errOut := run(t, "enrollment", "create", "dev-1", "--attestation", "symmetric-key", "-o", "json",
+		"--connection-string", cs.String(), "--ca-file", info.CAFile)
+	if code != 0 || !strings.Contains(out, `"registrationId": "dev-1"`) {
+		t.Fatalf("create over HTTPS: code %d\n%s\n%s", code, out, errOut)
+	}
+	if want := "using " + cs.HostName + " (connection string from --connection-string)\n"; errOut != want {
+		t.Errorf("stderr %q, want %q", errOut, want)
+	}
+
+	// Without the CA the server certificate is not trusted.
+	code, _, errOut = run(t, "enrollment", "list", "--connection-string", cs.String())
+	if code != ExitError || !strings.Contains(errOut, "hint: trust the service's CA certificate with --ca-file") {
+		t.Errorf("untrusted server: code %d, stderr %q", code, errOut)
+	}
+
+	wrong := cs
+	wrong.Key = "d3Jvbmcga2V5IHdyb25nIGtleQ=="
+	code, _, errOut = run(t, "enrollment", "list", "--connection-string", wrong.String(), "--ca-file", info.CAFile)
+	if code != ExitAuth || !strings.Contains(errOut, "401") {
+		t.Errorf("wrong key: code %d, stderr %q", code, errOut)
+	}
+}

@@ -1,0 +1,147 @@
+// Package factory builds the Factory that cli.Main hands to the commands.
+// Everything in it is lazy: a command that never asks for a client never
+// reads the configuration file, opens a database or dials the network.
+package factory
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net/http"
+	"sync"
+
+	"github.com/dpsctl/dpsctl/pkg/certs"
+	"github.com/dpsctl/dpsctl/pkg/cmdutil"
+	"github.com/dpsctl/dpsctl/pkg/config"
+	"github.com/dpsctl/dpsctl/pkg/dps"
+	"github.com/dpsctl/dpsctl/pkg/iostreams"
+	"github.com/dpsctl/dpsctl/pkg/output"
+	"github.com/dpsctl/dpsctl/pkg/sas"
+	"github.com/dpsctl/dpsctl/pkg/server"
+)
+
+// New returns the Factory for a run of the CLI on the process's streams.
+// appVersion goes into the User-Agent.
+func New(appVersion string) *cmdutil.Factory {
+	return NewWithIO(iostreams.System(), appVersion)
+}
+
+// NewWithIO is New on the given streams.
+func NewWithIO(ios *iostreams.IOStreams, appVersion string) *cmdutil.Factory {
+	f := &cmdutil.Factory{
+		IOStreams:      ios,
+		ExecutableName: "dpsctl",
+		Flags:          &cmdutil.GlobalFlags{},
+	}
+	// Dependency order: Config needs only the flags; Printer needs the
+	// config (output format); Client needs the config.
+	f.Config = configFunc(f)
+	f.Printer = printerFunc(f)
+	f.Client = clientFunc(f, "dpsctl/"+appVersion)
+	return f
+}
+
+func configFunc(f *cmdutil.Factory) func() (*config.Config, error) {
+	return sync.OnceValues(func() (*config.Config, error) {
+		return config.Load(f.Flags.Overrides)
+	})
+}
+
+func printerFunc(f *cmdutil.Factory) func() (*output.Printer, error) {
+	return func() (*output.Printer, error) { return cmdutil.NewPrinter(f) }
+}
+
+func clientFunc(f *cmdutil.Factory, userAgent string) func(context.Context) (*dps.Client, error) {
+	var (
+		mu     sync.Mutex
+		client *dps.Client
+	)
+	return func(ctx context.Context) (*dps.Client, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if client != nil {
+			return client, nil
+		}
+		cfg, err := f.Config()
+		if err != nil {
+			return nil, err
+		}
+		var note string
+		if cfg.Embedded() {
+			client, note, err = embeddedClient(f, cfg, userAgent)
+		} else {
+			client, note, err = remoteClient(cfg, userAgent)
+		}
+		if err != nil {
+			client = nil
+			return nil, err
+		}
+		if !f.Quiet() {
+			fmt.Fprintln(f.IOStreams.ErrOut, note)
+		}
+		return client, nil
+	}
+}
+
+// embeddedClient opens the local service on the data directory and talks to
+// it in process with its owner connection string.
+func embeddedClient(f *cmdutil.Factory, cfg *config.Config, userAgent string) (*dps.Client, string, error) {
+	inst, err := server.Open(server.Options{DataDir: cfg.DataDir})
+	if err != nil {
+		return nil, "", fmt.Errorf("open the embedded provisioning service in %s: %w", cfg.DataDir, err)
+	}
+	f.OnClose(inst.Close)
+	c, err := dps.New(dps.Options{
+		ConnectionString: inst.Info().ConnectionString,
+		HTTPClient:       &http.Client{Transport: server.Transport(inst.Handler())},
+		UserAgent:        userAgent,
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return c, fmt.Sprintf("using embedded provisioning service (data dir %s)", cfg.DataDir), nil
+}
+
+// remoteClient talks HTTPS to the host of the connection string, trusting
+// the system roots plus --ca-file.
+func remoteClient(cfg *config.Config, userAgent string) (*dps.Client, string, error) {
+	cs, err := sas.ParseConnectionString(cfg.ConnectionString)
+	if err != nil {
+		return nil, "", &cmdutil.AuthError{Err: fmt.Errorf("%s: %w", cfg.ConnectionStringOrigin(), err)}
+	}
+	roots, err := rootPool(cfg.CAFile)
+	if err != nil {
+		return nil, "", err
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+	c, err := dps.New(dps.Options{
+		ConnectionString: cfg.ConnectionString,
+		HTTPClient:       &http.Client{Transport: tr},
+		UserAgent:        userAgent,
+	})
+	if err != nil {
+		return nil, "", &cmdutil.AuthError{Err: fmt.Errorf("%s: %w", cfg.ConnectionStringOrigin(), err)}
+	}
+	return c, fmt.Sprintf("using %s (%s)", cs.HostName, cfg.ConnectionStringOrigin()), nil
+}
+
+// rootPool returns the system roots plus the certificates of caFile.
+func rootPool(caFile string) (*x509.CertPool, error) {
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	if caFile == "" {
+		return pool, nil
+	}
+	cs, err := certs.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("--ca-file: %w", err)
+	}
+	for _, c := range cs {
+		pool.AddCert(c)
+	}
+	return pool, nil
+}
