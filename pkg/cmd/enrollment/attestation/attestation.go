@@ -1,0 +1,61 @@
+// Package attestation is "dpsctl enrollment attestation".
+package attestation
+
+import (
+	"context"
+
+	"github.com/dpsctl/dpsctl/pkg/cmd/enrollment/shared"
+	"github.com/dpsctl/dpsctl/pkg/cmdutil"
+	"github.com/dpsctl/dpsctl/pkg/dps"
+	"github.com/dpsctl/dpsctl/pkg/output"
+	"github.com/spf13/cobra"
+)
+
+// AttestationOptions are the inputs of "enrollment attestation".
+type AttestationOptions struct {
+	Client  func(context.Context) (*dps.Client, error)
+	Printer func() (*output.Printer, error)
+	Ctx     context.Context
+
+	RegistrationID string
+}
+
+// NewCmdAttestation builds "dpsctl enrollment attestation".
+func NewCmdAttestation(f *cmdutil.Factory, runF func(*AttestationOptions) error) *cobra.Command {
+	opts := &AttestationOptions{Client: f.Client, Printer: f.Printer}
+	return &cobra.Command{
+		Use:   "attestation <registration-id>",
+		Short: "Show the attestation mechanism of an enrollment",
+		Long: `Show the attestation mechanism of an individual enrollment: the TPM
+endorsement key, the X.509 certificate details or the symmetric keys. Keys
+are masked unless --show-keys is given.`,
+		Example: `  dpsctl enrollment attestation dev-1 --show-keys
+  dpsctl enrollment attestation dev-1 --show-keys --query symmetricKey.primaryKey -o tsv`,
+		Args:              cmdutil.ExactArgs(1, "give one registration ID"),
+		ValidArgsFunction: shared.CompleteIDs(f, false),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.RegistrationID = args[0]
+			opts.Ctx = cmd.Context()
+			if runF != nil {
+				return runF(opts)
+			}
+			return attestationRun(opts)
+		},
+	}
+}
+
+func attestationRun(opts *AttestationOptions) error {
+	p, err := opts.Printer()
+	if err != nil {
+		return err
+	}
+	c, err := opts.Client(opts.Ctx)
+	if err != nil {
+		return err
+	}
+	a, err := c.GetEnrollmentAttestation(opts.Ctx, opts.RegistrationID)
+	if err != nil {
+		return shared.Explain(err, opts.RegistrationID)
+	}
+	return output.Print(p, *a, shared.AttestationColumns)
+}

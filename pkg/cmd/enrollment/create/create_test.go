@@ -1,0 +1,256 @@
+package create
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/dpsctl/dpsctl/pkg/certs/certstest"
+	"github.com/dpsctl/dpsctl/pkg/cmdutil"
+	"github.com/dpsctl/dpsctl/pkg/cmdutil/cmdtest"
+	"github.com/dpsctl/dpsctl/pkg/dps"
+	"github.com/dpsctl/dpsctl/pkg/model"
+)
+
+// sampleEK is the endorsement key published with the Azure IoT SDK samples.
+const sampleEK = "AToAAQALAAMAsgAgg3GXZ0SEs/gakMyNRqXXJP1S124GUgtk8qHaGzMUaaoABgCAAEMAEAgAAAAAAAEAxsj2gUS" +
+	"cTk1UjuioeTlfGYZrrimExB+bScH75adUMRIi2UOMxG1kw4y+9RW/IVoMl4e620VxZad0ARX2gUqVjYO7KPVt3d" +
+	"yKhZS3dkcvfBisBhP1XH9B33VqHG9SHnbnQXdBUaCgKAfxome8UmBKfe+naTsE5fkvjb/do3/dD6l4sGBwFCnKR" +
+	"dln4XpM03zLpoHFao8zOwt8l/uP3qUIxmCYv9A7m69Ms+5/pCkTu/rK4mRDsfhZ0QLfbzVI6zQFOKF/rwsfBtFe" +
+	"WlWtcuJMKlXdD8TXWElTzgh7JS4qhFzreL0c1mI0GCj+Aws0usZh7dLIVPnlgZcBhgy1SSDQMQ=="
+
+const (
+	key1 = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+	key2 = "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA="
+)
+
+func TestNewCmdCreate(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		wantID  string
+		check   func(t *testing.T, o *CreateOptions)
+		wantErr string // substring of a usage error
+	}{
+		{
+			name: "symmetric key", args: []string{"dev-1", "--attestation", "symmetric-key"}, wantID: "dev-1",
+			check: func(t *testing.T, o *CreateOptions) {
+				if o.Flags.Attestation != "symmetric-key" || !o.Flags.Given("attestation") || o.Flags.Given("primary-key") {
+					t.Errorf("flags %+v", o.Flags)
+				}
+			},
+		},
+		{
+			name: "wire attestation name", args: []string{"dev-1", "--attestation", "symmetricKey"}, wantID: "dev-1",
+			check: func(t *testing.T, o *CreateOptions) {
+				if o.Flags.Attestation != "symmetric-key" {
+					t.Errorf("attestation %q", o.Flags.Attestation)
+				}
+			},
+		},
+		{
+			name: "hubs and twin", args: []string{"dev-1", "--attestation", "tpm", "--endorsement-key", sampleEK, "--iot-hubs", "a.net,b.net", "--edge", "--initial-twin-tags", `{"site":"lab"}`, "--reprovision-policy", "never"}, wantID: "dev-1",
+			check: func(t *testing.T, o *CreateOptions) {
+				if strings.Join(o.Flags.IoTHubs, " ") != "a.net b.net" || !o.Flags.Edge || o.Flags.InitialTwinTags != `{"site":"lab"}` || o.Flags.ReprovisionPolicy != "never" {
+					t.Errorf("flags %+v", o.Flags)
+				}
+			},
+		},
+		{name: "no ID", args: []string{"--attestation", "tpm", "--endorsement-key", sampleEK}, wantID: ""},
+		{name: "two IDs", args: []string{"a", "b"}, wantErr: "at most one registration ID"},
+		{name: "bad ID", args: []string{"bad/id", "--attestation", "tpm"}, wantErr: `registration ID "bad/id"`},
+		{name: "bad attestation", args: []string{"x", "--attestation", "password"}, wantErr: "valid values are tpm, x509, symmetric-key"},
+		{name: "bad key", args: []string{"x", "--primary-key", "c2hvcnQ="}, wantErr: "--primary-key: key decodes to 5 bytes"},
+		{name: "bad twin", args: []string{"x", "--initial-twin-properties", "{nope"}, wantErr: "--initial-twin-properties is not valid JSON"},
+		{name: "twin not an object", args: []string{"x", "--initial-twin-tags", "[1]"}, wantErr: "--initial-twin-tags is not valid JSON"},
+		{name: "bad EK", args: []string{"--endorsement-key", "AAAA"}, wantErr: "--endorsement-key"},
+		{name: "bad allocation", args: []string{"x", "--allocation-policy", "random"}, wantErr: "valid values are hashed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, _ := cmdtest.NewFactory(t, nil, false)
+			var got *CreateOptions
+			cmd := NewCmdCreate(f, func(o *CreateOptions) error { got = o; return nil })
+			err := cmdtest.Run(t, f, cmd, tt.args...)
+			if tt.wantErr != "" {
+				var fe *cmdutil.FlagError
+				if !errors.As(err, &fe) || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want usage error with %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.RegistrationID != tt.wantID {
+				t.Errorf("ID %q, want %q", got.RegistrationID, tt.wantID)
+			}
+			if tt.check != nil {
+				tt.check(t, got)
+			}
+		})
+	}
+}
+
+func run(t *testing.T, c *dps.Client, tty bool, args ...string) (string, string, error) {
+	t.Helper()
+	f, s := cmdtest.NewFactory(t, c, tty)
+	err := cmdtest.Run(t, f, NewCmdCreate(f, nil), args...)
+	return s.Out.String(), s.ErrOut.String(), err
+}
+
+func TestCreateRun(t *testing.T) {
+	tests := []struct {
+		name string
+		tty  bool
+		args []string
+	}{
+		{"symmetric key table tty", true, []string{"dev-1", "--attestation", "symmetric-key", "--primary-key", key1, "--secondary-key", key2, "--iot-hubs", "hub1.azure-devices.net,hub2.azure-devices.net", "--allocation-policy", "hashed", "--device-id", "device-one"}},
+		{"symmetric key table not tty", false, []string{"dev-1", "--attestation", "symmetric-key", "--primary-key", key1, "--secondary-key", key2, "--iot-hubs", "hub1.azure-devices.net"}},
+		{"symmetric key json show keys", false, []string{"dev-1", "--attestation", "symmetric-key", "--primary-key", key1, "--secondary-key", key2, "-o", "json", "--show-keys"}},
+		{"generated keys yaml masked", false, []string{"dev-1", "--attestation", "symmetric-key", "-o", "yaml"}},
+		{"tpm derives ID json", false, []string{"--attestation", "tpm", "--endorsement-key", sampleEK, "-o", "json", "--edge", "--initial-twin-tags", `{"site":"lab","floor":2}`, "--initial-twin-properties", `{"interval":30}`, "--reprovision-policy", "reprovision-and-reset", "--provisioning-status", "disabled"}},
+		{"attestation implied by keys", false, []string{"dev-2", "--primary-key", key1, "--query", "attestation.type"}},
+		{"custom allocation json", false, []string{"dev-3", "--attestation", "symmetric-key", "--allocation-policy", "custom", "--webhook-url", "https://example.net/alloc", "-o", "json", "--query", "customAllocationDefinition"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, c := cmdtest.NewServer(t)
+			out, errOut, err := run(t, c, tt.tty, tt.args...)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, errOut)
+			}
+			cmdtest.Golden(t, cmdtest.ScrubETags(out))
+		})
+	}
+}
+
+func TestCreateX509(t *testing.T) {
+	_, c := cmdtest.NewServer(t)
+	dev := certstest.SelfSigned(t, "x509-device")
+	out, _, err := run(t, c, false, "--attestation", "x509", "--certificate", dev.CertPath, "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e model.IndividualEnrollment
+	if err := json.Unmarshal([]byte(out), &e); err != nil {
+		t.Fatal(err)
+	}
+	if e.RegistrationID != "x509-device" {
+		t.Errorf("registration ID %q, want the certificate's CN", e.RegistrationID)
+	}
+	info := e.Attestation.X509.ClientCertificates.Primary.Info
+	if info == nil || !strings.Contains(info.SubjectName, "x509-device") {
+		t.Errorf("certificate info %+v", info)
+	}
+
+	// DER input is accepted too.
+	der := filepath.Join(t.TempDir(), "dev.cer")
+	os.WriteFile(der, dev.Cert.Raw, 0o600)
+	if _, _, err := run(t, c, false, "x509-der", "--certificate", der); err != nil {
+		t.Fatalf("DER certificate: %v", err)
+	}
+
+	// An export has certificate details only; create asks for the file.
+	exported := filepath.Join(t.TempDir(), "e.json")
+	os.WriteFile(exported, []byte(out), 0o600)
+	_, _, err = run(t, c, false, "x509-copy", "--from-file", exported)
+	if err == nil || !strings.Contains(err.Error(), "give --certificate") {
+		t.Fatalf("export without certificate: %v", err)
+	}
+	if _, _, err := run(t, c, false, "x509-copy", "--from-file", exported, "--certificate", dev.CertPath); err != nil {
+		t.Fatalf("export plus --certificate: %v", err)
+	}
+}
+
+func TestCreateErrors(t *testing.T) {
+	_, c := cmdtest.NewServer(t)
+	if _, _, err := run(t, c, false, "dev-1", "--attestation", "symmetric-key"); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		args  []string
+		want  string
+		usage bool
+		check func(error) bool
+	}{
+		{name: "exists", args: []string{"dev-1", "--attestation", "symmetric-key"}, want: `enrollment "dev-1" already exists (use "dpsctl enrollment update")`, check: dps.IsConflict},
+		{name: "no attestation", args: []string{"dev-2"}, want: "--attestation is required", usage: true},
+		{name: "no ID", args: []string{"--attestation", "symmetric-key"}, want: "give a registration ID", usage: true},
+		{name: "tpm without EK", args: []string{"dev-2", "--attestation", "tpm"}, want: "tpm attestation needs --endorsement-key", usage: true},
+		{name: "x509 without certificate", args: []string{"dev-2", "--attestation", "x509"}, want: "x509 attestation needs --certificate", usage: true},
+		{name: "mixed mechanisms", args: []string{"dev-2", "--attestation", "x509", "--primary-key", key1}, want: "--primary-key does not apply to x509 attestation", usage: true},
+		{name: "webhook without custom", args: []string{"dev-2", "--attestation", "symmetric-key", "--webhook-url", "https://x"}, want: "need --allocation-policy custom", usage: true},
+		{name: "custom without webhook", args: []string{"dev-2", "--attestation", "symmetric-key", "--allocation-policy", "custom"}, want: "needs --webhook-url", usage: true},
+		{name: "missing certificate file", args: []string{"dev-2", "--certificate", "/nonexistent.pem"}, want: "--certificate"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, _, err := run(t, c, false, tt.args...)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want %q", err, tt.want)
+			}
+			var fe *cmdutil.FlagError
+			if tt.usage != errors.As(err, &fe) {
+				t.Errorf("usage error = %v, want %v", !tt.usage, tt.usage)
+			}
+			if tt.check != nil && !tt.check(err) {
+				t.Errorf("service error lost from %v", err)
+			}
+			if out != "" {
+				t.Errorf("stdout %q on error", out)
+			}
+		})
+	}
+}
+
+// What "-o json --show-keys" prints creates an equal enrollment; flags on top
+// override the file.
+func TestCreateFromFile(t *testing.T) {
+	_, c := cmdtest.NewServer(t)
+	out, _, err := run(t, c, false, "dev-1", "--primary-key", key1, "--secondary-key", key2, "--iot-hubs", "h1.net,h2.net",
+		"--initial-twin-tags", `{"a":{"b":[1,2]}}`, "--device-id", "d1", "-o", "json", "--show-keys")
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "dev-1.json")
+	os.WriteFile(file, []byte(out), 0o600)
+
+	out2, _, err := run(t, c, false, "dev-2", "--from-file", file, "--device-id", "d2", "-o", "json", "--show-keys")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a, b model.IndividualEnrollment
+	json.Unmarshal([]byte(out), &a)
+	json.Unmarshal([]byte(out2), &b)
+	if b.RegistrationID != "dev-2" || b.DeviceID != "d2" {
+		t.Errorf("overrides not applied: %s / %s", b.RegistrationID, b.DeviceID)
+	}
+	if b.Attestation.SymmetricKey.PrimaryKey != key1 || b.Attestation.SymmetricKey.SecondaryKey != key2 ||
+		strings.Join(b.IoTHubs, ",") != "h1.net,h2.net" || string(b.InitialTwin.Tags) != string(a.InitialTwin.Tags) {
+		t.Errorf("file content lost:\n%s", out2)
+	}
+
+	// stdin works as "-".
+	f, s := cmdtest.NewFactory(t, c, false)
+	s.In.WriteString(out)
+	if err := cmdtest.Run(t, f, NewCmdCreate(f, nil), "dev-3", "--from-file", "-"); err != nil {
+		t.Fatalf("stdin: %v", err)
+	}
+
+	// A masked export cannot recreate the keys.
+	masked, _, _ := run(t, c, false, "dev-4", "--primary-key", key1, "-o", "json")
+	os.WriteFile(file, []byte(masked), 0o600)
+	_, _, err = run(t, c, false, "dev-5", "--from-file", file)
+	if err == nil || !strings.Contains(err.Error(), "is masked") {
+		t.Fatalf("masked keys: %v", err)
+	}
+	os.WriteFile(file, []byte("[]"), 0o600)
+	if _, _, err := run(t, c, false, "dev-5", "--from-file", file); err == nil || !strings.Contains(err.Error(), "JSON object") {
+		t.Fatalf("array: %v", err)
+	}
+}

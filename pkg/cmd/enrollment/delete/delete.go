@@ -1,0 +1,88 @@
+// Package delete is "dpsctl enrollment delete".
+package delete
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/dpsctl/dpsctl/pkg/cmd/enrollment/shared"
+	"github.com/dpsctl/dpsctl/pkg/cmdutil"
+	"github.com/dpsctl/dpsctl/pkg/dps"
+	"github.com/dpsctl/dpsctl/pkg/iostreams"
+	"github.com/spf13/cobra"
+)
+
+// DeleteOptions are the inputs of "enrollment delete".
+type DeleteOptions struct {
+	IO     *iostreams.IOStreams
+	Client func(context.Context) (*dps.Client, error)
+	Ctx    context.Context
+
+	RegistrationIDs []string
+	ETag            string // If-Match; "" deletes whatever the current version is
+	Yes             bool
+}
+
+// NewCmdDelete builds "dpsctl enrollment delete".
+func NewCmdDelete(f *cmdutil.Factory, runF func(*DeleteOptions) error) *cobra.Command {
+	opts := &DeleteOptions{IO: f.IOStreams, Client: f.Client}
+	cmd := &cobra.Command{
+		Use:     "delete <registration-id>...",
+		Aliases: []string{"rm"},
+		Short:   "Delete individual enrollments",
+		Long: `Delete one or more individual enrollments. On a terminal dpsctl asks first
+unless --yes is given; when it cannot ask, --yes is required.
+
+--etag deletes only if the enrollment is still at that version (one ID only).
+The device's registration state is deleted with the enrollment.`,
+		Example: `  dpsctl enrollment delete dev-1
+  dpsctl enrollment delete dev-1 dev-2 dev-3 --yes
+  dpsctl enrollment delete dev-1 --etag "$(dpsctl enrollment show dev-1 --query etag -o tsv)" --yes`,
+		Args:              cmdutil.MinimumArgs(1, "give at least one registration ID"),
+		ValidArgsFunction: shared.CompleteIDs(f, true),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.RegistrationIDs = args
+			opts.Ctx = cmd.Context()
+			if opts.ETag != "" && len(args) > 1 {
+				return cmdutil.FlagErrorf("--etag applies to one enrollment; give one registration ID")
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return deleteRun(opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.ETag, "etag", "", "Delete only if the enrollment still has this etag")
+	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "Do not ask for confirmation")
+	_ = cmd.RegisterFlagCompletionFunc("etag", cobra.NoFileCompletions)
+	return cmd
+}
+
+func deleteRun(opts *DeleteOptions) error {
+	ids := opts.RegistrationIDs
+	question := fmt.Sprintf("Delete enrollment %q?", ids[0])
+	if len(ids) > 1 {
+		question = fmt.Sprintf("Delete %d enrollments (%s)?", len(ids), strings.Join(ids, ", "))
+	}
+	if err := cmdutil.ConfirmDestructive(opts.IO, opts.Yes, question); err != nil {
+		return err
+	}
+	c, err := opts.Client(opts.Ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, id := range ids {
+		if err := c.DeleteEnrollment(opts.Ctx, id, opts.ETag); err != nil {
+			if opts.Ctx.Err() != nil {
+				return err
+			}
+			errs = append(errs, shared.Explain(err, id))
+			continue
+		}
+		fmt.Fprintf(opts.IO.ErrOut, "Deleted enrollment %q\n", id)
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,72 @@
+// Package show is "dpsctl enrollment show".
+package show
+
+import (
+	"context"
+
+	"github.com/dpsctl/dpsctl/pkg/cmd/enrollment/shared"
+	"github.com/dpsctl/dpsctl/pkg/cmdutil"
+	"github.com/dpsctl/dpsctl/pkg/dps"
+	"github.com/dpsctl/dpsctl/pkg/output"
+	"github.com/spf13/cobra"
+)
+
+// ShowOptions are the inputs of "enrollment show".
+type ShowOptions struct {
+	Client  func(context.Context) (*dps.Client, error)
+	Printer func() (*output.Printer, error)
+	Ctx     context.Context
+
+	RegistrationID string
+	ShowKeys       bool // also fetch the attestation mechanism
+}
+
+// NewCmdShow builds "dpsctl enrollment show".
+func NewCmdShow(f *cmdutil.Factory, runF func(*ShowOptions) error) *cobra.Command {
+	opts := &ShowOptions{Client: f.Client, Printer: f.Printer}
+	cmd := &cobra.Command{
+		Use:   "show <registration-id>",
+		Short: "Show an individual enrollment",
+		Long: `Show an individual enrollment, with its registration state if the device has
+registered. The service does not return symmetric keys with an enrollment;
+--show-keys fetches them from its attestation mechanism as well.`,
+		Example: `  dpsctl enrollment show dev-1
+  dpsctl enrollment show dev-1 --show-keys -o json
+  dpsctl enrollment show dev-1 --query etag -o tsv`,
+		Args:              cmdutil.ExactArgs(1, "give one registration ID"),
+		ValidArgsFunction: shared.CompleteIDs(f, false),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.RegistrationID = args[0]
+			opts.ShowKeys = f.Flags.ShowKeys
+			opts.Ctx = cmd.Context()
+			if runF != nil {
+				return runF(opts)
+			}
+			return showRun(opts)
+		},
+	}
+	return cmd
+}
+
+func showRun(opts *ShowOptions) error {
+	p, err := opts.Printer()
+	if err != nil {
+		return err
+	}
+	c, err := opts.Client(opts.Ctx)
+	if err != nil {
+		return err
+	}
+	e, err := c.GetEnrollment(opts.Ctx, opts.RegistrationID)
+	if err != nil {
+		return shared.Explain(err, opts.RegistrationID)
+	}
+	if opts.ShowKeys {
+		a, err := c.GetEnrollmentAttestation(opts.Ctx, opts.RegistrationID)
+		if err != nil {
+			return shared.Explain(err, opts.RegistrationID)
+		}
+		e.Attestation = a
+	}
+	return output.Print(p, *e, shared.DetailColumns)
+}

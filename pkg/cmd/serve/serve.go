@@ -1,0 +1,186 @@
+// Package serve is "dpsctl serve": the local DPS-compatible provisioning
+// service over HTTPS.
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+
+	"github.com/dpsctl/dpsctl/pkg/cmd/serve/info"
+	"github.com/dpsctl/dpsctl/pkg/cmdutil"
+	"github.com/dpsctl/dpsctl/pkg/config"
+	"github.com/dpsctl/dpsctl/pkg/iostreams"
+	"github.com/dpsctl/dpsctl/pkg/output"
+	"github.com/dpsctl/dpsctl/pkg/server"
+	"github.com/spf13/cobra"
+)
+
+// Defaults of the listen address and host name.
+const (
+	DefaultAddr     = "127.0.0.1:8443"
+	DefaultHostName = "localhost"
+)
+
+// ServeOptions are the inputs of "dpsctl serve".
+type ServeOptions struct {
+	IO       *iostreams.IOStreams
+	Config   func() (*config.Config, error)
+	Ctx      context.Context
+	Addr     string
+	HostName string
+	TLSCert  string
+	TLSKey   string
+	Verbose  bool
+	ShowKeys bool
+
+	// ready, when set, receives the description once the service listens.
+	ready func(server.Info)
+}
+
+// NewCmdServe builds "dpsctl serve".
+func NewCmdServe(f *cmdutil.Factory, runF func(*ServeOptions) error) *cobra.Command {
+	opts := &ServeOptions{IO: f.IOStreams, Config: f.Config}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the local provisioning service",
+		Long: `Run the DPS-compatible provisioning service of the data directory over HTTPS:
+the service API (enrollments, groups, registrations) and the device
+registration API. It runs until interrupted (Ctrl-C), then shuts down cleanly.
+
+The data directory (--data-dir, DPSCTL_DATA_DIR, default ~/.local/share/dpsctl)
+holds the database, the ID scope, the access policies and a CA that issues
+the server certificate for --hostname. dpsctl commands without a connection
+string use the same data directory in process, whether or not serve runs.
+
+--addr 127.0.0.1:0 picks a free port; "dpsctl serve info" shows it.`,
+		Example: `  dpsctl serve
+  dpsctl serve --addr 0.0.0.0:8443 --hostname dps.lab.example
+  dpsctl serve --addr 127.0.0.1:0 --data-dir ./dps-data`,
+		Args: cmdutil.ExactArgs(0, "serve takes no arguments"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if (opts.TLSCert == "") != (opts.TLSKey == "") {
+				return cmdutil.FlagErrorf("give both --tls-cert and --tls-key, or neither")
+			}
+			if _, _, err := net.SplitHostPort(opts.Addr); err != nil {
+				return cmdutil.FlagErrorf("--addr %q: %v", opts.Addr, err)
+			}
+			opts.Ctx = cmd.Context()
+			opts.ShowKeys = f.Flags.ShowKeys
+			if runF != nil {
+				return runF(opts)
+			}
+			return serveRun(opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.Addr, "addr", DefaultAddr, "Address to listen on (port 0 picks a free port)")
+	cmd.Flags().StringVar(&opts.HostName, "hostname", DefaultHostName, "Host name clients use; the server certificate and connection strings carry it")
+	cmd.Flags().StringVar(&opts.TLSCert, "tls-cert", "", "Server certificate file (PEM) instead of one issued by the local CA")
+	cmd.Flags().StringVar(&opts.TLSKey, "tls-key", "", "Private key file (PEM) of --tls-cert")
+	cmd.Flags().BoolVarP(&opts.Verbose, "verbose", "v", false, "Log every request on stderr")
+	cmdutil.FileFlag(cmd, "tls-cert", "pem", "crt", "cer")
+	cmdutil.FileFlag(cmd, "tls-key", "pem", "key")
+	for _, name := range []string{"addr", "hostname"} {
+		_ = cmd.RegisterFlagCompletionFunc(name, cobra.NoFileCompletions)
+	}
+	cmd.AddCommand(info.NewCmdInfo(f, nil))
+	return cmd
+}
+
+func serveRun(opts *ServeOptions) error {
+	cfg, err := opts.Config()
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.DiscardHandler)
+	if opts.Verbose {
+		logger = slog.New(slog.NewTextHandler(opts.IO.ErrOut, nil))
+	}
+	inst, err := server.Open(server.Options{
+		DataDir:     cfg.DataDir,
+		HostName:    opts.HostName,
+		Addr:        opts.Addr,
+		TLSCertFile: opts.TLSCert,
+		TLSKeyFile:  opts.TLSKey,
+		Logger:      logger,
+	})
+	if err != nil {
+		return err
+	}
+	defer inst.Close()
+
+	ln, err := net.Listen("tcp", opts.Addr)
+	if err != nil {
+		return err
+	}
+	served := make(chan error, 1)
+	go func() { served <- inst.Serve(opts.Ctx, ln) }()
+
+	// Serve records the bound address; wait until Info reports it.
+	bound := ln.Addr().String()
+	it := inst.Info()
+	for range 200 {
+		if it.Address == bound {
+			break
+		}
+		select {
+		case err := <-served:
+			return err
+		default:
+		}
+		it = inst.Info()
+		if it.Address != bound {
+			sleep(opts.Ctx)
+		}
+	}
+	describe(opts.IO.ErrOut, it, cfg, opts.ShowKeys)
+	if opts.ready != nil {
+		opts.ready(it)
+	}
+	err = <-served
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	if err == nil {
+		fmt.Fprintln(opts.IO.ErrOut, "Local provisioning service stopped")
+	}
+	return err
+}
+
+// describe prints how to reach the running service.
+func describe(w io.Writer, it server.Info, cfg *config.Config, showKeys bool) {
+	cs := it.ConnectionString
+	if !showKeys {
+		cs = output.MaskSecret(cs)
+	}
+	dataDirFlag := ""
+	if cfg.DataDirSource == config.SourceFlag {
+		dataDirFlag = " --data-dir " + shellQuote(cfg.DataDir)
+	}
+	fmt.Fprintf(w, `Local provisioning service listening on https://%s
+  host name          %s
+  ID scope           %s
+  connection string  %s
+  CA certificate     %s
+  data directory     %s
+
+To use it from another shell:
+  export DPSCTL_CONNECTION_STRING="$(dpsctl serve info%s --show-keys --query connectionString -o tsv)"
+  export DPSCTL_CA_FILE=%s
+
+Press Ctrl-C to stop.
+`, it.Address, it.HostName, it.IDScope, cs, it.CAFile, cfg.DataDir, dataDirFlag, shellQuote(it.CAFile))
+}
+
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._-:+=,@", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

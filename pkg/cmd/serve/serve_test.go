@@ -1,0 +1,174 @@
+package serve
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dpsctl/dpsctl/pkg/cmd/serve/info"
+	"github.com/dpsctl/dpsctl/pkg/cmdutil"
+	"github.com/dpsctl/dpsctl/pkg/cmdutil/cmdtest"
+	"github.com/dpsctl/dpsctl/pkg/config"
+	"github.com/dpsctl/dpsctl/pkg/server"
+)
+
+func TestNewCmdServe(t *testing.T) {
+	tests := []struct {
+		args    []string
+		want    ServeOptions
+		wantErr string
+	}{
+		{args: nil, want: ServeOptions{Addr: DefaultAddr, HostName: DefaultHostName}},
+		{args: []string{"--addr", "127.0.0.1:0", "--hostname", "dps.lab", "-v"}, want: ServeOptions{Addr: "127.0.0.1:0", HostName: "dps.lab", Verbose: true}},
+		{args: []string{"--tls-cert", "c.pem", "--tls-key", "k.pem"}, want: ServeOptions{Addr: DefaultAddr, HostName: DefaultHostName, TLSCert: "c.pem", TLSKey: "k.pem"}},
+		{args: []string{"--tls-cert", "c.pem"}, wantErr: "give both --tls-cert and --tls-key"},
+		{args: []string{"--addr", "nonsense"}, wantErr: "--addr"},
+		{args: []string{"extra"}, wantErr: "serve takes no arguments"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			f, _ := cmdtest.NewFactory(t, nil, false)
+			var got *ServeOptions
+			err := cmdtest.Run(t, f, NewCmdServe(f, func(o *ServeOptions) error { got = o; return nil }), tt.args...)
+			if tt.wantErr != "" {
+				var fe *cmdutil.FlagError
+				if !errors.As(err, &fe) || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want usage error %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Addr != tt.want.Addr || got.HostName != tt.want.HostName || got.TLSCert != tt.want.TLSCert || got.TLSKey != tt.want.TLSKey || got.Verbose != tt.want.Verbose {
+				t.Fatalf("got %+v", got)
+			}
+		})
+	}
+}
+
+// Serve on a free port, answer HTTPS with the CA it describes, report the
+// bound address through "serve info", stop cleanly on cancel.
+func TestServeRun(t *testing.T) {
+	dataDir := t.TempDir()
+	t.Setenv(config.EnvDataDir, dataDir)
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	f, s := cmdtest.NewFactory(t, nil, false)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan server.Info, 1)
+	opts := &ServeOptions{IO: f.IOStreams, Config: f.Config, Ctx: ctx, Addr: "127.0.0.1:0", HostName: "localhost",
+		ready: func(i server.Info) { ready <- i }}
+	done := make(chan error, 1)
+	go func() { done <- serveRun(opts) }()
+
+	var it server.Info
+	select {
+	case it = <-ready:
+	case err := <-done:
+		t.Fatalf("serve ended: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not start")
+	}
+	if strings.HasSuffix(it.Address, ":0") || !strings.HasPrefix(it.Address, "127.0.0.1:") {
+		t.Fatalf("address %q", it.Address)
+	}
+
+	// The service answers HTTPS with a certificate from the CA it names.
+	caPEM, err := os.ReadFile(it.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "localhost"}}}
+	res, err := hc.Get("https://" + it.Address + "/enrollments/x?api-version=2021-10-01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusUnauthorized {
+		t.Errorf("unauthenticated request: %d", res.StatusCode)
+	}
+
+	// serve info, from another process's point of view, shows the bound port.
+	fi, si := cmdtest.NewFactory(t, nil, false)
+	if err := cmdtest.Run(t, fi, info.NewCmdInfo(fi, nil), "-o", "json"); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"address": "` + it.Address + `"`, `"hostName": "localhost"`, "SharedAccessKey=***", `"caFile": "` + it.CAFile + `"`} {
+		if !strings.Contains(si.Out.String(), want) {
+			t.Errorf("serve info lacks %s:\n%s", want, si.Out)
+		}
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve returned %v after cancel", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	errOut := s.ErrOut.String()
+	for _, want := range []string{
+		"Local provisioning service listening on https://" + it.Address,
+		"ID scope           " + it.IDScope,
+		"SharedAccessKey=***",
+		"export DPSCTL_CONNECTION_STRING=\"$(dpsctl serve info --show-keys --query connectionString -o tsv)\"",
+		"export DPSCTL_CA_FILE=" + it.CAFile,
+		"Local provisioning service stopped",
+	} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+	if s.Out.Len() != 0 {
+		t.Errorf("stdout %q", s.Out)
+	}
+}
+
+func TestServeInfo(t *testing.T) {
+	t.Setenv(config.EnvDataDir, t.TempDir())
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	for _, tt := range []struct {
+		name string
+		tty  bool
+		args []string
+		want []string
+	}{
+		{"table tty", true, nil, []string{"CONNECTION STRING  HostName=localhost:8443;SharedAccessKeyName=provisioningserviceowner;SharedAccessKey=***", "HOST NAME          localhost", "ADDRESS            127.0.0.1:8443"}},
+		{"show keys", false, []string{"--show-keys", "--query", "connectionString"}, []string{"HostName=localhost:8443;SharedAccessKeyName=provisioningserviceowner;SharedAccessKey="}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f, s := cmdtest.NewFactory(t, nil, tt.tty)
+			if err := cmdtest.Run(t, f, info.NewCmdInfo(f, nil), tt.args...); err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(s.Out.String(), w) {
+					t.Errorf("stdout lacks %q:\n%s", w, s.Out)
+				}
+			}
+			if tt.name == "show keys" && strings.Contains(s.Out.String(), "***") {
+				t.Error("key masked with --show-keys")
+			}
+		})
+	}
+}
+
+func TestShellQuote(t *testing.T) {
+	for in, want := range map[string]string{"/a/b.pem": "/a/b.pem", "/a b/c": "'/a b/c'", "it's": `'it'\''s'`, "": "''"} {
+		if got := shellQuote(in); got != want {
+			t.Errorf("shellQuote(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
