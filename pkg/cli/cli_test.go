@@ -212,3 +212,62 @@ func TestRemoteBackend(t *testing.T) {
 		t.Errorf("wrong key: code %d, stderr %q", code, errOut)
 	}
 }
+
+// Shell completion: IDs come live from the configured service, enum flags
+// offer their values, file flags filter by extension.
+func TestCompletion(t *testing.T) {
+	isolate(t)
+	if code, _, errOut := run(t, "enrollment", "create", "dev-1", "--attestation", "symmetric-key", "--quiet"); code != 0 {
+		t.Fatalf("create: %s", errOut)
+	}
+	run(t, "enrollment", "create", "other-1", "--attestation", "symmetric-key", "--quiet")
+	tests := []struct {
+		args []string
+		want []string
+		not  []string
+	}{
+		{args: []string{"__complete", "enrollment", "show", ""}, want: []string{"dev-1\n", "other-1\n", ":4\n"}},
+		{args: []string{"__complete", "enrollment", "show", "de"}, want: []string{"dev-1\n", ":4\n"}, not: []string{"other-1"}},
+		{args: []string{"__complete", "enrollment", "show", "dev-1", ""}, want: []string{":4\n"}, not: []string{"dev-1\n"}},
+		{args: []string{"__complete", "enrollment", "delete", "dev-1", ""}, want: []string{"other-1\n"}, not: []string{"dev-1\n"}},
+		{args: []string{"__complete", "enrollment", "create", "--attestation", ""}, want: []string{"tpm\n", "x509\n", "symmetric-key\n"}},
+		{args: []string{"__complete", "enrollment", "create", "--reprovision-policy", ""}, want: []string{"never\n"}},
+		{args: []string{"__complete", "enrollment", "create", "--certificate", ""}, want: []string{"pem\n", "cer\n", "der\n", ":8\n"}},
+		{args: []string{"__complete", "enrollment", "create", "--from-file", ""}, want: []string{"json\n", ":8\n"}},
+		{args: []string{"__complete", "-o", ""}, want: []string{"table\n", "json\n", "yaml\n", "tsv\n"}},
+		{args: []string{"__complete", "completion", ""}, want: []string{"bash\n", "powershell\n"}},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args[1:], " "), func(t *testing.T) {
+			code, out, errOut := run(t, tt.args...)
+			if code != 0 {
+				t.Fatalf("code %d: %s", code, errOut)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("completions lack %q:\n%s", w, out)
+				}
+			}
+			for _, n := range tt.not {
+				if strings.Contains(out, n) {
+					t.Errorf("completions have %q:\n%s", n, out)
+				}
+			}
+			if strings.Contains(errOut, "using ") {
+				t.Errorf("completion printed the backend line: %q", errOut)
+			}
+		})
+	}
+}
+
+// BenchmarkVersion measures a whole "dpsctl version" run in process: root
+// construction must stay cheap (no configuration, TLS or database work).
+func BenchmarkVersion(b *testing.B) {
+	for b.Loop() {
+		ios, _, _, _ := iostreams.Test()
+		f := factory.NewWithIO(ios, "bench")
+		if code := Run(context.Background(), f, root.NewCmdRoot(f), []string{"version"}); code != 0 {
+			b.Fatalf("exit %d", code)
+		}
+	}
+}

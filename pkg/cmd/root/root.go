@@ -83,6 +83,7 @@ uses the embedded provisioning service on the local data directory, which
 		c.GroupID = groupLocal
 		cmd.AddCommand(c)
 	}
+	cmd.SetHelpCommandGroupID(groupLocal)
 	for _, t := range HelpTopics {
 		cmd.AddCommand(newHelpTopic(t.Name, t.Short, t.Long))
 	}

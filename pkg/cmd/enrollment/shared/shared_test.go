@@ -1,0 +1,124 @@
+package shared
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/dpsctl/dpsctl/pkg/model"
+)
+
+func TestJSONObject(t *testing.T) {
+	tests := []struct {
+		in, want string
+		bad      bool
+	}{
+		{in: "", want: ""},
+		{in: "  ", want: ""},
+		{in: `{"a": 1, "b": {"c": [1, 2]}}`, want: `{"a":1,"b":{"c":[1,2]}}`},
+		{in: `{"big": 12345678901234567890}`, want: `{"big":12345678901234567890}`},
+		{in: `[1]`, bad: true},
+		{in: `null`, bad: true},
+		{in: `"s"`, bad: true},
+		{in: `{"a":1} {"b":2}`, bad: true},
+		{in: `{a:1}`, bad: true},
+	}
+	for _, tt := range tests {
+		got, err := jsonObject(tt.in)
+		if tt.bad {
+			if err == nil {
+				t.Errorf("jsonObject(%q) accepted", tt.in)
+			}
+			continue
+		}
+		if err != nil || string(got) != tt.want {
+			t.Errorf("jsonObject(%q) = %s, %v; want %s", tt.in, got, err, tt.want)
+		}
+	}
+}
+
+func TestApplyKeepsUnnamedFields(t *testing.T) {
+	e := &model.IndividualEnrollment{
+		RegistrationID: "dev-1",
+		DeviceID:       "d",
+		Attestation: &model.AttestationMechanism{Type: model.AttestationSymmetricKey,
+			SymmetricKey: &model.SymmetricKeyAttestation{PrimaryKey: "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}},
+		IoTHubs:     []string{"a.net", "b.net"},
+		InitialTwin: &model.InitialTwin{Tags: json.RawMessage(`{"x":1}`)},
+	}
+	before, _ := json.Marshal(e)
+	fl := Flags{ProvisioningStatus: "disabled", Changed: map[string]bool{FlagProvisioningStatus: true}}
+	if err := fl.Apply(e, true); err != nil {
+		t.Fatal(err)
+	}
+	if e.ProvisioningStatus != "disabled" {
+		t.Fatal("status not applied")
+	}
+	e.ProvisioningStatus = ""
+	after, _ := json.Marshal(e)
+	if string(before) != string(after) {
+		t.Fatalf("unnamed fields changed:\n%s\n%s", before, after)
+	}
+}
+
+func TestApplyHubs(t *testing.T) {
+	e := &model.IndividualEnrollment{Attestation: &model.AttestationMechanism{Type: model.AttestationSymmetricKey}, IoTHubs: []string{"a.net", "b.net"}}
+	fl := Flags{AddIoTHubs: []string{"c.net", "A.NET", " "}, RemoveIoTHubs: []string{"b.net"}, Changed: map[string]bool{FlagAddIoTHub: true, FlagRemoveIoTHub: true}}
+	if err := fl.Apply(e, true); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(e.IoTHubs, ",") != "a.net,c.net" {
+		t.Fatalf("hubs %v", e.IoTHubs)
+	}
+	fl = Flags{IoTHubs: []string{""}, Changed: map[string]bool{FlagIoTHubs: true}}
+	if err := fl.Apply(e, true); err != nil || e.IoTHubs != nil {
+		t.Fatalf("clear: %v %v", e.IoTHubs, err)
+	}
+}
+
+func TestTime(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                             "",
+		"2025-01-02T03:04:05.1234567Z": "2025-01-02T03:04:05Z",
+		"2025-01-02T03:04:05+02:00":    "2025-01-02T01:04:05Z",
+		"yesterday":                    "yesterday",
+	} {
+		if got := Time(in); got != want {
+			t.Errorf("Time(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func FuzzParseFile(f *testing.F) {
+	f.Add([]byte(`{"registrationId":"dev-1","attestation":{"type":"symmetricKey","symmetricKey":{"primaryKey":"***"}},"iotHubs":["a"]}`))
+	f.Add([]byte(`{"initialTwin":{"tags":{"a":[1,{"b":null}]}}}`))
+	f.Add([]byte(`[]`))
+	f.Add([]byte(`{} {}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		e, err := ParseFile("fuzz.json", data)
+		if err != nil {
+			return
+		}
+		// Whatever parses must survive the write path's re-encoding.
+		if _, err := json.Marshal(e); err != nil {
+			t.Fatalf("parsed enrollment does not marshal: %v", err)
+		}
+	})
+}
+
+func FuzzJSONObject(f *testing.F) {
+	f.Add(`{"a":1}`)
+	f.Add(`{"a":{"b":[1,2,"c"]}}`)
+	f.Add(``)
+	f.Add(`{"a":1}x`)
+	f.Fuzz(func(t *testing.T, s string) {
+		raw, err := jsonObject(s)
+		if err != nil || raw == nil {
+			return
+		}
+		var m map[string]any
+		if err := json.Unmarshal(raw, &m); err != nil || m == nil {
+			t.Fatalf("jsonObject(%q) = %s: not an object (%v)", s, raw, err)
+		}
+	})
+}
