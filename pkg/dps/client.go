@@ -10,6 +10,8 @@ package dps
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -240,7 +242,19 @@ func retryable(err error) bool {
 		return false
 	}
 	var te *transportError
-	return errors.As(err, &te)
+	if !errors.As(err, &te) {
+		return false
+	}
+	// A server the client does not trust will not become trusted by asking again.
+	var cve *tls.CertificateVerificationError
+	var uae x509.UnknownAuthorityError
+	var hne x509.HostnameError
+	var cie x509.CertificateInvalidError
+	var rhe tls.RecordHeaderError
+	if errors.As(err, &cve) || errors.As(err, &uae) || errors.As(err, &hne) || errors.As(err, &cie) || errors.As(err, &rhe) {
+		return false
+	}
+	return true
 }
 
 // transportError wraps a failure to get any HTTP answer.

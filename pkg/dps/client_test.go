@@ -366,3 +366,20 @@ func TestBulkBody(t *testing.T) {
 		t.Fatal((*seen)[0].URL.Path)
 	}
 }
+
+func TestUntrustedServerIsNotRetried(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+	}))
+	defer srv.Close()
+	var sleeps int
+	c, _ := New(Options{Endpoint: srv.URL, Sleep: func(ctx context.Context, d time.Duration) error {
+		sleeps++
+		return nil
+	}})
+	_, err := c.GetEnrollment(context.Background(), "x")
+	if err == nil || sleeps != 0 {
+		t.Fatalf("err %v after %d retries", err, sleeps)
+	}
+}
