@@ -231,9 +231,20 @@ func (s *Store) prepare() error {
 // Tx is a write transaction handed to the function given to Update. It must
 // not be used after that function returns.
 type Tx struct {
-	s   *Store
-	ctx context.Context
-	tx  *sql.Tx
+	s    *Store
+	ctx  context.Context
+	tx   *sql.Tx
+	seen seenRow // the row the last entity read found (or did not)
+}
+
+// seenRow remembers one entity lookup inside a transaction. Every write
+// through the Tx clears it, so it never outlives the state it describes.
+type seenRow struct {
+	table *entityTable
+	key   string
+	found bool
+	seq   int64
+	etag  string
 }
 
 // Update runs fn in one write transaction and commits it when fn returns

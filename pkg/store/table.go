@@ -42,7 +42,7 @@ func newEntityTable(s *Store, name, kind string, grouped bool) (*entityTable, er
 		{s.r, &t.list, "SELECT seq, doc FROM " + name + " WHERE seq > ? ORDER BY seq LIMIT ?"},
 		{s.r, &t.count, "SELECT count(*) FROM " + name},
 		{s.w, &t.wGet, "SELECT seq, etag FROM " + name + " WHERE id = ?"},
-		{s.w, &t.wDoc, "SELECT doc FROM " + name + " WHERE id = ?"},
+		{s.w, &t.wDoc, "SELECT seq, etag, doc FROM " + name + " WHERE id = ?"},
 		{s.w, &t.update, updSQL},
 		{s.w, &t.insert, insSQL},
 		{s.w, &t.del, "DELETE FROM " + name + " WHERE seq = ?"},
@@ -145,17 +145,39 @@ func (t *entityTable) countRows(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// txRead reads id inside a write transaction.
+// txRead reads id inside a write transaction. It remembers what it found
+// so that a following txPut of the same id needs no second lookup.
 func (t *entityTable) txRead(tx *Tx, id string) ([]byte, error) {
-	var doc []byte
-	err := tx.tx.StmtContext(tx.ctx, t.wDoc).QueryRowContext(tx.ctx, key(id)).Scan(&doc)
+	var (
+		seq  int64
+		etag string
+		doc  []byte
+	)
+	k := key(id)
+	err := tx.tx.StmtContext(tx.ctx, t.wDoc).QueryRowContext(tx.ctx, k).Scan(&seq, &etag, &doc)
 	if errors.Is(err, sql.ErrNoRows) {
+		tx.seen = seenRow{table: t, key: k}
 		return nil, t.notFound(id)
 	}
 	if err != nil {
+		tx.seen = seenRow{}
 		return nil, fmt.Errorf("read %s %q: %w", t.kind, id, err)
 	}
+	tx.seen = seenRow{table: t, key: k, found: true, seq: seq, etag: etag}
 	return doc, nil
+}
+
+// lookup returns the row's sequence number and etag, from the last txRead
+// when it was of the same id.
+func (t *entityTable) lookup(tx *Tx, k string) (seq int64, etag string, found bool, err error) {
+	if s := tx.seen; s.table == t && s.key == k {
+		return s.seq, s.etag, s.found, nil
+	}
+	err = tx.tx.StmtContext(tx.ctx, t.wGet).QueryRowContext(tx.ctx, k).Scan(&seq, &etag)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, "", false, nil
+	}
+	return seq, etag, err == nil, err
 }
 
 // txPut writes doc under id with the precondition ifMatch:
@@ -167,13 +189,9 @@ func (t *entityTable) txRead(tx *Tx, id string) ([]byte, error) {
 //
 // A replaced entity keeps its place in the listing order.
 func (t *entityTable) txPut(tx *Tx, id, groupID, etag string, doc []byte, ifMatch string) error {
-	var (
-		seq    int64
-		stored string
-	)
-	err := tx.tx.StmtContext(tx.ctx, t.wGet).QueryRowContext(tx.ctx, key(id)).Scan(&seq, &stored)
-	exists := err == nil
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+	seq, stored, exists, err := t.lookup(tx, key(id))
+	tx.seen = seenRow{}
+	if err != nil {
 		return fmt.Errorf("write %s %q: %w", t.kind, id, err)
 	}
 	switch {
@@ -206,16 +224,13 @@ func (t *entityTable) txPut(tx *Tx, id, groupID, etag string, doc []byte, ifMatc
 // txDelete removes id. ifMatch "" or MatchAny deletes unconditionally;
 // an etag must match the stored one.
 func (t *entityTable) txDelete(tx *Tx, id, ifMatch string) error {
-	var (
-		seq    int64
-		stored string
-	)
-	err := tx.tx.StmtContext(tx.ctx, t.wGet).QueryRowContext(tx.ctx, key(id)).Scan(&seq, &stored)
-	if errors.Is(err, sql.ErrNoRows) {
-		return t.notFound(id)
-	}
+	seq, stored, exists, err := t.lookup(tx, key(id))
+	tx.seen = seenRow{}
 	if err != nil {
 		return fmt.Errorf("delete %s %q: %w", t.kind, id, err)
+	}
+	if !exists {
+		return t.notFound(id)
 	}
 	if ifMatch != "" && ifMatch != MatchAny && ifMatch != stored {
 		return fmt.Errorf("%s %q: %w", t.kind, id, ErrETagMismatch)
