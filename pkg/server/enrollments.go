@@ -1,0 +1,375 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/dpsctl/dpsctl/pkg/model"
+	"github.com/dpsctl/dpsctl/pkg/store"
+)
+
+// MaxBulkItems is the most entities one bulk call may carry.
+const MaxBulkItems = 10
+
+// kind holds what differs between individual enrollments and enrollment
+// groups; the operations themselves are shared.
+type kind[T any] struct {
+	h        *handler
+	name     string // "enrollment" or "enrollment group"
+	itemType string // x-ms-item-type of queries
+	notFound int    // error code of a missing entity
+	tokenTag string // continuation token prefix
+
+	fields   func(*T) fields
+	get      func(ctx context.Context, id string) (*T, error)
+	list     func(ctx context.Context, after int64, limit int) (store.Page[*T], error)
+	txGet    func(tx *store.Tx, id string) (*T, error)
+	txPut    func(tx *store.Tx, v *T, ifMatch string) error
+	txDelete func(tx *store.Tx, id, ifMatch string) error
+	// bulkItems picks the item list out of a bulk body.
+	bulkItems func(b *bulkBody[T]) ([]T, string)
+	// bulkResult builds the wire result of a bulk call.
+	bulkResult func(errs []bulkItemError) any
+
+	ops struct{ get, put, del, attestation, query, bulk operation }
+}
+
+func newEnrollmentKind(h *handler) *kind[model.IndividualEnrollment] {
+	st := h.st
+	k := &kind[model.IndividualEnrollment]{
+		h: h, name: "enrollment", itemType: model.ItemTypeEnrollment,
+		notFound: model.ErrEnrollmentNotFound, tokenTag: "e",
+		fields:   enrollmentFields,
+		get:      st.Enrollment,
+		list:     st.ListEnrollments,
+		txGet:    (*store.Tx).Enrollment,
+		txPut:    (*store.Tx).PutEnrollment,
+		txDelete: (*store.Tx).DeleteEnrollment,
+		bulkItems: func(b *bulkBody[model.IndividualEnrollment]) ([]model.IndividualEnrollment, string) {
+			return b.Enrollments, "enrollments"
+		},
+		bulkResult: func(errs []bulkItemError) any {
+			res := model.BulkEnrollmentOperationResult{IsSuccessful: len(errs) == 0}
+			for _, e := range errs {
+				res.Errors = append(res.Errors, model.BulkEnrollmentOperationError{RegistrationID: e.id, ErrorCode: e.code, ErrorStatus: e.msg})
+			}
+			return res
+		},
+	}
+	k.initOps()
+	return k
+}
+
+func newGroupKind(h *handler) *kind[model.EnrollmentGroup] {
+	st := h.st
+	k := &kind[model.EnrollmentGroup]{
+		h: h, name: "enrollment group", itemType: model.ItemTypeEnrollmentGroup,
+		notFound: model.ErrEnrollmentGroupNotFound, tokenTag: "g",
+		fields:   groupFields,
+		get:      st.EnrollmentGroup,
+		list:     st.ListEnrollmentGroups,
+		txGet:    (*store.Tx).EnrollmentGroup,
+		txPut:    (*store.Tx).PutEnrollmentGroup,
+		txDelete: (*store.Tx).DeleteEnrollmentGroup,
+		bulkItems: func(b *bulkBody[model.EnrollmentGroup]) ([]model.EnrollmentGroup, string) {
+			return b.EnrollmentGroups, "enrollmentGroups"
+		},
+		bulkResult: func(errs []bulkItemError) any {
+			res := model.BulkEnrollmentGroupOperationResult{IsSuccessful: len(errs) == 0}
+			for _, e := range errs {
+				res.Errors = append(res.Errors, model.BulkEnrollmentGroupOperationError{EnrollmentGroupID: e.id, ErrorCode: e.code, ErrorStatus: e.msg})
+			}
+			return res
+		},
+	}
+	k.initOps()
+	return k
+}
+
+func (k *kind[T]) initOps() {
+	k.ops.get = operation{name: "get " + k.name, right: RightEnrollmentRead, run: k.runGet}
+	k.ops.put = operation{name: "put " + k.name, right: RightEnrollmentWrite, body: bodyRequired, run: k.runPut}
+	k.ops.del = operation{name: "delete " + k.name, right: RightEnrollmentWrite, run: k.runDelete}
+	k.ops.attestation = operation{name: k.name + " attestation mechanism", right: RightEnrollmentRead, run: k.runAttestation}
+	k.ops.query = operation{name: "query " + k.name + "s", right: RightEnrollmentRead, body: bodyOptional, run: k.runQuery}
+	k.ops.bulk = operation{name: "bulk " + k.name + "s", right: RightEnrollmentWrite, body: bodyRequired, run: k.runBulk}
+}
+
+func (k *kind[T]) opGet() *operation         { return &k.ops.get }
+func (k *kind[T]) opPut() *operation         { return &k.ops.put }
+func (k *kind[T]) opDelete() *operation      { return &k.ops.del }
+func (k *kind[T]) opAttestation() *operation { return &k.ops.attestation }
+func (k *kind[T]) opQuery() *operation       { return &k.ops.query }
+func (k *kind[T]) opBulk() *operation        { return &k.ops.bulk }
+
+// load reads an entity, mapping a missing one to the kind's 404.
+func (k *kind[T]) load(ctx context.Context, id string) (*T, error) {
+	v, err := k.get(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errorf(k.notFound, "%s does not exist", describe(k.name, id))
+	}
+	return v, err
+}
+
+func (k *kind[T]) runGet(ctx context.Context, w http.ResponseWriter, req *request) error {
+	if err := validateID(k.name+" id", req.id); err != nil {
+		return err
+	}
+	v, err := k.load(ctx, req.id)
+	if err != nil {
+		return err
+	}
+	f := k.fields(v)
+	stripSecrets(*f.attestation)
+	if f.registrationState != nil {
+		reg, err := k.h.st.Registration(ctx, req.id)
+		switch {
+		case err == nil:
+			*f.registrationState = &reg.State
+		case !errors.Is(err, store.ErrNotFound):
+			return err
+		}
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (k *kind[T]) runAttestation(ctx context.Context, w http.ResponseWriter, req *request) error {
+	if err := validateID(k.name+" id", req.id); err != nil {
+		return err
+	}
+	v, err := k.load(ctx, req.id)
+	if err != nil {
+		return err
+	}
+	a := *k.fields(v).attestation
+	if a == nil {
+		a = &model.AttestationMechanism{Type: model.AttestationNone}
+	}
+	stripCertificates(a)
+	writeJSON(w, http.StatusOK, a)
+	return nil
+}
+
+// PUT semantics (see the package documentation): no If-Match creates and
+// answers 409 for an existing id; If-Match "*" creates or replaces; an
+// If-Match etag replaces only the entity carrying it (412 otherwise, also
+// when there is no entity).
+func (k *kind[T]) runPut(ctx context.Context, w http.ResponseWriter, req *request) error {
+	if err := validateID(k.name+" id", req.id); err != nil {
+		return err
+	}
+	v := new(T)
+	if err := decodeJSON(req.body, v); err != nil {
+		return err
+	}
+	f := k.fields(v)
+	switch {
+	case *f.id == "":
+		return errorf(model.ErrInvalidRegistrationID, "%s is required in the body", f.idField)
+	case !strings.EqualFold(*f.id, req.id):
+		return badRequest("%s %q in the body does not match %q in the path", f.idField, *f.id, req.id)
+	}
+	if err := validate(f); err != nil {
+		return err
+	}
+	ifMatch := parseIfMatch(req.r)
+	err := k.h.st.Update(ctx, func(tx *store.Tx) error {
+		return k.write(tx, v, ifMatch)
+	})
+	if err != nil {
+		return k.writeError(req.id, ifMatch, err)
+	}
+	stripCertificates(*f.attestation)
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+// write completes v against the stored entity and stores it under the
+// precondition ifMatch.
+func (k *kind[T]) write(tx *store.Tx, v *T, ifMatch string) error {
+	f := k.fields(v)
+	old, err := k.txGet(tx, *f.id)
+	var of *fields
+	switch {
+	case err == nil:
+		ofv := k.fields(old)
+		of = &ofv
+	case !errors.Is(err, store.ErrNotFound):
+		return err
+	}
+	if err := complete(f, of, k.h.now()); err != nil {
+		return err
+	}
+	return k.txPut(tx, v, ifMatch)
+}
+
+// writeError maps a store error of a write to the service's answer.
+func (k *kind[T]) writeError(id, ifMatch string, err error) error {
+	switch {
+	case errors.Is(err, store.ErrExists):
+		return errorf(model.ErrConflict, "%s already exists; to replace it send If-Match with its etag (or *)", describe(k.name, id))
+	case errors.Is(err, store.ErrETagMismatch):
+		return errorf(model.ErrPreconditionFailed, "the etag in If-Match does not match the current etag of %s", describe(k.name, id))
+	case errors.Is(err, store.ErrNotFound) && ifMatch != "":
+		return errorf(model.ErrPreconditionFailed, "If-Match names an etag but %s does not exist", describe(k.name, id))
+	}
+	return err
+}
+
+func (k *kind[T]) runDelete(ctx context.Context, w http.ResponseWriter, req *request) error {
+	if err := validateID(k.name+" id", req.id); err != nil {
+		return err
+	}
+	err := k.h.st.Update(ctx, func(tx *store.Tx) error {
+		return k.txDelete(tx, req.id, parseIfMatch(req.r))
+	})
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return errorf(k.notFound, "%s does not exist", describe(k.name, req.id))
+	case errors.Is(err, store.ErrETagMismatch):
+		return errorf(model.ErrPreconditionFailed, "the etag in If-Match does not match the current etag of %s", describe(k.name, req.id))
+	case err != nil:
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (k *kind[T]) runQuery(ctx context.Context, w http.ResponseWriter, req *request) error {
+	if err := checkQueryBody(req.body); err != nil {
+		return err
+	}
+	size, after, err := pageRequest(req.r, k.tokenTag)
+	if err != nil {
+		return err
+	}
+	page, err := k.list(ctx, after, size)
+	if err != nil {
+		return err
+	}
+	for _, v := range page.Items {
+		f := k.fields(v)
+		stripSecrets(*f.attestation)
+		if f.registrationState != nil {
+			*f.registrationState = nil
+		}
+	}
+	writePage(w, k.itemType, size, k.tokenTag, page.Next, page.Items)
+	return nil
+}
+
+// bulkBody is the body of a bulk call; one of the lists is used.
+type bulkBody[T any] struct {
+	Mode             string `json:"mode"`
+	Enrollments      []T    `json:"enrollments"`
+	EnrollmentGroups []T    `json:"enrollmentGroups"`
+}
+
+// bulkItemError is one failed item of a bulk call.
+type bulkItemError struct {
+	id   string
+	code int
+	msg  string
+}
+
+func bulkMode(m string) (string, bool) {
+	for _, c := range []string{model.BulkCreate, model.BulkUpdate, model.BulkUpdateIfMatchETag, model.BulkDelete} {
+		if strings.EqualFold(m, c) {
+			return c, true
+		}
+	}
+	return "", false
+}
+
+// runBulk applies up to MaxBulkItems writes in one transaction. Items fail
+// individually; the call answers 200 with the per-item errors.
+func (k *kind[T]) runBulk(ctx context.Context, w http.ResponseWriter, req *request) error {
+	var body bulkBody[T]
+	if err := decodeJSON(req.body, &body); err != nil {
+		return err
+	}
+	mode, ok := bulkMode(body.Mode)
+	if !ok {
+		if body.Mode == "" {
+			return badRequest("mode is required (create, update, updateIfMatchETag or delete)")
+		}
+		return badRequest("mode %q is not valid; use create, update, updateIfMatchETag or delete", body.Mode)
+	}
+	items, listName := k.bulkItems(&body)
+	switch {
+	case len(items) == 0:
+		return badRequest("%s must list at least one %s", listName, k.name)
+	case len(items) > MaxBulkItems:
+		return badRequest("%s lists %d %ss; a bulk operation takes at most %d", listName, len(items), k.name, MaxBulkItems)
+	}
+	itemErrs := make([]*bulkItemError, len(items))
+	fail := func(i int, id string, err error) error {
+		if err == nil {
+			return nil
+		}
+		ae, ok := asAPIError(err)
+		if !ok {
+			return err
+		}
+		itemErrs[i] = &bulkItemError{id: id, code: ae.code, msg: ae.msg}
+		return nil
+	}
+	ifMatches := make([]string, len(items))
+	for i := range items {
+		f := k.fields(&items[i])
+		id := *f.id
+		err := validateID(k.name+" id", id)
+		if err == nil && mode != model.BulkDelete {
+			err = validate(f)
+		}
+		switch mode {
+		case model.BulkCreate:
+			ifMatches[i] = ""
+		case model.BulkUpdate:
+			ifMatches[i] = store.MatchAny
+		case model.BulkUpdateIfMatchETag:
+			ifMatches[i] = stripETagQuotes(*f.etag)
+			if ifMatches[i] == "" {
+				ifMatches[i] = store.MatchAny
+			}
+		}
+		if err := fail(i, id, err); err != nil {
+			return err
+		}
+	}
+	err := k.h.st.Update(ctx, func(tx *store.Tx) error {
+		for i := range items {
+			if itemErrs[i] != nil {
+				continue
+			}
+			id := *k.fields(&items[i]).id
+			var err error
+			if mode == model.BulkDelete {
+				err = k.txDelete(tx, id, "")
+				if errors.Is(err, store.ErrNotFound) {
+					err = errorf(k.notFound, "%s does not exist", describe(k.name, id))
+				}
+			} else {
+				err = k.writeError(id, ifMatches[i], k.write(tx, &items[i], ifMatches[i]))
+			}
+			if err := fail(i, id, err); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	var errs []bulkItemError
+	for _, e := range itemErrs {
+		if e != nil {
+			errs = append(errs, *e)
+		}
+	}
+	writeJSON(w, http.StatusOK, k.bulkResult(errs))
+	return nil
+}

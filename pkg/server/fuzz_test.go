@@ -1,0 +1,104 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dpsctl/dpsctl/pkg/sas"
+)
+
+// FuzzServiceRequest throws arbitrary requests at the handler in-process.
+// Whatever arrives, the service must not panic or fail with a 5xx, and
+// every error must carry a DPS error body whose code matches the status.
+func FuzzServiceRequest(f *testing.F) {
+	seeds := []struct {
+		method, path, headers string
+		body                  string
+		auth                  bool
+	}{
+		{"PUT", "/enrollments/dev-1?api-version=2021-10-01", "Content-Type: application/json", `{"registrationId":"dev-1","attestation":{"type":"symmetricKey"}}`, true},
+		{"PUT", "/enrollmentGroups/g?api-version=2021-10-01", "If-Match: *", `{"enrollmentGroupId":"g","attestation":{"type":"x509","x509":{"signingCertificates":{"primary":{"certificate":"LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t"}}}}}`, true},
+		{"POST", "/enrollments?api-version=2019-03-31", "", `{"mode":"create","enrollments":[{"registrationId":"a","attestation":{"type":"tpm","tpm":{"endorsementKey":"AAAA"}}}]}`, true},
+		{"POST", "/enrollments/query?api-version=2021-10-01", "x-ms-max-item-count: 3\nx-ms-continuation: ZTox", `{"query":"*"}`, true},
+		{"POST", "/registrations/g/query?api-version=2021-10-01", "", "", true},
+		{"DELETE", "/enrollments/dev-1?api-version=2021-10-01", "If-Match: \"x\"", "", true},
+		{"GET", "/enrollments/%zz?api-version=2021-10-01", "Authorization: SharedAccessSignature sr=&sig=&se=", "", false},
+		{"PATCH", "/", "Content-Type: ;;", "\x00\xff", false},
+	}
+	for _, s := range seeds {
+		f.Add(s.method, s.path, s.headers, []byte(s.body), s.auth)
+	}
+	e := newEnv(f)
+	owner := e.key
+	f.Fuzz(func(t *testing.T, method, path, headers string, body []byte, auth bool) {
+		u, err := url.Parse("https://localhost" + path)
+		if err != nil || !validMethod(method) {
+			return
+		}
+		req := &http.Request{
+			Method:        method,
+			URL:           u,
+			Host:          "localhost",
+			Header:        http.Header{},
+			Body:          io.NopCloser(bytes.NewReader(body)),
+			ContentLength: int64(len(body)),
+		}
+		if auth {
+			tok, _ := sas.NewToken(owner, "localhost", OwnerPolicy, time.Now().Add(time.Hour))
+			req.Header.Set("Authorization", tok)
+		}
+		for _, line := range strings.Split(headers, "\n") {
+			k, v, ok := strings.Cut(line, ":")
+			if ok && validHeaderName(k) {
+				req.Header.Add(k, strings.TrimSpace(v))
+			}
+		}
+		res, err := e.client.Transport.RoundTrip(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		if res.StatusCode >= 500 {
+			t.Fatalf("%s %s: status %d: %s", method, path, res.StatusCode, b)
+		}
+		if len(b) > 0 && res.Header.Get("Content-Type") != contentTypeJSON {
+			t.Fatalf("%s %s: content type %q", method, path, res.Header.Get("Content-Type"))
+		}
+		if res.StatusCode < 400 {
+			if len(b) > 0 && !json.Valid(b) {
+				t.Fatalf("%s %s: invalid JSON %q", method, path, b)
+			}
+			return
+		}
+		var d struct {
+			ErrorCode    *int   `json:"errorCode"`
+			TrackingID   string `json:"trackingId"`
+			Message      string `json:"message"`
+			TimestampUTC string `json:"timestampUtc"`
+		}
+		if err := json.Unmarshal(b, &d); err != nil || d.ErrorCode == nil || d.TrackingID == "" || d.Message == "" || d.TimestampUTC == "" {
+			t.Fatalf("%s %s: status %d with a body that is not a DPS error: %q", method, path, res.StatusCode, b)
+		}
+		if *d.ErrorCode/1000 != res.StatusCode || res.Header.Get("x-ms-error-code") != strconv.Itoa(*d.ErrorCode) {
+			t.Fatalf("%s %s: status %d, errorCode %d, header %q", method, path, res.StatusCode, *d.ErrorCode, res.Header.Get("x-ms-error-code"))
+		}
+	})
+}
+
+// validMethod mirrors what net/http accepts as a method (an HTTP token).
+func validMethod(m string) bool {
+	return m != "" && strings.IndexFunc(m, func(r rune) bool { return !isTokenRune(r) }) < 0
+}
+
+func validHeaderName(k string) bool { return validMethod(k) }
+
+func isTokenRune(r rune) bool {
+	return r < 127 && r > 32 && !strings.ContainsRune(`"(),/:;<=>?@[\]{}`, r)
+}

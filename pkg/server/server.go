@@ -1,0 +1,369 @@
+// Package server is the local provisioning service: a DPS-compatible HTTP
+// API over a data directory, with the bootstrap of that directory (ID scope,
+// shared access policies, a CA and a server certificate) and an in-process
+// transport for clients in the same process.
+//
+// The service API follows the Device Provisioning Service data plane
+// (api-version 2021-10-01 and the older and preview versions the SDKs send):
+//
+//	GET|PUT|DELETE /enrollments/{id}             POST /enrollments/{id}/attestationmechanism
+//	POST /enrollments/query                      POST /enrollments (bulk)
+//	GET|PUT|DELETE /enrollmentGroups/{id}        POST /enrollmentGroups/{id}/attestationmechanism
+//	POST /enrollmentGroups/query                 POST /enrollmentGroups (bulk)
+//	GET|DELETE /registrations/{id}               POST /registrations/{groupId}/query
+//
+// Paths match without regard to case, a trailing slash is ignored and ids are
+// URL-decoded. Decisions where the service's behaviour is not documented:
+//
+//   - PUT with If-Match "*" creates a missing entity or replaces an existing
+//     one; PUT with an etag on a missing entity answers 412.
+//   - A PUT that leaves out symmetric keys keeps the stored keys (new
+//     entities get 64-byte random keys), so a read-modify-write round trip
+//     of a GET result does not rotate device keys.
+//   - A PUT may send back an X.509 certificate with its info only (as GET
+//     shows it); the stored certificate is kept when the SHA-256 thumbprint
+//     matches.
+//   - Bulk mode update is an unconditional upsert; updateIfMatchETag uses
+//     each item's etag (none means unconditional); delete ignores etags.
+//   - The SAS audience (sr) may name the configured host name or the host the
+//     request was sent to.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dpsctl/dpsctl/pkg/sas"
+	"github.com/dpsctl/dpsctl/pkg/store"
+)
+
+// Defaults of Options.
+const (
+	DefaultHostName = "localhost"
+	DefaultAddr     = "127.0.0.1:8443"
+)
+
+// Built-in shared access policies.
+const (
+	OwnerPolicy    = "provisioningserviceowner"
+	ReadOnlyPolicy = "enrollmentread"
+)
+
+// policyKeyBytes is the size of generated policy keys.
+const policyKeyBytes = 32
+
+// Options configure Open.
+type Options struct {
+	DataDir string // required; created (0700) if missing
+	// HostName is the name clients use (connection strings, SAS audience,
+	// server certificate). Empty: the last one used with this data
+	// directory, else DefaultHostName.
+	HostName string
+	// Addr is the listen address. Empty: the last one used, else
+	// DefaultAddr.
+	Addr string
+	// TLSCertFile and TLSKeyFile, if set, replace the generated server
+	// certificate.
+	TLSCertFile, TLSKeyFile string
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Logger receives request and error logs (default: discarded).
+	Logger *slog.Logger
+}
+
+// Info describes a running or openable instance.
+type Info struct {
+	ConnectionString string `json:"connectionString"`
+	IDScope          string `json:"idScope"`
+	HostName         string `json:"hostName"`
+	Address          string `json:"address"`
+	CAFile           string `json:"caFile"`
+}
+
+// Instance is an opened data directory: the store, the identity of the
+// service and its HTTP API.
+type Instance struct {
+	dir     string
+	st      *store.Store
+	log     *slog.Logger
+	now     func() time.Time
+	idScope string
+	tls     *tls.Config
+	h       *handler
+
+	mu       sync.RWMutex
+	hostName string
+	addr     string
+	ownerCS  string // last known owner connection string
+}
+
+// Open opens the data directory, creating and bootstrapping it on first use:
+// the database, an ID scope, the owner and read-only policies, the CA and a
+// server certificate. Later opens reuse all of it; the server certificate is
+// re-issued when the host name changes or it nears expiry.
+func Open(opts Options) (*Instance, error) {
+	if opts.DataDir == "" {
+		return nil, errors.New("server: a data directory is required")
+	}
+	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	st, err := store.Open(opts.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	i := &Instance{dir: opts.DataDir, st: st, log: opts.Logger, now: opts.Now}
+	if i.log == nil {
+		i.log = slog.New(slog.DiscardHandler)
+	}
+	if i.now == nil {
+		i.now = time.Now
+	}
+	if err := i.bootstrap(opts); err != nil {
+		st.Close()
+		return nil, err
+	}
+	i.h = &handler{
+		st:       st,
+		log:      i.log,
+		now:      i.now,
+		hostName: i.currentHostName,
+		policies: &policyCache{st: st},
+	}
+	i.h.enrollments = newEnrollmentKind(i.h)
+	i.h.groups = newGroupKind(i.h)
+	i.h.initRegistrationOps()
+	return i, nil
+}
+
+func (i *Instance) bootstrap(opts Options) error {
+	if opts.HostName != "" {
+		if err := validateHostName(opts.HostName); err != nil {
+			return err
+		}
+	}
+	if opts.Addr != "" {
+		if _, _, err := net.SplitHostPort(opts.Addr); err != nil {
+			return fmt.Errorf("server: listen address %q: %w", opts.Addr, err)
+		}
+	}
+	if (opts.TLSCertFile == "") != (opts.TLSKeyFile == "") {
+		return errors.New("server: give both the TLS certificate and key files, or neither")
+	}
+	ctx := context.Background()
+	var p *pki
+	err := i.st.Update(ctx, func(tx *store.Tx) error {
+		scope, err := tx.Meta(store.MetaIDScope)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			scope = newIDScope()
+			if err := tx.SetMeta(store.MetaIDScope, scope); err != nil {
+				return err
+			}
+			if err := tx.SetMeta(store.MetaCreatedTime, i.now().UTC().Format(time.RFC3339)); err != nil {
+				return err
+			}
+			for _, pol := range []store.Policy{
+				{Name: OwnerPolicy, Rights: AllRights},
+				{Name: ReadOnlyPolicy, Rights: []string{RightEnrollmentRead, RightRegistrationStatusRead}},
+			} {
+				pol.PrimaryKey, pol.SecondaryKey = randomKey(policyKeyBytes), randomKey(policyKeyBytes)
+				if err := tx.PutPolicy(pol); err != nil {
+					return err
+				}
+			}
+		case err != nil:
+			return err
+		}
+		i.idScope = scope
+		i.hostName, err = setting(tx, store.MetaHostName, opts.HostName, DefaultHostName)
+		if err != nil {
+			return err
+		}
+		i.addr, err = setting(tx, store.MetaAddress, opts.Addr, DefaultAddr)
+		if err != nil {
+			return err
+		}
+		p, _, err = ensurePKI(i.dir, i.hostName, i.now())
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("server: open %s: %w", i.dir, err)
+	}
+	cert := p.server
+	if opts.TLSCertFile != "" {
+		cert, err = tls.LoadX509KeyPair(opts.TLSCertFile, opts.TLSKeyFile)
+		if err != nil {
+			return fmt.Errorf("server: load TLS certificate: %w", err)
+		}
+	}
+	i.tls = &tls.Config{
+		Certificates: []tls.Certificate{cert},
+		ClientAuth:   tls.RequestClientCert,
+		MinVersion:   tls.VersionTLS12,
+	}
+	if owner, err := i.st.Policy(ctx, OwnerPolicy); err == nil {
+		i.ownerCS = i.connectionString(owner)
+	}
+	return nil
+}
+
+// setting returns given (and persists it) when set, else the stored value,
+// else def.
+func setting(tx *store.Tx, key, given, def string) (string, error) {
+	if given != "" {
+		return given, tx.SetMeta(key, given)
+	}
+	v, err := tx.Meta(key)
+	switch {
+	case err == nil && v != "":
+		return v, nil
+	case err == nil || errors.Is(err, store.ErrNotFound):
+		return def, nil
+	}
+	return "", err
+}
+
+func validateHostName(h string) error {
+	if net.ParseIP(h) != nil {
+		return nil
+	}
+	for _, c := range h {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_') {
+			return fmt.Errorf("server: host name %q has the character %q; give a DNS name or an IP address without a port", h, c)
+		}
+	}
+	return nil
+}
+
+// newIDScope returns an ID scope in the service's shape: "0ne" and eight
+// upper-case hex digits.
+func newIDScope() string {
+	var b [4]byte
+	rand.Read(b[:])
+	return "0ne" + strings.ToUpper(hex.EncodeToString(b[:]))
+}
+
+// Close closes the store. A running Serve must be stopped first.
+func (i *Instance) Close() error { return i.st.Close() }
+
+// Handler returns the whole HTTP API.
+func (i *Instance) Handler() http.Handler { return i.h }
+
+// Store returns the instance's store (for tools that share the process).
+func (i *Instance) Store() *store.Store { return i.st }
+
+// DataDir returns the data directory.
+func (i *Instance) DataDir() string { return i.dir }
+
+// CAFile returns the path of the CA certificate clients must trust.
+func (i *Instance) CAFile() string { return CAFile(i.dir) }
+
+// TLSConfig returns the server's TLS configuration. Client certificates
+// are requested but not required (devices will use them for X.509
+// attestation).
+func (i *Instance) TLSConfig() *tls.Config { return i.tls.Clone() }
+
+func (i *Instance) currentHostName() string {
+	i.mu.RLock()
+	defer i.mu.RUnlock()
+	return i.hostName
+}
+
+// connHost is the HostName of connection strings: the host name, plus the
+// port unless it is 443.
+func (i *Instance) connHost() string {
+	i.mu.RLock()
+	defer i.mu.RUnlock()
+	_, port, err := net.SplitHostPort(i.addr)
+	if err != nil || port == "" || port == "0" || port == "443" {
+		return i.hostName
+	}
+	return i.hostName + ":" + port
+}
+
+func (i *Instance) connectionString(p store.Policy) string {
+	return sas.ConnectionString{HostName: i.connHost(), KeyName: p.Name, Key: p.PrimaryKey}.String()
+}
+
+// ConnectionString returns the service connection string of a shared
+// access policy (with its primary key).
+func (i *Instance) ConnectionString(policy string) (string, error) {
+	p, err := i.st.Policy(context.Background(), policy)
+	if err != nil {
+		return "", fmt.Errorf("server: %w", err)
+	}
+	return i.connectionString(p), nil
+}
+
+// Info describes the instance. The connection string is the owner policy's.
+func (i *Instance) Info() Info {
+	cs, err := i.ConnectionString(OwnerPolicy)
+	i.mu.Lock()
+	if err == nil {
+		i.ownerCS = cs
+	} else {
+		cs = i.ownerCS
+	}
+	info := Info{
+		ConnectionString: cs,
+		IDScope:          i.idScope,
+		HostName:         i.hostName,
+		Address:          i.addr,
+		CAFile:           i.CAFile(),
+	}
+	i.mu.Unlock()
+	return info
+}
+
+// Serve answers HTTPS on ln until ctx is cancelled, then shuts down
+// gracefully (waiting up to shutdownTimeout for requests in flight) and
+// returns nil. The listener's address is recorded as the last address.
+func (i *Instance) Serve(ctx context.Context, ln net.Listener) error {
+	addr := ln.Addr().String()
+	i.mu.Lock()
+	i.addr = addr
+	i.mu.Unlock()
+	if err := i.st.SetMeta(ctx, store.MetaAddress, addr); err != nil {
+		i.log.Warn("could not record the listen address", "err", err)
+	}
+	srv := &http.Server{
+		Handler:           i.h,
+		TLSConfig:         i.TLSConfig(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(i.log.Handler(), slog.LevelDebug),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ServeTLS(ln, "", "") }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		i.log.Warn("graceful shutdown did not finish; closing connections", "err", err)
+		srv.Close()
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+const shutdownTimeout = 5 * time.Second

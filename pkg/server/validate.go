@@ -1,0 +1,417 @@
+package server
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/dpsctl/dpsctl/pkg/certs"
+	"github.com/dpsctl/dpsctl/pkg/model"
+)
+
+// generatedKeyBytes is the size of a service-generated symmetric key.
+const generatedKeyBytes = 64
+
+// fields points at the members an individual enrollment and an enrollment
+// group share, so one validator serves both. The last three are nil for
+// groups.
+type fields struct {
+	id                 *string
+	idField            string // wire name of the id
+	attestation        **model.AttestationMechanism
+	capabilities       **model.DeviceCapabilities
+	initialTwin        **model.InitialTwin
+	etag               *string
+	provisioningStatus *string
+	reprovisionPolicy  **model.ReprovisionPolicy
+	created, updated   *string
+	allocationPolicy   *string
+	iotHubs            *[]string
+	customAllocation   **model.CustomAllocationDefinition
+
+	deviceID           *string
+	optionalDeviceInfo *json.RawMessage
+	registrationState  **model.DeviceRegistrationState
+}
+
+func enrollmentFields(e *model.IndividualEnrollment) fields {
+	return fields{
+		id: &e.RegistrationID, idField: "registrationId",
+		attestation: &e.Attestation, capabilities: &e.Capabilities, initialTwin: &e.InitialTwin,
+		etag: &e.ETag, provisioningStatus: &e.ProvisioningStatus, reprovisionPolicy: &e.ReprovisionPolicy,
+		created: &e.CreatedDateTimeUTC, updated: &e.LastUpdatedDateTimeUTC,
+		allocationPolicy: &e.AllocationPolicy, iotHubs: &e.IoTHubs, customAllocation: &e.CustomAllocationDefinition,
+		deviceID: &e.DeviceID, optionalDeviceInfo: &e.OptionalDeviceInformation, registrationState: &e.RegistrationState,
+	}
+}
+
+func groupFields(g *model.EnrollmentGroup) fields {
+	return fields{
+		id: &g.EnrollmentGroupID, idField: "enrollmentGroupId",
+		attestation: &g.Attestation, capabilities: &g.Capabilities, initialTwin: &g.InitialTwin,
+		etag: &g.ETag, provisioningStatus: &g.ProvisioningStatus, reprovisionPolicy: &g.ReprovisionPolicy,
+		created: &g.CreatedDateTimeUTC, updated: &g.LastUpdatedDateTimeUTC,
+		allocationPolicy: &g.AllocationPolicy, iotHubs: &g.IoTHubs, customAllocation: &g.CustomAllocationDefinition,
+	}
+}
+
+func (f fields) isGroup() bool { return f.deviceID == nil }
+
+// validateID checks a registration or enrollment group id (400004).
+func validateID(what, id string) error {
+	if err := model.ValidateID(id); err != nil {
+		return errorf(model.ErrInvalidRegistrationID, "invalid %s %q: %v", what, id, err)
+	}
+	return nil
+}
+
+// validate checks and normalises an entity received from a client: enum
+// spellings, defaults, attestation consistency, and the info of every
+// uploaded certificate. The parts that depend on the stored entity are done
+// by complete.
+func validate(f fields) error {
+	if f.registrationState != nil {
+		*f.registrationState = nil // read-only
+	}
+	if err := validateAttestation(*f.attestation, f.isGroup()); err != nil {
+		return err
+	}
+	if *f.capabilities == nil {
+		*f.capabilities = &model.DeviceCapabilities{IoTEdge: false}
+	}
+	if *f.reprovisionPolicy == nil {
+		*f.reprovisionPolicy = &model.ReprovisionPolicy{UpdateHubAssignment: true, MigrateDeviceData: true}
+	}
+	switch s := *f.provisioningStatus; {
+	case s == "":
+		*f.provisioningStatus = model.StatusEnabled
+	case strings.EqualFold(s, model.StatusEnabled):
+		*f.provisioningStatus = model.StatusEnabled
+	case strings.EqualFold(s, model.StatusDisabled):
+		*f.provisioningStatus = model.StatusDisabled
+	default:
+		return badRequest("provisioningStatus %q is not valid; use enabled or disabled", s)
+	}
+	if p := *f.allocationPolicy; p != "" {
+		canon := ""
+		for _, c := range []string{model.AllocationHashed, model.AllocationGeoLatency, model.AllocationStatic, model.AllocationCustom} {
+			if strings.EqualFold(p, c) {
+				canon = c
+			}
+		}
+		if canon == "" {
+			return badRequest("allocationPolicy %q is not valid; use hashed, geoLatency, static or custom", p)
+		}
+		*f.allocationPolicy = canon
+	}
+	if cad := *f.customAllocation; cad != nil {
+		if err := validateWebhook(cad); err != nil {
+			return err
+		}
+	} else if *f.allocationPolicy == model.AllocationCustom {
+		return badRequest("allocationPolicy custom requires customAllocationDefinition (webhookUrl and apiVersion)")
+	}
+	for i, hub := range *f.iotHubs {
+		if strings.TrimSpace(hub) == "" || strings.ContainsAny(hub, " /\\") {
+			return badRequest("iotHubs[%d] %q is not an IoT hub host name", i, hub)
+		}
+	}
+	if t := *f.initialTwin; t != nil {
+		if err := objectField("initialTwin.tags", &t.Tags); err != nil {
+			return err
+		}
+		if t.Properties != nil {
+			if err := objectField("initialTwin.properties.desired", &t.Properties.Desired); err != nil {
+				return err
+			}
+		}
+	}
+	if f.optionalDeviceInfo != nil {
+		if err := objectField("optionalDeviceInformation", f.optionalDeviceInfo); err != nil {
+			return err
+		}
+	}
+	if f.deviceID != nil && *f.deviceID != "" {
+		if err := validateDeviceID(*f.deviceID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func validateWebhook(cad *model.CustomAllocationDefinition) error {
+	u, err := url.Parse(cad.WebhookURL)
+	if cad.WebhookURL == "" || err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return badRequest("customAllocationDefinition.webhookUrl %q is not an absolute http(s) URL", cad.WebhookURL)
+	}
+	if strings.TrimSpace(cad.APIVersion) == "" {
+		return badRequest("customAllocationDefinition.apiVersion is required")
+	}
+	return nil
+}
+
+// objectField requires a free-form JSON member to be an object; JSON null
+// is treated as absent.
+func objectField(name string, raw *json.RawMessage) error {
+	t := bytes.TrimSpace(*raw)
+	switch {
+	case len(t) == 0 || string(t) == "null":
+		*raw = nil
+	case t[0] != '{':
+		return badRequest("%s must be a JSON object", name)
+	}
+	return nil
+}
+
+// validateDeviceID applies the IoT Hub device id rules.
+func validateDeviceID(id string) error {
+	if len(id) > model.MaxIDLength {
+		return badRequest("deviceId is %d characters long; the limit is %d", len(id), model.MaxIDLength)
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-.%_*?!(),:=@$'", c) >= 0
+		if !ok {
+			return badRequest("deviceId %q has the character %q, which IoT Hub does not allow", id, rune(c))
+		}
+	}
+	return nil
+}
+
+func validateAttestation(a *model.AttestationMechanism, group bool) error {
+	if a == nil {
+		return badRequest("attestation is required")
+	}
+	switch {
+	case strings.EqualFold(a.Type, model.AttestationTPM):
+		a.Type = model.AttestationTPM
+	case strings.EqualFold(a.Type, model.AttestationX509):
+		a.Type = model.AttestationX509
+	case strings.EqualFold(a.Type, model.AttestationSymmetricKey):
+		a.Type = model.AttestationSymmetricKey
+	case a.Type == "":
+		return badRequest("attestation.type is required (tpm, x509 or symmetricKey)")
+	default:
+		return badRequest("attestation.type %q is not valid; use tpm, x509 or symmetricKey", a.Type)
+	}
+	if group && a.Type == model.AttestationTPM {
+		return badRequest("attestation.type tpm is not supported for enrollment groups; use x509 or symmetricKey")
+	}
+	other := func(name string) error {
+		return badRequest("attestation.type is %s but attestation.%s is set", a.Type, name)
+	}
+	switch a.Type {
+	case model.AttestationTPM:
+		if a.X509 != nil {
+			return other("x509")
+		}
+		if a.SymmetricKey != nil {
+			return other("symmetricKey")
+		}
+		if a.TPM == nil || a.TPM.EndorsementKey == "" {
+			return badRequest("attestation.tpm.endorsementKey is required")
+		}
+		if _, err := base64.StdEncoding.DecodeString(a.TPM.EndorsementKey); err != nil {
+			return badRequest("attestation.tpm.endorsementKey is not valid base64")
+		}
+		if a.TPM.StorageRootKey != "" {
+			if _, err := base64.StdEncoding.DecodeString(a.TPM.StorageRootKey); err != nil {
+				return badRequest("attestation.tpm.storageRootKey is not valid base64")
+			}
+		}
+	case model.AttestationSymmetricKey:
+		if a.X509 != nil {
+			return other("x509")
+		}
+		if a.TPM != nil {
+			return other("tpm")
+		}
+		if k := a.SymmetricKey; k != nil {
+			if k.PrimaryKey != "" {
+				if err := model.ValidateSymmetricKey(k.PrimaryKey); err != nil {
+					return badRequest("attestation.symmetricKey.primaryKey: %v", err)
+				}
+			}
+			if k.SecondaryKey != "" {
+				if err := model.ValidateSymmetricKey(k.SecondaryKey); err != nil {
+					return badRequest("attestation.symmetricKey.secondaryKey: %v", err)
+				}
+			}
+		}
+	case model.AttestationX509:
+		if a.TPM != nil {
+			return other("tpm")
+		}
+		if a.SymmetricKey != nil {
+			return other("symmetricKey")
+		}
+		return validateX509(a.X509, group)
+	}
+	return nil
+}
+
+func validateX509(x *model.X509Attestation, group bool) error {
+	if x == nil {
+		return badRequest("attestation.x509 is required")
+	}
+	if group {
+		if x.ClientCertificates != nil {
+			return badRequest("attestation.x509.clientCertificates is for individual enrollments; enrollment groups take signingCertificates or caReferences")
+		}
+		switch {
+		case x.SigningCertificates != nil && x.CAReferences != nil:
+			return badRequest("attestation.x509: give either signingCertificates or caReferences, not both")
+		case x.CAReferences != nil:
+			if strings.TrimSpace(x.CAReferences.Primary) == "" {
+				return badRequest("attestation.x509.caReferences.primary is required")
+			}
+			return nil
+		case x.SigningCertificates == nil:
+			return badRequest("attestation.x509 needs signingCertificates or caReferences")
+		}
+	} else {
+		if x.SigningCertificates != nil || x.CAReferences != nil {
+			return badRequest("attestation.x509 of an individual enrollment takes clientCertificates, not signingCertificates or caReferences")
+		}
+		if x.ClientCertificates == nil {
+			return badRequest("attestation.x509.clientCertificates is required")
+		}
+	}
+	for _, s := range certSlots(x) {
+		c := *s.cert
+		if c == nil {
+			if s.primary {
+				return badRequest("%s is required", s.path)
+			}
+			continue
+		}
+		if strings.TrimSpace(c.Certificate) == "" {
+			if c.Info == nil {
+				return badRequest("%s.certificate is required", s.path)
+			}
+			continue // complete() carries the stored certificate over
+		}
+		parsed, err := certs.ParseWireCertificate(c.Certificate)
+		if err != nil {
+			return badRequest("%s.certificate is not a PEM, base64 DER or base64 PEM X.509 certificate: %v", s.path, err)
+		}
+		info := certs.Info(parsed[0])
+		c.Certificate = certs.EncodePEM(parsed[0])
+		c.Info = &info
+	}
+	return nil
+}
+
+// certSlot is one certificate position of an X.509 attestation.
+type certSlot struct {
+	path    string
+	primary bool
+	cert    **model.X509CertificateWithInfo
+}
+
+func certSlots(x *model.X509Attestation) []certSlot {
+	var out []certSlot
+	add := func(name string, cs *model.X509Certificates) {
+		if cs == nil {
+			return
+		}
+		out = append(out,
+			certSlot{path: "attestation.x509." + name + ".primary", primary: true, cert: &cs.Primary},
+			certSlot{path: "attestation.x509." + name + ".secondary", cert: &cs.Secondary})
+	}
+	add("clientCertificates", x.ClientCertificates)
+	add("signingCertificates", x.SigningCertificates)
+	return out
+}
+
+// complete finishes an entity for storage, given the stored one (nil when
+// it is new): keys the client left out are kept from the stored entity or
+// generated, certificates sent back with their info only are carried over,
+// and the etag and timestamps are set.
+func complete(f fields, old *fields, now time.Time) error {
+	a := *f.attestation
+	var oldAtt *model.AttestationMechanism
+	if old != nil {
+		oldAtt = *old.attestation
+	}
+	switch a.Type {
+	case model.AttestationSymmetricKey:
+		if a.SymmetricKey == nil {
+			a.SymmetricKey = &model.SymmetricKeyAttestation{}
+		}
+		var oldKeys *model.SymmetricKeyAttestation
+		if oldAtt != nil && oldAtt.Type == model.AttestationSymmetricKey {
+			oldKeys = oldAtt.SymmetricKey
+		}
+		fill := func(k *string, oldKey func(*model.SymmetricKeyAttestation) string) {
+			if *k != "" {
+				return
+			}
+			if oldKeys != nil && oldKey(oldKeys) != "" {
+				*k = oldKey(oldKeys)
+				return
+			}
+			*k = randomKey(generatedKeyBytes)
+		}
+		fill(&a.SymmetricKey.PrimaryKey, func(o *model.SymmetricKeyAttestation) string { return o.PrimaryKey })
+		fill(&a.SymmetricKey.SecondaryKey, func(o *model.SymmetricKeyAttestation) string { return o.SecondaryKey })
+	case model.AttestationX509:
+		var oldSlots map[string]*model.X509CertificateWithInfo
+		if oldAtt != nil && oldAtt.X509 != nil {
+			oldSlots = map[string]*model.X509CertificateWithInfo{}
+			for _, s := range certSlots(oldAtt.X509) {
+				oldSlots[s.path] = *s.cert
+			}
+		}
+		for _, s := range certSlots(a.X509) {
+			c := *s.cert
+			if c == nil || c.Certificate != "" {
+				continue
+			}
+			prev := oldSlots[s.path]
+			if prev == nil || prev.Certificate == "" || prev.Info == nil || c.Info == nil ||
+				!strings.EqualFold(prev.Info.SHA256Thumbprint, c.Info.SHA256Thumbprint) {
+				return badRequest("%s.certificate is required (the info given does not match the stored certificate)", s.path)
+			}
+			*s.cert = &model.X509CertificateWithInfo{Certificate: prev.Certificate, Info: prev.Info}
+		}
+	}
+	ts := model.FormatTime(now)
+	*f.etag = newETag()
+	*f.created = ts
+	if old != nil && *old.created != "" {
+		*f.created = *old.created
+	}
+	*f.updated = ts
+	return nil
+}
+
+// stripSecrets removes what reads never show: symmetric keys and
+// certificate bodies (their info stays).
+func stripSecrets(a *model.AttestationMechanism) {
+	if a == nil {
+		return
+	}
+	a.SymmetricKey = nil
+	stripCertificates(a)
+}
+
+// stripCertificates removes certificate bodies, which the service never
+// returns.
+func stripCertificates(a *model.AttestationMechanism) {
+	if a == nil || a.X509 == nil {
+		return
+	}
+	for _, s := range certSlots(a.X509) {
+		if c := *s.cert; c != nil {
+			c.Certificate = ""
+		}
+	}
+}
+
+// describe names an entity for messages.
+func describe(kind, id string) string { return fmt.Sprintf("%s %q", kind, id) }
