@@ -15,7 +15,7 @@ type group = model.EnrollmentGroup
 // Columns are the list columns of an enrollment group.
 var Columns = []output.Column[group]{
 	{Header: "GROUP ID", Value: func(g group) string { return g.EnrollmentGroupID }},
-	{Header: "ATTESTATION", Value: func(g group) string { return AttestationSummary(g.Attestation) }},
+	{Header: "ATTESTATION", Value: func(g group) string { return AttestationType(g.Attestation) }},
 	{Header: "STATUS", Value: func(g group) string { return g.ProvisioningStatus }},
 	{Header: "ALLOCATION", Value: func(g group) string { return g.AllocationPolicy }},
 	{Header: "IOT HUBS", Value: func(g group) string { return strings.Join(g.IoTHubs, ",") }},
@@ -25,7 +25,7 @@ var Columns = []output.Column[group]{
 // DetailColumns are the fields "group show" prints in table form.
 var DetailColumns = []output.Column[group]{
 	Columns[0],
-	Columns[1],
+	{Header: "ATTESTATION", Value: func(g group) string { return AttestationSummary(g.Attestation) }},
 	{Header: "SIGNING CERTIFICATE", Value: func(g group) string { return signingCert(g.Attestation, false) }},
 	{Header: "SECONDARY SIGNING CERTIFICATE", Value: func(g group) string { return signingCert(g.Attestation, true) }},
 	{Header: "CA REFERENCE", Value: func(g group) string { return caReference(g.Attestation, false) }},

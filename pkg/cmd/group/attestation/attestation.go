@@ -1,0 +1,61 @@
+// Package attestation is "dpsctl group attestation".
+package attestation
+
+import (
+	"context"
+
+	"github.com/dpsctl/dpsctl/pkg/cmd/group/shared"
+	"github.com/dpsctl/dpsctl/pkg/cmdutil"
+	"github.com/dpsctl/dpsctl/pkg/dps"
+	"github.com/dpsctl/dpsctl/pkg/output"
+	"github.com/spf13/cobra"
+)
+
+// AttestationOptions are the inputs of "group attestation".
+type AttestationOptions struct {
+	Client  func(context.Context) (*dps.Client, error)
+	Printer func() (*output.Printer, error)
+	Ctx     context.Context
+
+	GroupID string
+}
+
+// NewCmdAttestation builds "dpsctl group attestation".
+func NewCmdAttestation(f *cmdutil.Factory, runF func(*AttestationOptions) error) *cobra.Command {
+	opts := &AttestationOptions{Client: f.Client, Printer: f.Printer}
+	return &cobra.Command{
+		Use:   "attestation <group-id>",
+		Short: "Show the attestation mechanism of an enrollment group",
+		Long: `Show the attestation mechanism of an enrollment group: the details of its
+signing certificates, the names of the CA certificates it references, or its
+group keys. Keys are masked unless --show-keys is given.`,
+		Example: `  dpsctl group attestation edge-fleet --show-keys
+  dpsctl group attestation edge-fleet --show-keys --query symmetricKey.primaryKey -o tsv`,
+		Args:              cmdutil.ExactArgs(1, "give one group ID"),
+		ValidArgsFunction: shared.CompleteIDs(f, false),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.GroupID = args[0]
+			opts.Ctx = cmd.Context()
+			if runF != nil {
+				return runF(opts)
+			}
+			return attestationRun(opts)
+		},
+	}
+}
+
+func attestationRun(opts *AttestationOptions) error {
+	p, err := opts.Printer()
+	if err != nil {
+		return err
+	}
+	c, err := opts.Client(opts.Ctx)
+	if err != nil {
+		return err
+	}
+	a, err := c.GetGroupAttestation(opts.Ctx, opts.GroupID)
+	if err != nil {
+		return shared.Explain(err, opts.GroupID)
+	}
+	return output.Print(p, *a, shared.AttestationColumns)
+}

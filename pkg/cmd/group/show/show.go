@@ -1,0 +1,74 @@
+// Package show is "dpsctl group show".
+package show
+
+import (
+	"context"
+
+	"github.com/dpsctl/dpsctl/pkg/cmd/group/shared"
+	"github.com/dpsctl/dpsctl/pkg/cmdutil"
+	"github.com/dpsctl/dpsctl/pkg/dps"
+	"github.com/dpsctl/dpsctl/pkg/output"
+	"github.com/spf13/cobra"
+)
+
+// ShowOptions are the inputs of "group show".
+type ShowOptions struct {
+	Client  func(context.Context) (*dps.Client, error)
+	Printer func() (*output.Printer, error)
+	Ctx     context.Context
+
+	GroupID  string
+	ShowKeys bool // also fetch the attestation mechanism
+}
+
+// NewCmdShow builds "dpsctl group show".
+func NewCmdShow(f *cmdutil.Factory, runF func(*ShowOptions) error) *cobra.Command {
+	opts := &ShowOptions{Client: f.Client, Printer: f.Printer}
+	return &cobra.Command{
+		Use:   "show <group-id>",
+		Short: "Show an enrollment group",
+		Long: `Show an enrollment group. For X.509 groups the table form shows the subject,
+SHA-256 thumbprint and expiry of each signing certificate, or the names of
+the CA certificates referenced.
+
+The service does not return group keys with the group; --show-keys fetches
+them from its attestation mechanism as well.`,
+		Example: `  dpsctl group show factory-a
+  dpsctl group show edge-fleet --show-keys -o json
+  dpsctl group show factory-a --query etag -o tsv`,
+		Args:              cmdutil.ExactArgs(1, "give one group ID"),
+		ValidArgsFunction: shared.CompleteIDs(f, false),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.GroupID = args[0]
+			opts.ShowKeys = f.Flags != nil && f.Flags.ShowKeys
+			opts.Ctx = cmd.Context()
+			if runF != nil {
+				return runF(opts)
+			}
+			return showRun(opts)
+		},
+	}
+}
+
+func showRun(opts *ShowOptions) error {
+	p, err := opts.Printer()
+	if err != nil {
+		return err
+	}
+	c, err := opts.Client(opts.Ctx)
+	if err != nil {
+		return err
+	}
+	g, err := c.GetGroup(opts.Ctx, opts.GroupID)
+	if err != nil {
+		return shared.Explain(err, opts.GroupID)
+	}
+	if opts.ShowKeys {
+		a, err := c.GetGroupAttestation(opts.Ctx, opts.GroupID)
+		if err != nil {
+			return shared.Explain(err, opts.GroupID)
+		}
+		g.Attestation = a
+	}
+	return output.Print(p, *g, shared.DetailColumns)
+}
