@@ -140,6 +140,31 @@ func TestOpenTwiceReusesIdentity(t *testing.T) {
 	}
 }
 
+func TestServerCertificateRenewedNearExpiry(t *testing.T) {
+	dir := t.TempDir()
+	a, err := Open(Options{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := a.TLSConfig().Certificates[0].Leaf
+	a.Close()
+	caBefore, _ := os.ReadFile(filepath.Join(dir, CAFileName))
+	later := func() time.Time { return time.Now().Add(340 * 24 * time.Hour) }
+	b, err := Open(Options{DataDir: dir, Now: later})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	renewed := b.TLSConfig().Certificates[0].Leaf
+	if !renewed.NotAfter.After(old.NotAfter) {
+		t.Fatalf("server certificate not renewed: not after %v, was %v", renewed.NotAfter, old.NotAfter)
+	}
+	caAfter, _ := os.ReadFile(filepath.Join(dir, CAFileName))
+	if !bytes.Equal(caBefore, caAfter) {
+		t.Fatal("the CA was replaced although it is far from expiry")
+	}
+}
+
 func mustKey(t *testing.T, connStr string) string {
 	t.Helper()
 	cs, err := sas.ParseConnectionString(connStr)

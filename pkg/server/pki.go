@@ -17,7 +17,6 @@ import (
 
 	"github.com/dpsctl/dpsctl/pkg/certs"
 	"go.step.sm/crypto/keyutil"
-	"go.step.sm/crypto/x509util"
 )
 
 // Files of the local PKI inside the data directory.
@@ -159,7 +158,11 @@ func issueServerCert(ca *x509.Certificate, caKey crypto.Signer, host string, now
 		DNSNames:              dns,
 		IPAddresses:           ips,
 	}
-	cert, err := x509util.CreateCertificate(tmpl, ca, key.Public(), caKey)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, key.Public(), caKey)
+	if err != nil {
+		return nil, nil, fmt.Errorf("issue server certificate: %w", err)
+	}
+	cert, err := x509.ParseCertificate(der)
 	if err != nil {
 		return nil, nil, fmt.Errorf("issue server certificate: %w", err)
 	}

@@ -248,15 +248,23 @@ type seenRow struct {
 }
 
 // Update runs fn in one write transaction and commits it when fn returns
-// nil; any error rolls everything back. Transactions are serialised: within
-// the process by a single writer connection, across processes by SQLite's
-// lock (waiting up to the busy timeout).
+// nil; an error or a panic rolls everything back. Transactions are
+// serialised: within the process by a single writer connection, across
+// processes by SQLite's lock (waiting up to the busy timeout). fn must use
+// only tx for writes: calling a Store write method from inside it would
+// wait for the connection fn holds.
 func (s *Store) Update(ctx context.Context, fn func(tx *Tx) error) error {
 	sqlTx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
 	tx := &Tx{s: s, ctx: ctx, tx: sqlTx}
+	defer func() {
+		if p := recover(); p != nil {
+			sqlTx.Rollback()
+			panic(p)
+		}
+	}()
 	if err := fn(tx); err != nil {
 		sqlTx.Rollback()
 		return err

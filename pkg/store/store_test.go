@@ -337,6 +337,29 @@ func TestUpdateRollsBackOnError(t *testing.T) {
 	}
 }
 
+func TestUpdateReleasesTheWriterAfterAPanic(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("the panic was swallowed")
+			}
+		}()
+		s.Update(ctx, func(tx *Tx) error {
+			tx.PutEnrollment(enr("p", "e"), "")
+			panic("bug")
+		})
+	}()
+	// The single writer connection is free again and nothing was written.
+	if err := s.PutEnrollment(ctx, enr("q", "e"), ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Enrollment(ctx, "p"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("write of the panicking transaction is visible: %v", err)
+	}
+}
+
 func TestPoliciesAndMetaAndHubs(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t)
