@@ -187,8 +187,11 @@ func (s *idSource) Read(p []byte) (int, error) {
 }
 
 func TestComputeKeyStreams(t *testing.T) {
-	const n = 100_000
-	for _, format := range []string{"tsv", "json"} {
+	for _, tt := range []struct {
+		format string
+		n      int
+	}{{"tsv", 100_000}, {"json", 20_000}} {
+		format, n := tt.format, tt.n
 		t.Run(format, func(t *testing.T) {
 			f, s := cmdtest.NewFactory(t, nil, false)
 			src := &idSource{t: t, n: n, out: s.Out}

@@ -1,0 +1,89 @@
+// Package delete is "dpsctl registration delete".
+package delete
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/dpsctl/dpsctl/pkg/cmd/registration/shared"
+	"github.com/dpsctl/dpsctl/pkg/cmdutil"
+	"github.com/dpsctl/dpsctl/pkg/dps"
+	"github.com/dpsctl/dpsctl/pkg/iostreams"
+	"github.com/spf13/cobra"
+)
+
+// DeleteOptions are the inputs of "registration delete".
+type DeleteOptions struct {
+	IO     *iostreams.IOStreams
+	Client func(context.Context) (*dps.Client, error)
+	Ctx    context.Context
+
+	RegistrationIDs []string
+	ETag            string // If-Match; "" deletes whatever the current version is
+	Yes             bool
+}
+
+// NewCmdDelete builds "dpsctl registration delete".
+func NewCmdDelete(f *cmdutil.Factory, runF func(*DeleteOptions) error) *cobra.Command {
+	opts := &DeleteOptions{IO: f.IOStreams, Client: f.Client}
+	cmd := &cobra.Command{
+		Use:     "delete <registration-id>...",
+		Aliases: []string{"rm"},
+		Short:   "Delete device registration states",
+		Long: `Delete the registration states of one or more devices. On a terminal dpsctl
+asks first unless --yes is given; when it cannot ask, --yes is required.
+
+Only the service's record goes: the enrollment stays, and the device stays
+in its IoT hub. The next time the device registers it is assigned afresh.
+--etag deletes only if the state is still at that version (one ID only).`,
+		Example: `  dpsctl registration delete dev-1
+  dpsctl registration delete dev-1 dev-2 --yes
+  dpsctl registration delete dev-1 --etag "$(dpsctl registration show dev-1 --query etag -o tsv)" --yes`,
+		Args:              cmdutil.MinimumArgs(1, "give at least one registration ID"),
+		ValidArgsFunction: shared.CompleteIDs(f, true),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.RegistrationIDs = args
+			opts.Ctx = cmd.Context()
+			if opts.ETag != "" && len(args) > 1 {
+				return cmdutil.FlagErrorf("--etag applies to one registration; give one registration ID")
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return deleteRun(opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.ETag, "etag", "", "Delete only if the registration state still has this etag")
+	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "Do not ask for confirmation")
+	_ = cmd.RegisterFlagCompletionFunc("etag", cobra.NoFileCompletions)
+	return cmd
+}
+
+func deleteRun(opts *DeleteOptions) error {
+	ids := opts.RegistrationIDs
+	question := fmt.Sprintf("Delete the registration state of %q?", ids[0])
+	if len(ids) > 1 {
+		question = fmt.Sprintf("Delete %d registration states (%s)?", len(ids), strings.Join(ids, ", "))
+	}
+	if err := cmdutil.ConfirmDestructive(opts.IO, opts.Yes, question); err != nil {
+		return err
+	}
+	c, err := opts.Client(opts.Ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, id := range ids {
+		if err := c.DeleteRegistration(opts.Ctx, id, opts.ETag); err != nil {
+			if opts.Ctx.Err() != nil {
+				return err
+			}
+			errs = append(errs, shared.Explain(err, id))
+			continue
+		}
+		fmt.Fprintf(opts.IO.ErrOut, "Deleted registration state %q\n", id)
+	}
+	return errors.Join(errs...)
+}

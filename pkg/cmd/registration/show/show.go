@@ -1,0 +1,63 @@
+// Package show is "dpsctl registration show".
+package show
+
+import (
+	"context"
+
+	"github.com/dpsctl/dpsctl/pkg/cmd/registration/shared"
+	"github.com/dpsctl/dpsctl/pkg/cmdutil"
+	"github.com/dpsctl/dpsctl/pkg/dps"
+	"github.com/dpsctl/dpsctl/pkg/output"
+	"github.com/spf13/cobra"
+)
+
+// ShowOptions are the inputs of "registration show".
+type ShowOptions struct {
+	Client  func(context.Context) (*dps.Client, error)
+	Printer func() (*output.Printer, error)
+	Ctx     context.Context
+
+	RegistrationID string
+}
+
+// NewCmdShow builds "dpsctl registration show".
+func NewCmdShow(f *cmdutil.Factory, runF func(*ShowOptions) error) *cobra.Command {
+	opts := &ShowOptions{Client: f.Client, Printer: f.Printer}
+	return &cobra.Command{
+		Use:   "show <registration-id>",
+		Short: "Show the registration state of a device",
+		Long: `Show the registration state of a device: its status, the IoT hub and device
+ID it was assigned, and the error of a failed registration. The service does
+not say which enrollment group a state came through; "dpsctl registration
+list" does.`,
+		Example: `  dpsctl registration show dev-1
+  dpsctl registration show dev-1 -o json
+  dpsctl registration show dev-1 --query assignedHub -o tsv`,
+		Args:              cmdutil.ExactArgs(1, "give one registration ID"),
+		ValidArgsFunction: shared.CompleteIDs(f, false),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.RegistrationID = args[0]
+			opts.Ctx = cmd.Context()
+			if runF != nil {
+				return runF(opts)
+			}
+			return showRun(opts)
+		},
+	}
+}
+
+func showRun(opts *ShowOptions) error {
+	p, err := opts.Printer()
+	if err != nil {
+		return err
+	}
+	c, err := opts.Client(opts.Ctx)
+	if err != nil {
+		return err
+	}
+	s, err := c.GetRegistration(opts.Ctx, opts.RegistrationID)
+	if err != nil {
+		return shared.Explain(err, opts.RegistrationID)
+	}
+	return output.Print(p, *s, shared.DetailColumns)
+}
