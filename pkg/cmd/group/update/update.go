@@ -129,6 +129,9 @@ func updateRun(opts *UpdateOptions) error {
 	}
 	updated, err := c.PutGroup(opts.Ctx, g, ifMatch)
 	if err != nil {
+		if opts.ETag != "" && dps.IsPreconditionFailed(err) {
+			return cmdutil.Reword(err, "enrollment group %q is no longer at --etag %s (it changed since that etag was read); read it again, or use --force to overwrite", id, opts.ETag)
+		}
 		return shared.Explain(err, id)
 	}
 	return output.Print(p, *updated, shared.DetailColumns)

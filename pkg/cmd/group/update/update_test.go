@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/dpsctl/dpsctl/pkg/cmdutil/cmdtest"
 	"github.com/dpsctl/dpsctl/pkg/dps"
 	"github.com/dpsctl/dpsctl/pkg/model"
+	"github.com/dpsctl/dpsctl/pkg/server"
 )
 
 const key3 = "MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTI="
@@ -185,7 +187,7 @@ func TestUpdateETags(t *testing.T) {
 	_, c := cmdtest.NewServer(t)
 	g := seed(t, c)
 	_, err := run(t, c, false, "", "g1", "--edge=false", "--etag", "IjAwMDAi")
-	if !dps.IsPreconditionFailed(err) || !strings.Contains(err.Error(), `enrollment group "g1" was changed since it was read`) {
+	if !dps.IsPreconditionFailed(err) || !strings.Contains(err.Error(), `enrollment group "g1" is no longer at --etag IjAwMDAi`) {
 		t.Fatalf("stale etag: %v", err)
 	}
 	if _, err := run(t, c, false, "", "g1", "--edge=false", "--etag", g.ETag); err != nil {
@@ -233,5 +235,45 @@ func TestUpdateFromFile(t *testing.T) {
 	// A file of another group is refused.
 	if _, err := run(t, c, false, `{"enrollmentGroupId":"other"}`, "g1", "--from-file", "-"); err == nil || !strings.Contains(err.Error(), `is enrollment group "other", not "g1"`) {
 		t.Fatalf("other group: %v", err)
+	}
+}
+
+// interloper changes the group on the service just before the update's
+// write reaches it.
+type interloper struct {
+	next   http.RoundTripper
+	change func()
+	done   bool
+}
+
+func (i *interloper) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodPut && !i.done {
+		i.done = true
+		i.change()
+	}
+	return i.next.RoundTrip(r)
+}
+
+// A change between the read and the write is not overwritten.
+func TestUpdateLostUpdate(t *testing.T) {
+	inst, c := cmdtest.NewServer(t)
+	seed(t, c)
+	tr := &interloper{next: server.Transport(inst.Handler()), change: func() {
+		g := current(t, c, "g1")
+		g.ProvisioningStatus = model.StatusDisabled
+		if _, err := c.PutGroup(context.Background(), g, "*"); err != nil {
+			t.Error(err)
+		}
+	}}
+	racing, err := dps.New(dps.Options{ConnectionString: inst.Info().ConnectionString, HTTPClient: &http.Client{Transport: tr}, MaxRetries: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = run(t, racing, false, "", "g1", "--edge=false")
+	if !dps.IsPreconditionFailed(err) || !strings.HasPrefix(err.Error(), `enrollment group "g1" was changed since it was read (its etag no longer matches); read it again, or use --force`) {
+		t.Fatalf("err = %v", err)
+	}
+	if g := current(t, c, "g1"); g.ProvisioningStatus != model.StatusDisabled || !g.Capabilities.IoTEdge {
+		t.Errorf("the other change was lost: %+v", g)
 	}
 }
