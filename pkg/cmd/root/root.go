@@ -14,6 +14,8 @@ import (
 	"github.com/dpsctl/dpsctl/pkg/cmd/completion"
 	configcmd "github.com/dpsctl/dpsctl/pkg/cmd/config"
 	"github.com/dpsctl/dpsctl/pkg/cmd/enrollment"
+	"github.com/dpsctl/dpsctl/pkg/cmd/group"
+	"github.com/dpsctl/dpsctl/pkg/cmd/registration"
 	"github.com/dpsctl/dpsctl/pkg/cmd/serve"
 	"github.com/dpsctl/dpsctl/pkg/cmd/tpm"
 	"github.com/dpsctl/dpsctl/pkg/cmd/version"
@@ -68,6 +70,8 @@ uses the embedded provisioning service on the local data directory, which
 	)
 	for _, c := range []*cobra.Command{
 		enrollment.NewCmdEnrollment(f),
+		group.NewCmdGroup(f),
+		registration.NewCmdRegistration(f),
 	} {
 		c.GroupID = groupService
 		cmd.AddCommand(c)
