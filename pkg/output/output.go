@@ -54,6 +54,8 @@ type Column[T any] struct {
 	// Secret marks a column holding a key or connection string; its cells
 	// are masked unless keys are shown.
 	Secret bool
+	// Full keeps the column whole when a table is narrowed to the terminal.
+	Full bool
 }
 
 // Options configures a Printer.

@@ -286,3 +286,18 @@ func FuzzMaskJSON(f *testing.F) {
 		}
 	})
 }
+
+func TestFitKeepsFullColumns(t *testing.T) {
+	rows := [][]string{{"a-rather-long-registration-identifier", "Jsm0lyGpjaVYVP2g3FnmnmG9dI/9qU24wNoykUmermc="}}
+	got := fit([]string{"ID", "KEY"}, rows, 60, []bool{false, true})
+	if got[0][1] != rows[0][1] {
+		t.Fatalf("full column cut: %q", got[0][1])
+	}
+	if len([]rune(got[0][0]))+2+len(got[0][1]) > 60 {
+		t.Fatalf("table does not fit: %q", got[0])
+	}
+	cut := fit([]string{"ID", "KEY"}, rows, 60, nil)
+	if cut[0][1] == rows[0][1] && cut[0][0] == rows[0][0] {
+		t.Fatal("nothing truncated without the full flag")
+	}
+}

@@ -83,7 +83,7 @@ func PrintSeq[T any](p *Printer, seq iter.Seq2[T, error], cols []Column[T], noun
 			p.noResults(noun)
 			return nil
 		}
-		return p.writeTable(headers(cols), rows)
+		return p.writeTable(headers(cols), rows, fullColumns(cols))
 	default:
 		n := 0
 		for it, err := range seq {
@@ -107,6 +107,14 @@ func (p *Printer) noResults(noun string) {
 		noun = "items"
 	}
 	fmt.Fprintf(p.errOut, "no %s found\n", noun)
+}
+
+func fullColumns[T any](cols []Column[T]) []bool {
+	f := make([]bool, len(cols))
+	for i, c := range cols {
+		f[i] = c.Full
+	}
+	return f
 }
 
 func headers[T any](cols []Column[T]) []string {

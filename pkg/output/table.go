@@ -15,7 +15,7 @@ import (
 
 // writeTable renders an aligned table, gh style: no borders, an upper-case
 // header (when headers is not nil), cells truncated to fit the terminal.
-func (p *Printer) writeTable(headers []string, rows [][]string) error {
+func (p *Printer) writeTable(headers []string, rows [][]string, keep ...[]bool) error {
 	var buf bytes.Buffer
 	cell := tw.CellConfig{
 		Formatting: tw.CellFormatting{AutoFormat: tw.Off, AutoWrap: tw.WrapNone},
@@ -27,7 +27,11 @@ func (p *Printer) writeTable(headers []string, rows [][]string) error {
 		Row:      cell,
 		Behavior: tw.Behavior{TrimSpace: tw.Off},
 	}
-	rows = fit(headers, rows, p.width)
+	var full []bool
+	if len(keep) > 0 {
+		full = keep[0]
+	}
+	rows = fit(headers, rows, p.width, full)
 	t := tablewriter.NewTable(&buf,
 		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
 			Borders:  tw.BorderNone,
@@ -80,11 +84,17 @@ func (p *Printer) writeTSV(rows [][]string) error {
 	return err
 }
 
+// oneLine turns tabs and line breaks into spaces.
+var oneLine = strings.NewReplacer("\t", " ", "\r\n", " ", "\n", " ", "\r", " ")
+
 // clean keeps a cell on one line.
 func clean(r []string) []string {
 	out := make([]string, len(r))
 	for i, c := range r {
-		out[i] = strings.NewReplacer("\t", " ", "\r\n", " ", "\n", " ", "\r", " ").Replace(c)
+		if strings.ContainsAny(c, "\t\r\n") {
+			c = oneLine.Replace(c)
+		}
+		out[i] = c
 	}
 	return out
 }
@@ -104,8 +114,9 @@ func writeTrimmed(w io.Writer, s string) error {
 const minColumn = 8
 
 // fit truncates cells so the table fits width columns, shortening the widest
-// columns first, as gh does. Headers are never truncated.
-func fit(headers []string, rows [][]string, width int) [][]string {
+// columns first, as gh does. Headers are never truncated, nor columns whose
+// full flag is set (values that are useless when cut, such as keys).
+func fit(headers []string, rows [][]string, width int, full []bool) [][]string {
 	if width <= 0 || len(rows) == 0 {
 		return rows
 	}
@@ -124,6 +135,11 @@ func fit(headers []string, rows [][]string, width int) [][]string {
 			if i < n {
 				widths[i] = max(widths[i], utf8.RuneCountInString(clean([]string{c})[0]))
 			}
+		}
+	}
+	for i := range n {
+		if i < len(full) && full[i] {
+			floor[i] = widths[i]
 		}
 	}
 	avail := width - 2*(n-1)

@@ -45,7 +45,7 @@ type DeviceKey struct {
 // of the command, so they are not masked.
 var Columns = []output.Column[DeviceKey]{
 	{Header: "REGISTRATION ID", Value: func(k DeviceKey) string { return k.RegistrationID }},
-	{Header: "DEVICE KEY", Value: func(k DeviceKey) string { return k.DeviceKey }},
+	{Header: "DEVICE KEY", Value: func(k DeviceKey) string { return k.DeviceKey }, Full: true},
 }
 
 // maxLine bounds one line of stdin; IDs are at most 128 characters.

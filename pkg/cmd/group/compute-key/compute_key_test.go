@@ -92,6 +92,8 @@ func TestComputeKeyVector(t *testing.T) {
 		want  string
 	}{
 		{name: "table tty", tty: true, width: 100, args: nil, want: "REGISTRATION ID                       DEVICE KEY\n" + docID + "  " + docDeviceKey + "\n"},
+		// On a narrow terminal the ID gives way; the key is never cut.
+		{name: "table tty narrow", tty: true, width: 80, args: nil, want: "REGISTRATION ID                     DEVICE KEY\nsn-007-888-abc-mac-a1-b2-c3-d4-e5…  " + docDeviceKey + "\n"},
 		{name: "not a terminal", args: nil, want: docID + "\t" + docDeviceKey + "\n"},
 		{name: "tsv", tty: true, args: []string{"-o", "tsv"}, want: docID + "\t" + docDeviceKey + "\n"},
 		{name: "json", args: []string{"-o", "json"}, want: "[\n  {\n    \"registrationId\": \"" + docID + "\",\n    \"deviceKey\": \"" + docDeviceKey + "\"\n  }\n]\n"},
