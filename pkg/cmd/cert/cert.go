@@ -20,11 +20,13 @@ func NewCmdCert(f *cmdutil.Factory) *cobra.Command {
 		Long: `Work with X.509 certificates locally: describe them, check device chains
 against the rules the provisioning service applies, create test PKIs, and
 create the proof-of-possession certificate for a CA's verification code.
-No command here contacts the service.`,
-		Example: `  dpsctl cert inspect device.pem
-  dpsctl cert verify device-chain.pem --roots root.pem --registration-id dev-1
-  dpsctl cert create dev-1 --ca intermediate.pem --ca-key intermediate.key
-  dpsctl cert verification-cert "$code" --ca root.pem --ca-key root.key`,
+Only "verify --group" contacts the service (to read the group).`,
+		Example: `  dpsctl cert create root
+  dpsctl cert create intermediate --ca root.pem --ca-key root.key
+  dpsctl cert create device --registration-id dev-1 --ca intermediate.pem --ca-key intermediate.key
+  dpsctl cert inspect dev-1.pem
+  dpsctl cert verify dev-1.pem --root root.pem --registration-id dev-1
+  dpsctl cert verification-cert --ca root.pem --ca-key root.key --code "$code"`,
 	}
 	cmd.AddCommand(
 		inspect.NewCmdInspect(f, nil),

@@ -1,8 +1,13 @@
 package cert
 
 import (
+	"context"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
 	"errors"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,10 +16,11 @@ import (
 
 	"github.com/dpsctl/dpsctl/pkg/certs"
 	"github.com/dpsctl/dpsctl/pkg/certs/certstest"
+	"github.com/dpsctl/dpsctl/pkg/cmd/cert/verify"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
-	"github.com/dpsctl/dpsctl/pkg/iostreams"
-	"github.com/dpsctl/dpsctl/pkg/output"
-	"github.com/spf13/cobra"
+	"github.com/dpsctl/dpsctl/pkg/cmdutil/cmdtest"
+	"github.com/dpsctl/dpsctl/pkg/dps"
+	"github.com/dpsctl/dpsctl/pkg/model"
 )
 
 type result struct {
@@ -22,27 +28,18 @@ type result struct {
 	err         error
 }
 
-// run executes "cert <args>" in dir with stdin.
-func run(t *testing.T, dir, stdin string, args ...string) result {
+// run executes "cert <args>" in dir (unless empty) with stdin, against the
+// service client c (nil: none).
+func run(t *testing.T, c *dps.Client, dir, stdin string, args ...string) result {
 	t.Helper()
-	t.Setenv("DPSCTL_OUTPUT", "")
 	t.Setenv("DPSCTL_QUIET", "")
 	if dir != "" {
 		t.Chdir(dir)
 	}
-	ios, in, out, errOut := iostreams.Test()
-	in.WriteString(stdin)
-	f := &cmdutil.Factory{IOStreams: ios, Flags: &cmdutil.GlobalFlags{}}
-	f.Printer = func() (*output.Printer, error) { return cmdutil.NewPrinter(f) }
-	cmd := NewCmdCert(f)
-	cmdutil.AddGlobalFlags(cmd, f)
-	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return cmdutil.FlagErrorWrap(err) })
-	cmd.SetArgs(args)
-	cmd.SetOut(out)
-	cmd.SetErr(errOut)
-	cmd.SilenceErrors, cmd.SilenceUsage = true, true
-	err := cmd.Execute()
-	return result{out.String(), errOut.String(), err}
+	f, s := cmdtest.NewFactory(t, c, false)
+	s.In.WriteString(stdin)
+	err := cmdtest.Run(t, f, NewCmdCert(f), args...)
+	return result{s.Out.String(), s.ErrOut.String(), err}
 }
 
 func isUsage(err error) bool {
@@ -55,28 +52,84 @@ func isVerification(err error) bool {
 	return errors.As(err, &ve)
 }
 
+// issue signs tmpl with parent (self-signed when nil) for a fresh key and
+// writes the certificate, followed by extra, as PEM to dir/name.
+func issue(t *testing.T, dir, name string, tmpl *x509.Certificate, parent *certs.Pair, extra ...*x509.Certificate) (*certs.Pair, string) {
+	t.Helper()
+	key, err := certs.GenerateKey(certs.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl.SerialNumber = big.NewInt(time.Now().UnixNano())
+	pc, pk := tmpl, key
+	if parent != nil {
+		pc, pk = parent.Cert, parent.Key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, pc, key.Public(), pk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, name)
+	if err := certs.WriteCertificates(path, append([]*x509.Certificate{c}, extra...), true); err != nil {
+		t.Fatal(err)
+	}
+	return &certs.Pair{Cert: c, Key: key}, path
+}
+
+func leafTemplate(cn string) *x509.Certificate {
+	return &x509.Certificate{
+		Subject:               pkix.Name{CommonName: cn},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		BasicConstraintsValid: true,
+	}
+}
+
 func TestInspect(t *testing.T) {
 	ca := certstest.New(t)
 	dev := ca.Device(t, "dev-1")
+	der := filepath.Join(t.TempDir(), "root.cer")
+	if err := os.WriteFile(der, ca.Root.Cert.Raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name    string
 		args    []string
 		stdin   string
 		check   func(t *testing.T, r result)
 		wantErr string
+		usage   bool
 	}{
-		{name: "json", args: []string{"inspect", dev.CertPath, "-o", "json"}, check: func(t *testing.T, r result) {
-			var in certs.Inspection
-			if err := json.Unmarshal([]byte(r.out), &in); err != nil {
+		{name: "one certificate is an object", args: []string{"inspect", der, "-o", "json"}, check: func(t *testing.T, r result) {
+			var c struct {
+				File string `json:"file"`
+				certs.Inspection
+			}
+			if err := json.Unmarshal([]byte(r.out), &c); err != nil {
 				t.Fatal(err)
 			}
-			if in.Subject != "CN=dev-1" || in.Issuer != "CN=Test Intermediate CA" || in.IsCA || in.SHA256Thumbprint != certs.Info(dev.Cert).SHA256Thumbprint {
-				t.Errorf("inspection %+v", in)
+			if c.File != der || c.Subject != "CN=Test Root CA" || !c.IsCA || !c.SelfSigned || c.SHA256Thumbprint != certs.Info(ca.Root.Cert).SHA256Thumbprint {
+				t.Errorf("inspection %+v", c)
 			}
 		}},
-		{name: "bundle", args: []string{"inspect", dev.CertPath, "--bundle", "-o", "tsv"}, check: func(t *testing.T, r result) {
+		{name: "bundle and several files are a list", args: []string{"inspect", dev.CertPath, ca.RootCertPath, "-o", "json"}, check: func(t *testing.T, r result) {
+			var list []certs.Inspection
+			if err := json.Unmarshal([]byte(r.out), &list); err != nil {
+				t.Fatal(err)
+			}
+			if len(list) != 3 || list[0].CommonName != "dev-1" || list[1].CommonName != "Test Intermediate CA" || list[2].CommonName != "Test Root CA" {
+				t.Errorf("list %+v", list)
+			}
+		}},
+		{name: "tsv line per certificate", args: []string{"inspect", dev.CertPath, "-o", "tsv"}, check: func(t *testing.T, r result) {
 			lines := strings.Split(strings.TrimSpace(r.out), "\n")
-			if len(lines) != 2 || !strings.HasPrefix(lines[0], "CN=dev-1\t") || !strings.HasPrefix(lines[1], "CN=Test Intermediate CA\t") {
+			if len(lines) != 2 || !strings.HasPrefix(lines[0], dev.CertPath+"\tCN=dev-1\t") || !strings.Contains(lines[1], "\tCN=Test Intermediate CA\t") {
 				t.Errorf("out %q", r.out)
 			}
 		}},
@@ -90,32 +143,80 @@ func TestInspect(t *testing.T) {
 				t.Errorf("out %q", r.out)
 			}
 		}},
+		{name: "old --bundle flag accepted", args: []string{"inspect", dev.CertPath, "--bundle", "-o", "json", "--query", "length(@)"}, check: func(t *testing.T, r result) {
+			if strings.TrimSpace(r.out) != "2" {
+				t.Errorf("out %q", r.out)
+			}
+		}},
 		{name: "not a certificate", args: []string{"inspect", dev.KeyPath}, wantErr: "holds only PRIVATE KEY"},
-		{name: "no file", args: []string{"inspect"}, wantErr: "one certificate file"},
+		{name: "missing file", args: []string{"inspect", filepath.Join(t.TempDir(), "nope.pem")}, wantErr: "nope.pem"},
+		{name: "no file", args: []string{"inspect"}, usage: true},
+		{name: "stdin twice", args: []string{"inspect", "-", "-"}, usage: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := run(t, "", tt.stdin, tt.args...)
-			if tt.wantErr != "" {
+			r := run(t, nil, "", tt.stdin, tt.args...)
+			switch {
+			case tt.usage:
+				if !isUsage(r.err) {
+					t.Fatalf("err = %v, want usage error", r.err)
+				}
+			case tt.wantErr != "":
 				if r.err == nil || !strings.Contains(r.err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want %q", r.err, tt.wantErr)
 				}
-				return
-			}
-			if r.err != nil {
+			case r.err != nil:
 				t.Fatal(r.err)
+			default:
+				tt.check(t, r)
 			}
-			tt.check(t, r)
 		})
 	}
 }
 
+func codesOf(t *testing.T, out string) []string {
+	t.Helper()
+	var ps []certs.Problem
+	if err := json.Unmarshal([]byte(out), &ps); err != nil {
+		t.Fatalf("%v in %q", err, out)
+	}
+	codes := []string{}
+	for _, p := range ps {
+		codes = append(codes, p.Code)
+	}
+	return codes
+}
+
 func TestVerify(t *testing.T) {
 	ca := certstest.New(t)
+	dir := ca.Dir
 	dev := ca.Device(t, "dev-1")
 	self := certstest.SelfSigned(t, "dev-2")
 	other := certstest.New(t)
-	expired := ca.DeviceWithOptions(t, "dev-3", certs.Options{NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-24 * time.Hour)})
+	now := time.Now()
+	expired := ca.DeviceWithOptions(t, "dev-3", certs.Options{NotBefore: now.Add(-48 * time.Hour), NotAfter: now.Add(-24 * time.Hour)})
+	future := ca.DeviceWithOptions(t, "dev-4", certs.Options{NotBefore: now.Add(24 * time.Hour), NotAfter: now.Add(48 * time.Hour)})
+
+	// A leaf for TLS servers only.
+	serverOnly := leafTemplate("dev-5")
+	serverOnly.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+	_, serverPath := issue(t, dir, "server.pem", serverOnly, ca.Intermediate, ca.Intermediate.Cert)
+	// A device certificate used as an issuer.
+	_, notCAPath := issue(t, dir, "not-ca.pem", leafTemplate("dev-6"), dev.Pair, dev.Cert, ca.Intermediate.Cert)
+	// An intermediate with the same name as the real one but another key.
+	twin, err := certs.NewIntermediate(ca.Root, certs.Options{CommonName: "Test Intermediate CA"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	twinPath := filepath.Join(dir, "twin.pem")
+	if err := certs.WriteCertificates(twinPath, []*x509.Certificate{twin.Cert}, true); err != nil {
+		t.Fatal(err)
+	}
+	leafOnly := filepath.Join(dir, "leaf-only.pem")
+	if err := certs.WriteCertificates(leafOnly, []*x509.Certificate{dev.Cert}, true); err != nil {
+		t.Fatal(err)
+	}
+
 	tests := []struct {
 		name       string
 		args       []string
@@ -124,23 +225,33 @@ func TestVerify(t *testing.T) {
 		wantCodes  []string
 		usage      bool
 	}{
-		{name: "valid chain", args: []string{"verify", dev.CertPath, "--roots", ca.RootCertPath, "--registration-id", "dev-1"}, wantErrOut: `CN=dev-1 passes the DPS checks for registration ID "dev-1"`},
-		{name: "valid json is an empty list", args: []string{"verify", dev.CertPath, "--roots", ca.RootCertPath, "-o", "json"}, wantOut: "[]"},
-		{name: "self-signed", args: []string{"verify", self.CertPath, "--roots", self.CertPath}, wantErrOut: "passes"},
+		{name: "valid chain", args: []string{"verify", dev.CertPath, "--root", ca.RootCertPath, "--registration-id", "dev-1"}, wantErrOut: `valid: CN=dev-1 passes the DPS checks for registration ID "dev-1" and chains to CN=Test Root CA`},
+		{name: "valid json is an empty list", args: []string{"verify", dev.CertPath, "--root", ca.RootCertPath, "-o", "json"}, wantOut: "[]", wantCodes: []string{}},
+		{name: "chain from --chain", args: []string{"verify", leafOnly, "--chain", ca.IntermediateCertPath, "--root", ca.RootCertPath}, wantErrOut: "valid:"},
+		{name: "old flag spellings", args: []string{"verify", leafOnly, "--intermediates", ca.IntermediateCertPath, "--roots", ca.RootCertPath}, wantErrOut: "valid:"},
+		{name: "several roots", args: []string{"verify", dev.CertPath, "--root", other.RootCertPath, "--root", ca.RootCertPath}, wantErrOut: "one of the --root certificates"},
+		{name: "self-signed", args: []string{"verify", self.CertPath, "--root", self.CertPath}, wantErrOut: "valid:"},
 		{name: "no roots", args: []string{"verify", dev.CertPath}, wantErrOut: "not anchored"},
-		{name: "wrong root", args: []string{"verify", dev.CertPath, "--roots", other.RootCertPath, "-o", "json"}, wantCodes: []string{certs.CodeWrongRoot}},
-		{name: "wrong id", args: []string{"verify", dev.CertPath, "--roots", ca.RootCertPath, "--registration-id", "dev-9"}, wantOut: "cn-mismatch", wantCodes: []string{certs.CodeCNMismatch}},
-		{name: "expired", args: []string{"verify", expired.CertPath, "--roots", ca.RootCertPath, "-o", "json"}, wantCodes: []string{certs.CodeExpired}},
-		{name: "later", args: []string{"verify", dev.CertPath, "--roots", ca.RootCertPath, "--at", "3650d", "-o", "json"}, wantCodes: []string{certs.CodeExpired, certs.CodeExpired, certs.CodeExpired}},
-		{name: "signing ok", args: []string{"verify", ca.IntermediateCertPath, "--signing"}, wantErrOut: "valid signing certificate"},
+		{name: "expired", args: []string{"verify", expired.CertPath, "--root", ca.RootCertPath, "-o", "json"}, wantCodes: []string{certs.CodeExpired}},
+		{name: "not yet valid", args: []string{"verify", future.CertPath, "--root", ca.RootCertPath, "-o", "json"}, wantCodes: []string{certs.CodeNotYetValid}},
+		{name: "expired later", args: []string{"verify", dev.CertPath, "--root", ca.RootCertPath, "--at", "3650d", "-o", "json"}, wantCodes: []string{certs.CodeExpired, certs.CodeExpired, certs.CodeExpired}},
+		{name: "wrong CN", args: []string{"verify", dev.CertPath, "--root", ca.RootCertPath, "--registration-id", "dev-9"}, wantOut: `leaf CN=dev-1: CN "dev-1" does not match the registration ID "dev-9" [cn-mismatch]` + "\n", wantCodes: []string{certs.CodeCNMismatch}},
+		{name: "missing EKU", args: []string{"verify", serverPath, "--root", ca.RootCertPath, "-o", "json"}, wantCodes: []string{certs.CodeMissingClientAuth}},
+		{name: "non-CA issuer", args: []string{"verify", notCAPath, "--root", ca.RootCertPath, "-o", "json"}, wantCodes: []string{certs.CodeNotCA, certs.CodeNoCertSign}},
+		{name: "broken chain", args: []string{"verify", leafOnly, "--root", ca.RootCertPath, "-o", "json"}, wantCodes: []string{certs.CodeBrokenChain}},
+		{name: "wrong root", args: []string{"verify", dev.CertPath, "--root", other.RootCertPath, "-o", "json"}, wantCodes: []string{certs.CodeWrongRoot}},
+		{name: "bad signature", args: []string{"verify", leafOnly, "--chain", twinPath, "--root", ca.RootCertPath, "-o", "json"}, wantCodes: []string{certs.CodeBadSignature}},
+		{name: "tsv columns", args: []string{"verify", dev.CertPath, "--registration-id", "dev-9", "-o", "tsv"}, wantOut: "leaf CN=dev-1\tcn-mismatch\t", wantCodes: []string{certs.CodeCNMismatch}},
+		{name: "signing ok", args: []string{"verify", ca.IntermediateCertPath, "--signing"}, wantErrOut: "can sign device certificates"},
 		{name: "signing device", args: []string{"verify", dev.CertPath, "--signing", "-o", "json"}, wantCodes: []string{certs.CodeNotCA, certs.CodeNoCertSign}},
-		{name: "signing with roots", args: []string{"verify", dev.CertPath, "--signing", "--roots", ca.RootCertPath}, usage: true},
+		{name: "signing with roots", args: []string{"verify", dev.CertPath, "--signing", "--root", ca.RootCertPath}, usage: true},
 		{name: "bad id", args: []string{"verify", dev.CertPath, "--registration-id", "a b"}, usage: true},
 		{name: "bad at", args: []string{"verify", dev.CertPath, "--at", "soon"}, usage: true},
+		{name: "two leaves", args: []string{"verify", dev.CertPath, self.CertPath}, usage: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := run(t, "", "", tt.args...)
+			r := run(t, nil, "", "", tt.args...)
 			switch {
 			case tt.usage:
 				if !isUsage(r.err) {
@@ -157,18 +268,90 @@ func TestVerify(t *testing.T) {
 			if !strings.Contains(r.out, tt.wantOut) || !strings.Contains(r.errOut, tt.wantErrOut) {
 				t.Errorf("out %q\nerr %q", r.out, r.errOut)
 			}
-			if len(tt.wantCodes) > 0 && strings.HasPrefix(strings.TrimSpace(r.out), "[") {
-				var ps []certs.Problem
-				if err := json.Unmarshal([]byte(r.out), &ps); err != nil {
-					t.Fatal(err)
+			if tt.wantCodes != nil && strings.HasPrefix(strings.TrimSpace(r.out), "[") {
+				if got := codesOf(t, r.out); strings.Join(got, ",") != strings.Join(tt.wantCodes, ",") {
+					t.Errorf("codes %v, want %v", got, tt.wantCodes)
 				}
-				var codes []string
-				for _, p := range ps {
-					codes = append(codes, p.Code)
+			}
+		})
+	}
+}
+
+func TestVerifyGroup(t *testing.T) {
+	ca := certstest.New(t)
+	dev := ca.Device(t, "dev-1")
+	other := certstest.New(t)
+	stranger := other.Device(t, "dev-2")
+	leafOnly := filepath.Join(ca.Dir, "leaf-only.pem")
+	if err := certs.WriteCertificates(leafOnly, []*x509.Certificate{dev.Cert}, true); err != nil {
+		t.Fatal(err)
+	}
+
+	_, c := cmdtest.NewServer(t)
+	ctx := context.Background()
+	put := func(id string, a *model.AttestationMechanism) {
+		t.Helper()
+		if _, err := c.PutGroup(ctx, &model.EnrollmentGroup{EnrollmentGroupID: id, Attestation: a}, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	signing := func(cert *x509.Certificate) *model.AttestationMechanism {
+		return &model.AttestationMechanism{Type: model.AttestationX509, X509: &model.X509Attestation{
+			SigningCertificates: &model.X509Certificates{Primary: &model.X509CertificateWithInfo{Certificate: certs.EncodePEM(cert)}},
+		}}
+	}
+	put("by-root", signing(ca.Root.Cert))
+	put("by-intermediate", signing(ca.Intermediate.Cert))
+	put("by-reference", &model.AttestationMechanism{Type: model.AttestationX509, X509: &model.X509Attestation{CAReferences: &model.X509CAReferences{Primary: "contoso-root"}}})
+	put("symmetric", &model.AttestationMechanism{Type: model.AttestationSymmetricKey})
+
+	tests := []struct {
+		name       string
+		args       []string
+		wantErrOut string
+		wantCodes  []string
+		wantErr    string
+		usage      bool
+	}{
+		{name: "root given", args: []string{"verify", dev.CertPath, "--group", "by-root", "--root", ca.RootCertPath}, wantErrOut: "chains to the signing certificate of group by-root (CN=Test Root CA)"},
+		{name: "root as chain", args: []string{"verify", dev.CertPath, "--group", "by-root", "--chain", ca.RootCertPath, "--registration-id", "dev-1"}, wantErrOut: "valid:"},
+		{name: "intermediate in the leaf file", args: []string{"verify", dev.CertPath, "--group", "by-intermediate"}, wantErrOut: "group by-intermediate (CN=Test Intermediate CA)"},
+		{name: "group certificate not given", args: []string{"verify", leafOnly, "--group", "by-intermediate", "-o", "json"}, wantCodes: []string{verify.CodeNotSignedByGroup}},
+		{name: "other CA", args: []string{"verify", stranger.CertPath, "--group", "by-root", "--root", ca.RootCertPath, "--root", other.RootCertPath, "-o", "json"}, wantCodes: []string{certs.CodeWrongRoot, verify.CodeNotSignedByGroup}},
+		{name: "wrong CN too", args: []string{"verify", dev.CertPath, "--group", "by-intermediate", "--registration-id", "dev-9", "-o", "json"}, wantCodes: []string{certs.CodeCNMismatch}},
+		{name: "reference with root", args: []string{"verify", dev.CertPath, "--group", "by-reference", "--root", ca.RootCertPath}, wantErrOut: "refers to contoso-root"},
+		{name: "reference without root", args: []string{"verify", dev.CertPath, "--group", "by-reference"}, usage: true, wantErr: "needs --root"},
+		{name: "symmetric key group", args: []string{"verify", dev.CertPath, "--group", "symmetric"}, wantErr: "uses symmetricKey attestation"},
+		{name: "no such group", args: []string{"verify", dev.CertPath, "--group", "nope"}, wantErr: `enrollment group "nope" not found`},
+		{name: "group with signing", args: []string{"verify", dev.CertPath, "--group", "by-root", "--signing"}, usage: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := run(t, c, "", "", tt.args...)
+			switch {
+			case tt.usage:
+				if !isUsage(r.err) || !strings.Contains(r.err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want usage error %q", r.err, tt.wantErr)
 				}
-				if strings.Join(codes, ",") != strings.Join(tt.wantCodes, ",") {
-					t.Errorf("codes %v, want %v", codes, tt.wantCodes)
+				return
+			case tt.wantErr != "":
+				if r.err == nil || !strings.Contains(r.err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", r.err, tt.wantErr)
 				}
+				return
+			case len(tt.wantCodes) > 0:
+				if !isVerification(r.err) {
+					t.Fatalf("err = %v, want verification error\n%s", r.err, r.out)
+				}
+				if got := codesOf(t, r.out); strings.Join(got, ",") != strings.Join(tt.wantCodes, ",") {
+					t.Errorf("codes %v, want %v\n%s", got, tt.wantCodes, r.out)
+				}
+				return
+			case r.err != nil:
+				t.Fatalf("%v\n%s", r.err, r.out)
+			}
+			if !strings.Contains(r.errOut, tt.wantErrOut) {
+				t.Errorf("err %q, want %q", r.errOut, tt.wantErrOut)
 			}
 		})
 	}
@@ -181,25 +364,34 @@ func TestCreatePKI(t *testing.T) {
 		wantErr string
 		usage   bool
 	}{
-		{args: []string{"create", "Test Root", "--type", "root", "--organization", "Contoso", "-o", "json"}},
-		{args: []string{"create", "Test Inter", "--type", "intermediate", "--ca", "Test-Root.pem", "--ca-key", "Test-Root.key", "--key-type", "rsa", "--path-len", "0", "-o", "json"}},
-		{args: []string{"create", "dev-1", "--ca", "Test-Inter.pem", "--ca-key", "Test-Inter.key", "-o", "json"}},
-		{args: []string{"create", "dev-1", "--ca", "Test-Inter.pem", "--ca-key", "Test-Inter.key"}, wantErr: "already exists"},
-		{args: []string{"create", "dev-1", "--ca", "Test-Inter.pem", "--ca-key", "Test-Inter.key", "--force", "--not-after", "30d", "-o", "json"}},
-		{args: []string{"create", "dev-2", "-o", "json"}},
-		{args: []string{"create", "dev-3", "--ca", "Test-Inter.pem", "--ca-key", "Test-Root.key"}, wantErr: "does not belong"},
-		{args: []string{"create", "dev-3", "--ca", "dev-2.pem", "--ca-key", "dev-2.key"}, wantErr: "cannot issue certificates"},
-		{args: []string{"create", "dev 4"}, usage: true},
-		{args: []string{"create", "dev-4", "--ca", "x.pem"}, usage: true},
-		{args: []string{"create", "R", "--type", "root", "--ca", "a", "--ca-key", "b"}, usage: true},
-		{args: []string{"create", "I", "--type", "intermediate"}, usage: true},
-		{args: []string{"create", "dev-4", "--rsa-bits", "4096"}, usage: true},
-		{args: []string{"create", "dev-4", "--type", "leaf"}, usage: true},
-		{args: []string{"create", "dev-4", "--not-after", "yesterday"}, usage: true},
-		{args: []string{"create", "dev-4", "--ca", "Test-Inter.pem", "--ca-key", "Test-Inter.key", "--not-after", "36500d"}, usage: true},
+		{args: []string{"create", "root", "--common-name", "Test Root", "--organization", "Contoso", "-o", "json"}},
+		{args: []string{"create", "intermediate", "--ca", "root.pem", "--ca-key", "root.key", "--key-type", "rsa", "--path-len", "0", "-o", "json"}},
+		{args: []string{"create", "device", "--registration-id", "dev-1", "--ca", "intermediate.pem", "--ca-key", "intermediate.key", "-o", "json"}},
+		{args: []string{"create", "device", "--registration-id", "dev-1", "--ca", "intermediate.pem", "--ca-key", "intermediate.key"}, wantErr: "dev-1.pem already exists; --force overwrites it"},
+		{args: []string{"create", "device", "--registration-id", "dev-1", "--ca", "intermediate.pem", "--ca-key", "intermediate.key", "--force", "--not-after", "30d", "-o", "json"}},
+		{args: []string{"create", "device", "dev-2", "-o", "json"}},
+		{args: []string{"create", "device", "--registration-id", "dev-3", "--key-type", "rsa", "--rsa-bits", "3072", "--cert-file", "d3.crt", "--key-file", "d3.pem", "--ca", "root.pem", "--ca-key", "root.key", "-o", "json"}},
+		{args: []string{"create", "device", "--registration-id", "dev-5", "--ca", "intermediate.pem", "--ca-key", "root.key"}, wantErr: "does not belong"},
+		{args: []string{"create", "device", "--registration-id", "dev-5", "--ca", "dev-2.pem", "--ca-key", "dev-2.key"}, wantErr: "cannot issue certificates"},
+		{args: []string{"create", "device", "--registration-id", "dev 4"}, usage: true},
+		{args: []string{"create", "device"}, usage: true},
+		{args: []string{"create", "device", "dev-4", "--registration-id", "dev-5"}, usage: true},
+		{args: []string{"create", "device", "--registration-id", "dev-4", "--ca", "x.pem"}, usage: true},
+		{args: []string{"create", "device", "--registration-id", "dev-4", "--path-len", "1"}, usage: true},
+		{args: []string{"create", "root", "--ca", "a"}, usage: true},
+		{args: []string{"create", "root", "My Root"}, usage: true},
+		{args: []string{"create", "root", "--common-name", ""}, usage: true},
+		{args: []string{"create", "intermediate"}, usage: true},
+		{args: []string{"create", "device", "--registration-id", "dev-4", "--rsa-bits", "4096"}, usage: true},
+		{args: []string{"create", "leaf"}, usage: true},
+		{args: []string{"create"}, usage: true},
+		{args: []string{"create", "device", "--registration-id", "dev-4", "--not-after", "yesterday"}, usage: true},
+		{args: []string{"create", "device", "--registration-id", "dev-4", "--not-after", "2001-01-01"}, usage: true},
+		{args: []string{"create", "device", "--registration-id", "dev-4", "--ca", "intermediate.pem", "--ca-key", "intermediate.key", "--not-after", "36500d"}, usage: true},
+		{args: []string{"create", "device", "--registration-id", "dev-4", "--cert-file", "x", "--key-file", "x"}, usage: true},
 	}
 	for _, st := range steps {
-		r := run(t, dir, "", st.args...)
+		r := run(t, nil, dir, "", st.args...)
 		switch {
 		case st.usage:
 			if !isUsage(r.err) {
@@ -222,28 +414,46 @@ func TestCreatePKI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(chain) != 2 || chain[1].Subject.CommonName != "Test Inter" {
+	if len(chain) != 2 || chain[1].Subject.CommonName != certsDefaultIntermediate {
 		t.Fatalf("device file holds %d certificates", len(chain))
 	}
 	if d := time.Until(chain[0].NotAfter); d < 29*24*time.Hour || d > 31*24*time.Hour {
 		t.Errorf("device NotAfter in %v, want 30 days", d)
 	}
-	roots, _ := certs.ReadFile(filepath.Join(dir, "Test-Root.pem"))
+	if in := certs.Inspect(chain[0]); in.CommonName != "dev-1" || in.KeyType != "ECDSA" || in.KeySize != 256 || strings.Join(in.ExtKeyUsage, ",") != "clientAuth" || in.IsCA {
+		t.Errorf("device %+v", in)
+	}
+	roots, _ := certs.ReadFile(filepath.Join(dir, "root.pem"))
+	if roots[0].Subject.String() != "CN=Test Root,O=Contoso" || !roots[0].IsCA {
+		t.Errorf("root subject %s", roots[0].Subject)
+	}
 	if ps := certs.Verify(chain[0], certs.VerifyOptions{Intermediates: chain[1:], Roots: roots, RegistrationID: "dev-1"}); len(ps) != 0 {
 		t.Fatalf("created PKI does not verify: %v", certs.Error(ps))
 	}
 	if in := certs.Inspect(chain[1]); in.KeyType != "RSA" || in.PathLength == nil || *in.PathLength != 0 {
 		t.Errorf("intermediate %+v", in)
 	}
-	if st, err := os.Stat(filepath.Join(dir, "dev-1.key")); err != nil || st.Mode().Perm() != 0o600 {
-		t.Errorf("key file mode: %v %v", st, err)
+	// Signed by the root directly: the file holds the device alone.
+	d3, err := certs.ReadFile(filepath.Join(dir, "d3.crt"))
+	if err != nil || len(d3) != 1 || certs.Inspect(d3[0]).KeySize != 3072 {
+		t.Errorf("d3.crt: %v %d", err, len(d3))
+	}
+	for _, key := range []string{"root.key", "intermediate.key", "dev-1.key", "dev-2.key", "d3.pem"} {
+		if st, err := os.Stat(filepath.Join(dir, key)); err != nil || st.Mode().Perm() != 0o600 {
+			t.Errorf("%s mode: %v %v", key, st, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "dev-4.pem")); err == nil {
+		t.Error("a refused command wrote dev-4.pem")
 	}
 	// Verify through the command as well.
-	r := run(t, dir, "", "verify", "dev-1.pem", "--roots", "Test-Root.pem", "--registration-id", "dev-1")
+	r := run(t, nil, dir, "", "verify", "dev-1.pem", "--root", "root.pem", "--registration-id", "dev-1")
 	if r.err != nil {
 		t.Fatalf("verify: %v %s", r.err, r.out)
 	}
 }
+
+const certsDefaultIntermediate = "dpsctl Test Intermediate CA"
 
 func TestVerificationCert(t *testing.T) {
 	ca := certstest.New(t)
@@ -255,7 +465,7 @@ func TestVerificationCert(t *testing.T) {
 		wantErr string
 		usage   bool
 	}{
-		{args: []string{"verification-cert", code, "--ca", ca.RootCertPath, "--ca-key", ca.RootKeyPath, "-o", "json"}, check: func(r result) {
+		{args: []string{"verification-cert", "--code", code, "--ca", ca.RootCertPath, "--ca-key", ca.RootKeyPath, "-o", "json"}, check: func(r result) {
 			cs, err := certs.ReadFile(filepath.Join(dir, "verification.pem"))
 			if err != nil || cs[0].Subject.CommonName != code || cs[0].CheckSignatureFrom(ca.Root.Cert) != nil {
 				t.Fatalf("verification.pem: %v", err)
@@ -264,24 +474,33 @@ func TestVerificationCert(t *testing.T) {
 				t.Errorf("out %q", r.out)
 			}
 		}},
-		{args: []string{"verification-cert", code, "--ca", ca.RootCertPath, "--ca-key", ca.RootKeyPath}, wantErr: "already exists"},
-		{args: []string{"verification-cert", code, "--ca", ca.IntermediateCertPath, "--ca-key", ca.IntermediateKeyPath, "--cert-file", "-"}, check: func(r result) {
+		{args: []string{"verification-cert", "--code", code, "--ca", ca.RootCertPath, "--ca-key", ca.RootKeyPath}, wantErr: "already exists"},
+		{args: []string{"verification-cert", "--code", code, "--ca", ca.IntermediateCertPath, "--ca-key", ca.IntermediateKeyPath, "--cert-file", "-"}, check: func(r result) {
 			cs, err := certs.Parse([]byte(r.out))
-			if err != nil || cs[0].CheckSignatureFrom(ca.Intermediate.Cert) != nil {
+			if err != nil || cs[0].CheckSignatureFrom(ca.Intermediate.Cert) != nil || cs[0].Subject.CommonName != code {
 				t.Fatalf("stdout PEM: %v", err)
 			}
 		}},
-		{args: []string{"verification-cert", code, "--ca", ca.RootCertPath, "--ca-key", ca.RootKeyPath, "--cert-file", "v2.pem", "--key-file", "v2.key"}, check: func(r result) {
+		{args: []string{"verification-cert", "--code", code, "--ca", ca.RootCertPath, "--ca-key", ca.RootKeyPath, "--cert-file", "v2.pem", "--key-file", "v2.key"}, check: func(r result) {
 			if _, err := certs.ReadPrivateKey(filepath.Join(dir, "v2.key")); err != nil {
 				t.Fatal(err)
 			}
 		}},
-		{args: []string{"verification-cert", code, "--ca", ca.RootCertPath, "--ca-key", ca.IntermediateKeyPath, "--cert-file", "v3.pem"}, wantErr: "does not belong"},
-		{args: []string{"verification-cert", code, "--ca", ca.RootCertPath}, usage: true},
+		// The code as an argument still works.
+		{args: []string{"verification-cert", code, "--ca", ca.RootCertPath, "--ca-key", ca.RootKeyPath, "--cert-file", "v4.pem"}, check: func(r result) {
+			cs, err := certs.ReadFile(filepath.Join(dir, "v4.pem"))
+			if err != nil || cs[0].Subject.CommonName != code {
+				t.Fatalf("v4.pem: %v", err)
+			}
+		}},
+		{args: []string{"verification-cert", "--code", code, "--ca", ca.RootCertPath, "--ca-key", ca.IntermediateKeyPath, "--cert-file", "v3.pem"}, wantErr: "does not belong"},
+		{args: []string{"verification-cert", "--code", strings.Repeat("A", 65), "--ca", ca.RootCertPath, "--ca-key", ca.RootKeyPath, "--cert-file", "v5.pem"}, wantErr: "limited to 64"},
+		{args: []string{"verification-cert", "--code", code, "--ca", ca.RootCertPath}, usage: true},
 		{args: []string{"verification-cert", "--ca", ca.RootCertPath, "--ca-key", ca.RootKeyPath}, usage: true},
+		{args: []string{"verification-cert", "X", "--code", "Y", "--ca", ca.RootCertPath, "--ca-key", ca.RootKeyPath}, usage: true},
 	}
 	for _, st := range steps {
-		r := run(t, dir, "", st.args...)
+		r := run(t, nil, dir, "", st.args...)
 		switch {
 		case st.usage:
 			if !isUsage(r.err) {

@@ -3,6 +3,7 @@ package inspect
 
 import (
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -20,48 +21,73 @@ type InspectOptions struct {
 	IO      *iostreams.IOStreams
 	Printer func() (*output.Printer, error)
 
-	File   string // "-" is stdin
-	Bundle bool   // every certificate, not just the first
-	Info   bool   // the service's X509CertificateInfo form
+	Files []string // "-" is stdin
+	Info  bool     // the service's X509CertificateInfo form
 }
 
 // NewCmdInspect builds "dpsctl cert inspect".
 func NewCmdInspect(f *cmdutil.Factory, runF func(*InspectOptions) error) *cobra.Command {
 	opts := &InspectOptions{IO: f.IOStreams, Printer: f.Printer}
 	cmd := &cobra.Command{
-		Use:   "inspect <file>",
-		Short: "Describe a certificate",
-		Long: `Describe a certificate: subject, issuer, serial number, validity, key,
-thumbprints, CA flag and path length, key usages and alternative names.
+		Use:   "inspect <file>... [flags]",
+		Short: "Describe certificates",
+		Long: `Describe every certificate in the given files: subject, issuer, serial
+number, validity, key type and size, SHA-1 and SHA-256 thumbprints (upper-case
+hex, as the service shows them), CA flag and path length, key usage,
+extended key usage and subject alternative names.
 
-The file may be PEM (one or more certificates; other blocks are skipped),
-DER, or base64 of either, as the service's "certificate" field accepts.
-"-" reads standard input. Only the first certificate is described unless
---bundle is given.
+Files may be .pem, .crt, .cer or .der, in PEM (one or more certificates;
+other blocks such as keys are skipped) or DER form, or base64 of either, as
+the service's "certificate" field accepts. A file holding a chain (bundle)
+describes each of its certificates in order. "-" reads standard input.
 
---info prints the certificate details as the service reports them for an
-uploaded certificate (subjectName, thumbprints, notBeforeUtc, ...).
+In table form each certificate is a block of fields (one tab-separated line
+per certificate when stdout is not a terminal). With -o json one
+certificate prints as an object and several as an array, each with the file
+it came from.
+
+--info prints the details the service reports for an uploaded certificate
+(subjectName, sha1Thumbprint, notBeforeUtc, ...).
 
 Nothing is verified; see "dpsctl cert verify".`,
-		Example: `  dpsctl cert inspect device.pem
-  dpsctl cert inspect chain.pem --bundle
-  dpsctl cert inspect root.pem --query sha256Thumbprint -o tsv
-  dpsctl cert inspect device.pem --info -o json`,
-		Args: cmdutil.ExactArgs(1, "inspect takes one certificate file (\"-\" for standard input)"),
+		Example: `  dpsctl cert inspect dev-1.pem
+  dpsctl cert inspect root.pem intermediate.pem dev-1.pem
+  dpsctl cert inspect root.pem -o json --query sha256Thumbprint
+  cat chain.pem | dpsctl cert inspect - -o json
+  dpsctl cert inspect dev-1.cer --info -o json`,
+		Args: cmdutil.MinimumArgs(1, "inspect takes one or more certificate files (\"-\" for standard input)"),
 		ValidArgsFunction: func(*cobra.Command, []string, string) ([]cobra.Completion, cobra.ShellCompDirective) {
 			return shared.CertExts, cobra.ShellCompDirectiveFilterFileExt
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.File = args[0]
+			opts.Files = args
+			stdin := 0
+			for _, a := range args {
+				if a == "-" {
+					stdin++
+				}
+			}
+			if stdin > 1 {
+				return cmdutil.FlagErrorf("standard input (\"-\") can be read only once")
+			}
 			if runF != nil {
 				return runF(opts)
 			}
 			return inspectRun(opts)
 		},
 	}
-	cmd.Flags().BoolVar(&opts.Bundle, "bundle", false, "Describe every certificate in the file")
-	cmd.Flags().BoolVar(&opts.Info, "info", false, "Print the details the service reports for the certificate")
+	cmd.Flags().BoolVar(&opts.Info, "info", false, "Print the details the service reports for the certificates")
+	// Every certificate of a bundle is described now; the flag stays for
+	// scripts written when only the first one was.
+	cmd.Flags().Bool("bundle", true, "Describe every certificate in the file")
+	_ = cmd.Flags().MarkHidden("bundle")
 	return cmd
+}
+
+// Certificate is one described certificate with the file it came from.
+type Certificate struct {
+	File string `json:"file"`
+	certs.Inspection
 }
 
 func inspectRun(opts *InspectOptions) error {
@@ -69,55 +95,75 @@ func inspectRun(opts *InspectOptions) error {
 	if err != nil {
 		return err
 	}
-	cs, err := shared.ReadCertificates(opts.IO, opts.File)
-	if err != nil {
-		return err
-	}
-	if !opts.Bundle {
-		cs = cs[:1]
+	var (
+		all   []Certificate
+		infos []model.X509CertificateInfo
+	)
+	for _, name := range opts.Files {
+		cs, err := shared.ReadCertificates(opts.IO, name)
+		if err != nil {
+			return err
+		}
+		file := name
+		if name == "-" {
+			file = "stdin"
+		}
+		for _, c := range cs {
+			all = append(all, Certificate{File: file, Inspection: certs.Inspect(c)})
+			infos = append(infos, certs.Info(c))
+		}
 	}
 	if opts.Info {
-		infos := make([]model.X509CertificateInfo, len(cs))
-		for i, c := range cs {
-			infos[i] = certs.Info(c)
+		return printAll(p, opts.IO.Out, infos, InfoColumns)
+	}
+	return printAll(p, opts.IO.Out, all, DetailColumns)
+}
+
+// printAll prints one item as an object and several as a list; in table
+// form each item is its own block (a blank line apart on a terminal) or
+// tab-separated line.
+func printAll[T any](p *output.Printer, out io.Writer, items []T, cols []output.Column[T]) error {
+	if len(items) == 1 {
+		return output.Print(p, items[0], cols)
+	}
+	if p.Format() != output.FormatTable || p.HasQuery() {
+		return output.PrintList(p, items, cols, "certificates")
+	}
+	for i, it := range items {
+		if i > 0 && p.IsTTY() {
+			if _, err := io.WriteString(out, "\n"); err != nil {
+				return err
+			}
 		}
-		if opts.Bundle {
-			return output.PrintList(p, infos, InfoColumns, "certificates")
+		if err := output.Print(p, it, cols); err != nil {
+			return err
 		}
-		return output.Print(p, infos[0], InfoColumns)
 	}
-	ins := make([]certs.Inspection, len(cs))
-	for i, c := range cs {
-		ins[i] = certs.Inspect(c)
-	}
-	if opts.Bundle {
-		return output.PrintList(p, ins, ListColumns, "certificates")
-	}
-	return output.Print(p, ins[0], DetailColumns)
+	return nil
 }
 
 func ts(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
-// Key describes a key as "ECDSA P-256" or "RSA 2048".
+// Key describes a key as "ECDSA 256 bits (P-256)" or "RSA 2048 bits".
 func Key(in certs.Inspection) string {
-	if in.Curve != "" {
-		return in.KeyType + " " + in.Curve
-	}
-	if in.KeySize > 0 {
-		return fmt.Sprintf("%s %d", in.KeyType, in.KeySize)
+	switch {
+	case in.KeySize > 0 && in.Curve != "":
+		return fmt.Sprintf("%s %d bits (%s)", in.KeyType, in.KeySize, in.Curve)
+	case in.KeySize > 0:
+		return fmt.Sprintf("%s %d bits", in.KeyType, in.KeySize)
 	}
 	return in.KeyType
 }
 
-// CA describes the basic constraints: "yes", "yes (path length 0)" or "no".
+// CA describes the basic constraints: "yes", "yes, path length 0" or "no".
 func CA(in certs.Inspection) string {
 	switch {
 	case !in.IsCA:
 		return "no"
 	case in.PathLength != nil:
-		return fmt.Sprintf("yes (path length %d)", *in.PathLength)
+		return fmt.Sprintf("yes, path length %d", *in.PathLength)
 	}
-	return "yes"
+	return "yes, no path length limit"
 }
 
 func yesNo(b bool) string {
@@ -127,32 +173,29 @@ func yesNo(b bool) string {
 	return "no"
 }
 
-// DetailColumns are the fields of one certificate in table form.
-var DetailColumns = []output.Column[certs.Inspection]{
-	{Header: "SUBJECT", Value: func(in certs.Inspection) string { return in.Subject }},
-	{Header: "ISSUER", Value: func(in certs.Inspection) string { return in.Issuer }},
-	{Header: "SERIAL NUMBER", Value: func(in certs.Inspection) string { return in.SerialNumber }},
-	{Header: "NOT BEFORE", Value: func(in certs.Inspection) string { return ts(in.NotBefore) }},
-	{Header: "NOT AFTER", Value: func(in certs.Inspection) string { return ts(in.NotAfter) }},
-	{Header: "KEY", Value: Key},
-	{Header: "SIGNATURE", Value: func(in certs.Inspection) string { return in.SignatureAlgorithm }},
-	{Header: "SHA1 THUMBPRINT", Value: func(in certs.Inspection) string { return in.SHA1Thumbprint }},
-	{Header: "SHA256 THUMBPRINT", Value: func(in certs.Inspection) string { return in.SHA256Thumbprint }},
-	{Header: "CA", Value: CA},
-	{Header: "SELF-SIGNED", Value: func(in certs.Inspection) string { return yesNo(in.SelfSigned) }},
-	{Header: "KEY USAGE", Value: func(in certs.Inspection) string { return strings.Join(in.KeyUsage, ", ") }},
-	{Header: "EXT KEY USAGE", Value: func(in certs.Inspection) string { return strings.Join(in.ExtKeyUsage, ", ") }},
-	{Header: "SANS", Value: func(in certs.Inspection) string { return strings.Join(in.SANs, ", ") }},
+func inspection(f func(certs.Inspection) string) func(Certificate) string {
+	return func(c Certificate) string { return f(c.Inspection) }
 }
 
-// ListColumns are the columns of --bundle in table form.
-var ListColumns = []output.Column[certs.Inspection]{
-	DetailColumns[0],
-	DetailColumns[1],
-	DetailColumns[4],
-	DetailColumns[5],
-	DetailColumns[9],
-	DetailColumns[8],
+// DetailColumns are the fields of a certificate in table form.
+var DetailColumns = []output.Column[Certificate]{
+	{Header: "FILE", Value: func(c Certificate) string { return c.File }},
+	{Header: "SUBJECT", Value: func(c Certificate) string { return c.Subject }},
+	{Header: "ISSUER", Value: func(c Certificate) string { return c.Issuer }},
+	{Header: "SERIAL NUMBER", Value: func(c Certificate) string { return c.SerialNumber }},
+	{Header: "NOT BEFORE", Value: func(c Certificate) string { return ts(c.NotBefore) }},
+	{Header: "NOT AFTER", Value: func(c Certificate) string { return ts(c.NotAfter) }},
+	{Header: "KEY", Value: inspection(Key)},
+	{Header: "SIGNATURE", Value: func(c Certificate) string { return c.SignatureAlgorithm }},
+	{Header: "SHA1 THUMBPRINT", Value: func(c Certificate) string { return c.SHA1Thumbprint }},
+	{Header: "SHA256 THUMBPRINT", Value: func(c Certificate) string { return c.SHA256Thumbprint }},
+	{Header: "CA", Value: inspection(CA)},
+	{Header: "SELF-SIGNED", Value: func(c Certificate) string { return yesNo(c.SelfSigned) }},
+	{Header: "KEY USAGE", Value: func(c Certificate) string { return strings.Join(c.KeyUsage, ", ") }},
+	{Header: "EXT KEY USAGE", Value: func(c Certificate) string { return strings.Join(c.ExtKeyUsage, ", ") }},
+	{Header: "SANS", Value: func(c Certificate) string { return strings.Join(c.SANs, ", ") }},
+	{Header: "SUBJECT KEY ID", Value: func(c Certificate) string { return c.SubjectKeyID }},
+	{Header: "AUTHORITY KEY ID", Value: func(c Certificate) string { return c.AuthorityKeyID }},
 }
 
 // InfoColumns are the fields of --info in table form.

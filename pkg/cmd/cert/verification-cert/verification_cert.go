@@ -4,6 +4,7 @@ package verificationcert
 import (
 	"crypto/x509"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -33,29 +34,36 @@ type VerificationCertOptions struct {
 func NewCmdVerificationCert(f *cmdutil.Factory, runF func(*VerificationCertOptions) error) *cobra.Command {
 	opts := &VerificationCertOptions{IO: f.IOStreams, Printer: f.Printer, Quiet: f.Quiet}
 	cmd := &cobra.Command{
-		Use:   "verification-cert <verification-code> --ca <file> --ca-key <file> [flags]",
+		Use:   "verification-cert --ca <file> --ca-key <file> --code <verification-code> [flags]",
 		Short: "Create the proof-of-possession certificate for a CA",
 		Long: `Create the certificate that proves possession of a CA's private key: a
 new key pair whose certificate has the verification code as its subject CN
 and is signed by the CA key. Upload it to the service's verify step for the
-CA certificate that issued the code.
+CA certificate that issued the code; no openssl is needed.
 
 The certificate is written to --cert-file (default verification.pem; "-"
 prints the PEM on standard output). The service never needs the new private
 key, so it is discarded unless --key-file is given. Existing files are not
 overwritten unless --force.`,
-		Example: `  dpsctl cert verification-cert 3B8D1C2F0A6E4C5D9E7F1A2B3C4D5E6F7A8B9C0D1E2F3A4B \
-    --ca root.pem --ca-key root.key --cert-file verification.pem
-  dpsctl cert verification-cert "$code" --ca root.pem --ca-key root.key --cert-file - > pop.pem`,
-		Args:              cmdutil.ExactArgs(1, "verification-cert takes the verification code the service generated"),
+		Example: `  dpsctl cert verification-cert --ca root.pem --ca-key root.key \
+    --code 3B8D1C2F0A6E4C5D9E7F1A2B3C4D5E6F7A8B9C0D1E2F3A4B
+  dpsctl cert verification-cert --ca root.pem --ca-key root.key --code "$code" --cert-file - > pop.pem`,
+		Args:              cmdutil.MaximumArgs(1, "verification-cert takes no arguments; give the code with --code"),
 		ValidArgsFunction: cobra.NoFileCompletions,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Code = strings.TrimSpace(args[0])
+			if len(args) == 1 {
+				// Hidden fallback: the code as the argument.
+				if cmd.Flags().Changed("code") && strings.TrimSpace(opts.Code) != strings.TrimSpace(args[0]) {
+					return cmdutil.FlagErrorf("the verification code is given twice: %q and --code %q", args[0], opts.Code)
+				}
+				opts.Code = args[0]
+			}
+			opts.Code = strings.TrimSpace(opts.Code)
 			if opts.CAFile == "" || opts.CAKeyFile == "" {
-				return cmdutil.FlagErrorf("--ca and --ca-key are required")
+				return cmdutil.FlagErrorf("--ca and --ca-key are required: the CA the code was generated for and its private key")
 			}
 			if opts.Code == "" {
-				return cmdutil.FlagErrorf("the verification code is empty")
+				return cmdutil.FlagErrorf("--code is required: the verification code the service generated for the CA")
 			}
 			if opts.KeyFile == "-" {
 				return cmdutil.FlagErrorf("--key-file must name a file")
@@ -67,6 +75,7 @@ overwritten unless --force.`,
 		},
 	}
 	fl := cmd.Flags()
+	fl.StringVar(&opts.Code, "code", "", "Verification code the service generated (becomes the subject CN)")
 	fl.StringVar(&opts.CAFile, "ca", "", "CA certificate file the code was generated for")
 	fl.StringVar(&opts.CAKeyFile, "ca-key", "", "Private key file of the CA")
 	fl.StringVar(&opts.CertFile, "cert-file", "verification.pem", "Certificate file to write (\"-\" for standard output)")
@@ -74,10 +83,21 @@ overwritten unless --force.`,
 	fl.BoolVar(&opts.Force, "force", false, "Overwrite existing files")
 	cmdutil.FileFlag(cmd, "ca", shared.CertExts...)
 	cmdutil.FileFlag(cmd, "ca-key", shared.KeyExts...)
+	_ = cmd.RegisterFlagCompletionFunc("code", cobra.NoFileCompletions)
 	return cmd
 }
 
 func verificationCertRun(opts *VerificationCertOptions) error {
+	if !opts.Force {
+		for _, path := range []string{opts.CertFile, opts.KeyFile} {
+			if path == "" || path == "-" {
+				continue
+			}
+			if _, err := os.Lstat(path); err == nil {
+				return fmt.Errorf("%s already exists; --force overwrites it", path)
+			}
+		}
+	}
 	ca, _, err := shared.ReadCA(opts.IO, opts.CAFile, opts.CAKeyFile)
 	if err != nil {
 		return err
