@@ -50,6 +50,7 @@ func TestScripts(t *testing.T) {
 			"serve":       cmdServe,
 			"jsonfield":   cmdJSONField,
 			"stdoutcount": cmdStdoutCount,
+			"exitcode":    cmdExitCode,
 		},
 	})
 }
@@ -196,4 +197,33 @@ func cmdStdoutCount(ts *testscript.TestScript, neg bool, args []string) {
 	if fmt.Sprint(n) != args[0] {
 		ts.Fatalf("stdout has %d lines, want %s", n, args[0])
 	}
+}
+
+// exitcode N ARGS...: runs dpsctl ARGS and checks it exits with code N;
+// its stdout and stderr become the script's stdout and stderr.
+func cmdExitCode(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 1 {
+		ts.Fatalf("usage: exitcode N ARGS...")
+	}
+	exe, err := exec.LookPath("dpsctl")
+	ts.Check(err)
+	cmd := exec.Command(exe, args[1:]...)
+	cmd.Dir = ts.Getenv("WORK")
+	var env []string
+	for _, kv := range []string{"HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "DPSCTL_DATA_DIR", "DPSCTL_CONNECTION_STRING", "DPSCTL_CA_FILE", "DPSCTL_PROFILE", "PATH", "NO_COLOR"} {
+		env = append(env, kv+"="+ts.Getenv(kv))
+	}
+	cmd.Env = env
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	_ = cmd.Run()
+	got := cmd.ProcessState.ExitCode()
+	// Expose the output to later stdout/stderr assertions.
+	ts.Check(os.WriteFile(ts.MkAbs(".exitcode-stdout"), stdout.Bytes(), 0o644))
+	ts.Check(os.WriteFile(ts.MkAbs(".exitcode-stderr"), stderr.Bytes(), 0o644))
+	if fmt.Sprint(got) != args[0] {
+		ts.Fatalf("dpsctl %s exited %d, want %s\nstderr:\n%s", strings.Join(args[1:], " "), got, args[0], stderr.String())
+	}
+	fmt.Fprint(ts.Stdout(), stdout.String())
+	fmt.Fprint(ts.Stderr(), stderr.String())
 }
