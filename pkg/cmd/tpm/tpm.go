@@ -15,15 +15,14 @@ func NewCmdTPM(f *cmdutil.Factory) *cobra.Command {
 		Use:   "tpm <command>",
 		Short: "Read TPM endorsement keys and derive registration IDs",
 		Long: `Work with TPM attestation material: read the endorsement key (EK) and
-storage root key (SRK) from a TPM (the kernel device, swtpm, or the built-in
-simulator in builds with it), validate an EK given as base64 or as the file
-tpm2_readpublic writes, and derive the registration ID from it.
-
-A TPM is named by --tpm or $DPSCTL_TPM: "device" (/dev/tpmrm0), "device:PATH",
-"swtpm:HOST:PORT" (swtpm's command channel) or "simulator[:SEED]".`,
+storage root key (SRK) from a TPM (a kernel device, swtpm over TCP, or the
+simulator built into builds with the tpmsimulator tag), and derive the
+registration ID from an EK given as base64 or as the file tpm2_readpublic
+writes, checking that it is a well-formed endorsement key.`,
 		Example: `  dpsctl tpm ek
+  dpsctl tpm ek --simulator ./tpm-state
   dpsctl tpm regid "$(cat ek.b64)"
-  dpsctl tpm regid --ek-file ek.pub --hex`,
+  dpsctl tpm regid ek.pub --format hex`,
 	}
 	cmd.AddCommand(
 		ek.NewCmdEK(f, nil),
