@@ -1,13 +1,20 @@
 package create
 
 import (
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/dpsctl/dpsctl/pkg/certs"
 	"github.com/dpsctl/dpsctl/pkg/certs/certstest"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil/cmdtest"
@@ -66,7 +73,18 @@ func TestNewCmdCreate(t *testing.T) {
 		{name: "bad key", args: []string{"x", "--primary-key", "c2hvcnQ="}, wantErr: "--primary-key: key decodes to 5 bytes"},
 		{name: "bad twin", args: []string{"x", "--initial-twin-properties", "{nope"}, wantErr: "--initial-twin-properties is not valid JSON"},
 		{name: "twin not an object", args: []string{"x", "--initial-twin-tags", "[1]"}, wantErr: "--initial-twin-tags is not valid JSON"},
-		{name: "bad EK", args: []string{"--endorsement-key", "AAAA"}, wantErr: "--endorsement-key"},
+		{name: "bad EK", args: []string{"--endorsement-key", "AAAA"}, wantErr: "--endorsement-key: invalid endorsement key: TPM2B_PUBLIC size prefix says 0 bytes but 1 follow (--skip-checks sends it anyway)"},
+		{name: "bad EK skipped", args: []string{"--endorsement-key", "AAAA", "--skip-checks", "--registration-id", "dev-1"}, wantID: "dev-1",
+			check: func(t *testing.T, o *CreateOptions) {
+				if !o.SkipChecks || o.Flags.EndorsementKey != "AAAA" {
+					t.Errorf("options %+v", o)
+				}
+			},
+		},
+		{name: "ID flag", args: []string{"--registration-id", "dev-7", "--attestation", "symmetric-key"}, wantID: "dev-7"},
+		{name: "ID flag and argument agree", args: []string{"dev-7", "--registration-id", "dev-7", "--attestation", "symmetric-key"}, wantID: "dev-7"},
+		{name: "ID flag and argument differ", args: []string{"dev-7", "--registration-id", "dev-8"}, wantErr: "given twice"},
+		{name: "bad ID flag", args: []string{"--registration-id", "a b"}, wantErr: `registration ID "a b"`},
 		{name: "bad allocation", args: []string{"x", "--allocation-policy", "random"}, wantErr: "valid values are hashed"},
 	}
 	for _, tt := range tests {
@@ -147,9 +165,9 @@ func TestCreateX509(t *testing.T) {
 		t.Errorf("certificate info %+v", info)
 	}
 
-	// DER input is accepted too.
+	// DER input is accepted too (the CN must be the registration ID).
 	der := filepath.Join(t.TempDir(), "dev.cer")
-	os.WriteFile(der, dev.Cert.Raw, 0o600)
+	os.WriteFile(der, certstest.SelfSigned(t, "x509-der").Cert.Raw, 0o600)
 	if _, _, err := run(t, c, false, "x509-der", "--certificate", der); err != nil {
 		t.Fatalf("DER certificate: %v", err)
 	}
@@ -161,8 +179,15 @@ func TestCreateX509(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "give --certificate") {
 		t.Fatalf("export without certificate: %v", err)
 	}
-	if _, _, err := run(t, c, false, "x509-copy", "--from-file", exported, "--certificate", dev.CertPath); err != nil {
-		t.Fatalf("export plus --certificate: %v", err)
+	// The certificate's CN is not the new registration ID: refused, unless
+	// the checks are skipped.
+	_, _, err = run(t, c, false, "x509-copy", "--from-file", exported, "--certificate", dev.CertPath)
+	var ve *cmdutil.VerificationError
+	if !errors.As(err, &ve) || !strings.Contains(err.Error(), `CN "x509-device" does not match the registration ID "x509-copy"`) {
+		t.Fatalf("export plus --certificate under another ID: %v", err)
+	}
+	if _, _, err := run(t, c, false, "x509-copy", "--from-file", exported, "--certificate", dev.CertPath, "--skip-checks"); err != nil {
+		t.Fatalf("export plus --certificate --skip-checks: %v", err)
 	}
 }
 
@@ -252,5 +277,110 @@ func TestCreateFromFile(t *testing.T) {
 	os.WriteFile(file, []byte("[]"), 0o600)
 	if _, _, err := run(t, c, false, "dev-5", "--from-file", file); err == nil || !strings.Contains(err.Error(), "JSON object") {
 		t.Fatalf("array: %v", err)
+	}
+}
+
+// leafFile writes a certificate for cn made from tmpl edits, signed by a
+// fresh self-signed key, and returns its path.
+func leafFile(t *testing.T, cn string, edit func(*x509.Certificate)) string {
+	t.Helper()
+	key, err := certs.GenerateKey(certs.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(7),
+		Subject:               pkix.Name{CommonName: cn},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		BasicConstraintsValid: true,
+	}
+	edit(tmpl)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), cn+".pem")
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// Create refuses, before sending, what would make the device fail.
+func TestCreateChecks(t *testing.T) {
+	_, c := cmdtest.NewServer(t)
+	now := time.Now()
+	good := leafFile(t, "dev-ok", func(*x509.Certificate) {})
+	expired := leafFile(t, "dev-old", func(c *x509.Certificate) { c.NotBefore, c.NotAfter = now.Add(-48*time.Hour), now.Add(-24*time.Hour) })
+	future := leafFile(t, "dev-new", func(c *x509.Certificate) { c.NotBefore, c.NotAfter = now.Add(24*time.Hour), now.Add(48*time.Hour) })
+	server := leafFile(t, "dev-srv", func(c *x509.Certificate) { c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth} })
+	garbage := filepath.Join(t.TempDir(), "garbage.pem")
+	os.WriteFile(garbage, []byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"), 0o644)
+	badEKFile := filepath.Join(t.TempDir(), "bad-ek.json")
+	os.WriteFile(badEKFile, []byte(`{"registrationId":"dev-f","attestation":{"type":"tpm","tpm":{"endorsementKey":"AAAA"}}}`), 0o644)
+	certFile := filepath.Join(t.TempDir(), "cert.json")
+	old, _ := os.ReadFile(expired)
+	certJSON, _ := json.Marshal(map[string]any{"attestation": map[string]any{"type": "x509", "x509": map[string]any{"clientCertificates": map[string]any{"primary": map[string]string{"certificate": string(old)}}}}})
+	os.WriteFile(certFile, certJSON, 0o644)
+
+	tests := []struct {
+		name       string
+		args       []string
+		wantErr    string // substring; "" means created
+		kind       string // "usage", "verification" or "" (runtime)
+		wantID     string
+		wantErrOut string
+	}{
+		{name: "expired", args: []string{"--certificate", expired}, kind: "verification",
+			wantErr: "--certificate " + expired + ` cannot authenticate registration ID "dev-old": leaf CN=dev-old: expired at`},
+		{name: "not yet valid", args: []string{"--certificate", future}, kind: "verification", wantErr: "leaf CN=dev-new: not valid before"},
+		{name: "no client auth", args: []string{"--certificate", server}, kind: "verification", wantErr: "does not include clientAuth"},
+		{name: "CN mismatch", args: []string{"--registration-id", "dev-9", "--certificate", good}, kind: "verification", wantErr: `CN "dev-ok" does not match the registration ID "dev-9"`},
+		{name: "secondary mismatch", args: []string{"--certificate", good, "--secondary-certificate", expired}, kind: "verification", wantErr: "--secondary-certificate " + expired},
+		{name: "malformed certificate", args: []string{"dev-x", "--certificate", garbage}, wantErr: "--certificate: " + garbage},
+		{name: "certificate from file", args: []string{"dev-old", "--from-file", certFile}, kind: "verification", wantErr: "--from-file " + certFile + " (primary certificate) cannot authenticate"},
+		{name: "malformed EK", args: []string{"--endorsement-key", "AAAA"}, kind: "usage", wantErr: "--endorsement-key: invalid endorsement key"},
+		{name: "malformed EK from file", args: []string{"--from-file", badEKFile}, kind: "usage", wantErr: "--from-file " + badEKFile + " (attestation.tpm.endorsementKey): invalid endorsement key"},
+		{name: "matching CN", args: []string{"--certificate", good}, wantID: "dev-ok"},
+		{name: "expired skipped", args: []string{"--certificate", expired, "--skip-checks"}, wantID: "dev-old"},
+		{name: "mismatch skipped", args: []string{"--registration-id", "dev-9", "--certificate", good, "--skip-checks"}, wantID: "dev-9"},
+		{name: "malformed EK skipped", args: []string{"dev-ek", "--endorsement-key", "AAAA", "--skip-checks"}, wantID: "dev-ek"},
+		{name: "own ID for a TPM", args: []string{"--registration-id", "lab-7", "--endorsement-key", sampleEK}, wantID: "lab-7",
+			wantErrOut: `Note: the registration ID "lab-7" is not the one the device SDKs derive from this endorsement key (sizmf6sllrqe4op4wm576nl26la72rssxmf7i7oag2fbuy7uvbaq)`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, errOut, err := run(t, c, false, append(tt.args, "-o", "json")...)
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("%v\n%s", err, errOut)
+				}
+				var e model.IndividualEnrollment
+				if err := json.Unmarshal([]byte(out), &e); err != nil || e.RegistrationID != tt.wantID {
+					t.Errorf("created %q (%v), want %q", e.RegistrationID, err, tt.wantID)
+				}
+				if !strings.Contains(errOut, tt.wantErrOut) {
+					t.Errorf("stderr %q, want %q", errOut, tt.wantErrOut)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("err = %v, want %q", err, tt.wantErr)
+			}
+			var fe *cmdutil.FlagError
+			var ve *cmdutil.VerificationError
+			if got := map[bool]string{true: "usage"}[errors.As(err, &fe)] + map[bool]string{true: "verification"}[errors.As(err, &ve)]; got != tt.kind {
+				t.Errorf("error kind %q, want %q", got, tt.kind)
+			}
+			if tt.kind != "" && !strings.Contains(err.Error(), "--skip-checks sends it anyway") {
+				t.Errorf("no hint at --skip-checks: %v", err)
+			}
+			if out != "" {
+				t.Errorf("stdout %q on error", out)
+			}
+		})
 	}
 }
