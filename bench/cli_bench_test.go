@@ -1,0 +1,204 @@
+// Package bench measures the dpsctl binary end to end: process start, one
+// enrollment read against a running "dpsctl serve", and listing many
+// enrollments. Run with:
+//
+//	go test -run '^$' -bench . -benchtime 50x ./bench/
+//
+// The figures go into docs/benchmarks.md.
+package bench
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/dpsctl/dpsctl/pkg/dps"
+	"github.com/dpsctl/dpsctl/pkg/model"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if f := flag.Lookup("test.bench"); f == nil || f.Value.String() == "" {
+		// Only benchmarks live here; skip the build on a plain test run.
+		os.Exit(m.Run())
+	}
+	dir, err := os.MkdirTemp("", "dpsctl-bench")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "dpsctl")
+	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", binary, "../cmd/dpsctl")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		panic(fmt.Sprintf("build: %v\n%s", err, out))
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// server is a "dpsctl serve" child process on 127.0.0.1:0.
+type server struct {
+	cmd     *exec.Cmd
+	dataDir string
+	env     []string
+	info    struct {
+		ConnectionString string `json:"connectionString"`
+		Address          string `json:"address"`
+		CAFile           string `json:"caFile"`
+	}
+}
+
+func startServer(b *testing.B) *server {
+	b.Helper()
+	s := &server{dataDir: b.TempDir()}
+	base := append(os.Environ(), "DPSCTL_DATA_DIR="+s.dataDir, "XDG_CONFIG_HOME="+b.TempDir(), "DPSCTL_QUIET=1")
+	s.cmd = exec.Command(binary, "serve", "--addr", "127.0.0.1:0")
+	s.cmd.Env = base
+	stderr, _ := s.cmd.StderrPipe()
+	if err := s.cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_ = s.cmd.Process.Signal(os.Interrupt)
+		_ = s.cmd.Wait()
+	})
+	// Wait until serve reports its address.
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		once := false
+		for sc.Scan() {
+			if !once && strings.Contains(sc.Text(), "127.0.0.1:") {
+				once = true
+				close(ready)
+			}
+		}
+	}()
+	select {
+	case <-ready:
+	case <-time.After(20 * time.Second):
+		b.Fatal("dpsctl serve did not start")
+	}
+	out, err := exec.Command(binary, "serve", "info", "-o", "json", "--show-keys", "--data-dir", s.dataDir).Output()
+	if err != nil {
+		b.Fatalf("serve info: %v", err)
+	}
+	if err := json.Unmarshal(out, &s.info); err != nil {
+		b.Fatal(err)
+	}
+	s.env = append(base, "DPSCTL_CONNECTION_STRING="+s.info.ConnectionString, "DPSCTL_CA_FILE="+s.info.CAFile)
+	return s
+}
+
+func (s *server) client(b *testing.B) *dps.Client {
+	c, err := newTLSClient(s.info.ConnectionString, s.info.CAFile)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c
+}
+
+func run(b *testing.B, env []string, args ...string) (time.Duration, int64) {
+	b.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Env = env
+	cmd.Stdout = nil
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		b.Fatalf("dpsctl %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	d := time.Since(start)
+	rss := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss // KiB on Linux
+	return d, rss
+}
+
+func reportMedian(b *testing.B, ds []time.Duration) {
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	b.ReportMetric(float64(ds[len(ds)/2].Microseconds())/1000, "median-ms")
+	b.ReportMetric(float64(ds[len(ds)*95/100].Microseconds())/1000, "p95-ms")
+}
+
+// BenchmarkVersionColdStart: a new dpsctl process printing its version.
+func BenchmarkVersionColdStart(b *testing.B) {
+	env := append(os.Environ(), "XDG_CONFIG_HOME="+b.TempDir())
+	var ds []time.Duration
+	for b.Loop() {
+		d, _ := run(b, env, "version")
+		ds = append(ds, d)
+	}
+	reportMedian(b, ds)
+}
+
+// BenchmarkEnrollmentShow: "dpsctl enrollment show" against "dpsctl serve".
+func BenchmarkEnrollmentShow(b *testing.B) {
+	s := startServer(b)
+	c := s.client(b)
+	e := &model.IndividualEnrollment{RegistrationID: "bench-show", Attestation: &model.AttestationMechanism{Type: model.AttestationSymmetricKey}}
+	if _, err := c.PutEnrollment(context.Background(), e, ""); err != nil {
+		b.Fatal(err)
+	}
+	var ds []time.Duration
+	for b.Loop() {
+		d, _ := run(b, s.env, "enrollment", "show", "bench-show", "-o", "json")
+		ds = append(ds, d)
+	}
+	reportMedian(b, ds)
+}
+
+func seed(b *testing.B, c *dps.Client, n int) {
+	b.Helper()
+	ctx := context.Background()
+	batch := make([]model.IndividualEnrollment, 0, 10)
+	for i := 0; i < n; i++ {
+		batch = append(batch, model.IndividualEnrollment{
+			RegistrationID: fmt.Sprintf("dev-%07d", i),
+			Attestation:    &model.AttestationMechanism{Type: model.AttestationSymmetricKey},
+			IoTHubs:        []string{"hub1.azure-devices.net"},
+		})
+		if len(batch) == 10 || i == n-1 {
+			res, err := c.BulkEnrollments(ctx, model.BulkCreate, batch)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if !res.IsSuccessful {
+				b.Fatalf("bulk: %+v", res.Errors)
+			}
+			batch = batch[:0]
+		}
+	}
+}
+
+// BenchmarkEnrollmentListJSON lists N enrollments as JSON through "dpsctl
+// serve" and reports peak RSS, to show memory stays flat as N grows.
+func BenchmarkEnrollmentListJSON(b *testing.B) {
+	for _, n := range []int{10_000, 40_000} {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			s := startServer(b)
+			seed(b, s.client(b), n)
+			var ds []time.Duration
+			var peak int64
+			for b.Loop() {
+				d, rss := run(b, s.env, "enrollment", "list", "-o", "json")
+				ds = append(ds, d)
+				peak = max(peak, rss)
+			}
+			reportMedian(b, ds)
+			b.ReportMetric(float64(peak)/1024, "peak-rss-MiB")
+		})
+	}
+}
