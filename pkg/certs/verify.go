@@ -251,6 +251,8 @@ func Verify(leaf *x509.Certificate, opts VerifyOptions) []Problem {
 			role = "root"
 		case root:
 			role = "trusted CA"
+		case isSelfSigned(issuer):
+			role = "root" // an untrusted one; reported as wrong-root below
 		}
 		label := Label(role, issuer)
 		if !sigOK {

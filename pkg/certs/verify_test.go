@@ -134,7 +134,7 @@ func TestVerify(t *testing.T) {
 		{"missing digitalSignature", noDigSig, VerifyOptions{Intermediates: chain(inter), Roots: chain(root)}, []string{CodeMissingDigitalSig}, "leaf CN=dev1"},
 		{"non-CA issuer", leafOfNotCA, VerifyOptions{Intermediates: chain(notCA, inter), Roots: chain(root)}, []string{CodeNotCA, CodeNoCertSign}, "intermediate CN=dev-issuer"},
 		{"broken chain", leaf, VerifyOptions{Roots: chain(root)}, []string{CodeBrokenChain}, "leaf CN=dev1"},
-		{"wrong root, full bundle", leafB, VerifyOptions{Intermediates: chain(interB, otherRoot), Roots: chain(root)}, []string{CodeWrongRoot}, "intermediate CN=Root B"},
+		{"wrong root, full bundle", leafB, VerifyOptions{Intermediates: chain(interB, otherRoot), Roots: chain(root)}, []string{CodeWrongRoot}, "root CN=Root B"},
 		{"wrong root, root not sent", leafB, VerifyOptions{Intermediates: chain(interB), Roots: chain(root)}, []string{CodeBrokenChain}, "intermediate CN=Inter B"},
 		{"bad signature", leaf, VerifyOptions{Intermediates: chain(impostor), Roots: chain(root)}, []string{CodeBadSignature}, "leaf CN=dev1"},
 		{"root of the same name, other key", leaf, VerifyOptions{Intermediates: chain(inter), Roots: chain(rootAgain)}, []string{CodeWrongRoot}, "intermediate CN=Inter"},
