@@ -1,0 +1,115 @@
+package provisioning
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/dpsctl/dpsctl/pkg/model"
+)
+
+// ErrMalformedResponse is wrapped by the errors about answers of the device
+// API that are not the documents it must send.
+var ErrMalformedResponse = errors.New("malformed device API response")
+
+// Error is an error answer (HTTP status 300 or more) of the device API.
+type Error struct {
+	StatusCode int
+	ErrorCode  int
+	TrackingID string
+	Message    string
+	Method     string
+	Path       string // request path without the query
+	// RetryAfter is the wait the service asked for (429 and 503), or 0.
+	RetryAfter time.Duration
+
+	body []byte // the answer, for the TPM challenge
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s: %d %s", e.Method, e.Path, e.StatusCode, http.StatusText(e.StatusCode))
+	if e.ErrorCode != 0 {
+		fmt.Fprintf(&b, ": errorCode %d", e.ErrorCode)
+	}
+	if e.Message != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Message)
+	}
+	if e.TrackingID != "" {
+		fmt.Fprintf(&b, " (trackingId %s)", e.TrackingID)
+	}
+	return b.String()
+}
+
+// Denied reports whether the service refused the device's credentials
+// (401 or 403).
+func (e *Error) Denied() bool {
+	return e.StatusCode == http.StatusUnauthorized || e.StatusCode == http.StatusForbidden
+}
+
+// Transient reports whether the request may succeed if sent again later:
+// throttling (429) and server errors (5xx).
+func (e *Error) Transient() bool {
+	return e.StatusCode == http.StatusTooManyRequests || e.StatusCode >= 500
+}
+
+// RegistrationError reports a registration that ended in the status failed
+// or disabled: the service answered, and refused to assign the device.
+type RegistrationError struct {
+	RegistrationID string
+	Result         *model.RegistrationOperationStatus
+}
+
+func (e *RegistrationError) Error() string {
+	st := e.Result.RegistrationState
+	var b strings.Builder
+	switch e.Result.Status {
+	case model.RegDisabled:
+		fmt.Fprintf(&b, "registration %s: the enrollment is disabled", e.RegistrationID)
+	default:
+		fmt.Fprintf(&b, "registration %s: %s", e.RegistrationID, e.Result.Status)
+	}
+	if st != nil {
+		if st.ErrorCode != 0 {
+			fmt.Fprintf(&b, ": errorCode %d", st.ErrorCode)
+		}
+		if st.ErrorMessage != "" {
+			b.WriteString(": ")
+			b.WriteString(st.ErrorMessage)
+		}
+	}
+	return b.String()
+}
+
+// TransportError reports a request that got no HTTP answer: the host could
+// not be reached, TLS failed, the connection broke.
+type TransportError struct {
+	Method, Path string
+	Err          error
+}
+
+func (e *TransportError) Error() string {
+	return fmt.Sprintf("%s %s: %v", e.Method, e.Path, e.Err)
+}
+
+func (e *TransportError) Unwrap() error { return e.Err }
+
+// IsDenied reports whether err says the service refused the device: a 401
+// or 403 answer, or a registration that ended failed or disabled.
+func IsDenied(err error) bool {
+	var re *RegistrationError
+	if errors.As(err, &re) {
+		return true
+	}
+	var e *Error
+	return errors.As(err, &e) && e.Denied()
+}
+
+// IsTransport reports whether err is a failure to reach the service.
+func IsTransport(err error) bool {
+	var te *TransportError
+	return errors.As(err, &te)
+}
