@@ -90,3 +90,37 @@ type TPMChallenge struct {
 	AuthenticationKey string `json:"authenticationKey"`
 	KeyName           string `json:"keyName"`
 }
+
+// AllocationRequest is what the service POSTs to a custom allocation
+// webhook. One of IndividualEnrollment and EnrollmentGroup is set, rendered
+// as the service API reads it (keys and certificate bodies stripped).
+type AllocationRequest struct {
+	IndividualEnrollment *IndividualEnrollment `json:"individualEnrollment,omitempty"`
+	EnrollmentGroup      *EnrollmentGroup      `json:"enrollmentGroup,omitempty"`
+	DeviceRuntimeContext DeviceRuntimeContext  `json:"deviceRuntimeContext"`
+	// LinkedHubs are the hubs the webhook may choose from.
+	LinkedHubs []string `json:"linkedHubs"`
+}
+
+// DeviceRuntimeContext describes the registering device to a custom
+// allocation webhook. The current hub and device are set on
+// re-registration only; one of X509, SymmetricKey and TPM is set after the
+// attestation used (SymmetricKey is an empty object).
+type DeviceRuntimeContext struct {
+	RegistrationID        string                          `json:"registrationId"`
+	CurrentIoTHubHostName string                          `json:"currentIotHubHostName,omitempty"`
+	CurrentDeviceID       string                          `json:"currentDeviceId,omitempty"`
+	X509                  *X509RegistrationResult         `json:"x509,omitempty"`
+	SymmetricKey          *SymmetricKeyRegistrationResult `json:"symmetricKey,omitempty"`
+	TPM                   *TPMAttestation                 `json:"tpm,omitempty"`
+	Payload               json.RawMessage                 `json:"payload,omitempty"`
+}
+
+// AllocationResponse is a custom allocation webhook's answer. IoTHubHostName
+// must be one of the request's LinkedHubs; InitialTwin replaces the
+// enrollment's initial twin; Payload is handed to the device.
+type AllocationResponse struct {
+	IoTHubHostName string          `json:"iotHubHostName"`
+	InitialTwin    *InitialTwin    `json:"initialTwin,omitempty"`
+	Payload        json.RawMessage `json:"payload,omitempty"`
+}

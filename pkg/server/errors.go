@@ -18,6 +18,7 @@ import (
 type apiError struct {
 	code int // six-digit DPS error code; HTTP status = code/1000
 	msg  string
+	info map[string]string // optional details (the body's info)
 }
 
 func (e *apiError) Error() string { return fmt.Sprintf("%d: %s", e.code, e.msg) }
@@ -79,6 +80,7 @@ func writeErrorBody(w http.ResponseWriter, e *apiError, now time.Time) {
 		ErrorCode:    e.code,
 		TrackingID:   newUUID(),
 		Message:      e.msg,
+		Info:         e.info,
 		TimestampUTC: model.FormatTime(now),
 	}
 	b, _ := json.Marshal(body)

@@ -57,9 +57,10 @@ type handler struct {
 	now      func() time.Time
 	hostName func() string
 	policies *policyCache
-	// device serves the device registration API (/{idScope}/registrations/…);
-	// nil until that API exists.
-	device http.Handler
+	// device serves the device registration API (/{idScope}/registrations/…)
+	// and hub the local IoT hubs (/devices/…).
+	device *deviceAPI
+	hub    http.Handler
 
 	enrollments *kind[model.IndividualEnrollment]
 	groups      *kind[model.EnrollmentGroup]
@@ -106,6 +107,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.device.ServeHTTP(w, r)
 		return
 	}
+	if err == nil && isHubAPI(segs) && h.hub != nil {
+		h.hub.ServeHTTP(w, r)
+		return
+	}
 	var op *operation
 	var req *request
 	if err == nil {
@@ -113,6 +118,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if err == nil {
 		err = h.serve(w, op, req)
+	}
+	if op != nil && r.Method != http.MethodGet && h.device != nil {
+		// Enrollments or groups may have changed: the device API reloads
+		// its group index.
+		h.device.creds.invalidate()
 	}
 	if err != nil {
 		h.fail(w, r, err)

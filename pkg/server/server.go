@@ -80,6 +80,13 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives request and error logs (default: discarded).
 	Logger *slog.Logger
+	// Hubs are IoT hub host names to link (if not yet linked), besides the
+	// default hub that a new data directory links: the host name.
+	Hubs []string
+	// WebhookClient calls custom allocation webhooks (default: a client
+	// with the system's trust roots; each call is bounded by
+	// WebhookTimeout).
+	WebhookClient *http.Client
 }
 
 // Info describes a running or openable instance.
@@ -144,6 +151,21 @@ func Open(opts Options) (*Instance, error) {
 	i.h.enrollments = newEnrollmentKind(i.h)
 	i.h.groups = newGroupKind(i.h)
 	i.h.initRegistrationOps()
+	webhook := opts.WebhookClient
+	if webhook == nil {
+		webhook = &http.Client{}
+	}
+	i.h.device = &deviceAPI{
+		h:       i.h,
+		idScope: i.idScope,
+		creds:   newCredentialCache(st),
+		hubs: &snapshotCache[hubSnapshot]{
+			ttl:  credentialTTL,
+			load: func(ctx context.Context) (hubSnapshot, error) { return loadHubSnapshot(ctx, st) },
+		},
+		webhook: webhook,
+	}
+	i.h.hub = &hubAPI{h: i.h}
 	return i, nil
 }
 
@@ -193,6 +215,9 @@ func (i *Instance) bootstrap(opts Options) error {
 		}
 		i.addr, err = setting(tx, store.MetaAddress, opts.Addr, DefaultAddr)
 		if err != nil {
+			return err
+		}
+		if err := linkHubs(tx, i.hostName, opts.Hubs); err != nil {
 			return err
 		}
 		p, _, err = ensurePKI(i.dir, i.hostName, i.now())
@@ -254,6 +279,16 @@ func newIDScope() string {
 	rand.Read(b[:])
 	return "0ne" + strings.ToUpper(hex.EncodeToString(b[:]))
 }
+
+// invalidate drops what the device API keeps in memory (linked hubs,
+// enrollment groups) after a change made through the instance.
+func (i *Instance) invalidate() {
+	i.h.device.hubs.invalidate()
+	i.h.device.creds.invalidate()
+}
+
+// IDScope returns the instance's ID scope.
+func (i *Instance) IDScope() string { return i.idScope }
 
 // Close closes the store. A running Serve must be stopped first.
 func (i *Instance) Close() error { return i.st.Close() }

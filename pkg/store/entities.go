@@ -20,9 +20,27 @@ type Page[T any] struct {
 // Registration is a stored registration state. EnrollmentGroupID names the
 // group the device registered through; it is empty for devices registered
 // through an individual enrollment.
+//
+// The other fields belong to the device registration API: the registration
+// record doubles as the record of the device's latest register operation,
+// so that a poll (GET …/operations/{operationId}) in any process sharing the
+// data directory finds it.
 type Registration struct {
 	State             model.DeviceRegistrationState
 	EnrollmentGroupID string
+
+	// OperationID is the id of the latest register operation.
+	OperationID string
+	// Result is the device's view of the registration (what the operation
+	// status and the status lookup return).
+	Result *model.DeviceRegistrationResult
+	// AuthKeys are the base64 keys the device may sign its SAS tokens with
+	// while it polls (its enrollment or derived key; for TPM the challenge
+	// key and the hub key).
+	AuthKeys []string
+	// AuthThumbprint is the SHA-256 thumbprint of the X.509 certificate the
+	// device registered with.
+	AuthThumbprint string
 }
 
 func decode[T any](t *entityTable, doc []byte) (*T, error) {
@@ -258,7 +276,10 @@ func (tx *Tx) PutRegistration(r *Registration, ifMatch string) error {
 	if err := requireID("registration", r.State.RegistrationID); err != nil {
 		return err
 	}
-	doc, err := encode("registration", storedRegistration{State: &r.State, EnrollmentGroupID: r.EnrollmentGroupID})
+	doc, err := encode("registration", storedRegistration{
+		State: &r.State, EnrollmentGroupID: r.EnrollmentGroupID,
+		OperationID: r.OperationID, Result: r.Result, AuthKeys: r.AuthKeys, AuthThumbprint: r.AuthThumbprint,
+	})
 	if err != nil {
 		return err
 	}
@@ -274,8 +295,12 @@ func (tx *Tx) DeleteRegistration(id, ifMatch string) error {
 // storedRegistration is the document of a registrations row: the wire state
 // plus the group it came through.
 type storedRegistration struct {
-	State             *model.DeviceRegistrationState `json:"state"`
-	EnrollmentGroupID string                         `json:"enrollmentGroupId,omitempty"`
+	State             *model.DeviceRegistrationState  `json:"state"`
+	EnrollmentGroupID string                          `json:"enrollmentGroupId,omitempty"`
+	OperationID       string                          `json:"operationId,omitempty"`
+	Result            *model.DeviceRegistrationResult `json:"result,omitempty"`
+	AuthKeys          []string                        `json:"authKeys,omitempty"`
+	AuthThumbprint    string                          `json:"authThumbprint,omitempty"`
 }
 
 func decodeRegistration(t *entityTable, doc []byte) (*Registration, error) {
@@ -286,5 +311,8 @@ func decodeRegistration(t *entityTable, doc []byte) (*Registration, error) {
 	if sr.State == nil {
 		return nil, fmt.Errorf("stored %s is corrupt: %w", t.kind, errors.New("no state"))
 	}
-	return &Registration{State: *sr.State, EnrollmentGroupID: sr.EnrollmentGroupID}, nil
+	return &Registration{
+		State: *sr.State, EnrollmentGroupID: sr.EnrollmentGroupID,
+		OperationID: sr.OperationID, Result: sr.Result, AuthKeys: sr.AuthKeys, AuthThumbprint: sr.AuthThumbprint,
+	}, nil
 }

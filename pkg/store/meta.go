@@ -14,6 +14,12 @@ const (
 	MetaHostName    = "hostName"
 	MetaAddress     = "address"
 	MetaCreatedTime = "createdTime"
+	// MetaDefaultHub records that the default linked hub was created once
+	// (so unlinking it sticks).
+	MetaDefaultHub = "defaultHub"
+	// MetaAllocationPolicy is the service-level allocation policy used by
+	// enrollments that set none (default hashed).
+	MetaAllocationPolicy = "allocationPolicy"
 )
 
 // querier is what *sql.DB and *sql.Tx have in common.
@@ -191,9 +197,10 @@ type LinkedHub struct {
 	ApplyAllocationPolicy bool
 }
 
-// LinkedHubs returns the linked hubs in the order they were added.
-func (s *Store) LinkedHubs(ctx context.Context) ([]LinkedHub, error) {
-	rows, err := s.r.QueryContext(ctx, "SELECT host_name, connection_string, allocation_weight, apply_allocation_policy FROM linked_hubs ORDER BY seq, host_name")
+const linkedHubColumns = "SELECT host_name, connection_string, allocation_weight, apply_allocation_policy FROM linked_hubs"
+
+func getLinkedHubs(ctx context.Context, q querier) ([]LinkedHub, error) {
+	rows, err := q.QueryContext(ctx, linkedHubColumns+" ORDER BY seq, host_name")
 	if err != nil {
 		return nil, fmt.Errorf("read linked hubs: %w", err)
 	}
@@ -212,34 +219,64 @@ func (s *Store) LinkedHubs(ctx context.Context) ([]LinkedHub, error) {
 	return hs, nil
 }
 
+// LinkedHubs returns the linked hubs in the order they were added.
+func (s *Store) LinkedHubs(ctx context.Context) ([]LinkedHub, error) { return getLinkedHubs(ctx, s.r) }
+
+// LinkedHub returns one linked hub by host name (compared without regard
+// to case), or ErrNotFound.
+func (s *Store) LinkedHub(ctx context.Context, hostName string) (LinkedHub, error) {
+	var h LinkedHub
+	err := s.r.QueryRowContext(ctx, linkedHubColumns+" WHERE host_name = ?", hostName).
+		Scan(&h.HostName, &h.ConnectionString, &h.AllocationWeight, &h.ApplyAllocationPolicy)
+	if errors.Is(err, sql.ErrNoRows) {
+		return LinkedHub{}, fmt.Errorf("linked hub %q: %w", hostName, ErrNotFound)
+	}
+	if err != nil {
+		return LinkedHub{}, fmt.Errorf("read linked hub %q: %w", hostName, err)
+	}
+	return h, nil
+}
+
 // PutLinkedHub adds or replaces a linked hub (keyed by host name).
 func (s *Store) PutLinkedHub(ctx context.Context, h LinkedHub) error {
-	if h.HostName == "" {
-		return errors.New("linked hub has no host name")
-	}
-	return s.Update(ctx, func(tx *Tx) error {
-		_, err := tx.tx.ExecContext(tx.ctx, `INSERT INTO linked_hubs (host_name, connection_string, allocation_weight, apply_allocation_policy, seq)
-VALUES (?, ?, ?, ?, (SELECT coalesce(max(seq), 0) + 1 FROM linked_hubs))
-ON CONFLICT (host_name) DO UPDATE SET connection_string = excluded.connection_string,
-	allocation_weight = excluded.allocation_weight, apply_allocation_policy = excluded.apply_allocation_policy`,
-			h.HostName, h.ConnectionString, h.AllocationWeight, h.ApplyAllocationPolicy)
-		if err != nil {
-			return fmt.Errorf("write linked hub %q: %w", h.HostName, err)
-		}
-		return nil
-	})
+	return s.Update(ctx, func(tx *Tx) error { return tx.PutLinkedHub(h) })
 }
 
 // DeleteLinkedHub removes a linked hub, or returns ErrNotFound.
 func (s *Store) DeleteLinkedHub(ctx context.Context, hostName string) error {
-	return s.Update(ctx, func(tx *Tx) error {
-		res, err := tx.tx.ExecContext(tx.ctx, "DELETE FROM linked_hubs WHERE host_name = ?", hostName)
-		if err != nil {
-			return fmt.Errorf("delete linked hub %q: %w", hostName, err)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("linked hub %q: %w", hostName, ErrNotFound)
-		}
-		return nil
-	})
+	return s.Update(ctx, func(tx *Tx) error { return tx.DeleteLinkedHub(hostName) })
+}
+
+// LinkedHubs returns the linked hubs inside the transaction.
+func (tx *Tx) LinkedHubs() ([]LinkedHub, error) { return getLinkedHubs(tx.ctx, tx.tx) }
+
+// PutLinkedHub adds or replaces a linked hub inside the transaction. A
+// replaced hub keeps its place in the order.
+func (tx *Tx) PutLinkedHub(h LinkedHub) error {
+	if h.HostName == "" {
+		return errors.New("linked hub has no host name")
+	}
+	_, err := tx.tx.ExecContext(tx.ctx, `INSERT INTO linked_hubs (host_name, connection_string, allocation_weight, apply_allocation_policy, seq)
+VALUES (?, ?, ?, ?, (SELECT coalesce(max(seq), 0) + 1 FROM linked_hubs))
+ON CONFLICT (host_name) DO UPDATE SET connection_string = excluded.connection_string,
+	allocation_weight = excluded.allocation_weight, apply_allocation_policy = excluded.apply_allocation_policy`,
+		h.HostName, h.ConnectionString, h.AllocationWeight, h.ApplyAllocationPolicy)
+	if err != nil {
+		return fmt.Errorf("write linked hub %q: %w", h.HostName, err)
+	}
+	return nil
+}
+
+// DeleteLinkedHub removes a linked hub inside the transaction, or returns
+// ErrNotFound. The devices of its registry stay (as an IoT hub's devices
+// outlive the link to a provisioning service).
+func (tx *Tx) DeleteLinkedHub(hostName string) error {
+	res, err := tx.tx.ExecContext(tx.ctx, "DELETE FROM linked_hubs WHERE host_name = ?", hostName)
+	if err != nil {
+		return fmt.Errorf("delete linked hub %q: %w", hostName, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("linked hub %q: %w", hostName, ErrNotFound)
+	}
+	return nil
 }

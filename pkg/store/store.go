@@ -29,7 +29,7 @@ import (
 const FileName = "dpsctl.db"
 
 // SchemaVersion is the schema this package writes (PRAGMA user_version).
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // MatchAny is the If-Match wildcard: any existing entity, or none.
 const MatchAny = "*"
@@ -53,6 +53,7 @@ type Store struct {
 	enrollments   *entityTable
 	groups        *entityTable
 	registrations *entityTable
+	hubDevices    *hubDeviceStmts
 }
 
 // Open opens (creating it and its schema if needed) the database in dir.
@@ -131,6 +132,9 @@ func (s *Store) Close() error {
 			errs = append(errs, t.close())
 		}
 	}
+	if s.hubDevices != nil {
+		errs = append(errs, s.hubDevices.close())
+	}
 	if s.r != nil {
 		errs = append(errs, s.r.Close())
 	}
@@ -182,6 +186,31 @@ CREATE TABLE linked_hubs (
 	seq                     INTEGER NOT NULL
 );
 `,
+	// 2: the device side. Device identities of the local IoT hubs, the
+	// service's own verified CA certificates, and the HMAC keys handed to
+	// TPM devices in their challenge.
+	`
+CREATE TABLE hub_devices (
+	seq  INTEGER PRIMARY KEY AUTOINCREMENT,
+	hub  TEXT NOT NULL COLLATE NOCASE,
+	id   TEXT NOT NULL COLLATE NOCASE,
+	doc  TEXT NOT NULL,
+	UNIQUE (hub, id)
+);
+CREATE INDEX hub_devices_by_id ON hub_devices (id);
+CREATE TABLE certificates (
+	name        TEXT PRIMARY KEY COLLATE NOCASE,
+	certificate TEXT NOT NULL,
+	verified    INTEGER NOT NULL DEFAULT 0,
+	created     TEXT NOT NULL,
+	seq         INTEGER NOT NULL
+);
+CREATE TABLE tpm_challenges (
+	id      TEXT PRIMARY KEY COLLATE NOCASE,
+	key     TEXT NOT NULL,
+	expires INTEGER NOT NULL
+);
+`,
 }
 
 // migrate brings the schema to SchemaVersion inside one write transaction,
@@ -223,6 +252,9 @@ func (s *Store) prepare() error {
 		return err
 	}
 	if s.registrations, err = newEntityTable(s, "registrations", "registration", true); err != nil {
+		return err
+	}
+	if s.hubDevices, err = newHubDeviceStmts(s); err != nil {
 		return err
 	}
 	return nil

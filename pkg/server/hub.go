@@ -1,0 +1,384 @@
+package server
+
+// The local IoT hubs. The service links hubs by host name and keeps each
+// hub's device registry in the store; every local hub is served by this
+// same listener, on paths under /devices/:
+//
+//	POST /devices/{id}/messages/events        device-to-cloud message (204)
+//	GET  /devices/{id}/messages/deviceBound   cloud-to-device poll (204: none)
+//
+// The default hub, linked when the data directory is created, is named
+// after the service's own host name (localhost unless --hostname says
+// otherwise): names such as local-hub.azure-devices.net would not resolve,
+// while the service's host name reaches this listener and its TLS
+// certificate already covers it. A device therefore connects to
+// https://{assignedHub}:{the service's port}. Other hubs may be linked
+// under any name; they are served here too (a client has to reach this
+// address for them).
+//
+// A device authenticates as with IoT Hub: a SAS token whose sr is
+// {hub}/devices/{id} (any URL encoding, no skn) signed with its primary or
+// secondary key, or a TLS client certificate whose SHA-256 or SHA-1
+// thumbprint is the device's. The hub is taken from the token's sr, or for
+// certificates from the Host header (falling back to the only hub that
+// has the device). Errors are IoT Hub's: a JSON body with Message and
+// ExceptionMessage, and an iothub-errorcode header.
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dpsctl/dpsctl/pkg/certs"
+	"github.com/dpsctl/dpsctl/pkg/model"
+	"github.com/dpsctl/dpsctl/pkg/sas"
+	"github.com/dpsctl/dpsctl/pkg/store"
+)
+
+// MaxMessageBytes is the largest device-to-cloud message the hub accepts
+// (IoT Hub's limit).
+const MaxMessageBytes = 256 * 1024
+
+// hubKeyName is the name of a local hub's owner policy.
+const hubKeyName = "iothubowner"
+
+// hubAPI serves the device side of the local IoT hubs.
+type hubAPI struct {
+	h *handler
+}
+
+// isHubAPI reports whether a path is the hub's (/devices/…).
+func isHubAPI(segs []string) bool {
+	return len(segs) >= 1 && strings.EqualFold(segs[0], "devices")
+}
+
+// hubError is an IoT Hub error answer.
+type hubError struct {
+	status int
+	code   string // e.g. IotHubUnauthorizedAccess
+	msg    string
+}
+
+func (e *hubError) Error() string { return e.code + ": " + e.msg }
+
+func hubUnauthorized(format string, args ...any) *hubError {
+	return &hubError{status: http.StatusUnauthorized, code: "IotHubUnauthorizedAccess", msg: fmt.Sprintf(format, args...)}
+}
+
+func (a *hubAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	err := a.serve(w, r)
+	if err == nil {
+		return
+	}
+	var he *hubError
+	if !errors.As(err, &he) {
+		if ae, ok := asAPIError(err); ok {
+			he = &hubError{status: ae.status(), code: "ArgumentInvalid", msg: ae.msg}
+		} else {
+			a.h.log.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+			he = &hubError{status: http.StatusInternalServerError, code: "ServerError", msg: "internal error"}
+		}
+	}
+	now := a.h.now()
+	body, _ := json.Marshal(map[string]string{
+		"Message":          "ErrorCode:" + he.code + ";" + he.msg,
+		"ExceptionMessage": "Tracking ID:" + newUUID() + "-TimeStamp:" + now.UTC().Format("01/02/2006 15:04:05"),
+	})
+	hd := w.Header()
+	hd.Set("Content-Type", contentTypeJSON)
+	hd.Set("Content-Length", strconv.Itoa(len(body)))
+	setHeader(hd, "iothub-errorcode", he.code)
+	w.WriteHeader(he.status)
+	w.Write(body)
+}
+
+func (a *hubAPI) serve(w http.ResponseWriter, r *http.Request) error {
+	segs, err := splitPath(r.URL)
+	if err != nil {
+		return err
+	}
+	notFound := &hubError{status: http.StatusNotFound, code: "NotFound", msg: "no IoT hub operation at " + r.URL.Path}
+	if len(segs) != 4 || !strings.EqualFold(segs[2], "messages") {
+		return notFound
+	}
+	var want string
+	switch strings.ToLower(segs[3]) {
+	case "events":
+		want = http.MethodPost
+	case "devicebound":
+		want = http.MethodGet
+	default:
+		return notFound
+	}
+	if r.Method != want {
+		w.Header().Set("Allow", want)
+		return &hubError{status: http.StatusMethodNotAllowed, code: "MethodNotAllowed", msg: "use " + want}
+	}
+	if r.URL.Query().Get("api-version") == "" {
+		return &hubError{status: http.StatusBadRequest, code: "InvalidProtocolVersion", msg: "the api-version query parameter is required (for example api-version=2020-09-30)"}
+	}
+	id := segs[1]
+	if id == "" {
+		return notFound
+	}
+	ctx := r.Context()
+	dev, err := a.authenticate(ctx, r, id)
+	if err != nil {
+		return err
+	}
+	now := a.h.now()
+	if want == http.MethodGet {
+		// No cloud-to-device messages: answer "none" and note the activity.
+		if err := a.touch(ctx, dev, now, 0); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	if r.ContentLength > MaxMessageBytes {
+		return &hubError{status: http.StatusRequestEntityTooLarge, code: "MessageTooLarge", msg: fmt.Sprintf("the message exceeds %d bytes", MaxMessageBytes)}
+	}
+	n, err := io.Copy(io.Discard, io.LimitReader(r.Body, MaxMessageBytes+1))
+	if err != nil {
+		return &hubError{status: http.StatusBadRequest, code: "ArgumentInvalid", msg: "could not read the message"}
+	}
+	if n > MaxMessageBytes {
+		return &hubError{status: http.StatusRequestEntityTooLarge, code: "MessageTooLarge", msg: fmt.Sprintf("the message exceeds %d bytes", MaxMessageBytes)}
+	}
+	if err := a.touch(ctx, dev, now, 1); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// touch records a connection: state connected, last activity, messages.
+func (a *hubAPI) touch(ctx context.Context, dev *store.HubDevice, now time.Time, messages int64) error {
+	ts := deviceTime(now.UTC())
+	return a.h.st.UpdateHubDevice(ctx, dev.HubHostName, dev.DeviceID, func(d *store.HubDevice) error {
+		if d.ConnectionState != store.ConnectionConnected {
+			d.ConnectionState = store.ConnectionConnected
+			d.ConnectionStateUpdatedTime = ts
+		}
+		d.LastActivityTime = ts
+		d.DeviceToCloudMessageCount += messages
+		return nil
+	})
+}
+
+// authenticate finds the device and checks its credential.
+func (a *hubAPI) authenticate(ctx context.Context, r *http.Request, id string) (*store.HubDevice, error) {
+	now := a.h.now()
+	hdr := strings.TrimSpace(r.Header.Get("Authorization"))
+	if hdr != "" {
+		tok, err := sas.ParseToken(hdr)
+		if err != nil {
+			return nil, hubUnauthorized("the Authorization header is not a valid SharedAccessSignature token: %v", err)
+		}
+		host, path, _ := strings.Cut(strings.Trim(tok.Resource, "/"), "/")
+		host = stripPort(strings.TrimPrefix(host, "https://"))
+		if !strings.EqualFold(path, "devices/"+id) {
+			return nil, hubUnauthorized("the SAS token's sr %q does not name device %q", tok.Resource, id)
+		}
+		if tok.KeyName != "" {
+			return nil, hubUnauthorized("the SAS token names the policy %q; devices sign with their own key and send no skn", tok.KeyName)
+		}
+		dev, err := a.h.st.HubDevice(ctx, host, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, hubUnauthorized("device %q is not registered in IoT hub %q", id, host)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if dev.AuthenticationType != store.AuthSAS {
+			return nil, hubUnauthorized("device %q authenticates with an X.509 certificate, not a SAS token", id)
+		}
+		if _, err := verifyKeys(tok, now, dev.PrimaryKey, dev.SecondaryKey); err != nil {
+			if errors.Is(err, sas.ErrExpired) {
+				return nil, hubUnauthorized("the SAS token expired")
+			}
+			return nil, hubUnauthorized("the SAS token signature does not match the keys of device %q", id)
+		}
+		return a.enabled(dev)
+	}
+	chain := peerChain(r)
+	if len(chain) == 0 {
+		return nil, hubUnauthorized("no credentials: send a SAS token or a TLS client certificate")
+	}
+	dev, err := a.h.st.HubDevice(ctx, stripPort(r.Host), id)
+	if errors.Is(err, store.ErrNotFound) {
+		devs, ferr := a.h.st.FindHubDevices(ctx, id)
+		if ferr != nil {
+			return nil, ferr
+		}
+		if len(devs) != 1 {
+			return nil, hubUnauthorized("device %q is not registered in IoT hub %q", id, stripPort(r.Host))
+		}
+		dev, err = devs[0], nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !certMatches(chain[0], dev) {
+		return nil, hubUnauthorized("the client certificate's thumbprint is not the one registered for device %q", id)
+	}
+	if now.Before(chain[0].NotBefore) || now.After(chain[0].NotAfter) {
+		return nil, hubUnauthorized("the client certificate is not valid at this time")
+	}
+	return a.enabled(dev)
+}
+
+func (a *hubAPI) enabled(dev *store.HubDevice) (*store.HubDevice, error) {
+	if dev.Status == model.StatusDisabled {
+		return nil, hubUnauthorized("device %q is disabled", dev.DeviceID)
+	}
+	return dev, nil
+}
+
+func certMatches(leaf *x509.Certificate, dev *store.HubDevice) bool {
+	if dev.AuthenticationType != store.AuthSelfSigned {
+		return false
+	}
+	s256, s1 := certs.Thumbprint(leaf, crypto.SHA256), certs.Thumbprint(leaf, crypto.SHA1)
+	for _, t := range []string{dev.PrimaryThumbprint, dev.SecondaryThumbprint} {
+		if t != "" && (strings.EqualFold(t, s256) || strings.EqualFold(t, s1)) {
+			return true
+		}
+	}
+	return false
+}
+
+// ---- managing linked hubs (for the hub commands and serve --hub)
+
+// LinkHub links an IoT hub by host name, or updates the weight and the
+// apply-allocation-policy flag of a linked one (keeping its connection
+// string). A new local hub gets an owner policy key of its own.
+func (i *Instance) LinkHub(ctx context.Context, hostName string, weight int, applyAllocationPolicy bool) (store.LinkedHub, error) {
+	if err := validateHubName(hostName); err != nil {
+		return store.LinkedHub{}, err
+	}
+	if weight < 0 {
+		return store.LinkedHub{}, fmt.Errorf("server: allocation weight %d is negative", weight)
+	}
+	var h store.LinkedHub
+	err := i.st.Update(ctx, func(tx *store.Tx) error {
+		hs, err := tx.LinkedHubs()
+		if err != nil {
+			return err
+		}
+		var ok bool
+		if h, ok = findHub(hs, hostName); !ok {
+			h = newLinkedHub(hostName)
+		}
+		h.AllocationWeight, h.ApplyAllocationPolicy = weight, applyAllocationPolicy
+		return tx.PutLinkedHub(h)
+	})
+	if err != nil {
+		return store.LinkedHub{}, fmt.Errorf("server: link hub %s: %w", hostName, err)
+	}
+	i.invalidate()
+	return h, nil
+}
+
+// UnlinkHub unlinks a hub (store.ErrNotFound if it is not linked). Its
+// device registry stays.
+func (i *Instance) UnlinkHub(ctx context.Context, hostName string) error {
+	if err := i.st.DeleteLinkedHub(ctx, hostName); err != nil {
+		return fmt.Errorf("server: unlink hub %s: %w", hostName, err)
+	}
+	i.invalidate()
+	return nil
+}
+
+// LinkedHubs returns the linked hubs in link order.
+func (i *Instance) LinkedHubs(ctx context.Context) ([]store.LinkedHub, error) {
+	return i.st.LinkedHubs(ctx)
+}
+
+// HubDevice returns a device of a hub's registry. An empty hub searches
+// every hub; the device must then be in exactly one.
+func (i *Instance) HubDevice(ctx context.Context, hub, id string) (*store.HubDevice, error) {
+	if hub != "" {
+		return i.st.HubDevice(ctx, hub, id)
+	}
+	devs, err := i.st.FindHubDevices(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	switch len(devs) {
+	case 0:
+		return nil, fmt.Errorf("device %q: %w", id, store.ErrNotFound)
+	case 1:
+		return devs[0], nil
+	}
+	names := make([]string, len(devs))
+	for k, d := range devs {
+		names[k] = d.HubHostName
+	}
+	return nil, fmt.Errorf("device %q is in several hubs (%s); name the hub", id, strings.Join(names, ", "))
+}
+
+// newLinkedHub describes a local hub: weight 1, in the allocation policy,
+// and a connection string with a fresh owner key.
+func newLinkedHub(hostName string) store.LinkedHub {
+	cs := sas.ConnectionString{HostName: hostName, KeyName: hubKeyName, Key: randomKey(policyKeyBytes)}
+	return store.LinkedHub{HostName: hostName, ConnectionString: cs.String(), AllocationWeight: 1, ApplyAllocationPolicy: true}
+}
+
+// validateHubName accepts a DNS name or an IP address, without a port.
+func validateHubName(h string) error {
+	if strings.TrimSpace(h) == "" {
+		return errors.New("server: the hub host name is empty")
+	}
+	if strings.ContainsAny(h, ":/ ") {
+		return fmt.Errorf("server: hub host name %q must be a host name without scheme, port or path", h)
+	}
+	return validateHostName(h)
+}
+
+// linkHubs links the hubs of Options.Hubs and, once per data directory,
+// the default hub. It runs inside the bootstrap transaction.
+func linkHubs(tx *store.Tx, defaultHub string, extra []string) error {
+	hs, err := tx.LinkedHubs()
+	if err != nil {
+		return err
+	}
+	_, err = tx.Meta(store.MetaDefaultHub)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		if _, ok := findHub(hs, defaultHub); !ok {
+			h := newLinkedHub(defaultHub)
+			if err := tx.PutLinkedHub(h); err != nil {
+				return err
+			}
+			hs = append(hs, h)
+		}
+		if err := tx.SetMeta(store.MetaDefaultHub, defaultHub); err != nil {
+			return err
+		}
+	case err != nil:
+		return err
+	}
+	for _, name := range extra {
+		if err := validateHubName(name); err != nil {
+			return err
+		}
+		if _, ok := findHub(hs, name); ok {
+			continue
+		}
+		h := newLinkedHub(name)
+		if err := tx.PutLinkedHub(h); err != nil {
+			return err
+		}
+		hs = append(hs, h)
+	}
+	return nil
+}
