@@ -215,9 +215,11 @@ func deviceSAS(t testing.TB, key, sr, skn string, expiry time.Time) string {
 
 // srStyles are the ways SDKs spell the device resource.
 var srStyles = map[string]func(scope, id string) string{
-	"raw":        func(scope, id string) string { return scope + "/registrations/" + id },
-	"upper %2F":  func(scope, id string) string { return url.QueryEscape(scope + "/registrations/" + id) },
-	"lower %2f":  func(scope, id string) string { return strings.ReplaceAll(url.QueryEscape(scope+"/registrations/"+id), "%2F", "%2f") },
+	"raw":       func(scope, id string) string { return scope + "/registrations/" + id },
+	"upper %2F": func(scope, id string) string { return url.QueryEscape(scope + "/registrations/" + id) },
+	"lower %2f": func(scope, id string) string {
+		return strings.ReplaceAll(url.QueryEscape(scope+"/registrations/"+id), "%2F", "%2f")
+	},
 	"mixed case": func(scope, id string) string { return strings.ToUpper(scope) + "/Registrations/" + strings.ToUpper(id) },
 }
 
