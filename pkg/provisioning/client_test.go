@@ -327,6 +327,25 @@ func TestRegister(t *testing.T) {
 			},
 		},
 		{
+			name:    "TPM enrollment not found is denied",
+			replies: []reply{{404, "", `{"errorCode":404201,"message":"no TPM enrollment"}`}},
+			check: func(t *testing.T, st *model.RegistrationOperationStatus, err error, reqs []seen, _ Attester) {
+				if !IsDenied(err) {
+					t.Fatalf("err %v", err)
+				}
+			},
+		},
+		{
+			name:    "other not found is not denied",
+			replies: []reply{{404, "", `{"errorCode":404000,"message":"no such operation"}`}},
+			check: func(t *testing.T, st *model.RegistrationOperationStatus, err error, reqs []seen, _ Attester) {
+				var e *Error
+				if !errors.As(err, &e) || IsDenied(err) || IsTransport(err) {
+					t.Fatalf("err %v", err)
+				}
+			},
+		},
+		{
 			name: "failed is denied with its result",
 			replies: []reply{
 				{202, "", assigning(opID)},

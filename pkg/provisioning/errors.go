@@ -44,10 +44,12 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-// Denied reports whether the service refused the device's credentials
-// (401 or 403).
+// Denied reports whether the service refused the device: its credentials
+// (401 or 403), or its enrollment does not exist (404 with errorCode
+// 404201, as a TPM device of no enrollment hears).
 func (e *Error) Denied() bool {
-	return e.StatusCode == http.StatusUnauthorized || e.StatusCode == http.StatusForbidden
+	return e.StatusCode == http.StatusUnauthorized || e.StatusCode == http.StatusForbidden ||
+		e.StatusCode == http.StatusNotFound && e.ErrorCode == model.ErrEnrollmentNotFound
 }
 
 // Transient reports whether the request may succeed if sent again later:
@@ -97,8 +99,9 @@ func (e *TransportError) Error() string {
 
 func (e *TransportError) Unwrap() error { return e.Err }
 
-// IsDenied reports whether err says the service refused the device: a 401
-// or 403 answer, or a registration that ended failed or disabled.
+// IsDenied reports whether err says the service refused the device: an
+// answer for which Error.Denied holds, or a registration that ended failed
+// or disabled.
 func IsDenied(err error) bool {
 	var re *RegistrationError
 	if errors.As(err, &re) {
