@@ -1,0 +1,584 @@
+package enrollfile
+
+import (
+	"bytes"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/dpsctl/dpsctl/pkg/certs"
+	"github.com/dpsctl/dpsctl/pkg/model"
+)
+
+// DefaultWebhookAPIVersion is the webhookApiVersion of custom allocation
+// rows that give none (the value "dpsctl enrollment create" uses).
+const DefaultWebhookAPIVersion = "2019-03-31"
+
+// ThumbprintPrefix starts a certificate value that names a certificate by
+// its SHA-256 thumbprint instead of giving it. Exports write this form,
+// since the service never returns certificates.
+const ThumbprintPrefix = "sha256:"
+
+// minInlineBase64 is the shortest value taken as an inline base64
+// certificate rather than a file name (a DER certificate is far longer).
+const minInlineBase64 = 100
+
+// Checker turns records into enrollments. Check validates a record the way
+// the service and the device will; Build converts a record that Check
+// already accepted, skipping the costly checks.
+type Checker struct {
+	// File names the file in errors.
+	File string
+	// Dir is the directory relative certificate paths are resolved
+	// against (normally the directory of the file; "" is the working
+	// directory).
+	Dir string
+	// Now is the clock of the certificate validity check (time.Now when nil).
+	Now func() time.Time
+	// IDsOnly is for deletions: only registrationId is needed and checked.
+	IDsOnly bool
+}
+
+// Check validates every column of r and returns the enrollment it
+// describes, or one *RowError per problem found.
+func (c *Checker) Check(r *Record) (*model.IndividualEnrollment, []*RowError) {
+	return c.convert(r, true)
+}
+
+// Build converts r, already accepted by Check, into an enrollment.
+func (c *Checker) Build(r *Record) (*model.IndividualEnrollment, error) {
+	e, errs := c.convert(r, false)
+	if len(errs) > 0 {
+		return nil, errs[0]
+	}
+	return e, nil
+}
+
+// rowErrors collects the problems of one record.
+type rowErrors struct {
+	file string
+	line int
+	errs []*RowError
+}
+
+func (re *rowErrors) add(col Column, format string, args ...any) {
+	re.errs = append(re.errs, &RowError{File: re.file, Line: re.line, Column: col.String(), Err: fmt.Errorf(format, args...)})
+}
+
+func (re *rowErrors) addErr(col Column, err error) {
+	re.errs = append(re.errs, &RowError{File: re.file, Line: re.line, Column: col.String(), Err: err})
+}
+
+func (c *Checker) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
+// ParseAttestation maps the accepted spellings of an attestation (the wire
+// names and the CLI flag names, any case) to the wire name.
+func ParseAttestation(s string) (string, bool) {
+	switch strings.ToLower(s) {
+	case "tpm":
+		return model.AttestationTPM, true
+	case "x509":
+		return model.AttestationX509, true
+	case "symmetrickey", "symmetric-key", "symmetric_key":
+		return model.AttestationSymmetricKey, true
+	}
+	return "", false
+}
+
+// mechanismColumns are the columns of one attestation mechanism each.
+var mechanismColumns = []struct {
+	col Column
+	typ string
+}{
+	{EndorsementKey, model.AttestationTPM},
+	{Certificate, model.AttestationX509},
+	{SecondaryCertificate, model.AttestationX509},
+	{PrimaryKey, model.AttestationSymmetricKey},
+	{SecondaryKey, model.AttestationSymmetricKey},
+}
+
+func (c *Checker) convert(r *Record, full bool) (*model.IndividualEnrollment, []*RowError) {
+	re := &rowErrors{file: c.File, line: r.Line}
+	v := func(col Column) string { return r.Values[col] }
+	e := &model.IndividualEnrollment{RegistrationID: v(RegistrationID)}
+
+	idOK := false
+	if e.RegistrationID == "" {
+		re.add(RegistrationID, "required")
+	} else if err := model.ValidateID(e.RegistrationID); err != nil {
+		re.addErr(RegistrationID, err)
+	} else {
+		idOK = true
+	}
+	if c.IDsOnly {
+		return e, re.errs
+	}
+
+	att, attOK := "", false
+	switch s := v(Attestation); {
+	case s == "":
+		re.add(Attestation, "required (tpm, x509 or symmetricKey)")
+	default:
+		if att, attOK = ParseAttestation(s); !attOK {
+			re.add(Attestation, "%q is not an attestation; use tpm, x509 or symmetricKey (or symmetric-key)", s)
+		}
+	}
+	// Columns that belong to another mechanism are mistakes.
+	if attOK {
+		for _, m := range mechanismColumns {
+			if v(m.col) != "" && m.typ != att {
+				re.add(m.col, "only %s attestation takes this column; the row's attestation is %s", m.typ, att)
+			}
+		}
+	}
+	if attOK {
+		e.Attestation = &model.AttestationMechanism{Type: att}
+		switch att {
+		case model.AttestationTPM:
+			c.tpm(e, r, re, full)
+		case model.AttestationX509:
+			if idOK && len(e.RegistrationID) > model.MaxX509IDLength {
+				re.add(RegistrationID, "an X.509 registration ID (the certificate CN) is limited to %d characters; this one has %d", model.MaxX509IDLength, len(e.RegistrationID))
+			}
+			c.x509(e, r, re, full, idOK)
+		case model.AttestationSymmetricKey:
+			keys := &model.SymmetricKeyAttestation{}
+			for _, k := range []struct {
+				col Column
+				dst *string
+			}{{PrimaryKey, &keys.PrimaryKey}, {SecondaryKey, &keys.SecondaryKey}} {
+				s := v(k.col)
+				switch {
+				case s == "":
+				case s == "***":
+					re.add(k.col, "the key is masked (***); export with --show-keys, or leave the column empty to keep the service's key")
+				default:
+					if err := model.ValidateSymmetricKey(s); err != nil {
+						re.addErr(k.col, err)
+					}
+					*k.dst = s
+				}
+			}
+			e.Attestation.SymmetricKey = keys
+		}
+	}
+
+	if s := v(DeviceID); s != "" {
+		if err := validateDeviceID(s); err != nil {
+			re.addErr(DeviceID, err)
+		}
+		e.DeviceID = s
+	}
+	hubs := c.hubs(v(IoTHubs), re)
+	e.IoTHubs = hubs
+	c.allocation(e, r, re, len(hubs))
+	switch s := v(ProvisioningStatus); {
+	case s == "":
+	case strings.EqualFold(s, model.StatusEnabled):
+		e.ProvisioningStatus = model.StatusEnabled
+	case strings.EqualFold(s, model.StatusDisabled):
+		e.ProvisioningStatus = model.StatusDisabled
+	default:
+		re.add(ProvisioningStatus, "%q is not a status; use enabled or disabled", s)
+	}
+	if s := v(ReprovisionPolicy); s != "" {
+		p, err := ParseReprovisionPolicy(s)
+		if err != nil {
+			re.addErr(ReprovisionPolicy, err)
+		}
+		e.ReprovisionPolicy = p
+	}
+	if s := v(IoTEdge); s != "" {
+		b, ok := parseBool(s)
+		if !ok {
+			re.add(IoTEdge, "%q is not a boolean; use true or false", s)
+		}
+		e.Capabilities = &model.DeviceCapabilities{IoTEdge: b}
+	}
+	var twin model.InitialTwin
+	if s := v(Tags); s != "" {
+		raw, err := jsonObject(s)
+		if err != nil {
+			re.addErr(Tags, err)
+		}
+		twin.Tags = raw
+	}
+	if s := v(DesiredProperties); s != "" {
+		raw, err := jsonObject(s)
+		if err != nil {
+			re.addErr(DesiredProperties, err)
+		}
+		if raw != nil {
+			twin.Properties = &model.InitialTwinProperties{Desired: raw}
+		}
+	}
+	if twin.Tags != nil || twin.Properties != nil {
+		e.InitialTwin = &twin
+	}
+	return e, re.errs
+}
+
+func (c *Checker) tpm(e *model.IndividualEnrollment, r *Record, re *rowErrors, full bool) {
+	s := r.Values[EndorsementKey]
+	if s == "" {
+		re.add(EndorsementKey, "required for tpm attestation (base64 TPM2B_PUBLIC)")
+		return
+	}
+	ek := s
+	_, stdErr := base64.StdEncoding.DecodeString(s)
+	if full || stdErr != nil {
+		var err error
+		if ek, err = checkEK(s); err != nil {
+			re.addErr(EndorsementKey, err)
+			return
+		}
+	}
+	e.Attestation.TPM = &model.TPMAttestation{EndorsementKey: ek}
+}
+
+func (c *Checker) x509(e *model.IndividualEnrollment, r *Record, re *rowErrors, full, idOK bool) {
+	x := &model.X509Certificates{}
+	if r.Values[Certificate] == "" {
+		re.add(Certificate, "required for x509 attestation (a file name, inline PEM or %s<thumbprint>)", ThumbprintPrefix)
+	}
+	for _, slot := range []struct {
+		col Column
+		dst **model.X509CertificateWithInfo
+	}{{Certificate, &x.Primary}, {SecondaryCertificate, &x.Secondary}} {
+		s := r.Values[slot.col]
+		if s == "" {
+			continue
+		}
+		wire, cert, err := c.certificate(s, full)
+		if err != nil {
+			re.addErr(slot.col, err)
+			continue
+		}
+		*slot.dst = wire
+		if full && cert != nil && idOK {
+			if ps := certs.CheckDeviceCertificate(cert, e.RegistrationID, c.now()); len(ps) > 0 {
+				reasons := make([]string, len(ps))
+				for i, p := range ps {
+					reasons[i] = p.Reason
+				}
+				re.add(slot.col, "%s cannot authenticate the device: %s", certs.Label("certificate", cert), strings.Join(reasons, "; "))
+			}
+		}
+	}
+	e.Attestation.X509 = &model.X509Attestation{ClientCertificates: x}
+}
+
+// certificate reads a certificate column: a thumbprint reference, inline
+// PEM (line breaks may be written as \n), inline base64 of DER or PEM, or
+// the name of a file. When full is false inline certificates are passed on
+// without parsing.
+func (c *Checker) certificate(s string, full bool) (*model.X509CertificateWithInfo, *x509.Certificate, error) {
+	if rest, ok := cutPrefixFold(s, ThumbprintPrefix); ok {
+		raw, err := hex.DecodeString(strings.ReplaceAll(rest, ":", ""))
+		if err != nil || len(raw) != 32 {
+			return nil, nil, fmt.Errorf("%q is not a SHA-256 thumbprint (64 hex digits after %s)", s, ThumbprintPrefix)
+		}
+		return &model.X509CertificateWithInfo{Info: &model.X509CertificateInfo{SHA256Thumbprint: strings.ToUpper(hex.EncodeToString(raw))}}, nil, nil
+	}
+	inline := ""
+	switch {
+	case strings.Contains(s, "-----BEGIN"):
+		inline = strings.ReplaceAll(s, `\n`, "\n")
+	case len(s) >= minInlineBase64 && isBase64(s):
+		inline = s
+	}
+	if inline != "" {
+		if !full {
+			return &model.X509CertificateWithInfo{Certificate: inline}, nil, nil
+		}
+		cs, err := certs.ParseWireCertificate(inline)
+		if err != nil {
+			return nil, nil, fmt.Errorf("inline certificate: %v", err)
+		}
+		return &model.X509CertificateWithInfo{Certificate: inline}, cs[0], nil
+	}
+	p := s
+	if !filepath.IsAbs(p) && c.Dir != "" {
+		p = filepath.Join(c.Dir, p)
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		if p != s {
+			return nil, nil, fmt.Errorf("cannot read %s (%s): %v", s, p, err)
+		}
+		return nil, nil, fmt.Errorf("cannot read %s: %v", s, err)
+	}
+	cs, err := certs.Parse(data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %v", s, err)
+	}
+	return &model.X509CertificateWithInfo{Certificate: certs.EncodePEM(cs[0])}, cs[0], nil
+}
+
+func cutPrefixFold(s, prefix string) (string, bool) {
+	if len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix) {
+		return s[len(prefix):], true
+	}
+	return s, false
+}
+
+func isBase64(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '=') {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *Checker) hubs(s string, re *rowErrors) []string {
+	if s == "" {
+		return nil
+	}
+	var hubs []string
+	seen := map[string]bool{}
+	for _, h := range strings.Split(s, ";") {
+		h = strings.TrimSpace(h)
+		if h == "" {
+			continue
+		}
+		if err := validateHostName(h); err != nil {
+			re.addErr(IoTHubs, err)
+			continue
+		}
+		k := strings.ToLower(h)
+		if seen[k] {
+			re.add(IoTHubs, "%s is listed twice", h)
+			continue
+		}
+		seen[k] = true
+		hubs = append(hubs, h)
+	}
+	return hubs
+}
+
+func validateHostName(h string) error {
+	if len(h) > 253 {
+		return fmt.Errorf("%q is longer than a host name can be", h)
+	}
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
+			if c == ',' {
+				return fmt.Errorf("%q: separate hubs with ';'", h)
+			}
+			return fmt.Errorf("%q is not a host name (it has %q)", h, rune(c))
+		}
+	}
+	if h[0] == '.' || h[0] == '-' || h[len(h)-1] == '.' || strings.Contains(h, "..") {
+		return fmt.Errorf("%q is not a host name", h)
+	}
+	return nil
+}
+
+func (c *Checker) allocation(e *model.IndividualEnrollment, r *Record, re *rowErrors, hubs int) {
+	s := r.Values[AllocationPolicy]
+	url, ver := r.Values[WebhookURL], r.Values[WebhookAPIVersion]
+	if s != "" {
+		for _, p := range []string{model.AllocationHashed, model.AllocationGeoLatency, model.AllocationStatic, model.AllocationCustom} {
+			if strings.EqualFold(s, p) {
+				e.AllocationPolicy = p
+			}
+		}
+		if e.AllocationPolicy == "" {
+			re.add(AllocationPolicy, "%q is not an allocation policy; use hashed, geoLatency, static or custom", s)
+			return
+		}
+	}
+	switch e.AllocationPolicy {
+	case model.AllocationStatic:
+		if hubs != 1 {
+			re.add(AllocationPolicy, "static allocation needs exactly one hub in iotHubs; the row lists %d", hubs)
+		}
+	case model.AllocationCustom:
+		if url == "" {
+			re.add(WebhookURL, "required for custom allocation")
+		} else if err := validateWebhook(url); err != nil {
+			re.addErr(WebhookURL, err)
+		}
+		if ver == "" {
+			ver = DefaultWebhookAPIVersion
+		}
+		e.CustomAllocationDefinition = &model.CustomAllocationDefinition{WebhookURL: url, APIVersion: ver}
+		return
+	}
+	if url != "" {
+		re.add(WebhookURL, "only custom allocation takes a webhook (allocationPolicy is %q)", e.AllocationPolicy)
+	}
+	if ver != "" {
+		re.add(WebhookAPIVersion, "only custom allocation takes a webhook (allocationPolicy is %q)", e.AllocationPolicy)
+	}
+}
+
+func validateWebhook(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("%q is not an absolute http(s) URL", s)
+	}
+	return nil
+}
+
+// validateDeviceID applies the IoT Hub device ID rules.
+func validateDeviceID(id string) error {
+	if len(id) > model.MaxIDLength {
+		return fmt.Errorf("%d characters long; the limit is %d", len(id), model.MaxIDLength)
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-.%_*?!(),:=@$'", c) >= 0
+		if !ok {
+			return fmt.Errorf("%q has the character %q, which IoT Hub does not allow in device IDs", id, rune(c))
+		}
+	}
+	return nil
+}
+
+// KeepHubMigrateData names the reprovision policy that keeps the hub but
+// migrates data (updateHubAssignment false, migrateDeviceData true), which
+// has no CLI flag value.
+const KeepHubMigrateData = "keep-hub-migrate-data"
+
+// ParseReprovisionPolicy accepts the CLI names (reprovision-and-migrate,
+// reprovision-and-reset, never), the az names (reprovisionandmigratedata,
+// reprovisionandresetdata) and keep-hub-migrate-data, in any case.
+func ParseReprovisionPolicy(s string) (*model.ReprovisionPolicy, error) {
+	switch strings.ToLower(s) {
+	case model.ReprovisionAndMigrate, "reprovisionandmigratedata":
+		return &model.ReprovisionPolicy{UpdateHubAssignment: true, MigrateDeviceData: true}, nil
+	case model.ReprovisionAndReset, "reprovisionandresetdata":
+		return &model.ReprovisionPolicy{UpdateHubAssignment: true, MigrateDeviceData: false}, nil
+	case model.ReprovisionNever:
+		return &model.ReprovisionPolicy{}, nil
+	case KeepHubMigrateData:
+		return &model.ReprovisionPolicy{MigrateDeviceData: true}, nil
+	}
+	return nil, fmt.Errorf("%q is not a reprovision policy; use %s, %s or %s", s, model.ReprovisionAndMigrate, model.ReprovisionAndReset, model.ReprovisionNever)
+}
+
+func parseBool(s string) (bool, bool) {
+	switch strings.ToLower(s) {
+	case "true", "yes", "1", "y":
+		return true, true
+	case "false", "no", "0", "n":
+		return false, true
+	}
+	return false, false
+}
+
+// jsonObject checks a JSON object column and returns it compacted.
+func jsonObject(s string) (json.RawMessage, error) {
+	t := strings.TrimSpace(s)
+	if !strings.HasPrefix(t, "{") {
+		return nil, errors.New("want a JSON object ({…})")
+	}
+	if !json.Valid([]byte(t)) {
+		var v any
+		err := json.Unmarshal([]byte(t), &v)
+		return nil, fmt.Errorf("not valid JSON: %v", err)
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, []byte(t)); err != nil {
+		return nil, err
+	}
+	return json.RawMessage(buf.Bytes()), nil
+}
+
+// FromEnrollment returns the record of an enrollment, for export. keys, when
+// not nil, are the symmetric keys read through the attestation mechanism;
+// without them the key columns stay empty. X.509 certificates, which the
+// service never returns, are written as sha256:<thumbprint> references.
+func FromEnrollment(e *model.IndividualEnrollment, keys *model.SymmetricKeyAttestation) *Record {
+	r := &Record{}
+	set := func(c Column, s string) { r.Values[c] = s }
+	set(RegistrationID, e.RegistrationID)
+	if a := e.Attestation; a != nil {
+		set(Attestation, a.Type)
+		switch a.Type {
+		case model.AttestationTPM:
+			if a.TPM != nil {
+				set(EndorsementKey, a.TPM.EndorsementKey)
+			}
+		case model.AttestationX509:
+			if a.X509 != nil && a.X509.ClientCertificates != nil {
+				set(Certificate, certificateRef(a.X509.ClientCertificates.Primary))
+				set(SecondaryCertificate, certificateRef(a.X509.ClientCertificates.Secondary))
+			}
+		case model.AttestationSymmetricKey:
+			if keys != nil {
+				set(PrimaryKey, keys.PrimaryKey)
+				set(SecondaryKey, keys.SecondaryKey)
+			}
+		}
+	}
+	set(DeviceID, e.DeviceID)
+	set(IoTHubs, strings.Join(e.IoTHubs, ";"))
+	set(AllocationPolicy, e.AllocationPolicy)
+	if d := e.CustomAllocationDefinition; d != nil {
+		set(WebhookURL, d.WebhookURL)
+		set(WebhookAPIVersion, d.APIVersion)
+	}
+	set(ProvisioningStatus, e.ProvisioningStatus)
+	if e.ReprovisionPolicy != nil {
+		set(ReprovisionPolicy, e.ReprovisionPolicy.Name())
+	}
+	if e.Capabilities != nil && e.Capabilities.IoTEdge {
+		set(IoTEdge, "true")
+	}
+	if t := e.InitialTwin; t != nil {
+		set(Tags, compactObject(t.Tags))
+		if t.Properties != nil {
+			set(DesiredProperties, compactObject(t.Properties.Desired))
+		}
+	}
+	return r
+}
+
+func certificateRef(c *model.X509CertificateWithInfo) string {
+	switch {
+	case c == nil:
+		return ""
+	case c.Certificate != "":
+		if cs, err := certs.ParseWireCertificate(c.Certificate); err == nil {
+			return certs.EncodePEM(cs[0])
+		}
+		return c.Certificate
+	case c.Info != nil && c.Info.SHA256Thumbprint != "":
+		return ThumbprintPrefix + strings.ToUpper(c.Info.SHA256Thumbprint)
+	}
+	return ""
+}
+
+func compactObject(raw json.RawMessage) string {
+	t := bytes.TrimSpace(raw)
+	if len(t) == 0 || string(t) == "null" {
+		return ""
+	}
+	var buf bytes.Buffer
+	if json.Compact(&buf, t) != nil {
+		return string(t)
+	}
+	return buf.String()
+}
