@@ -1,0 +1,150 @@
+// Package shared holds what the device commands and quickstart share: the
+// local provisioning service reached over the network (devices need mutual
+// TLS, which the in-process transport cannot carry), the columns of a
+// registration result, and connecting a provisioned device to its hub.
+package shared
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/dpsctl/dpsctl/pkg/certs"
+	"github.com/dpsctl/dpsctl/pkg/server"
+)
+
+// Local is the local provisioning service of a data directory, reachable
+// over HTTPS for the length of a command: the running "dpsctl serve" of
+// that directory if there is one, else the service started in this process
+// on 127.0.0.1 with a free port.
+type Local struct {
+	// Instance is the opened data directory (also when serve runs
+	// elsewhere: the store is shared).
+	Instance *server.Instance
+	// Info describes the service; Info.Address is where it listens.
+	Info server.Info
+	// Roots trust the local CA.
+	Roots *x509.CertPool
+	// Running reports that "dpsctl serve" was already serving the data
+	// directory; otherwise this process serves it until Close.
+	Running bool
+
+	stop func() error
+}
+
+// probeTimeout bounds the check for a running serve.
+const probeTimeout = 2 * time.Second
+
+// OpenLocal opens the data directory and finds or starts the service.
+func OpenLocal(ctx context.Context, dataDir string) (*Local, error) {
+	inst, err := server.Open(server.Options{DataDir: dataDir})
+	if err != nil {
+		return nil, fmt.Errorf("open the local provisioning service in %s: %w", dataDir, err)
+	}
+	l, err := serveLocal(ctx, inst)
+	if err != nil {
+		inst.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+func serveLocal(ctx context.Context, inst *server.Instance) (*Local, error) {
+	info := inst.Info()
+	roots := x509.NewCertPool()
+	cas, err := certs.ReadFile(info.CAFile)
+	if err != nil {
+		return nil, fmt.Errorf("the local CA: %w", err)
+	}
+	for _, c := range cas {
+		roots.AddCert(c)
+	}
+	l := &Local{Instance: inst, Roots: roots}
+	if info.Address != "" && probe(ctx, info.Address, info.HostName, roots) {
+		l.Info, l.Running = info, true
+		l.stop = inst.Close
+		return l, nil
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("start the local provisioning service: %w", err)
+	}
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	served := make(chan error, 1)
+	go func() { served <- inst.Serve(sctx, ln) }()
+	info = inst.Info()
+	info.Address = ln.Addr().String()
+	l.Info = info
+	var once sync.Once
+	l.stop = func() error {
+		var err error
+		once.Do(func() {
+			cancel()
+			err = errors.Join(<-served, inst.Close())
+		})
+		return err
+	}
+	return l, nil
+}
+
+// probe reports whether a TLS server with a certificate of the local CA
+// for hostName answers at addr.
+func probe(ctx context.Context, addr, hostName string, roots *x509.CertPool) bool {
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	d := tls.Dialer{Config: &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots, ServerName: hostName}}
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return false
+	}
+	conn.Close()
+	return true
+}
+
+// Host is the provisioning host devices use: the service's host name with
+// the port it listens on. Connections go to Info.Address whatever the name
+// resolves to (see Dial).
+func (l *Local) Host() string {
+	_, port, err := net.SplitHostPort(l.Info.Address)
+	if err != nil {
+		return l.Info.HostName
+	}
+	return net.JoinHostPort(l.Info.HostName, port)
+}
+
+// Dial connects to the local service whatever address is asked for: the
+// device API and the local hubs share its listener.
+func (l *Local) Dial(ctx context.Context, network, _ string) (net.Conn, error) {
+	var d net.Dialer
+	return d.DialContext(ctx, network, l.Info.Address)
+}
+
+// ConfigureTLS makes a client check the server certificate as the local
+// service's host name, under whatever name it was reached.
+func (l *Local) ConfigureTLS(c *tls.Config) {
+	c.RootCAs = l.Roots
+	c.ServerName = l.Info.HostName
+}
+
+// Describe names the service for status lines.
+func (l *Local) Describe() string {
+	if l.Running {
+		return fmt.Sprintf("the local provisioning service (dpsctl serve at %s, data dir %s)", l.Info.Address, l.Instance.DataDir())
+	}
+	return fmt.Sprintf("the local provisioning service (data dir %s, served by this command at %s)", l.Instance.DataDir(), l.Info.Address)
+}
+
+// Close stops the service if this process started it and closes the data
+// directory.
+func (l *Local) Close() error {
+	if l.stop == nil {
+		return nil
+	}
+	return l.stop()
+}
