@@ -249,10 +249,10 @@ func TestReprovisionPolicies(t *testing.T) {
 		}
 	}
 	tests := []struct {
-		name            string
-		update, migrate bool
+		name                       string
+		update, migrate            bool
 		wantHub, wantSub, wantTags string
-		wantOldGone     bool
+		wantOldGone                bool
 	}{
 		{"migrate", true, true, "hub-b.test", model.SubstatusDeviceDataMigrated, `{"twin":"changed"}`, true},
 		{"reset", true, false, "hub-b.test", model.SubstatusDeviceDataReset, `{"twin":"initial"}`, true},
