@@ -3,10 +3,12 @@ package list
 
 import (
 	"context"
+	"iter"
 
 	"github.com/dpsctl/dpsctl/pkg/cmd/enrollment/shared"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
 	"github.com/dpsctl/dpsctl/pkg/dps"
+	"github.com/dpsctl/dpsctl/pkg/model"
 	"github.com/dpsctl/dpsctl/pkg/output"
 	"github.com/spf13/cobra"
 )
@@ -35,11 +37,8 @@ The service returns them without symmetric keys or registration state.`,
   dpsctl enrollment list --query "[?provisioningStatus=='disabled'].registrationId" -o tsv`,
 		Args: cmdutil.ExactArgs(0, "list takes no arguments; use --query to filter"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if opts.PageSize < 0 {
-				return cmdutil.FlagErrorf("--page-size must be positive")
-			}
-			if opts.Top < 0 {
-				return cmdutil.FlagErrorf("--top must be positive")
+			if err := cmdutil.CheckPaging(opts.PageSize, opts.Top); err != nil {
+				return err
 			}
 			opts.Ctx = cmd.Context()
 			if runF != nil {
@@ -48,24 +47,13 @@ The service returns them without symmetric keys or registration state.`,
 			return listRun(opts)
 		},
 	}
-	cmd.Flags().IntVar(&opts.PageSize, "page-size", 0, "Enrollments per request (default: the service's, 100)")
-	cmd.Flags().IntVar(&opts.Top, "top", 0, "Stop after this many enrollments (default: all)")
+	cmdutil.PagingFlags(cmd, &opts.PageSize, &opts.Top, "Enrollments per request", "enrollments")
 	return cmd
 }
 
 func listRun(opts *ListOptions) error {
-	p, err := opts.Printer()
-	if err != nil {
-		return err
-	}
-	c, err := opts.Client(opts.Ctx)
-	if err != nil {
-		return err
-	}
-	pageSize := opts.PageSize
-	if opts.Top > 0 && (pageSize == 0 || pageSize > opts.Top) {
-		pageSize = opts.Top
-	}
-	seq := c.Enrollments(opts.Ctx, dps.QueryOptions{PageSize: pageSize})
-	return output.PrintSeq(p, cmdutil.Limit(seq, opts.Top), shared.Columns, "enrollments")
+	q := dps.QueryOptions{PageSize: cmdutil.PageSize(opts.PageSize, opts.Top)}
+	return cmdutil.ShowList(opts.Ctx, opts.Printer, opts.Client, func(c *dps.Client) iter.Seq2[model.IndividualEnrollment, error] {
+		return c.Enrollments(opts.Ctx, q)
+	}, opts.Top, shared.Columns, "enrollments")
 }

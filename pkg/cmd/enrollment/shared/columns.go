@@ -4,8 +4,8 @@ package shared
 
 import (
 	"strings"
-	"time"
 
+	"github.com/dpsctl/dpsctl/pkg/cmdutil"
 	"github.com/dpsctl/dpsctl/pkg/model"
 	"github.com/dpsctl/dpsctl/pkg/output"
 )
@@ -156,14 +156,4 @@ func certSummary(a *model.AttestationMechanism, secondary bool) string {
 
 // Time shortens a service timestamp to RFC 3339 in whole seconds; text that
 // does not parse is returned as is.
-func Time(s string) string {
-	if s == "" {
-		return ""
-	}
-	for _, layout := range []string{time.RFC3339Nano, model.TimeLayout} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t.UTC().Format(time.RFC3339)
-		}
-	}
-	return s
-}
+func Time(s string) string { return cmdutil.Timestamp(s) }

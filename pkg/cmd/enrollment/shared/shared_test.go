@@ -76,19 +76,6 @@ func TestApplyHubs(t *testing.T) {
 	}
 }
 
-func TestTime(t *testing.T) {
-	for in, want := range map[string]string{
-		"":                             "",
-		"2025-01-02T03:04:05.1234567Z": "2025-01-02T03:04:05Z",
-		"2025-01-02T03:04:05+02:00":    "2025-01-02T01:04:05Z",
-		"yesterday":                    "yesterday",
-	} {
-		if got := Time(in); got != want {
-			t.Errorf("Time(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func FuzzParseFile(f *testing.F) {
 	f.Add([]byte(`{"registrationId":"dev-1","attestation":{"type":"symmetricKey","symmetricKey":{"primaryKey":"***"}},"iotHubs":["a"]}`))
 	f.Add([]byte(`{"initialTwin":{"tags":{"a":[1,{"b":null}]}}}`))

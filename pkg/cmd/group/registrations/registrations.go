@@ -3,6 +3,7 @@ package registrations
 
 import (
 	"context"
+	"iter"
 
 	groupshared "github.com/dpsctl/dpsctl/pkg/cmd/group/shared"
 	"github.com/dpsctl/dpsctl/pkg/cmd/registration/shared"
@@ -37,11 +38,8 @@ enrollment group, page by page as they are printed. It is the same as
 		Args:              cmdutil.ExactArgs(1, "give one group ID"),
 		ValidArgsFunction: groupshared.CompleteIDs(f, false),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if opts.PageSize < 0 {
-				return cmdutil.FlagErrorf("--page-size must be positive")
-			}
-			if opts.Top < 0 {
-				return cmdutil.FlagErrorf("--top must be positive")
+			if err := cmdutil.CheckPaging(opts.PageSize, opts.Top); err != nil {
+				return err
 			}
 			opts.GroupID = args[0]
 			opts.Ctx = cmd.Context()
@@ -51,24 +49,13 @@ enrollment group, page by page as they are printed. It is the same as
 			return registrationsRun(opts)
 		},
 	}
-	cmd.Flags().IntVar(&opts.PageSize, "page-size", 0, "Registrations per request (default: the service's, 100)")
-	cmd.Flags().IntVar(&opts.Top, "top", 0, "Stop after this many registrations (default: all)")
+	cmdutil.PagingFlags(cmd, &opts.PageSize, &opts.Top, "Registrations per request", "registrations")
 	return cmd
 }
 
 func registrationsRun(opts *RegistrationsOptions) error {
-	p, err := opts.Printer()
-	if err != nil {
-		return err
-	}
-	c, err := opts.Client(opts.Ctx)
-	if err != nil {
-		return err
-	}
-	q := dps.QueryOptions{PageSize: opts.PageSize}
-	if opts.Top > 0 && (q.PageSize == 0 || q.PageSize > opts.Top) {
-		q.PageSize = opts.Top
-	}
-	seq := shared.GroupRegistrations(opts.Ctx, c, opts.GroupID, q)
-	return output.PrintSeq(p, cmdutil.Limit(seq, opts.Top), shared.Columns, "registrations")
+	q := dps.QueryOptions{PageSize: cmdutil.PageSize(opts.PageSize, opts.Top)}
+	return cmdutil.ShowList(opts.Ctx, opts.Printer, opts.Client, func(c *dps.Client) iter.Seq2[shared.Registration, error] {
+		return shared.GroupRegistrations(opts.Ctx, c, opts.GroupID, q)
+	}, opts.Top, shared.Columns, "registrations")
 }

@@ -3,9 +3,6 @@ package delete
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"strings"
 
 	"github.com/dpsctl/dpsctl/pkg/cmd/registration/shared"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
@@ -55,35 +52,16 @@ in its IoT hub. The next time the device registers it is assigned afresh.
 			return deleteRun(opts)
 		},
 	}
-	cmd.Flags().StringVar(&opts.ETag, "etag", "", "Delete only if the registration state still has this etag")
-	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "Do not ask for confirmation")
-	_ = cmd.RegisterFlagCompletionFunc("etag", cobra.NoFileCompletions)
+	cmdutil.DeleteFlags(cmd, &opts.ETag, &opts.Yes, "Delete only if the registration state still has this etag")
 	return cmd
 }
 
 func deleteRun(opts *DeleteOptions) error {
-	ids := opts.RegistrationIDs
-	question := fmt.Sprintf("Delete the registration state of %q?", ids[0])
-	if len(ids) > 1 {
-		question = fmt.Sprintf("Delete %d registration states (%s)?", len(ids), strings.Join(ids, ", "))
-	}
-	if err := cmdutil.ConfirmDestructive(opts.IO, opts.Yes, question); err != nil {
-		return err
-	}
-	c, err := opts.Client(opts.Ctx)
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, id := range ids {
-		if err := c.DeleteRegistration(opts.Ctx, id, opts.ETag); err != nil {
-			if opts.Ctx.Err() != nil {
-				return err
-			}
-			errs = append(errs, shared.Explain(err, id))
-			continue
-		}
-		fmt.Fprintf(opts.IO.ErrOut, "Deleted registration state %q\n", id)
-	}
-	return errors.Join(errs...)
+	return cmdutil.DeleteEach(opts.Ctx, opts.IO, opts.Client, opts.RegistrationIDs, opts.Yes, cmdutil.Deletion{
+		Ask: "Delete the registration state of %q?", Plural: "registration states", Done: "Deleted registration state %q",
+		Delete: func(ctx context.Context, c *dps.Client, id string) error {
+			return c.DeleteRegistration(ctx, id, opts.ETag)
+		},
+		Explain: shared.Explain,
+	})
 }

@@ -52,11 +52,8 @@ registration was listed through; it is empty for individual enrollments.`,
   dpsctl registration list --top 20 -o json`,
 		Args: cmdutil.ExactArgs(0, "list takes no arguments; use --group to pick a group"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if opts.PageSize < 0 {
-				return cmdutil.FlagErrorf("--page-size must be positive")
-			}
-			if opts.Top < 0 {
-				return cmdutil.FlagErrorf("--top must be positive")
+			if err := cmdutil.CheckPaging(opts.PageSize, opts.Top); err != nil {
+				return err
 			}
 			if cmd.Flags().Changed("group") {
 				if err := model.ValidateID(opts.GroupID); err != nil {
@@ -71,30 +68,17 @@ registration was listed through; it is empty for individual enrollments.`,
 		},
 	}
 	cmd.Flags().StringVar(&opts.GroupID, "group", "", "List the registrations of this enrollment group only")
-	cmd.Flags().IntVar(&opts.PageSize, "page-size", 0, "Items per query request (default: the service's, 100)")
-	cmd.Flags().IntVar(&opts.Top, "top", 0, "Stop after this many registrations (default: all)")
+	cmdutil.PagingFlags(cmd, &opts.PageSize, &opts.Top, "Items per query request", "registrations")
 	_ = cmd.RegisterFlagCompletionFunc("group", shared.CompleteGroupIDs(f))
 	return cmd
 }
 
 func listRun(opts *ListOptions) error {
-	p, err := opts.Printer()
-	if err != nil {
-		return err
-	}
-	c, err := opts.Client(opts.Ctx)
-	if err != nil {
-		return err
-	}
-	q := dps.QueryOptions{PageSize: opts.PageSize}
-	var seq iter.Seq2[shared.Registration, error]
-	if opts.GroupID == "" {
-		seq = shared.AllRegistrations(opts.Ctx, c, q, opts.Workers)
-	} else {
-		if opts.Top > 0 && (q.PageSize == 0 || q.PageSize > opts.Top) {
-			q.PageSize = opts.Top
+	return cmdutil.ShowList(opts.Ctx, opts.Printer, opts.Client, func(c *dps.Client) iter.Seq2[shared.Registration, error] {
+		if opts.GroupID == "" {
+			return shared.AllRegistrations(opts.Ctx, c, dps.QueryOptions{PageSize: opts.PageSize}, opts.Workers)
 		}
-		seq = shared.GroupRegistrations(opts.Ctx, c, opts.GroupID, q)
-	}
-	return output.PrintSeq(p, cmdutil.Limit(seq, opts.Top), shared.Columns, "registrations")
+		q := dps.QueryOptions{PageSize: cmdutil.PageSize(opts.PageSize, opts.Top)}
+		return shared.GroupRegistrations(opts.Ctx, c, opts.GroupID, q)
+	}, opts.Top, shared.Columns, "registrations")
 }

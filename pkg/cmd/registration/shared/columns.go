@@ -6,7 +6,7 @@ package shared
 import (
 	"strconv"
 
-	groupshared "github.com/dpsctl/dpsctl/pkg/cmd/group/shared"
+	"github.com/dpsctl/dpsctl/pkg/cmdutil"
 	"github.com/dpsctl/dpsctl/pkg/model"
 	"github.com/dpsctl/dpsctl/pkg/output"
 )
@@ -28,7 +28,7 @@ var Columns = []output.Column[Registration]{
 	{Header: "ASSIGNED HUB", Value: func(r Registration) string { return r.AssignedHub }},
 	{Header: "DEVICE ID", Value: func(r Registration) string { return r.DeviceID }},
 	{Header: "GROUP", Value: func(r Registration) string { return r.EnrollmentGroupID }},
-	{Header: "LAST UPDATED", Value: func(r Registration) string { return groupshared.Time(r.LastUpdatedDateTimeUTC) }},
+	{Header: "LAST UPDATED", Value: func(r Registration) string { return cmdutil.Timestamp(r.LastUpdatedDateTimeUTC) }},
 	{Header: "ERROR", Value: func(r Registration) string { return ErrorText(r.DeviceRegistrationState) }},
 }
 
@@ -42,8 +42,8 @@ var DetailColumns = []output.Column[state]{
 	{Header: "ERROR", Value: func(s state) string { return ErrorText(s) }},
 	{Header: "PAYLOAD", Value: func(s state) string { return string(s.Payload) }},
 	{Header: "ETAG", Value: func(s state) string { return s.ETag }},
-	{Header: "CREATED", Value: func(s state) string { return groupshared.Time(s.CreatedDateTimeUTC) }},
-	{Header: "LAST UPDATED", Value: func(s state) string { return groupshared.Time(s.LastUpdatedDateTimeUTC) }},
+	{Header: "CREATED", Value: func(s state) string { return cmdutil.Timestamp(s.CreatedDateTimeUTC) }},
+	{Header: "LAST UPDATED", Value: func(s state) string { return cmdutil.Timestamp(s.LastUpdatedDateTimeUTC) }},
 }
 
 // ErrorText is the error of a failed registration: its code and message.

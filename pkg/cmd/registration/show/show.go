@@ -7,6 +7,7 @@ import (
 	"github.com/dpsctl/dpsctl/pkg/cmd/registration/shared"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
 	"github.com/dpsctl/dpsctl/pkg/dps"
+	"github.com/dpsctl/dpsctl/pkg/model"
 	"github.com/dpsctl/dpsctl/pkg/output"
 	"github.com/spf13/cobra"
 )
@@ -47,17 +48,8 @@ list" does.`,
 }
 
 func showRun(opts *ShowOptions) error {
-	p, err := opts.Printer()
-	if err != nil {
-		return err
-	}
-	c, err := opts.Client(opts.Ctx)
-	if err != nil {
-		return err
-	}
-	s, err := c.GetRegistration(opts.Ctx, opts.RegistrationID)
-	if err != nil {
-		return shared.Explain(err, opts.RegistrationID)
-	}
-	return output.Print(p, *s, shared.DetailColumns)
+	return cmdutil.ShowOne(opts.Ctx, opts.Printer, opts.Client, func(c *dps.Client) (*model.DeviceRegistrationState, error) {
+		s, err := c.GetRegistration(opts.Ctx, opts.RegistrationID)
+		return s, shared.Explain(err, opts.RegistrationID)
+	}, shared.DetailColumns)
 }

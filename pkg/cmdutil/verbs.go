@@ -1,0 +1,149 @@
+package cmdutil
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"strings"
+	"time"
+
+	"github.com/dpsctl/dpsctl/pkg/dps"
+	"github.com/dpsctl/dpsctl/pkg/iostreams"
+	"github.com/dpsctl/dpsctl/pkg/model"
+	"github.com/dpsctl/dpsctl/pkg/output"
+	"github.com/spf13/cobra"
+)
+
+// The run functions below are what the show, list and delete verbs of the
+// service nouns do once their flags are parsed. Each takes the Factory's
+// Printer and Client as the verb's options hold them, so tests can still
+// replace either.
+
+// ShowOne prints the item get fetches. The printer is built first, so a bad
+// -o or --query fails before any service call.
+func ShowOne[T any](ctx context.Context, printer func() (*output.Printer, error), client func(context.Context) (*dps.Client, error), get func(c *dps.Client) (*T, error), cols []output.Column[T]) error {
+	p, err := printer()
+	if err != nil {
+		return err
+	}
+	c, err := client(ctx)
+	if err != nil {
+		return err
+	}
+	v, err := get(c)
+	if err != nil {
+		return err
+	}
+	return output.Print(p, *v, cols)
+}
+
+// ShowList prints the stream list returns as it arrives, stopping after top
+// items (0: all). noun names the items when there are none ("no
+// enrollments found").
+func ShowList[T any](ctx context.Context, printer func() (*output.Printer, error), client func(context.Context) (*dps.Client, error), list func(c *dps.Client) iter.Seq2[T, error], top int, cols []output.Column[T], noun string) error {
+	p, err := printer()
+	if err != nil {
+		return err
+	}
+	c, err := client(ctx)
+	if err != nil {
+		return err
+	}
+	return output.PrintSeq(p, Limit(list(c), top), cols, noun)
+}
+
+// PagingFlags defines --page-size and --top of a list verb. perRequest
+// starts the help of --page-size ("Enrollments per request"); items names
+// what --top counts ("enrollments").
+func PagingFlags(cmd *cobra.Command, pageSize, top *int, perRequest, items string) {
+	cmd.Flags().IntVar(pageSize, "page-size", 0, perRequest+" (default: the service's, 100)")
+	cmd.Flags().IntVar(top, "top", 0, "Stop after this many "+items+" (default: all)")
+}
+
+// CheckPaging refuses a negative --page-size or --top.
+func CheckPaging(pageSize, top int) error {
+	if pageSize < 0 {
+		return FlagErrorf("--page-size must be positive")
+	}
+	if top < 0 {
+		return FlagErrorf("--top must be positive")
+	}
+	return nil
+}
+
+// PageSize is the page size to ask the service for: --page-size, but no
+// more than --top, so that no more is fetched than printed. 0 leaves the
+// service's default.
+func PageSize(pageSize, top int) int {
+	if top > 0 && (pageSize == 0 || pageSize > top) {
+		return top
+	}
+	return pageSize
+}
+
+// DeleteFlags defines --etag, with etagHelp as its help, and -y/--yes of a
+// delete verb.
+func DeleteFlags(cmd *cobra.Command, etag *string, yes *bool, etagHelp string) {
+	cmd.Flags().StringVar(etag, "etag", "", etagHelp)
+	cmd.Flags().BoolVarP(yes, "yes", "y", false, "Do not ask for confirmation")
+	_ = cmd.RegisterFlagCompletionFunc("etag", cobra.NoFileCompletions)
+}
+
+// Deletion words and carries out the deletes of a delete verb, for
+// DeleteEach.
+type Deletion struct {
+	// Ask is the question about one ID, a format with one %q ("Delete
+	// enrollment %q?"); Plural names several ("enrollments").
+	Ask, Plural string
+	// Done is the line written on stderr after each delete, a format with
+	// one %q ("Deleted enrollment %q").
+	Done string
+	// Delete deletes one ID; Explain rewords what it returns.
+	Delete  func(ctx context.Context, c *dps.Client, id string) error
+	Explain func(err error, id string) error
+}
+
+// DeleteEach asks once before deleting ids (see ConfirmDestructive), then
+// deletes them in turn, reporting each on stderr. One failure does not stop
+// the rest: the failures, explained, come back together. Only the end of
+// ctx stops at once.
+func DeleteEach(ctx context.Context, ios *iostreams.IOStreams, client func(context.Context) (*dps.Client, error), ids []string, yes bool, d Deletion) error {
+	question := fmt.Sprintf(d.Ask, ids[0])
+	if len(ids) > 1 {
+		question = fmt.Sprintf("Delete %d %s (%s)?", len(ids), d.Plural, strings.Join(ids, ", "))
+	}
+	if err := ConfirmDestructive(ios, yes, question); err != nil {
+		return err
+	}
+	c, err := client(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, id := range ids {
+		if err := d.Delete(ctx, c, id); err != nil {
+			if ctx.Err() != nil {
+				return err
+			}
+			errs = append(errs, d.Explain(err, id))
+			continue
+		}
+		fmt.Fprintf(ios.ErrOut, d.Done+"\n", id)
+	}
+	return errors.Join(errs...)
+}
+
+// Timestamp shortens a service timestamp to RFC 3339 in whole seconds, for
+// table cells; text that does not parse is returned as is.
+func Timestamp(s string) string {
+	if s == "" {
+		return ""
+	}
+	for _, layout := range []string{time.RFC3339Nano, model.TimeLayout} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC().Format(time.RFC3339)
+		}
+	}
+	return s
+}
