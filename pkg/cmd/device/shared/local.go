@@ -10,7 +10,10 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"net"
+	"net/http"
 	"sync"
 	"time"
 
@@ -71,27 +74,47 @@ func serveLocal(ctx context.Context, inst *server.Instance) (*Local, error) {
 		return l, nil
 	}
 
+	// Serve the handler directly rather than with Instance.Serve, which
+	// records its address as the service's: this short-lived listener must
+	// not replace the address "dpsctl serve info" and the connection
+	// strings report.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("start the local provisioning service: %w", err)
 	}
-	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	srv := &http.Server{
+		Handler:           inst.Handler(),
+		TLSConfig:         inst.TLSConfig(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          log.New(io.Discard, "", 0),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
 	served := make(chan error, 1)
-	go func() { served <- inst.Serve(sctx, ln) }()
-	info = inst.Info()
+	go func() { served <- srv.ServeTLS(ln, "", "") }()
 	info.Address = ln.Addr().String()
 	l.Info = info
 	var once sync.Once
 	l.stop = func() error {
 		var err error
 		once.Do(func() {
-			cancel()
-			err = errors.Join(<-served, inst.Close())
+			sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+			defer cancel()
+			if serr := srv.Shutdown(sctx); serr != nil {
+				srv.Close()
+			}
+			if serr := <-served; !errors.Is(serr, http.ErrServerClosed) {
+				err = serr
+			}
+			err = errors.Join(err, inst.Close())
 		})
 		return err
 	}
 	return l, nil
 }
+
+// shutdownTimeout bounds the wait for requests in flight when the
+// command's own service stops.
+const shutdownTimeout = 5 * time.Second
 
 // probe reports whether a TLS server with a certificate of the local CA
 // for hostName answers at addr.

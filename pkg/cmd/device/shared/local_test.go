@@ -1,0 +1,103 @@
+package shared
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/dpsctl/dpsctl/pkg/server"
+)
+
+func recordedAddress(t *testing.T, dir string) string {
+	t.Helper()
+	inst, err := server.Open(server.Options{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inst.Close()
+	return inst.Info().Address
+}
+
+// tlsHandshake checks that the local service answers at the endpoint as
+// its host name.
+func tlsHandshake(t *testing.T, l *Local) error {
+	t.Helper()
+	conn, err := l.Dial(context.Background(), "tcp", "ignored:1")
+	if err != nil {
+		return err
+	}
+	cfg := &tls.Config{}
+	l.ConfigureTLS(cfg)
+	tc := tls.Client(conn, cfg)
+	defer tc.Close()
+	return tc.Handshake()
+}
+
+func TestOpenLocal(t *testing.T) {
+	tests := []struct {
+		name    string
+		serving bool
+	}{
+		{"served by the command", false},
+		{"dpsctl serve running", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			var serveAddr string
+			if tt.serving {
+				inst, err := server.Open(server.Options{DataDir: dir})
+				if err != nil {
+					t.Fatal(err)
+				}
+				ln, err := net.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				serveAddr = ln.Addr().String()
+				ctx, cancel := context.WithCancel(context.Background())
+				done := make(chan error, 1)
+				go func() { done <- inst.Serve(ctx, ln) }()
+				t.Cleanup(func() { cancel(); <-done; inst.Close() })
+				// Serve records its address as it starts.
+				for i := 0; inst.Info().Address != serveAddr; i++ {
+					if i == 1000 {
+						t.Fatal("serve did not record its address")
+					}
+					time.Sleep(time.Millisecond)
+				}
+			}
+			before := recordedAddress(t, dir)
+			l, err := OpenLocal(context.Background(), dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if l.Running != tt.serving {
+				t.Errorf("running %v, want %v", l.Running, tt.serving)
+			}
+			if tt.serving && l.Info.Address != serveAddr {
+				t.Errorf("address %s, want the serve's %s", l.Info.Address, serveAddr)
+			}
+			if !tt.serving && l.Info.Address == before {
+				t.Errorf("served at the recorded address %s", before)
+			}
+			if _, port, _ := net.SplitHostPort(l.Info.Address); l.Host() != "localhost:"+port {
+				t.Errorf("host %s for address %s", l.Host(), l.Info.Address)
+			}
+			if err := tlsHandshake(t, l); err != nil {
+				t.Fatalf("handshake: %v", err)
+			}
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if err := l.Close(); err != nil {
+				t.Fatalf("second close: %v", err)
+			}
+			if after := recordedAddress(t, dir); after != before {
+				t.Errorf("recorded address changed from %s to %s", before, after)
+			}
+		})
+	}
+}
