@@ -416,9 +416,10 @@ func newGenerationID() string {
 	return strconv.FormatUint(binary.BigEndian.Uint64(b[:])%900_000_000_000_000_000+100_000_000_000_000_000, 10)
 }
 
-// write runs fn in a store transaction.
+// write runs fn in a store transaction, batched with the writes of
+// registrations running at the same time.
 func (d *deviceAPI) write(ctx context.Context, fn func(tx *store.Tx) error) error {
-	return d.h.st.Update(ctx, fn)
+	return d.writes.do(ctx, fn)
 }
 
 // x509Info is the certificate info for the webhook's device context.

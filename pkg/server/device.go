@@ -48,6 +48,7 @@ type deviceAPI struct {
 	creds   *credentialCache
 	hubs    *snapshotCache[hubSnapshot]
 	webhook *http.Client
+	writes  *writeBatcher
 }
 
 // deviceRequest is a routed device API call.

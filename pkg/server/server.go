@@ -164,6 +164,7 @@ func Open(opts Options) (*Instance, error) {
 			load: func(ctx context.Context) (hubSnapshot, error) { return loadHubSnapshot(ctx, st) },
 		},
 		webhook: webhook,
+		writes:  &writeBatcher{st: st},
 	}
 	i.h.hub = &hubAPI{h: i.h}
 	return i, nil

@@ -1,0 +1,89 @@
+package server
+
+import (
+	"context"
+	"sync"
+
+	"github.com/dpsctl/dpsctl/pkg/store"
+)
+
+// maxBatch bounds the writes committed in one transaction.
+const maxBatch = 64
+
+// writeBatcher commits concurrent writes together (group commit): SQLite
+// allows one writer, and a commit costs about as much as the writes of a
+// registration, so registrations that arrive while a transaction runs share
+// the next one. If a batch fails, its writes are retried one by one so that
+// one bad write does not fail the others.
+type writeBatcher struct {
+	st *store.Store
+
+	mu      sync.Mutex
+	queue   []*writeJob
+	running bool
+}
+
+type writeJob struct {
+	fn   func(tx *store.Tx) error
+	done chan error
+}
+
+// do runs fn in a transaction, possibly shared with other writes, and
+// returns its error. fn may run twice (the second time alone), so it must
+// only write what it computed from its own inputs and the transaction.
+func (b *writeBatcher) do(ctx context.Context, fn func(tx *store.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	j := &writeJob{fn: fn, done: make(chan error, 1)}
+	b.mu.Lock()
+	b.queue = append(b.queue, j)
+	if !b.running {
+		b.running = true
+		go b.drain()
+	}
+	b.mu.Unlock()
+	return <-j.done
+}
+
+// drain commits batches until the queue is empty.
+func (b *writeBatcher) drain() {
+	for {
+		b.mu.Lock()
+		n := min(len(b.queue), maxBatch)
+		if n == 0 {
+			b.running = false
+			b.mu.Unlock()
+			return
+		}
+		batch := b.queue[:n:n]
+		b.queue = b.queue[n:]
+		b.mu.Unlock()
+		b.commit(batch)
+	}
+}
+
+func (b *writeBatcher) commit(batch []*writeJob) {
+	ctx := context.Background()
+	if len(batch) == 1 {
+		batch[0].done <- b.st.Update(ctx, batch[0].fn)
+		return
+	}
+	err := b.st.Update(ctx, func(tx *store.Tx) error {
+		for _, j := range batch {
+			if err := j.fn(tx); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		for _, j := range batch {
+			j.done <- nil
+		}
+		return
+	}
+	for _, j := range batch {
+		j.done <- b.st.Update(ctx, j.fn)
+	}
+}

@@ -1,0 +1,169 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/dpsctl/dpsctl/pkg/certs/certstest"
+	"github.com/dpsctl/dpsctl/pkg/model"
+)
+
+// TestConcurrentRegistrations registers 200 group devices at once over one
+// keep-alive HTTPS client: every one is assigned, recorded and in the hub.
+func TestConcurrentRegistrations(t *testing.T) {
+	const devices = 200
+	inst, err := Open(Options{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inst.Close()
+	e := envFor(t, inst)
+	e.put("/enrollmentGroups/fleet", map[string]any{"enrollmentGroupId": "fleet", "attestation": symKeys(keyA, keyB)})
+	s := serve(t, inst)
+	d := s.client(t, nil, true)
+
+	var wg sync.WaitGroup
+	errs := make(chan error, devices)
+	for i := range devices {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id := fmt.Sprintf("fleet-%03d", i)
+			key := deriveKey(t, keyA, id)
+			op, err := d.tryProvision(id, d.symToken(id, key), nil)
+			if err == nil && (op.Status != model.RegAssigned || op.RegistrationState.RegistrationID != id) {
+				err = fmt.Errorf("%s: %+v", id, op)
+			}
+			if err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	ctx := context.Background()
+	if n, err := inst.Store().CountRegistrations(ctx); err != nil || n != devices {
+		t.Fatalf("%d registrations, %v", n, err)
+	}
+	if n, err := inst.Store().CountHubDevices(ctx, ""); err != nil || n != devices {
+		t.Fatalf("%d hub devices, %v", n, err)
+	}
+	seen := map[string]bool{}
+	token := ""
+	for range 10 {
+		r := e.call(http.MethodPost, "/registrations/fleet/query", nil, "x-ms-continuation", token)
+		var items []model.DeviceRegistrationState
+		r.json(t, &items)
+		for _, it := range items {
+			if it.Status != model.RegAssigned {
+				t.Fatalf("%+v", it)
+			}
+			seen[it.RegistrationID] = true
+		}
+		if token = r.header.Get("x-ms-continuation"); token == "" {
+			break
+		}
+	}
+	if len(seen) != devices {
+		t.Fatalf("the group lists %d registrations", len(seen))
+	}
+}
+
+// BenchmarkSymmetricKeyRegistration: group devices register (PUT, then
+// one poll) in parallel over keep-alive HTTPS; each iteration is a new
+// device.
+func BenchmarkSymmetricKeyRegistration(b *testing.B) {
+	inst, err := Open(Options{DataDir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer inst.Close()
+	e := envFor(b, inst)
+	e.put("/enrollmentGroups/bench", map[string]any{"enrollmentGroupId": "bench", "attestation": symKeys(keyA, keyB)})
+	s := serve(b, inst)
+	d := s.client(b, nil, true)
+	var n atomic.Int64
+	b.SetParallelism(8)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			id := fmt.Sprintf("bench-%08d", n.Add(1))
+			op, err := d.tryProvision(id, d.symToken(id, deriveKey(b, keyA, id)), nil)
+			if err != nil || op.Status != model.RegAssigned {
+				b.Error(op, err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "registrations/s")
+}
+
+// BenchmarkX509Registration: group devices with certificates register in
+// parallel, each on a new connection (a full TLS handshake with the
+// client certificate), PUT then one poll on that connection.
+func BenchmarkX509Registration(b *testing.B) {
+	inst, err := Open(Options{DataDir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer inst.Close()
+	e := envFor(b, inst)
+	ca := certstest.New(b)
+	e.put("/enrollmentGroups/xbench", x509Group("xbench", ca.Intermediate.Cert, "enabled"))
+	s := serve(b, inst)
+	const pool = 64 // device certificates, reused round robin
+	clients := make([]*tls.Certificate, pool)
+	ids := make([]string, pool)
+	for i := range pool {
+		ids[i] = fmt.Sprintf("xbench-%03d", i)
+		dev := ca.Device(b, ids[i])
+		clients[i] = tlsCert(dev.Pair, dev.Chain)
+	}
+	var n atomic.Int64
+	b.SetParallelism(4)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := int(n.Add(1)) % pool
+			d := s.client(b, clients[i], true) // a new transport: a new connection and handshake
+			op, err := d.tryProvision(ids[i], "", nil)
+			d.c.CloseIdleConnections()
+			if err != nil || op.Status != model.RegAssigned {
+				b.Error(op, err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "registrations/s")
+}
+
+// BenchmarkSymmetricKeyRegistrationInProcess is the same work without
+// HTTPS: the cost of the service itself (authentication, allocation and
+// the store).
+func BenchmarkSymmetricKeyRegistrationInProcess(b *testing.B) {
+	e := newEnv(b)
+	e.put("/enrollmentGroups/bench", map[string]any{"enrollmentGroupId": "bench", "attestation": symKeys(keyA, keyB)})
+	d := e.deviceClient()
+	var n atomic.Int64
+	b.SetParallelism(8)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			id := fmt.Sprintf("bench-%08d", n.Add(1))
+			op, err := d.tryProvision(id, d.symToken(id, deriveKey(b, keyA, id)), nil)
+			if err != nil || op.Status != model.RegAssigned {
+				b.Error(op, err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "registrations/s")
+}
