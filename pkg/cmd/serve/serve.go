@@ -37,6 +37,8 @@ type ServeOptions struct {
 	TLSKey   string
 	Verbose  bool
 	ShowKeys bool
+	// Hubs are IoT hub host names to link at start (--hub, repeatable).
+	Hubs []string
 
 	// ready, when set, receives the description once the service listens.
 	ready func(server.Info)
@@ -50,17 +52,24 @@ func NewCmdServe(f *cmdutil.Factory, runF func(*ServeOptions) error) *cobra.Comm
 		Short: "Run the local provisioning service",
 		Long: `Run the DPS-compatible provisioning service of the data directory over HTTPS:
 the service API (enrollments, groups, registrations) and the device
-registration API. It runs until interrupted (Ctrl-C), then shuts down cleanly.
+registration API, and the local IoT hubs devices are assigned to. It runs
+until interrupted (Ctrl-C), then shuts down cleanly.
 
 The data directory (--data-dir, DPSCTL_DATA_DIR, default ~/.local/share/dpsctl)
 holds the database, the ID scope, the access policies and a CA that issues
 the server certificate for --hostname. dpsctl commands without a connection
 string use the same data directory in process, whether or not serve runs.
 
+Devices register on the same address (the ID scope is shown below) and are
+assigned to a linked IoT hub. A new data directory links one hub, named after
+--hostname, which this service also serves: devices reach their hub at the
+same address. --hub links more hubs (see "dpsctl hub").
+
 --addr 127.0.0.1:0 picks a free port; "dpsctl serve info" shows it.`,
 		Example: `  dpsctl serve
   dpsctl serve --addr 0.0.0.0:8443 --hostname dps.lab.example
-  dpsctl serve --addr 127.0.0.1:0 --data-dir ./dps-data`,
+  dpsctl serve --addr 127.0.0.1:0 --data-dir ./dps-data
+  dpsctl serve --hub hub-east.lab.example --hub hub-west.lab.example`,
 		Args: cmdutil.ExactArgs(0, "serve takes no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if (opts.TLSCert == "") != (opts.TLSKey == "") {
@@ -82,9 +91,10 @@ string use the same data directory in process, whether or not serve runs.
 	cmd.Flags().StringVar(&opts.TLSCert, "tls-cert", "", "Server certificate file (PEM) instead of one issued by the local CA")
 	cmd.Flags().StringVar(&opts.TLSKey, "tls-key", "", "Private key file (PEM) of --tls-cert")
 	cmd.Flags().BoolVarP(&opts.Verbose, "verbose", "v", false, "Log every request on stderr")
+	cmd.Flags().StringArrayVar(&opts.Hubs, "hub", nil, "Link an IoT hub by host name at start, if not linked yet (repeatable)")
 	cmdutil.FileFlag(cmd, "tls-cert", "pem", "crt", "cer")
 	cmdutil.FileFlag(cmd, "tls-key", "pem", "key")
-	for _, name := range []string{"addr", "hostname"} {
+	for _, name := range []string{"addr", "hostname", "hub"} {
 		_ = cmd.RegisterFlagCompletionFunc(name, cobra.NoFileCompletions)
 	}
 	cmd.AddCommand(info.NewCmdInfo(f, nil))
@@ -107,11 +117,18 @@ func serveRun(opts *ServeOptions) error {
 		TLSCertFile: opts.TLSCert,
 		TLSKeyFile:  opts.TLSKey,
 		Logger:      logger,
+		Hubs:        opts.Hubs,
 	})
 	if err != nil {
 		return err
 	}
 	defer inst.Close()
+	var hubs []string
+	if linked, err := inst.LinkedHubs(opts.Ctx); err == nil {
+		for _, h := range linked {
+			hubs = append(hubs, h.HostName)
+		}
+	}
 
 	ln, err := net.Listen("tcp", opts.Addr)
 	if err != nil {
@@ -137,7 +154,7 @@ func serveRun(opts *ServeOptions) error {
 			sleep(opts.Ctx)
 		}
 	}
-	describe(opts.IO.ErrOut, it, cfg, opts.ShowKeys)
+	describe(opts.IO.ErrOut, it, hubs, cfg, opts.ShowKeys)
 	if opts.ready != nil {
 		opts.ready(it)
 	}
@@ -152,7 +169,7 @@ func serveRun(opts *ServeOptions) error {
 }
 
 // describe prints how to reach the running service.
-func describe(w io.Writer, it server.Info, cfg *config.Config, showKeys bool) {
+func describe(w io.Writer, it server.Info, hubs []string, cfg *config.Config, showKeys bool) {
 	cs := it.ConnectionString
 	if !showKeys {
 		cs = output.MaskSecret(cs)
@@ -161,11 +178,16 @@ func describe(w io.Writer, it server.Info, cfg *config.Config, showKeys bool) {
 	if cfg.DataDirSource == config.SourceFlag {
 		dataDirFlag = " --data-dir " + shellQuote(cfg.DataDir)
 	}
+	hubList := strings.Join(hubs, ", ")
+	if hubList == "" {
+		hubList = "none linked (devices fail with 400208; see dpsctl hub link)"
+	}
 	fmt.Fprintf(w, `Local provisioning service listening on https://%s
   host name          %s
   ID scope           %s
   connection string  %s
   CA certificate     %s
+  IoT hubs           %s
   data directory     %s
 
 To use it from another shell:
@@ -173,7 +195,7 @@ To use it from another shell:
   export DPSCTL_CA_FILE=%s
 
 Press Ctrl-C to stop.
-`, it.Address, it.HostName, it.IDScope, cs, it.CAFile, cfg.DataDir, dataDirFlag, shellQuote(it.CAFile))
+`, it.Address, it.HostName, it.IDScope, cs, it.CAFile, hubList, cfg.DataDir, dataDirFlag, shellQuote(it.CAFile))
 }
 
 func shellQuote(s string) string {

@@ -27,6 +27,7 @@ func TestNewCmdServe(t *testing.T) {
 		{args: nil, want: ServeOptions{Addr: DefaultAddr, HostName: DefaultHostName}},
 		{args: []string{"--addr", "127.0.0.1:0", "--hostname", "dps.lab", "-v"}, want: ServeOptions{Addr: "127.0.0.1:0", HostName: "dps.lab", Verbose: true}},
 		{args: []string{"--tls-cert", "c.pem", "--tls-key", "k.pem"}, want: ServeOptions{Addr: DefaultAddr, HostName: DefaultHostName, TLSCert: "c.pem", TLSKey: "k.pem"}},
+		{args: []string{"--hub", "hub-a.lab", "--hub", "hub-b.lab"}, want: ServeOptions{Addr: DefaultAddr, HostName: DefaultHostName, Hubs: []string{"hub-a.lab", "hub-b.lab"}}},
 		{args: []string{"--tls-cert", "c.pem"}, wantErr: "give both --tls-cert and --tls-key"},
 		{args: []string{"--addr", "nonsense"}, wantErr: "--addr"},
 		{args: []string{"extra"}, wantErr: "serve takes no arguments"},
@@ -46,7 +47,7 @@ func TestNewCmdServe(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got.Addr != tt.want.Addr || got.HostName != tt.want.HostName || got.TLSCert != tt.want.TLSCert || got.TLSKey != tt.want.TLSKey || got.Verbose != tt.want.Verbose {
+			if got.Addr != tt.want.Addr || got.HostName != tt.want.HostName || got.TLSCert != tt.want.TLSCert || got.TLSKey != tt.want.TLSKey || got.Verbose != tt.want.Verbose || strings.Join(got.Hubs, ",") != strings.Join(tt.want.Hubs, ",") {
 				t.Fatalf("got %+v", got)
 			}
 		})
@@ -65,7 +66,7 @@ func TestServeRun(t *testing.T) {
 	defer cancel()
 	ready := make(chan server.Info, 1)
 	opts := &ServeOptions{IO: f.IOStreams, Config: f.Config, Ctx: ctx, Addr: "127.0.0.1:0", HostName: "localhost",
-		ready: func(i server.Info) { ready <- i }}
+		Hubs: []string{"hub-b.lab.example"}, ready: func(i server.Info) { ready <- i }}
 	done := make(chan error, 1)
 	go func() { done <- serveRun(opts) }()
 
@@ -122,6 +123,7 @@ func TestServeRun(t *testing.T) {
 	for _, want := range []string{
 		"Local provisioning service listening on https://" + it.Address,
 		"ID scope           " + it.IDScope,
+		"IoT hubs           localhost, hub-b.lab.example",
 		"SharedAccessKey=***",
 		"export DPSCTL_CONNECTION_STRING=\"$(dpsctl serve info --show-keys --query connectionString -o tsv)\"",
 		"export DPSCTL_CA_FILE=" + it.CAFile,
