@@ -1,0 +1,99 @@
+// Package list is "dpsctl hub device list".
+package list
+
+import (
+	"context"
+	"iter"
+
+	"github.com/dpsctl/dpsctl/pkg/cmd/hub/shared"
+	"github.com/dpsctl/dpsctl/pkg/cmdutil"
+	"github.com/dpsctl/dpsctl/pkg/output"
+	"github.com/dpsctl/dpsctl/pkg/server"
+	"github.com/dpsctl/dpsctl/pkg/store"
+	"github.com/spf13/cobra"
+)
+
+// pageSize is how many devices one store read returns.
+const pageSize = 500
+
+// ListOptions are the inputs of "hub device list".
+type ListOptions struct {
+	Local   func() (*server.Instance, error)
+	Printer func() (*output.Printer, error)
+	Ctx     context.Context
+
+	Hub string // "" for every hub
+	Top int    // 0: all
+}
+
+// NewCmdList builds "dpsctl hub device list".
+func NewCmdList(f *cmdutil.Factory, runF func(*ListOptions) error) *cobra.Command {
+	opts := &ListOptions{Local: shared.Local(f), Printer: f.Printer}
+	cmd := &cobra.Command{
+		Use:     "list",
+		Aliases: []string{"ls"},
+		Short:   "List the devices of the local IoT hubs",
+		Long: `List the device identities in the registries of the local IoT hubs, as the
+portal's IoT devices explorer shows them: device ID, hub, status, connection
+state, authentication type, last activity and cloud-to-device message count
+(always 0: the local hubs hold no cloud-to-device messages). The provisioning
+service creates these identities when it assigns devices; connection state
+and last activity change when a device talks to its hub.`,
+		Example: `  dpsctl hub device list
+  dpsctl hub device list --hub localhost -o json`,
+		Args: cmdutil.ExactArgs(0, "list takes no arguments; use --hub to pick a hub"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if opts.Top < 0 {
+				return cmdutil.FlagErrorf("--top must be positive")
+			}
+			opts.Ctx = cmd.Context()
+			if runF != nil {
+				return runF(opts)
+			}
+			return listRun(opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.Hub, "hub", "", "Only the devices of this hub (host name)")
+	cmd.Flags().IntVar(&opts.Top, "top", 0, "Stop after this many devices (default: all)")
+	_ = cmd.RegisterFlagCompletionFunc("hub", shared.CompleteHubs(f, true))
+	_ = cmd.RegisterFlagCompletionFunc("top", cobra.NoFileCompletions)
+	return cmd
+}
+
+func listRun(opts *ListOptions) error {
+	p, err := opts.Printer()
+	if err != nil {
+		return err
+	}
+	inst, err := opts.Local()
+	if err != nil {
+		return err
+	}
+	noun := "devices"
+	if opts.Hub != "" {
+		noun = "devices in IoT hub " + opts.Hub
+	}
+	return output.PrintSeq(p, cmdutil.Limit(devices(opts.Ctx, inst.Store(), opts.Hub), opts.Top), shared.DeviceColumns, noun)
+}
+
+// devices walks a hub's registry (every hub's for "") page by page.
+func devices(ctx context.Context, st *store.Store, hub string) iter.Seq2[store.HubDevice, error] {
+	return func(yield func(store.HubDevice, error) bool) {
+		for after := int64(0); ; {
+			page, err := st.ListHubDevices(ctx, hub, after, pageSize)
+			if err != nil {
+				yield(store.HubDevice{}, err)
+				return
+			}
+			for _, d := range page.Items {
+				if !yield(*d, nil) {
+					return
+				}
+			}
+			if page.Next == 0 {
+				return
+			}
+			after = page.Next
+		}
+	}
+}

@@ -1,0 +1,77 @@
+// Package show is "dpsctl hub device show".
+package show
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/dpsctl/dpsctl/pkg/cmd/hub/shared"
+	"github.com/dpsctl/dpsctl/pkg/cmdutil"
+	"github.com/dpsctl/dpsctl/pkg/output"
+	"github.com/dpsctl/dpsctl/pkg/server"
+	"github.com/dpsctl/dpsctl/pkg/store"
+	"github.com/spf13/cobra"
+)
+
+// ShowOptions are the inputs of "hub device show".
+type ShowOptions struct {
+	Local   func() (*server.Instance, error)
+	Printer func() (*output.Printer, error)
+	Ctx     context.Context
+
+	DeviceID string
+	Hub      string // "" to search every hub
+}
+
+// NewCmdShow builds "dpsctl hub device show".
+func NewCmdShow(f *cmdutil.Factory, runF func(*ShowOptions) error) *cobra.Command {
+	opts := &ShowOptions{Local: shared.Local(f), Printer: f.Printer}
+	cmd := &cobra.Command{
+		Use:   "show <device-id>",
+		Short: "Show a device of the local IoT hubs",
+		Long: `Show a device identity of a local IoT hub's registry: status, connection
+state, authentication (keys masked unless --show-keys, or certificate
+thumbprints), last activity, message counts, and the twin's tags and
+desired properties (the enrollment's initial twin) and reported properties.
+--hub is needed only when several hubs hold a device of that ID.`,
+		Example: `  dpsctl hub device show dev-1
+  dpsctl hub device show dev-1 --hub localhost -o json --show-keys`,
+		Args:              cmdutil.ExactArgs(1, "give one device ID"),
+		ValidArgsFunction: shared.CompleteDevices(f),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.DeviceID = args[0]
+			opts.Ctx = cmd.Context()
+			if runF != nil {
+				return runF(opts)
+			}
+			return showRun(opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.Hub, "hub", "", "The hub (host name) whose device to show")
+	_ = cmd.RegisterFlagCompletionFunc("hub", shared.CompleteHubs(f, true))
+	return cmd
+}
+
+func showRun(opts *ShowOptions) error {
+	p, err := opts.Printer()
+	if err != nil {
+		return err
+	}
+	inst, err := opts.Local()
+	if err != nil {
+		return err
+	}
+	d, err := inst.HubDevice(opts.Ctx, opts.Hub, opts.DeviceID)
+	if errors.Is(err, store.ErrNotFound) {
+		where := "any local IoT hub"
+		if opts.Hub != "" {
+			where = "IoT hub " + opts.Hub
+		}
+		return fmt.Errorf("there is no device %q in %s", opts.DeviceID, where)
+	}
+	if err != nil {
+		return err
+	}
+	return output.Print(p, *d, shared.DeviceDetailColumns)
+}

@@ -1,0 +1,107 @@
+// Package link is "dpsctl hub link".
+package link
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/dpsctl/dpsctl/pkg/cmd/hub/shared"
+	"github.com/dpsctl/dpsctl/pkg/cmdutil"
+	"github.com/dpsctl/dpsctl/pkg/iostreams"
+	"github.com/dpsctl/dpsctl/pkg/output"
+	"github.com/dpsctl/dpsctl/pkg/server"
+	"github.com/spf13/cobra"
+)
+
+// MaxWeight is the largest allocation weight (the service's limit).
+const MaxWeight = 1000
+
+// LinkOptions are the inputs of "hub link".
+type LinkOptions struct {
+	IO      *iostreams.IOStreams
+	Local   func() (*server.Instance, error)
+	Printer func() (*output.Printer, error)
+	Ctx     context.Context
+	Quiet   bool
+
+	HostName              string
+	Weight                int
+	ApplyAllocationPolicy bool
+}
+
+// NewCmdLink builds "dpsctl hub link".
+func NewCmdLink(f *cmdutil.Factory, runF func(*LinkOptions) error) *cobra.Command {
+	opts := &LinkOptions{IO: f.IOStreams, Local: shared.Local(f), Printer: f.Printer}
+	cmd := &cobra.Command{
+		Use:   "link <host-name>",
+		Short: "Link an IoT hub to the local service",
+		Long: `Link an IoT hub to the local provisioning service by host name, or change the
+allocation weight and policy flag of a linked one. The local service serves
+every linked hub itself, on its own address: devices assigned to it connect
+to the service's address with the hub's name in their SAS token. The
+default hub is named after the service's host name, which already resolves
+to it; a hub under another name needs that name to reach the service too
+(an /etc/hosts line, say) for clients that dial the host they are given.
+
+--weight weighs the hub in the hashed allocation policy; with
+--apply-allocation-policy=false the service's policy only picks the hub for
+enrollments that name it.`,
+		Example: `  dpsctl hub link hub-east.lab.example
+  dpsctl hub link hub-west.lab.example --weight 3
+  dpsctl hub link spare.lab.example --apply-allocation-policy=false`,
+		Args:              cmdutil.ExactArgs(1, "give the IoT hub's host name"),
+		ValidArgsFunction: cobra.NoFileCompletions,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if opts.Weight < 0 || opts.Weight > MaxWeight {
+				return cmdutil.FlagErrorf("--weight must be between 0 and %d", MaxWeight)
+			}
+			opts.HostName = args[0]
+			opts.Ctx = cmd.Context()
+			opts.Quiet = f.Quiet()
+			if runF != nil {
+				return runF(opts)
+			}
+			return linkRun(opts)
+		},
+	}
+	cmd.Flags().IntVar(&opts.Weight, "weight", 1, "Allocation weight in the hashed policy (0 to 1000)")
+	cmd.Flags().BoolVar(&opts.ApplyAllocationPolicy, "apply-allocation-policy", true, "Let the service's allocation policy pick this hub for enrollments that name no hubs")
+	_ = cmd.RegisterFlagCompletionFunc("weight", cobra.NoFileCompletions)
+	return cmd
+}
+
+func linkRun(opts *LinkOptions) error {
+	p, err := opts.Printer()
+	if err != nil {
+		return err
+	}
+	inst, err := opts.Local()
+	if err != nil {
+		return err
+	}
+	before, err := inst.LinkedHubs(opts.Ctx)
+	if err != nil {
+		return err
+	}
+	h, err := inst.LinkHub(opts.Ctx, opts.HostName, opts.Weight, opts.ApplyAllocationPolicy)
+	if err != nil {
+		return cmdutil.FlagErrorWrap(err)
+	}
+	verb := "Linked"
+	for _, b := range before {
+		if b.HostName == h.HostName {
+			verb = "Updated"
+		}
+	}
+	view, err := shared.View(opts.Ctx, inst, h)
+	if err != nil {
+		return err
+	}
+	if err := output.Print(p, view, shared.DetailColumns); err != nil {
+		return err
+	}
+	if !opts.Quiet {
+		fmt.Fprintf(opts.IO.ErrOut, "%s IoT hub %q\n", verb, h.HostName)
+	}
+	return nil
+}

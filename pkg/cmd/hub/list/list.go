@@ -1,0 +1,59 @@
+// Package list is "dpsctl hub list".
+package list
+
+import (
+	"context"
+
+	"github.com/dpsctl/dpsctl/pkg/cmd/hub/shared"
+	"github.com/dpsctl/dpsctl/pkg/cmdutil"
+	"github.com/dpsctl/dpsctl/pkg/output"
+	"github.com/dpsctl/dpsctl/pkg/server"
+	"github.com/spf13/cobra"
+)
+
+// ListOptions are the inputs of "hub list".
+type ListOptions struct {
+	Local   func() (*server.Instance, error)
+	Printer func() (*output.Printer, error)
+	Ctx     context.Context
+}
+
+// NewCmdList builds "dpsctl hub list".
+func NewCmdList(f *cmdutil.Factory, runF func(*ListOptions) error) *cobra.Command {
+	opts := &ListOptions{Local: shared.Local(f), Printer: f.Printer}
+	return &cobra.Command{
+		Use:     "list",
+		Aliases: []string{"ls"},
+		Short:   "List the IoT hubs linked to the local service",
+		Long: `List the IoT hubs linked to the local provisioning service, with their
+allocation weight, whether the service's allocation policy may pick them for
+enrollments that name no hubs, and how many devices their registries hold.
+The connection strings show with -o json --show-keys.`,
+		Example: `  dpsctl hub list
+  dpsctl hub list -o json --show-keys`,
+		Args: cmdutil.ExactArgs(0, "list takes no arguments"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Ctx = cmd.Context()
+			if runF != nil {
+				return runF(opts)
+			}
+			return listRun(opts)
+		},
+	}
+}
+
+func listRun(opts *ListOptions) error {
+	p, err := opts.Printer()
+	if err != nil {
+		return err
+	}
+	inst, err := opts.Local()
+	if err != nil {
+		return err
+	}
+	hubs, err := shared.Hubs(opts.Ctx, inst)
+	if err != nil {
+		return err
+	}
+	return output.PrintList(p, hubs, shared.Columns, "linked IoT hubs")
+}
