@@ -35,7 +35,7 @@ func NewCmdUnlink(f *cmdutil.Factory, runF func(*UnlinkOptions) error) *cobra.Co
 		Long: `Unlink IoT hubs from the local provisioning service. Devices are no longer
 assigned to them; the devices already in their registries stay there and can
 still connect. With no hub linked, registrations fail with error 400208.`,
-		Example: `  dpsctl hub unlink hub-west.lab.example --yes`,
+		Example:           `  dpsctl hub unlink hub-west.lab.example --yes`,
 		Args:              cmdutil.MinimumArgs(1, "give the host name of at least one linked IoT hub"),
 		ValidArgsFunction: shared.CompleteHubs(f, true),
 		RunE: func(cmd *cobra.Command, args []string) error {
