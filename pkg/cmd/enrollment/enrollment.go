@@ -6,6 +6,8 @@ import (
 	"github.com/dpsctl/dpsctl/pkg/cmd/enrollment/attestation"
 	"github.com/dpsctl/dpsctl/pkg/cmd/enrollment/create"
 	"github.com/dpsctl/dpsctl/pkg/cmd/enrollment/delete"
+	"github.com/dpsctl/dpsctl/pkg/cmd/enrollment/export"
+	importcmd "github.com/dpsctl/dpsctl/pkg/cmd/enrollment/import"
 	"github.com/dpsctl/dpsctl/pkg/cmd/enrollment/list"
 	"github.com/dpsctl/dpsctl/pkg/cmd/enrollment/show"
 	"github.com/dpsctl/dpsctl/pkg/cmd/enrollment/update"
@@ -35,6 +37,8 @@ symmetric keys.`,
 		update.NewCmdUpdate(f, nil),
 		delete.NewCmdDelete(f, nil),
 		attestation.NewCmdAttestation(f, nil),
+		importcmd.NewCmdImport(f, nil),
+		export.NewCmdExport(f, nil),
 	)
 	return cmd
 }

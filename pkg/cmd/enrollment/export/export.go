@@ -1,0 +1,174 @@
+// Package export is "dpsctl enrollment export".
+package export
+
+import (
+	"context"
+	"fmt"
+	"iter"
+
+	"github.com/dpsctl/dpsctl/pkg/cmdutil"
+	"github.com/dpsctl/dpsctl/pkg/dps"
+	"github.com/dpsctl/dpsctl/pkg/enrollfile"
+	"github.com/dpsctl/dpsctl/pkg/iostreams"
+	"github.com/dpsctl/dpsctl/pkg/model"
+	"github.com/spf13/cobra"
+)
+
+// Client is what export needs of the service; *dps.Client satisfies it.
+type Client interface {
+	Enrollments(ctx context.Context, opts dps.QueryOptions) iter.Seq2[model.IndividualEnrollment, error]
+	GetEnrollmentAttestation(ctx context.Context, id string) (*model.AttestationMechanism, error)
+}
+
+// ExportOptions are the inputs of "enrollment export".
+type ExportOptions struct {
+	IO       *iostreams.IOStreams
+	Client   func(context.Context) (Client, error)
+	Ctx      context.Context
+	Format   string
+	ShowKeys func() bool
+	// Concurrency is the number of key reads in flight with --show-keys.
+	Concurrency int
+}
+
+// keyReaders is the default number of key reads in flight.
+const keyReaders = 8
+
+// NewCmdExport builds "dpsctl enrollment export".
+func NewCmdExport(f *cmdutil.Factory, runF func(*ExportOptions) error) *cobra.Command {
+	opts := &ExportOptions{
+		IO:          f.IOStreams,
+		Client:      func(ctx context.Context) (Client, error) { return f.Client(ctx) },
+		ShowKeys:    func() bool { return f.Flags != nil && f.Flags.ShowKeys },
+		Concurrency: keyReaders,
+	}
+	cmd := &cobra.Command{
+		Use:   "export [-o {csv|jsonl}] [--show-keys]",
+		Short: "Write every individual enrollment as CSV or JSON Lines",
+		Long: `Write every individual enrollment to stdout in the schema that
+"dpsctl enrollment import" reads (docs/csv-schema.md), streaming page by page.
+
+Symmetric keys are written only with --show-keys (read one enrollment at a
+time through the attestation mechanism); without them an import into another
+service lets it generate new keys. The service never returns X.509
+certificates, so the certificate columns hold sha256:<thumbprint>
+references: importing the file again into the same service finds those
+enrollments unchanged, but creating them elsewhere needs the certificate
+files put back in those columns.`,
+		Example: `  dpsctl enrollment export > enrollments.csv
+  dpsctl enrollment export -o jsonl --show-keys > backup.jsonl
+
+  # copy to another service (keys included)
+  dpsctl enrollment export --show-keys | dpsctl enrollment import - --connection-string "$OTHER"`,
+		Args: cmdutil.ExactArgs(0, "export takes no arguments"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Ctx = cmd.Context()
+			if runF != nil {
+				return runF(opts)
+			}
+			return exportRun(opts)
+		},
+	}
+	// -o here picks the file format; it replaces the global -o.
+	cmdutil.StringEnumFlag(cmd, &opts.Format, "output", "o", string(enrollfile.FormatCSV), enrollfile.Formats(), "File format")
+	return cmd
+}
+
+type row struct {
+	e    model.IndividualEnrollment
+	keys *model.SymmetricKeyAttestation
+	skip bool
+	err  error
+	done chan struct{}
+}
+
+func exportRun(opts *ExportOptions) error {
+	ctx := opts.Ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	format, err := enrollfile.ParseFormat(opts.Format)
+	if err != nil {
+		return cmdutil.FlagErrorf("-o: %v", err)
+	}
+	c, err := opts.Client(ctx)
+	if err != nil {
+		return err
+	}
+	showKeys := opts.ShowKeys != nil && opts.ShowKeys()
+	workers := max(opts.Concurrency, 1)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	// Rows are read in order; keys are read concurrently and the rows
+	// written in order, at most 4×workers rows held at once.
+	rows := make(chan *row, 4*workers)
+	sem := make(chan struct{}, workers)
+	go func() {
+		defer close(rows)
+		for e, err := range c.Enrollments(ctx, dps.QueryOptions{}) {
+			r := &row{e: e, err: err, done: make(chan struct{})}
+			needKeys := err == nil && showKeys && e.Attestation != nil && e.Attestation.Type == model.AttestationSymmetricKey
+			if needKeys {
+				select {
+				case sem <- struct{}{}:
+				case <-ctx.Done():
+					return
+				}
+				go func() {
+					defer func() { <-sem; close(r.done) }()
+					a, err := c.GetEnrollmentAttestation(ctx, r.e.RegistrationID)
+					switch {
+					case dps.IsNotFound(err):
+						r.skip = true // deleted since it was listed
+					case err != nil:
+						r.err = fmt.Errorf("reading the keys of %q: %w", r.e.RegistrationID, err)
+					default:
+						r.keys = a.SymmetricKey
+					}
+				}()
+			} else {
+				close(r.done)
+			}
+			select {
+			case rows <- r:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	w := enrollfile.NewWriter(format, opts.IO.Out)
+	if cw, ok := w.(*enrollfile.CSVWriter); ok {
+		if err := cw.WriteHeader(); err != nil {
+			return err
+		}
+	}
+	n := 0
+	for r := range rows {
+		<-r.done
+		if r.err != nil {
+			w.Flush()
+			return r.err
+		}
+		if r.skip {
+			continue
+		}
+		if err := w.Write(enrollfile.FromEnrollment(&r.e, r.keys)); err != nil {
+			return err
+		}
+		n++
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if opts.IO.IsStderrTTY() {
+		fmt.Fprintf(opts.IO.ErrOut, "exported %d enrollments\n", n)
+	}
+	return nil
+}

@@ -1,0 +1,485 @@
+// Package importcmd is "dpsctl enrollment import".
+package importcmd
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/dpsctl/dpsctl/pkg/cmdutil"
+	"github.com/dpsctl/dpsctl/pkg/enrollfile"
+	"github.com/dpsctl/dpsctl/pkg/importer"
+	"github.com/dpsctl/dpsctl/pkg/iostreams"
+	"github.com/dpsctl/dpsctl/pkg/output"
+	"github.com/spf13/cobra"
+)
+
+// ImportOptions are the inputs of "enrollment import".
+type ImportOptions struct {
+	IO      *iostreams.IOStreams
+	Client  func(context.Context) (importer.Client, error)
+	Printer func() (*output.Printer, error)
+	Now     func() time.Time
+	Ctx     context.Context
+
+	File        string // "-" is stdin
+	Format      string // "" guesses from the file name
+	Mode        string
+	DryRun      bool
+	Concurrency int
+	Rate        float64
+	Retries     int
+	Report      string
+
+	// Backoff overrides the wait between retries (tests).
+	Backoff func(n int) time.Duration
+}
+
+// DefaultRetries is the default of --retries.
+const DefaultRetries = importer.DefaultAttempts - 1
+
+// NewCmdImport builds "dpsctl enrollment import".
+func NewCmdImport(f *cmdutil.Factory, runF func(*ImportOptions) error) *cobra.Command {
+	opts := &ImportOptions{
+		IO:      f.IOStreams,
+		Client:  func(ctx context.Context) (importer.Client, error) { return f.Client(ctx) },
+		Printer: f.Printer,
+		Now:     time.Now,
+	}
+	cmd := &cobra.Command{
+		Use:   "import {<file> | -} [flags]",
+		Short: "Create, update or delete many individual enrollments from a CSV or JSON Lines file",
+		Long: `Import individual enrollments from a CSV file with a header row, or from JSON
+Lines (--format jsonl, or a .jsonl file), one enrollment per row. The columns
+are described in docs/csv-schema.md; "dpsctl enrollment export" writes the
+same schema.
+
+Every row is checked before anything is written, and the file is read as a
+stream, so files of millions of rows take little memory: endorsement keys,
+certificates (parsed, CN equal to the registration ID, within their validity),
+symmetric keys, IDs, duplicate IDs, allocation policy against the hubs. Each
+problem is reported as FILE:LINE: column: reason; if any row is bad nothing
+is written and the exit status is 1. --dry-run stops after the checks.
+
+The rows are then written through the bulk API, ten per call, --concurrency
+calls at a time, at most --rate calls per minute. Throttling (429) and
+service errors (5xx) are retried, honouring Retry-After.
+
+--mode says what to do:
+  create   create new enrollments; an existing identical one is "unchanged",
+           an existing different one fails as a conflict (the default)
+  upsert   as create, but update an existing different one (under its etag)
+  update   update existing enrollments only (under their etags)
+  delete   delete the enrollments named by registrationId
+
+An import can be run again: enrollments already written are found identical
+and left alone, so re-running an import that was interrupted (a crash,
+Ctrl-C, the network) finishes it without changing anything else.
+
+--report writes one CSV line per row: line, registrationId, outcome
+(created, updated, unchanged, deleted or failed), errorCode and message. A
+summary is printed on stderr at the end (on stdout with -o json or yaml); a
+progress line is shown on stderr when it is a terminal.`,
+		Example: `  # check a file without writing anything
+  dpsctl enrollment import devices.csv --dry-run
+
+  # import it, keeping a per-row report
+  dpsctl enrollment import devices.csv --report devices-report.csv
+
+  # JSON Lines from another program, at most 800 calls a minute
+  generate-devices | dpsctl enrollment import - --format jsonl --rate 800
+
+  # bring enrollments in line with a file, or remove them
+  dpsctl enrollment import devices.csv --mode upsert
+  dpsctl enrollment import retired.csv --mode delete`,
+		Args: cmdutil.ExactArgs(1, "import takes one file name (or - for stdin)"),
+		ValidArgsFunction: func(*cobra.Command, []string, string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			return []cobra.Completion{"csv", "jsonl"}, cobra.ShellCompDirectiveFilterFileExt
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.File = args[0]
+			opts.Ctx = cmd.Context()
+			if opts.Format != "" {
+				if _, err := enrollfile.ParseFormat(opts.Format); err != nil {
+					return cmdutil.FlagErrorf("--format: %v", err)
+				}
+			}
+			if opts.Concurrency < 1 || opts.Concurrency > 64 {
+				return cmdutil.FlagErrorf("--concurrency must be between 1 and 64")
+			}
+			if opts.Rate < 0 {
+				return cmdutil.FlagErrorf("--rate must not be negative")
+			}
+			if opts.Retries < 0 {
+				return cmdutil.FlagErrorf("--retries must not be negative")
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return importRun(opts)
+		},
+	}
+	fs := cmd.Flags()
+	cmdutil.StringEnumFlag(cmd, &opts.Format, "format", "", "", enrollfile.Formats(), "File format (default: jsonl for .jsonl/.ndjson files, csv otherwise)")
+	cmdutil.StringEnumFlag(cmd, &opts.Mode, "mode", "", string(importer.ModeCreate), importer.Modes(), "What to do with each row")
+	fs.BoolVar(&opts.DryRun, "dry-run", false, "Check every row and stop; write nothing")
+	fs.IntVar(&opts.Concurrency, "concurrency", importer.DefaultConcurrency, "Bulk calls in flight at once")
+	fs.Float64Var(&opts.Rate, "rate", 0, "At most this many service calls per minute (0: no limit; DPS allows 1,000 per minute per unit)")
+	fs.IntVar(&opts.Retries, "retries", DefaultRetries, "Retries of a call that keeps being throttled or failing before the import stops")
+	fs.StringVar(&opts.Report, "report", "", "Write the outcome of every row to this CSV file")
+	cmdutil.FileFlag(cmd, "report", "csv")
+	for _, name := range []string{"concurrency", "rate", "retries"} {
+		_ = cmd.RegisterFlagCompletionFunc(name, cobra.NoFileCompletions)
+	}
+	return cmd
+}
+
+// input is the file being imported, readable several times.
+type input struct {
+	name   string // in messages: the file name, or "stdin"
+	path   string // on disk (a spooled copy for stdin)
+	dir    string // base of relative certificate paths
+	format enrollfile.Format
+	size   int64
+	clean  func()
+}
+
+// openInput makes the input readable twice: stdin is copied to a
+// temporary file as it arrives, in constant memory.
+func openInput(opts *ImportOptions) (*input, error) {
+	in := &input{name: opts.File, path: opts.File, dir: filepath.Dir(opts.File), clean: func() {}}
+	if opts.File == "-" {
+		tmp, err := os.CreateTemp("", "dpsctl-import-*")
+		if err != nil {
+			return nil, err
+		}
+		in.clean = func() { os.Remove(tmp.Name()) }
+		if _, err := io.Copy(tmp, opts.IO.In); err != nil {
+			tmp.Close()
+			in.clean()
+			return nil, fmt.Errorf("reading stdin: %w", err)
+		}
+		if err := tmp.Close(); err != nil {
+			in.clean()
+			return nil, err
+		}
+		in.name, in.path, in.dir = "stdin", tmp.Name(), ""
+	}
+	st, err := os.Stat(in.path)
+	if err != nil {
+		in.clean()
+		return nil, err
+	}
+	if st.IsDir() {
+		in.clean()
+		return nil, fmt.Errorf("%s is a directory", in.name)
+	}
+	in.size = st.Size()
+	switch {
+	case opts.Format != "":
+		in.format, _ = enrollfile.ParseFormat(opts.Format)
+	case opts.File == "-":
+		in.format = enrollfile.FormatCSV
+	default:
+		in.format = enrollfile.FormatOf(opts.File)
+	}
+	return in, nil
+}
+
+// open returns a reader of the input from its start.
+func (in *input) open(counted *int64) (enrollfile.Reader, func(), error) {
+	f, err := os.Open(in.path)
+	if err != nil {
+		return nil, nil, err
+	}
+	var r io.Reader = f
+	if counted != nil {
+		r = &countingReader{r: f, n: counted}
+	}
+	rd, err := enrollfile.NewReader(in.format, r, in.name)
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return rd, func() { f.Close() }, nil
+}
+
+type countingReader struct {
+	r io.Reader
+	n *int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	*c.n += int64(n)
+	return n, err
+}
+
+// reportWriter writes the per-row report.
+type reportWriter struct {
+	f *os.File
+	w *csv.Writer
+}
+
+func newReport(path string) (*reportWriter, error) {
+	if path == "" {
+		return nil, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--report: %w", err)
+	}
+	r := &reportWriter{f: f, w: csv.NewWriter(f)}
+	return r, r.w.Write([]string{"line", "registrationId", "outcome", "errorCode", "message"})
+}
+
+func (r *reportWriter) write(res importer.Result) error {
+	if r == nil {
+		return nil
+	}
+	return r.w.Write([]string{strconv.Itoa(res.Line), res.RegistrationID, string(res.Outcome), res.ErrorCode, res.Message})
+}
+
+func (r *reportWriter) close() error {
+	if r == nil {
+		return nil
+	}
+	r.w.Flush()
+	err := r.w.Error()
+	if cerr := r.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// maxPrintedFailures bounds the write failures printed on stderr; the
+// report has them all.
+const maxPrintedFailures = 20
+
+func importRun(opts *ImportOptions) error {
+	ctx := opts.Ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	p, err := opts.Printer()
+	if err != nil {
+		return err
+	}
+	in, err := openInput(opts)
+	if err != nil {
+		return err
+	}
+	defer in.clean()
+	report, err := newReport(opts.Report)
+	if err != nil {
+		return err
+	}
+	defer report.close()
+	mode := importer.Mode(opts.Mode)
+	checker := &enrollfile.Checker{File: in.name, Dir: in.dir, Now: opts.Now, IDsOnly: mode == importer.ModeDelete}
+	bar := newProgress(opts.IO)
+
+	// Pass 1: check every row.
+	start := time.Now()
+	rows, bad, err := checkAll(ctx, in, checker, bar, report)
+	bar.clear()
+	if err != nil {
+		return err
+	}
+	if bad > 0 {
+		if err := report.close(); err != nil {
+			return err
+		}
+		return fmt.Errorf("%d of %d rows are invalid; nothing was written", bad, rows)
+	}
+	if rows == 0 {
+		return fmt.Errorf("%s has no rows", in.name)
+	}
+	if opts.DryRun {
+		fmt.Fprintf(opts.IO.ErrOut, "%s: all %d rows are valid; nothing was written (--dry-run)\n", in.name, rows)
+		return nil
+	}
+
+	// Pass 2: write.
+	c, err := opts.Client(ctx)
+	if err != nil {
+		return err
+	}
+	rd, closeFile, err := in.open(nil)
+	if err != nil {
+		return err
+	}
+	defer closeFile()
+	items := func(yield func(importer.Item) bool) {
+		for {
+			rec, err := rd.Next()
+			if err == io.EOF {
+				return
+			}
+			if err != nil {
+				// The file changed since it was checked.
+				if !yield(importer.Item{Err: err}) {
+					return
+				}
+				continue
+			}
+			it := importer.Item{Line: rec.Line, ID: rec.Get(enrollfile.RegistrationID)}
+			if ctx.Err() == nil {
+				it.Enrollment, it.Err = checker.Build(rec)
+			}
+			if !yield(it) {
+				return
+			}
+		}
+	}
+	printed, done := 0, 0
+	emit := func(r importer.Result) error {
+		done++
+		if r.Outcome == importer.Failed && r.ErrorCode != importer.CodeNotAttempted && r.ErrorCode != importer.CodeInterrupted {
+			if printed < maxPrintedFailures {
+				bar.clear()
+				fmt.Fprintf(opts.IO.ErrOut, "%s:%d: %s: %s (%s)\n", in.name, r.Line, r.RegistrationID, r.Message, r.ErrorCode)
+			}
+			printed++
+		}
+		bar.update("Importing", int64(done), int64(rows), "rows")
+		return report.write(r)
+	}
+	writeStart := time.Now()
+	sum, runErr := importer.Run(ctx, c, items, importer.Options{
+		Mode:        mode,
+		Concurrency: opts.Concurrency,
+		Rate:        opts.Rate,
+		Attempts:    opts.Retries + 1,
+		Backoff:     opts.Backoff,
+	}, emit)
+	bar.clear()
+	if printed > maxPrintedFailures {
+		more := "see the report"
+		if report == nil {
+			more = "--report FILE lists them all"
+		}
+		fmt.Fprintf(opts.IO.ErrOut, "… and %d more failed rows (%s)\n", printed-maxPrintedFailures, more)
+	}
+	if err := report.close(); err != nil && runErr == nil {
+		runErr = fmt.Errorf("--report: %w", err)
+	}
+	s := newSummary(in.name, mode, sum, time.Since(start), time.Since(writeStart))
+	if err := s.print(opts.IO, p); err != nil {
+		return err
+	}
+	switch {
+	case runErr != nil && !errors.Is(runErr, context.Canceled):
+		return runErr
+	case sum.Stopped != nil:
+		return fmt.Errorf("the import stopped (%v); %d rows were not written; run the same command again to finish", sum.Stopped, sum.Failed())
+	case runErr != nil:
+		return runErr
+	case sum.Failed() > 0:
+		return fmt.Errorf("%d of %d rows failed", sum.Failed(), sum.Rows)
+	}
+	return nil
+}
+
+// checkAll runs pass 1: every row is read and checked, problems are printed
+// (and reported), duplicates are looked for. It returns the number of rows
+// and of bad rows.
+func checkAll(ctx context.Context, in *input, checker *enrollfile.Checker, bar *progress, report *reportWriter) (rows, bad int, err error) {
+	var read int64
+	rd, closeFile, err := in.open(&read)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer closeFile()
+	badLines := map[int]bool{}
+	fail := func(line int, id string, errs ...error) error {
+		bar.clear()
+		for _, e := range errs {
+			fmt.Fprintln(bar.errOut, e)
+		}
+		if !badLines[line] {
+			badLines[line] = true
+			bad++
+		}
+		msg := errs[0].Error()
+		if re := (*enrollfile.RowError)(nil); errors.As(errs[0], &re) && re.Err != nil {
+			msg = re.Err.Error()
+			if re.Column != "" {
+				msg = re.Column + ": " + msg
+			}
+		}
+		return report.write(importer.Result{Line: line, RegistrationID: id, Outcome: importer.Failed, ErrorCode: importer.CodeInvalid, Message: msg})
+	}
+	dups := enrollfile.NewDuplicateIndex()
+	for {
+		if err := ctx.Err(); err != nil {
+			return rows, bad, err
+		}
+		rec, err := rd.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			var re *enrollfile.RowError
+			if !errors.As(err, &re) {
+				return rows, bad, err
+			}
+			rows++
+			if err := fail(re.Line, "", err); err != nil {
+				return rows, bad, err
+			}
+			continue
+		}
+		rows++
+		id := rec.Get(enrollfile.RegistrationID)
+		if id != "" {
+			dups.Add(id)
+		}
+		if _, errs := checker.Check(rec); len(errs) > 0 {
+			es := make([]error, len(errs))
+			for i, e := range errs {
+				es[i] = e
+			}
+			if err := fail(rec.Line, id, es...); err != nil {
+				return rows, bad, err
+			}
+		}
+		if rows%256 == 0 {
+			bar.update("Checking", read, in.size, "bytes")
+		}
+	}
+	dc := dups.Checker()
+	if dc == nil {
+		return rows, bad, nil
+	}
+	// Second look at the rows whose ID hash was seen twice.
+	rd2, close2, err := in.open(nil)
+	if err != nil {
+		return rows, bad, err
+	}
+	defer close2()
+	for {
+		rec, err := rd2.Next()
+		if err == io.EOF {
+			return rows, bad, nil
+		}
+		if err != nil {
+			continue
+		}
+		id := rec.Get(enrollfile.RegistrationID)
+		if id == "" {
+			continue
+		}
+		if e := dc.Check(in.name, rec.Line, id); e != nil {
+			if err := fail(rec.Line, id, e); err != nil {
+				return rows, bad, err
+			}
+		}
+	}
+}
