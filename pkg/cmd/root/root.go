@@ -13,8 +13,11 @@ import (
 	"github.com/dpsctl/dpsctl/pkg/cmd/cert"
 	"github.com/dpsctl/dpsctl/pkg/cmd/completion"
 	configcmd "github.com/dpsctl/dpsctl/pkg/cmd/config"
+	"github.com/dpsctl/dpsctl/pkg/cmd/device"
 	"github.com/dpsctl/dpsctl/pkg/cmd/enrollment"
 	"github.com/dpsctl/dpsctl/pkg/cmd/group"
+	"github.com/dpsctl/dpsctl/pkg/cmd/hub"
+	"github.com/dpsctl/dpsctl/pkg/cmd/quickstart"
 	"github.com/dpsctl/dpsctl/pkg/cmd/registration"
 	"github.com/dpsctl/dpsctl/pkg/cmd/serve"
 	"github.com/dpsctl/dpsctl/pkg/cmd/tpm"
@@ -72,11 +75,14 @@ uses the embedded provisioning service on the local data directory, which
 		enrollment.NewCmdEnrollment(f),
 		group.NewCmdGroup(f),
 		registration.NewCmdRegistration(f),
+		device.NewCmdDevice(f),
+		hub.NewCmdHub(f),
 	} {
 		c.GroupID = groupService
 		cmd.AddCommand(c)
 	}
 	for _, c := range []*cobra.Command{
+		quickstart.NewCmdQuickstart(f, nil),
 		serve.NewCmdServe(f, nil),
 		cert.NewCmdCert(f),
 		tpm.NewCmdTPM(f),
