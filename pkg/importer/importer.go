@@ -601,6 +601,9 @@ func (r *run) create(slots []*slot) {
 			s.set(Created, "", "")
 		case httpStatus(e.code) == http.StatusConflict:
 			existing = append(existing, s)
+		case httpStatus(e.code) == http.StatusBadRequest && thumbprintOnly(s.item.Enrollment):
+			s.set(Failed, strconv.Itoa(e.code), "the enrollment does not exist and its certificate is given only as a sha256: thumbprint "+
+				"(as exports write it); put the certificate file or PEM in the column to create it ("+e.status+")")
 		default:
 			s.failItem(e)
 		}
@@ -780,4 +783,23 @@ func (l *limiter) wait(ctx context.Context) error {
 		return l.sleep(ctx, d)
 	}
 	return nil
+}
+
+// thumbprintOnly reports an X.509 enrollment whose certificates are named
+// by thumbprint only, which the service cannot create from.
+func thumbprintOnly(e *model.IndividualEnrollment) bool {
+	p, sec := clientCerts(x509Of(e))
+	for _, c := range []*model.X509CertificateWithInfo{p, sec} {
+		if c != nil && c.Certificate == "" && c.Info != nil {
+			return true
+		}
+	}
+	return false
+}
+
+func x509Of(e *model.IndividualEnrollment) *model.X509Attestation {
+	if e == nil || e.Attestation == nil {
+		return nil
+	}
+	return e.Attestation.X509
 }
