@@ -12,6 +12,12 @@
 //	POST /enrollmentGroups/query                 POST /enrollmentGroups (bulk)
 //	GET|DELETE /registrations/{id}               POST /registrations/{groupId}/query
 //
+// The same listener serves the device registration API (device.go) and the
+// local IoT hubs devices are assigned to (hub.go):
+//
+//	PUT  /{idScope}/registrations/{id}/register  GET /{idScope}/registrations/{id}/operations/{operationId}
+//	POST /{idScope}/registrations/{id}           POST /devices/{id}/messages/events
+//
 // Paths match without regard to case, a trailing slash is ignored and ids are
 // URL-decoded. Decisions where the service's behaviour is not documented:
 //

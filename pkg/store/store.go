@@ -7,6 +7,11 @@
 // paging. The database runs in WAL mode with a busy timeout, so a running
 // service and a command-line process can share one data directory.
 //
+// Beside them live the small tables of the service: settings (meta),
+// shared access policies, linked IoT hubs, the device registries of the
+// local hubs (one JSON document per hub and device ID), CA certificates
+// known by name, and the keys handed to TPM devices in their challenge.
+//
 // Writes go through Update, which runs a function inside one IMMEDIATE
 // transaction; the single-entity Put and Delete helpers are thin wrappers
 // around it. Reads use a separate pool of connections and never wait for a
