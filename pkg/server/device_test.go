@@ -370,3 +370,44 @@ func mustHub(t testing.TB, r resp, status int) {
 }
 
 var _ = url.QueryEscape
+
+// TestSymmetricKeyOverTLS runs the symmetric-key cases over real HTTPS on
+// loopback: individual and group, enabled and disabled, and a wrong key.
+func TestSymmetricKeyOverTLS(t *testing.T) {
+	inst, err := Open(Options{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inst.Close()
+	e := envFor(t, inst)
+	e.put("/enrollments/tls-ind", map[string]any{"registrationId": "tls-ind", "attestation": symKeys(keyA, keyB)})
+	e.put("/enrollments/tls-ind-off", map[string]any{"registrationId": "tls-ind-off", "attestation": symKeys(keyA, keyB), "provisioningStatus": "disabled"})
+	e.put("/enrollmentGroups/tls-grp", map[string]any{"enrollmentGroupId": "tls-grp", "attestation": symKeys(keyC, keyD)})
+	e.put("/enrollmentGroups/tls-grp-off", map[string]any{"enrollmentGroupId": "tls-grp-off", "attestation": symKeys(keyB, keyA), "provisioningStatus": "disabled"})
+	s := serve(t, inst)
+	d := s.client(t, nil, true)
+	tests := []struct {
+		name, id, key, want, group string
+	}{
+		{"individual", "tls-ind", keyA, model.RegAssigned, ""},
+		{"individual disabled", "tls-ind-off", keyB, model.RegDisabled, ""},
+		{"group", "tls-g-1", deriveKey(t, keyC, "tls-g-1"), model.RegAssigned, "tls-grp"},
+		{"group disabled", "tls-g-2", deriveKey(t, keyB, "tls-g-2"), model.RegDisabled, "tls-grp-off"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			op := d.provision(tt.id, d.symToken(tt.id, tt.key), nil)
+			if op.Status != tt.want || op.RegistrationState.SymmetricKey.EnrollmentGroupID != tt.group {
+				t.Fatalf("%+v %+v", op, op.RegistrationState)
+			}
+			if tt.want == model.RegAssigned {
+				rs := op.RegistrationState
+				dev := e.hubDevice(rs.AssignedHub, rs.DeviceID)
+				mustHub(t, d.sendMessage(rs.DeviceID, hubToken(t, rs.AssignedHub, rs.DeviceID, dev.PrimaryKey)), 204)
+			}
+		})
+	}
+	for _, id := range []string{"tls-ind", "tls-g-3"} {
+		mustStatus(t, d.register(id, d.symToken(id, keyD), nil), 401, model.ErrUnauthorized)
+	}
+}
