@@ -86,14 +86,15 @@ The device proves its identity with one of:
                           one derived from the EK. The IoT hub key of the
                           assignment is imported into the TPM
 
-Where the device goes: --provisioning-host (default %s,
-which serves every DPS instance; the ID scope picks yours). When no
-connection string is configured (the embedded local service), the device
-uses the local service of the data directory: the running "dpsctl serve"
-if there is one, else the service started by this command for its
-duration, and --id-scope defaults to its ID scope. With a connection string
-to a host other than *.azure-devices-provisioning.net, the default is that
-host. --ca-file adds roots to trust.
+Where the device goes: --provisioning-host, by default
+%s, which serves every DPS
+instance (the ID scope picks yours). When no connection string is
+configured (the embedded local service), the device uses the local service
+of the data directory: the running "dpsctl serve" if there is one, else the
+service started by this command for its duration, and --id-scope defaults
+to its ID scope. With a connection string to a host other than
+*.azure-devices-provisioning.net, the default is that host. --ca-file adds
+roots to trust.
 
 Exits 3 when the service refuses the device (bad credentials, a disabled
 enrollment, a failed assignment); the registration state is still printed
