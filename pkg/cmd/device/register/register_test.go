@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dpsctl/dpsctl/pkg/certs"
 	"github.com/dpsctl/dpsctl/pkg/certs/certstest"
@@ -341,6 +342,13 @@ func TestRegisterWithServe(t *testing.T) {
 		cancel()
 		<-served
 	}()
+	// Serve records its address as it starts; the command looks for it.
+	for i := 0; inst.Info().Address != ln.Addr().String(); i++ {
+		if i == 1000 {
+			t.Fatal("serve did not record its address")
+		}
+		time.Sleep(time.Millisecond)
+	}
 	c, err := dps.New(dps.Options{ConnectionString: inst.Info().ConnectionString, HTTPClient: &http.Client{Transport: server.Transport(inst.Handler())}, MaxRetries: -1})
 	if err != nil {
 		t.Fatal(err)
