@@ -119,7 +119,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		err = h.serve(w, op, req)
 	}
-	if op != nil && r.Method != http.MethodGet && h.device != nil {
+	if op != nil && op.right == RightEnrollmentWrite && h.device != nil {
 		// Enrollments or groups may have changed: the device API reloads
 		// its group index.
 		h.device.creds.invalidate()
