@@ -66,10 +66,12 @@ func TestX509OverTLS(t *testing.T) {
 		ca       *certstest.CA
 		verified bool
 	}{"lab-ca": {refCA, true}, "pending-ca": {unverified, false}} {
-		err := inst.Store().PutCertificate(ctx, store.Certificate{Name: name, Certificate: certs.EncodePEM(c.ca.Root.Cert), Verified: c.verified, Created: model.FormatTime(time.Now())})
-		if err != nil {
+		if err := inst.PutCACertificate(ctx, name, c.ca.Root.Cert, c.verified); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if err := inst.PutCACertificate(ctx, "leaf", certstest.SelfSigned(t, "not-a-ca").Cert, true); err == nil {
+		t.Fatal("a device certificate was accepted as a CA")
 	}
 
 	e.put("/enrollmentGroups/x-root", x509Group("x-root", ca.Root.Cert, "enabled"))

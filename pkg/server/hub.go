@@ -382,3 +382,24 @@ func linkHubs(tx *store.Tx, defaultHub string, extra []string) error {
 	}
 	return nil
 }
+
+// PutCACertificate adds or replaces a CA certificate of the service under
+// name: what the caReferences of X.509 enrollment groups name. Only a
+// verified certificate anchors device chains (the local service has no
+// proof-of-possession flow of its own: the caller vouches for it).
+func (i *Instance) PutCACertificate(ctx context.Context, name string, cert *x509.Certificate, verified bool) error {
+	if strings.TrimSpace(name) == "" {
+		return errors.New("server: a CA certificate needs a name")
+	}
+	if ps := certs.CheckSigningCertificate(cert, i.now()); len(ps) > 0 {
+		return fmt.Errorf("server: CA certificate %q: %s", name, ps[0].String())
+	}
+	err := i.st.PutCertificate(ctx, store.Certificate{
+		Name: name, Certificate: certs.EncodePEM(cert), Verified: verified, Created: model.FormatTime(i.now()),
+	})
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	i.invalidate()
+	return nil
+}
