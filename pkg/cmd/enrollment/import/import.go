@@ -378,7 +378,7 @@ func importRun(opts *ImportOptions) error {
 	case runErr != nil && !errors.Is(runErr, context.Canceled):
 		return runErr
 	case sum.Stopped != nil:
-		return fmt.Errorf("the import stopped (%v); %d rows were not written; run the same command again to finish", sum.Stopped, sum.Failed())
+		return fmt.Errorf("the import stopped (%v); %d rows failed or were not written; run the same command again to finish", sum.Stopped, sum.Failed())
 	case runErr != nil:
 		return runErr
 	case sum.Failed() > 0:

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Import benchmark: N mixed TPM / X.509 / symmetric-key enrollments checked
+# and imported by "dpsctl enrollment import" into a "dpsctl serve" on
+# 127.0.0.1 (HTTPS, SAS), with wall time and peak RSS of the import; then a
+# sequential loop of one create call per row through the client, on a
+# sample of SEQ rows into a fresh service, extrapolated to N.
+#
+#   bench/import/run.sh [N] [SEQ]        (defaults 100000 and 2000)
+#
+# Needs GNU time (/usr/bin/time). Figures go to docs/benchmarks.md.
+set -euo pipefail
+N=${1:-100000}
+SEQ=${2:-2000}
+cd "$(dirname "$0")/../.."
+work=$(mktemp -d)
+serve_pid=
+cleanup() {
+	[ -n "$serve_pid" ] && kill "$serve_pid" 2>/dev/null && wait "$serve_pid" 2>/dev/null || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$work/dpsctl" ./cmd/dpsctl
+go build -o "$work/gen" ./bench/import/gen
+go build -o "$work/seq" ./bench/import/seq
+export HOME="$work" XDG_CONFIG_HOME="$work/config" DPSCTL_PROFILE= DPSCTL_OUTPUT=
+echo "generating $N rows…" >&2
+"$work/gen" -n "$N" > "$work/enrollments.csv"
+"$work/gen" -n "$SEQ" -prefix seq > "$work/sample.csv"
+ls -l "$work/enrollments.csv" | awk '{printf "file: %.1f MB\n", $5/1e6}'
+
+# start_serve DATA_DIR: runs "dpsctl serve" on a free port and exports
+# DPSCTL_CONNECTION_STRING and DPSCTL_CA_FILE for it.
+start_serve() {
+	"$work/dpsctl" serve --addr 127.0.0.1:0 --data-dir "$1" 2> "$1.log" &
+	serve_pid=$!
+	for _ in $(seq 100); do
+		grep -q 'listening on https://127.0.0.1:[1-9]' "$1.log" 2>/dev/null && break
+		sleep 0.1
+	done
+	DPSCTL_CONNECTION_STRING=$("$work/dpsctl" serve info --data-dir "$1" --show-keys --query connectionString -o tsv)
+	DPSCTL_CA_FILE=$("$work/dpsctl" serve info --data-dir "$1" --query caFile -o tsv)
+	export DPSCTL_CONNECTION_STRING DPSCTL_CA_FILE
+}
+stop_serve() { kill "$serve_pid"; wait "$serve_pid" 2>/dev/null || true; serve_pid=; }
+
+mkdir -p "$work/d1" "$work/d2"
+start_serve "$work/d1"
+/usr/bin/time -v "$work/dpsctl" enrollment import "$work/enrollments.csv" --quiet 2> "$work/import.err" || { cat "$work/import.err"; exit 1; }
+sed -n '/rows in/,/calls/p' "$work/import.err"
+wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$work/import.err")
+rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$work/import.err")
+echo "import of $N rows: wall $wall, peak RSS $((rss / 1024)) MB"
+count=$("$work/dpsctl" enrollment list --quiet | wc -l)
+echo "enrollments in the service: $count"
+stop_serve
+
+start_serve "$work/d2"
+"$work/seq" -file "$work/sample.csv" -n "$N"
+stop_serve
