@@ -35,7 +35,7 @@ const DefaultHost = "global.azure-devices-provisioning.net"
 
 // Defaults of Options.
 const (
-	DefaultPollInterval    = 2 * time.Second  // when the service sends no Retry-After
+	DefaultPollInterval    = 2 * time.Second // when the service sends no Retry-After
 	DefaultMinPollInterval = 100 * time.Millisecond
 	DefaultMaxPollInterval = 60 * time.Second
 	DefaultTimeout         = 5 * time.Minute // whole registration, unless ctx ends earlier
