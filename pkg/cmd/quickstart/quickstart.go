@@ -326,7 +326,7 @@ func quickstartRun(opts *QuickstartOptions) error {
 	if err := output.PrintList(p, out, Columns, "devices"); err != nil {
 		return err
 	}
-	status("Next: dpsctl registration list; dpsctl enrollment show %s; dpsctl device register --help", X509RegistrationID)
+	status("Next: dpsctl registration list; dpsctl hub device list; dpsctl enrollment show %s; dpsctl device register --help", X509RegistrationID)
 	return nil
 }
 
