@@ -12,14 +12,18 @@ const module = "github.com/dpsctl/dpsctl/"
 // Domain packages must stay free of the CLI: no cobra, viper or CLI-only
 // packages. The server and the client meet only in pkg/model.
 var forbidden = map[string][]string{
-	"pkg/model":  {"github.com/spf13/", module + "pkg/"},
-	"pkg/sas":    {"github.com/spf13/", module + "pkg/"},
-	"pkg/certs":  {"github.com/spf13/", module + "pkg/cmd", module + "pkg/cli", module + "pkg/output", module + "pkg/iostreams", module + "pkg/config", module + "pkg/dps", module + "pkg/server", module + "pkg/store"},
-	"pkg/tpm":    {"github.com/spf13/", module + "pkg/cmd", module + "pkg/cli", module + "pkg/output", module + "pkg/iostreams", module + "pkg/config", module + "pkg/dps", module + "pkg/server", module + "pkg/store"},
-	"pkg/dps":    {"github.com/spf13/", module + "pkg/cmd", module + "pkg/cli", module + "pkg/output", module + "pkg/iostreams", module + "pkg/config", module + "pkg/server", module + "pkg/store"},
-	"pkg/store":  {"github.com/spf13/", module + "pkg/cmd", module + "pkg/cli", module + "pkg/output", module + "pkg/iostreams", module + "pkg/config", module + "pkg/dps", module + "pkg/server"},
-	"pkg/server": {"github.com/spf13/", module + "pkg/cmd", module + "pkg/cli", module + "pkg/output", module + "pkg/iostreams", module + "pkg/config", module + "pkg/dps"},
-	"pkg/output": {"github.com/spf13/viper", module + "pkg/cmd", module + "pkg/dps", module + "pkg/server"},
+	"pkg/model":        {"github.com/spf13/", module + "pkg/"},
+	"pkg/sas":          {"github.com/spf13/", module + "pkg/"},
+	"pkg/certs":        {"github.com/spf13/", module + "pkg/cmd", module + "pkg/cli", module + "pkg/output", module + "pkg/iostreams", module + "pkg/config", module + "pkg/dps", module + "pkg/server", module + "pkg/store"},
+	"pkg/tpm":          {"github.com/spf13/", module + "pkg/cmd", module + "pkg/cli", module + "pkg/output", module + "pkg/iostreams", module + "pkg/config", module + "pkg/dps", module + "pkg/server", module + "pkg/store"},
+	"pkg/dps":          {"github.com/spf13/", module + "pkg/cmd", module + "pkg/cli", module + "pkg/output", module + "pkg/iostreams", module + "pkg/config", module + "pkg/server", module + "pkg/store"},
+	"pkg/store":        {"github.com/spf13/", module + "pkg/cmd", module + "pkg/cli", module + "pkg/output", module + "pkg/iostreams", module + "pkg/config", module + "pkg/dps", module + "pkg/server"},
+	"pkg/server":       {"github.com/spf13/", module + "pkg/cmd", module + "pkg/cli", module + "pkg/output", module + "pkg/iostreams", module + "pkg/config", module + "pkg/dps"},
+	"pkg/provisioning": {"github.com/spf13/", module + "pkg/cmd", module + "pkg/cli", module + "pkg/output", module + "pkg/iostreams", module + "pkg/config", module + "pkg/dps", module + "pkg/server", module + "pkg/store"},
+	"pkg/iothub":       {"github.com/spf13/", module + "pkg/"},
+	"pkg/enrollfile":   {"github.com/spf13/", module + "pkg/cmd", module + "pkg/cli", module + "pkg/output", module + "pkg/iostreams", module + "pkg/config", module + "pkg/dps", module + "pkg/server", module + "pkg/store"},
+	"pkg/importer":     {"github.com/spf13/", module + "pkg/cmd", module + "pkg/cli", module + "pkg/output", module + "pkg/iostreams", module + "pkg/config", module + "pkg/server", module + "pkg/store"},
+	"pkg/output":       {"github.com/spf13/viper", module + "pkg/cmd", module + "pkg/dps", module + "pkg/server"},
 }
 
 func TestDependencyDirection(t *testing.T) {
@@ -53,12 +57,15 @@ func TestDependencyDirection(t *testing.T) {
 }
 
 var allowedLeaves = map[string][]string{
-	"pkg/certs":  {"pkg/model"},
-	"pkg/tpm":    {"pkg/model"},
-	"pkg/dps":    {"pkg/model", "pkg/sas"},
-	"pkg/store":  {"pkg/model"},
-	"pkg/server": {"pkg/model", "pkg/sas", "pkg/certs", "pkg/store", "pkg/tpm"},
-	"pkg/output": {"pkg/iostreams"},
+	"pkg/certs":        {"pkg/model"},
+	"pkg/tpm":          {"pkg/model"},
+	"pkg/dps":          {"pkg/model", "pkg/sas"},
+	"pkg/store":        {"pkg/model"},
+	"pkg/server":       {"pkg/model", "pkg/sas", "pkg/certs", "pkg/store", "pkg/tpm"},
+	"pkg/output":       {"pkg/iostreams"},
+	"pkg/provisioning": {"pkg/model", "pkg/sas", "pkg/certs", "pkg/tpm"},
+	"pkg/enrollfile":   {"pkg/model", "pkg/sas", "pkg/certs", "pkg/tpm"},
+	"pkg/importer":     {"pkg/model", "pkg/sas", "pkg/certs", "pkg/tpm", "pkg/dps", "pkg/enrollfile"},
 }
 
 // No verb package imports another verb package.
