@@ -28,6 +28,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -62,8 +63,17 @@ type deviceRequest struct {
 var apiVersionShape = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}(-[a-z]+)?$`)
 
 func (d *deviceAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if err := d.serve(w, r); err != nil {
+	start := time.Now()
+	err := d.serve(w, r)
+	if err != nil {
 		d.h.fail(w, r, err)
+	}
+	if d.h.log.Enabled(r.Context(), slog.LevelDebug) {
+		msg := ""
+		if err != nil {
+			msg = err.Error()
+		}
+		d.h.log.Debug("device API request", "method", r.Method, "path", r.URL.Path, "error", msg, "duration", time.Since(start))
 	}
 }
 

@@ -32,6 +32,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -75,6 +76,13 @@ func hubUnauthorized(format string, args ...any) *hubError {
 
 func (a *hubAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	err := a.serve(w, r)
+	if a.h.log.Enabled(r.Context(), slog.LevelDebug) {
+		msg := ""
+		if err != nil {
+			msg = err.Error()
+		}
+		a.h.log.Debug("IoT hub request", "method", r.Method, "path", r.URL.Path, "error", msg)
+	}
 	if err == nil {
 		return
 	}
