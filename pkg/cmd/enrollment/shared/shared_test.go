@@ -5,37 +5,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dpsctl/dpsctl/pkg/cmd/internal/shared/enroll"
 	"github.com/dpsctl/dpsctl/pkg/model"
 )
-
-func TestJSONObject(t *testing.T) {
-	tests := []struct {
-		in, want string
-		bad      bool
-	}{
-		{in: "", want: ""},
-		{in: "  ", want: ""},
-		{in: `{"a": 1, "b": {"c": [1, 2]}}`, want: `{"a":1,"b":{"c":[1,2]}}`},
-		{in: `{"big": 12345678901234567890}`, want: `{"big":12345678901234567890}`},
-		{in: `[1]`, bad: true},
-		{in: `null`, bad: true},
-		{in: `"s"`, bad: true},
-		{in: `{"a":1} {"b":2}`, bad: true},
-		{in: `{a:1}`, bad: true},
-	}
-	for _, tt := range tests {
-		got, err := jsonObject(tt.in)
-		if tt.bad {
-			if err == nil {
-				t.Errorf("jsonObject(%q) accepted", tt.in)
-			}
-			continue
-		}
-		if err != nil || string(got) != tt.want {
-			t.Errorf("jsonObject(%q) = %s, %v; want %s", tt.in, got, err, tt.want)
-		}
-	}
-}
 
 func TestApplyKeepsUnnamedFields(t *testing.T) {
 	e := &model.IndividualEnrollment{
@@ -47,7 +19,7 @@ func TestApplyKeepsUnnamedFields(t *testing.T) {
 		InitialTwin: &model.InitialTwin{Tags: json.RawMessage(`{"x":1}`)},
 	}
 	before, _ := json.Marshal(e)
-	fl := Flags{ProvisioningStatus: "disabled", Changed: map[string]bool{FlagProvisioningStatus: true}}
+	fl := Flags{Flags: enroll.Flags{ProvisioningStatus: "disabled", Changed: map[string]bool{FlagProvisioningStatus: true}}}
 	if err := fl.Apply(e, true); err != nil {
 		t.Fatal(err)
 	}
@@ -63,14 +35,14 @@ func TestApplyKeepsUnnamedFields(t *testing.T) {
 
 func TestApplyHubs(t *testing.T) {
 	e := &model.IndividualEnrollment{Attestation: &model.AttestationMechanism{Type: model.AttestationSymmetricKey}, IoTHubs: []string{"a.net", "b.net"}}
-	fl := Flags{AddIoTHubs: []string{"c.net", "A.NET", " "}, RemoveIoTHubs: []string{"b.net"}, Changed: map[string]bool{FlagAddIoTHub: true, FlagRemoveIoTHub: true}}
+	fl := Flags{Flags: enroll.Flags{AddIoTHubs: []string{"c.net", "A.NET", " "}, RemoveIoTHubs: []string{"b.net"}, Changed: map[string]bool{FlagAddIoTHub: true, FlagRemoveIoTHub: true}}}
 	if err := fl.Apply(e, true); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Join(e.IoTHubs, ",") != "a.net,c.net" {
 		t.Fatalf("hubs %v", e.IoTHubs)
 	}
-	fl = Flags{IoTHubs: []string{""}, Changed: map[string]bool{FlagIoTHubs: true}}
+	fl = Flags{Flags: enroll.Flags{IoTHubs: []string{""}, Changed: map[string]bool{FlagIoTHubs: true}}}
 	if err := fl.Apply(e, true); err != nil || e.IoTHubs != nil {
 		t.Fatalf("clear: %v %v", e.IoTHubs, err)
 	}
@@ -89,23 +61,6 @@ func FuzzParseFile(f *testing.F) {
 		// Whatever parses must survive the write path's re-encoding.
 		if _, err := json.Marshal(e); err != nil {
 			t.Fatalf("parsed enrollment does not marshal: %v", err)
-		}
-	})
-}
-
-func FuzzJSONObject(f *testing.F) {
-	f.Add(`{"a":1}`)
-	f.Add(`{"a":{"b":[1,2,"c"]}}`)
-	f.Add(``)
-	f.Add(`{"a":1}x`)
-	f.Fuzz(func(t *testing.T, s string) {
-		raw, err := jsonObject(s)
-		if err != nil || raw == nil {
-			return
-		}
-		var m map[string]any
-		if err := json.Unmarshal(raw, &m); err != nil || m == nil {
-			t.Fatalf("jsonObject(%q) = %s: not an object (%v)", s, raw, err)
 		}
 	})
 }

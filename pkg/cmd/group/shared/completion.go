@@ -5,12 +5,8 @@ import (
 
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
 	"github.com/dpsctl/dpsctl/pkg/dps"
-	"github.com/dpsctl/dpsctl/pkg/model"
 	"github.com/spf13/cobra"
 )
-
-// maxCompletions bounds how many IDs completion fetches.
-const maxCompletions = 1000
 
 // CompleteIDs completes enrollment group IDs from the configured service.
 // With multi set every argument position completes (for delete); a flag
@@ -21,6 +17,4 @@ func CompleteIDs(f *cmdutil.Factory, multi bool) cobra.CompletionFunc {
 }
 
 // ListIDs lists up to a thousand group IDs, for completion.
-func ListIDs(ctx context.Context, c *dps.Client) ([]string, error) {
-	return cmdutil.CollectIDs(c.Groups(ctx, dps.QueryOptions{}), func(g model.EnrollmentGroup) string { return g.EnrollmentGroupID }, maxCompletions)
-}
+func ListIDs(ctx context.Context, c *dps.Client) ([]string, error) { return Kind.ListIDs(ctx, c) }

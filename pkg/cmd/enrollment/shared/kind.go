@@ -1,0 +1,17 @@
+package shared
+
+import (
+	"github.com/dpsctl/dpsctl/pkg/cmd/internal/shared/enroll"
+	"github.com/dpsctl/dpsctl/pkg/dps"
+	"github.com/dpsctl/dpsctl/pkg/model"
+)
+
+// Kind describes individual enrollments to the code they share with
+// enrollment groups.
+var Kind = &enroll.Kind[model.IndividualEnrollment]{
+	Noun: "enrollment", Command: "enrollment",
+	Get: (*dps.Client).GetEnrollment, GetAttestation: (*dps.Client).GetEnrollmentAttestation,
+	Put: (*dps.Client).PutEnrollment, List: (*dps.Client).Enrollments,
+	Detail:       DetailColumns,
+	Certificates: func(x *model.X509Attestation) **model.X509Certificates { return &x.ClientCertificates },
+}

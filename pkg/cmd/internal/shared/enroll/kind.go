@@ -1,0 +1,358 @@
+package enroll
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"iter"
+	"strings"
+
+	"github.com/dpsctl/dpsctl/pkg/cmdutil"
+	"github.com/dpsctl/dpsctl/pkg/dps"
+	"github.com/dpsctl/dpsctl/pkg/iostreams"
+	"github.com/dpsctl/dpsctl/pkg/model"
+	"github.com/dpsctl/dpsctl/pkg/output"
+	"github.com/spf13/cobra"
+)
+
+// maxCompletions bounds how many IDs completion fetches.
+const maxCompletions = 1000
+
+// Kind describes one kind of entity to the shared code: how the service
+// reads and writes it and how messages name it.
+type Kind[E Entity] struct {
+	// Noun names the entity in messages ("enrollment", "enrollment
+	// group"); Command is its CLI noun ("enrollment", "group").
+	Noun, Command string
+
+	// The service calls, as method expressions of *dps.Client.
+	Get            func(c *dps.Client, ctx context.Context, id string) (*E, error)
+	GetAttestation func(c *dps.Client, ctx context.Context, id string) (*model.AttestationMechanism, error)
+	Put            func(c *dps.Client, ctx context.Context, e *E, ifMatch string) (*E, error)
+	List           func(c *dps.Client, ctx context.Context, opts dps.QueryOptions) iter.Seq2[E, error]
+
+	// Detail are the table columns create and update print.
+	Detail []output.Column[E]
+
+	// Certificates picks the certificate slots of the entity's X.509
+	// attestation: an enrollment's client certificates, a group's signing
+	// certificates.
+	Certificates func(x *model.X509Attestation) **model.X509Certificates
+	// SameCertificate reports whether a certificate exported by its details
+	// only stands for the one the service holds; nil takes any to.
+	SameCertificate func(exported, held *model.X509CertificateWithInfo) bool
+}
+
+// Explain gives the usual service answers about entity id a clear
+// message, keeping the service error in the chain.
+func (k *Kind[E]) Explain(err error, id string) error {
+	switch {
+	case err == nil:
+		return nil
+	case dps.IsNotFound(err):
+		return cmdutil.Reword(err, "%s %q not found", k.Noun, id)
+	case dps.IsConflict(err):
+		return cmdutil.Reword(err, "%s %q already exists (use \"dpsctl %s update\")", k.Noun, id, k.Command)
+	case dps.IsPreconditionFailed(err):
+		return cmdutil.Reword(err, "%s %q was changed since it was read (its etag no longer matches); read it again, or use --force to overwrite", k.Noun, id)
+	}
+	return err
+}
+
+// Read fetches entity id; withAttestation fetches its attestation mechanism
+// as well, which the service returns with its keys.
+func (k *Kind[E]) Read(ctx context.Context, c *dps.Client, id string, withAttestation bool) (*E, error) {
+	e, err := k.Get(c, ctx, id)
+	if err != nil {
+		return nil, k.Explain(err, id)
+	}
+	if withAttestation {
+		a, err := k.ReadAttestation(ctx, c, id)
+		if err != nil {
+			return nil, err
+		}
+		*Of(e).Attestation = a
+	}
+	return e, nil
+}
+
+// ReadAttestation fetches the attestation mechanism of entity id.
+func (k *Kind[E]) ReadAttestation(ctx context.Context, c *dps.Client, id string) (*model.AttestationMechanism, error) {
+	a, err := k.GetAttestation(c, ctx, id)
+	if err != nil {
+		return nil, k.Explain(err, id)
+	}
+	return a, nil
+}
+
+// ListIDs lists up to a thousand IDs, for completion.
+func (k *Kind[E]) ListIDs(ctx context.Context, c *dps.Client) ([]string, error) {
+	return cmdutil.CollectIDs(k.List(c, ctx, dps.QueryOptions{}), func(e E) string { return *Of(&e).ID }, maxCompletions)
+}
+
+// ParseFile decodes the entity of a --from-file document: one JSON object
+// in the form "-o json" prints.
+func (k *Kind[E]) ParseFile(name string, data []byte) (*E, error) {
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) == 0 {
+		return nil, fmt.Errorf("--%s %s: empty", FlagFromFile, name)
+	}
+	if trimmed[0] != '{' {
+		return nil, fmt.Errorf("--%s %s: want one %s as a JSON object", FlagFromFile, name, k.Noun)
+	}
+	e := new(E)
+	dec := json.NewDecoder(bytes.NewReader(trimmed))
+	if err := dec.Decode(e); err != nil {
+		return nil, fmt.Errorf("--%s %s: %v", FlagFromFile, name, err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("--%s %s: trailing data after the %s", FlagFromFile, name, k.Noun)
+	}
+	return e, nil
+}
+
+// RequireCertificates fails when an entity to be created carries a
+// certificate slot with details but no certificate, as in a "-o json"
+// export: the service never returns certificates.
+func (k *Kind[E]) RequireCertificates(e *E) error {
+	f := Of(e)
+	a := *f.Attestation
+	if a == nil || a.X509 == nil {
+		return nil
+	}
+	slots := *k.Certificates(a.X509)
+	if slots == nil {
+		return nil
+	}
+	for _, slot := range []struct {
+		flag string
+		c    *model.X509CertificateWithInfo
+	}{{FlagCertificate, slots.Primary}, {FlagSecondaryCertificate, slots.Secondary}} {
+		if slot.c != nil && slot.c.Certificate == "" {
+			return cmdutil.FlagErrorf("the %s has no certificate for --%s (the service returns only certificate details); give --%s", f.Name, slot.flag, slot.flag)
+		}
+	}
+	return nil
+}
+
+// Start returns the entity a create begins with: an empty one, or the one
+// of the --from-file document name ("-" reads ios), without what the
+// service owns.
+func (k *Kind[E]) Start(ios *iostreams.IOStreams, name string) (*E, error) {
+	e := new(E)
+	if name != "" {
+		data, err := cmdutil.ReadFile(ios, name)
+		if err != nil {
+			return nil, fmt.Errorf("--%s: %w", FlagFromFile, err)
+		}
+		if e, err = k.ParseFile(name, data); err != nil {
+			return nil, err
+		}
+	}
+	ClearServerFields(e)
+	return e, nil
+}
+
+// Create writes e, which the service must not hold yet, and prints what it
+// made of it with p.
+func (k *Kind[E]) Create(ctx context.Context, client func(context.Context) (*dps.Client, error), p *output.Printer, e *E) error {
+	c, err := client(ctx)
+	if err != nil {
+		return err
+	}
+	created, err := k.Put(c, ctx, e, "")
+	if err != nil {
+		return k.Explain(err, *Of(e).ID)
+	}
+	return output.Print(p, *created, k.Detail)
+}
+
+// UpdateFlags defines --etag and --force of an update verb.
+func (k *Kind[E]) UpdateFlags(cmd *cobra.Command, etag *string, force *bool) {
+	name := Of(new(E)).Name
+	cmd.Flags().StringVar(etag, "etag", "", "Write only if the "+name+" still has this etag")
+	cmd.Flags().BoolVar(force, "force", false, "Overwrite even if the "+name+" changed since it was read")
+	_ = cmd.RegisterFlagCompletionFunc("etag", cobra.NoFileCompletions)
+}
+
+// CheckUpdate runs the checks of an update command line: --etag and
+// --force exclude each other, validate checks the flag values, and a field
+// flag or --from-file must be among those changed.
+func CheckUpdate(etag string, force bool, validate func() error, changed map[string]bool) error {
+	if err := cmdutil.MutuallyExclusive("--etag and --force cannot be combined", etag != "", force); err != nil {
+		return err
+	}
+	if err := validate(); err != nil {
+		return err
+	}
+	if len(changed) == 0 {
+		return cmdutil.FlagErrorf("nothing to update: give at least one field flag or --from-file")
+	}
+	return nil
+}
+
+// UpdateInput is what an update verb passes to Kind.Update.
+type UpdateInput[E Entity] struct {
+	IO      *iostreams.IOStreams
+	Client  func(context.Context) (*dps.Client, error)
+	Printer func() (*output.Printer, error)
+	Ctx     context.Context
+
+	ID       string
+	FromFile string // --from-file, "" for none
+	ETag     string // --etag: If-Match instead of the etag read
+	Force    bool   // --force: If-Match: *
+
+	// Apply changes the entity read as the flags say.
+	Apply func(e *E) error
+	// Explain rewords an error of the write; nil uses Kind.Explain.
+	Explain func(err error, id string) error
+}
+
+// Update reads the entity with its attestation mechanism (so keys are
+// kept), lays a --from-file document over it, applies the flags and writes
+// it back only if it is still at the etag read (or at --etag, or whatever
+// it is with --force), then prints it.
+func (k *Kind[E]) Update(in UpdateInput[E]) error {
+	p, err := in.Printer()
+	if err != nil {
+		return err
+	}
+	var file []byte
+	if in.FromFile != "" {
+		if file, err = cmdutil.ReadFile(in.IO, in.FromFile); err != nil {
+			return fmt.Errorf("--%s: %w", FlagFromFile, err)
+		}
+	}
+	c, err := in.Client(in.Ctx)
+	if err != nil {
+		return err
+	}
+	e, err := k.Read(in.Ctx, c, in.ID, true)
+	if err != nil {
+		return err
+	}
+	ifMatch := *Of(e).ETag
+	switch {
+	case in.Force:
+		ifMatch = "*"
+	case in.ETag != "":
+		ifMatch = in.ETag
+	}
+
+	if file != nil {
+		if e, err = k.overlay(e, in.FromFile, file); err != nil {
+			return err
+		}
+	}
+	ClearServerFields(e)
+	if err := in.Apply(e); err != nil {
+		return err
+	}
+	updated, err := k.Put(c, in.Ctx, e, ifMatch)
+	if err != nil {
+		explain := in.Explain
+		if explain == nil {
+			explain = k.Explain
+		}
+		return explain(err, in.ID)
+	}
+	return output.Print(p, *updated, k.Detail)
+}
+
+// serverOwned are members of a --from-file document that update does not
+// apply. (Those of the other kind are not fields of the entity and are
+// dropped when the merged document is decoded.)
+var serverOwned = map[string]bool{
+	"registrationId": true, "enrollmentGroupId": true, "etag": true, "createdDateTimeUtc": true,
+	"lastUpdatedDateTimeUtc": true, "registrationState": true,
+}
+
+// overlay replaces the top-level members of current with those of a
+// --from-file document. Masked keys and certificate details without the
+// certificate keep what the service has.
+func (k *Kind[E]) overlay(current *E, name string, data []byte) (*E, error) {
+	incoming, err := k.ParseFile(name, data)
+	if err != nil {
+		return nil, err
+	}
+	in, cur := Of(incoming), Of(current)
+	if *in.ID != "" && !strings.EqualFold(*in.ID, *cur.ID) {
+		return nil, cmdutil.FlagErrorf("--%s %s is %s %q, not %q", FlagFromFile, name, k.Noun, *in.ID, *cur.ID)
+	}
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(bytes.TrimSpace(data), &members); err != nil {
+		return nil, fmt.Errorf("--%s %s: %v", FlagFromFile, name, err)
+	}
+	base, err := json.Marshal(current)
+	if err != nil {
+		return nil, err
+	}
+	var merged map[string]json.RawMessage
+	if err := json.Unmarshal(base, &merged); err != nil {
+		return nil, err
+	}
+	for m, v := range members {
+		if serverOwned[m] {
+			continue
+		}
+		if m == "attestation" {
+			if v, err = k.keepSecrets(*cur.Attestation, *in.Attestation); err != nil {
+				return nil, err
+			}
+		}
+		merged[m] = v
+	}
+	out, err := json.Marshal(merged)
+	if err != nil {
+		return nil, err
+	}
+	e := new(E)
+	if err := json.Unmarshal(out, e); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// keepSecrets fills masked keys and missing certificates of an exported
+// attestation from the current one, so a "-o json" round trip changes
+// nothing it did not mean to.
+func (k *Kind[E]) keepSecrets(current, incoming *model.AttestationMechanism) (json.RawMessage, error) {
+	if incoming == nil {
+		return json.Marshal(current)
+	}
+	in := *incoming
+	if current != nil && in.Type == current.Type {
+		if in.SymmetricKey != nil && current.SymmetricKey != nil {
+			sk := *in.SymmetricKey
+			if sk.PrimaryKey == output.Masked || sk.PrimaryKey == "" {
+				sk.PrimaryKey = current.SymmetricKey.PrimaryKey
+			}
+			if sk.SecondaryKey == output.Masked || sk.SecondaryKey == "" {
+				sk.SecondaryKey = current.SymmetricKey.SecondaryKey
+			}
+			in.SymmetricKey = &sk
+		}
+		if in.X509 != nil && current.X509 != nil {
+			x := *in.X509
+			if exported, held := k.Certificates(&x), *k.Certificates(current.X509); *exported != nil && held != nil {
+				slots := **exported
+				slots.Primary = k.keepCertificate(slots.Primary, held.Primary)
+				slots.Secondary = k.keepCertificate(slots.Secondary, held.Secondary)
+				*exported = &slots
+			}
+			in.X509 = &x
+		}
+	}
+	return json.Marshal(&in)
+}
+
+// keepCertificate returns the certificate the service holds in place of
+// one exported by its details only that stands for it.
+func (k *Kind[E]) keepCertificate(exported, held *model.X509CertificateWithInfo) *model.X509CertificateWithInfo {
+	if exported != nil && exported.Certificate == "" && (k.SameCertificate == nil || k.SameCertificate(exported, held)) {
+		return held
+	}
+	return exported
+}
