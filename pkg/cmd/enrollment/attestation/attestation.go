@@ -7,6 +7,7 @@ import (
 	"github.com/dpsctl/dpsctl/pkg/cmd/enrollment/shared"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
 	"github.com/dpsctl/dpsctl/pkg/dps"
+	"github.com/dpsctl/dpsctl/pkg/model"
 	"github.com/dpsctl/dpsctl/pkg/output"
 	"github.com/spf13/cobra"
 )
@@ -45,17 +46,7 @@ are masked unless --show-keys is given.`,
 }
 
 func attestationRun(opts *AttestationOptions) error {
-	p, err := opts.Printer()
-	if err != nil {
-		return err
-	}
-	c, err := opts.Client(opts.Ctx)
-	if err != nil {
-		return err
-	}
-	a, err := c.GetEnrollmentAttestation(opts.Ctx, opts.RegistrationID)
-	if err != nil {
-		return shared.Explain(err, opts.RegistrationID)
-	}
-	return output.Print(p, *a, shared.AttestationColumns)
+	return cmdutil.ShowOne(opts.Ctx, opts.Printer, opts.Client, func(c *dps.Client) (*model.AttestationMechanism, error) {
+		return shared.Kind.ReadAttestation(opts.Ctx, c, opts.RegistrationID)
+	}, shared.AttestationColumns)
 }

@@ -142,21 +142,14 @@ func createRun(opts *CreateOptions) error {
 	if err != nil {
 		return err
 	}
-	e := &model.IndividualEnrollment{}
-	if opts.Flags.FromFile != "" {
-		data, err := cmdutil.ReadFile(opts.IO, opts.Flags.FromFile)
-		if err != nil {
-			return fmt.Errorf("--from-file: %w", err)
-		}
-		if e, err = shared.ParseFile(opts.Flags.FromFile, data); err != nil {
-			return err
-		}
+	e, err := shared.Kind.Start(opts.IO, opts.Flags.FromFile)
+	if err != nil {
+		return err
 	}
-	shared.ClearServerFields(e)
 	if err := opts.Flags.Apply(e, false); err != nil {
 		return err
 	}
-	if err := shared.RequireCertificates(e, opts.Flags); err != nil {
+	if err := shared.Kind.RequireCertificates(e); err != nil {
 		return err
 	}
 	if opts.RegistrationID != "" {
@@ -177,16 +170,7 @@ func createRun(opts *CreateOptions) error {
 			return err
 		}
 	}
-
-	c, err := opts.Client(opts.Ctx)
-	if err != nil {
-		return err
-	}
-	created, err := c.PutEnrollment(opts.Ctx, e, "")
-	if err != nil {
-		return shared.Explain(err, e.RegistrationID)
-	}
-	return output.Print(p, *created, shared.DetailColumns)
+	return shared.Kind.Create(opts.Ctx, opts.Client, p, e)
 }
 
 // deriveID picks the registration ID when none is given: the EK's for TPM,

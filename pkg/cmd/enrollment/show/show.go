@@ -7,6 +7,7 @@ import (
 	"github.com/dpsctl/dpsctl/pkg/cmd/enrollment/shared"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
 	"github.com/dpsctl/dpsctl/pkg/dps"
+	"github.com/dpsctl/dpsctl/pkg/model"
 	"github.com/dpsctl/dpsctl/pkg/output"
 	"github.com/spf13/cobra"
 )
@@ -49,24 +50,7 @@ registered. The service does not return symmetric keys with an enrollment;
 }
 
 func showRun(opts *ShowOptions) error {
-	p, err := opts.Printer()
-	if err != nil {
-		return err
-	}
-	c, err := opts.Client(opts.Ctx)
-	if err != nil {
-		return err
-	}
-	e, err := c.GetEnrollment(opts.Ctx, opts.RegistrationID)
-	if err != nil {
-		return shared.Explain(err, opts.RegistrationID)
-	}
-	if opts.ShowKeys {
-		a, err := c.GetEnrollmentAttestation(opts.Ctx, opts.RegistrationID)
-		if err != nil {
-			return shared.Explain(err, opts.RegistrationID)
-		}
-		e.Attestation = a
-	}
-	return output.Print(p, *e, shared.DetailColumns)
+	return cmdutil.ShowOne(opts.Ctx, opts.Printer, opts.Client, func(c *dps.Client) (*model.IndividualEnrollment, error) {
+		return shared.Kind.Read(opts.Ctx, c, opts.RegistrationID, opts.ShowKeys)
+	}, shared.DetailColumns)
 }

@@ -3,7 +3,6 @@ package create
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/dpsctl/dpsctl/pkg/cmd/group/shared"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
@@ -101,17 +100,10 @@ func createRun(opts *CreateOptions) error {
 	if err != nil {
 		return err
 	}
-	g := &model.EnrollmentGroup{}
-	if opts.Flags.FromFile != "" {
-		data, err := cmdutil.ReadFile(opts.IO, opts.Flags.FromFile)
-		if err != nil {
-			return fmt.Errorf("--from-file: %w", err)
-		}
-		if g, err = shared.ParseFile(opts.Flags.FromFile, data); err != nil {
-			return err
-		}
+	g, err := shared.Kind.Start(opts.IO, opts.Flags.FromFile)
+	if err != nil {
+		return err
 	}
-	shared.ClearServerFields(g)
 	if opts.GroupID != "" {
 		g.EnrollmentGroupID = opts.GroupID
 	}
@@ -124,20 +116,11 @@ func createRun(opts *CreateOptions) error {
 	if err := opts.Flags.Apply(g, false); err != nil {
 		return err
 	}
-	if err := shared.RequireCertificates(g); err != nil {
+	if err := shared.Kind.RequireCertificates(g); err != nil {
 		return err
 	}
 	if err := opts.Flags.CheckCertificates(g); err != nil {
 		return err
 	}
-
-	c, err := opts.Client(opts.Ctx)
-	if err != nil {
-		return err
-	}
-	created, err := c.PutGroup(opts.Ctx, g, "")
-	if err != nil {
-		return shared.Explain(err, g.EnrollmentGroupID)
-	}
-	return output.Print(p, *created, shared.DetailColumns)
+	return shared.Kind.Create(opts.Ctx, opts.Client, p, g)
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/dpsctl/dpsctl/pkg/cmd/group/shared"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
 	"github.com/dpsctl/dpsctl/pkg/dps"
+	"github.com/dpsctl/dpsctl/pkg/model"
 	"github.com/dpsctl/dpsctl/pkg/output"
 	"github.com/spf13/cobra"
 )
@@ -51,24 +52,7 @@ them from its attestation mechanism as well.`,
 }
 
 func showRun(opts *ShowOptions) error {
-	p, err := opts.Printer()
-	if err != nil {
-		return err
-	}
-	c, err := opts.Client(opts.Ctx)
-	if err != nil {
-		return err
-	}
-	g, err := c.GetGroup(opts.Ctx, opts.GroupID)
-	if err != nil {
-		return shared.Explain(err, opts.GroupID)
-	}
-	if opts.ShowKeys {
-		a, err := c.GetGroupAttestation(opts.Ctx, opts.GroupID)
-		if err != nil {
-			return shared.Explain(err, opts.GroupID)
-		}
-		g.Attestation = a
-	}
-	return output.Print(p, *g, shared.DetailColumns)
+	return cmdutil.ShowOne(opts.Ctx, opts.Printer, opts.Client, func(c *dps.Client) (*model.EnrollmentGroup, error) {
+		return shared.Kind.Read(opts.Ctx, c, opts.GroupID, opts.ShowKeys)
+	}, shared.DetailColumns)
 }

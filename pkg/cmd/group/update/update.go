@@ -2,13 +2,10 @@
 package update
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"fmt"
-	"strings"
 
 	"github.com/dpsctl/dpsctl/pkg/cmd/group/shared"
+	"github.com/dpsctl/dpsctl/pkg/cmd/internal/shared/enroll"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
 	"github.com/dpsctl/dpsctl/pkg/dps"
 	"github.com/dpsctl/dpsctl/pkg/iostreams"
@@ -60,14 +57,8 @@ replace the current ones, and flags given as well override both.`,
 			opts.Flags.Capture(cmd)
 			opts.GroupID = args[0]
 			opts.Ctx = cmd.Context()
-			if err := cmdutil.MutuallyExclusive("--etag and --force cannot be combined", opts.ETag != "", opts.Force); err != nil {
+			if err := enroll.CheckUpdate(opts.ETag, opts.Force, opts.Flags.Validate, opts.Flags.Changed); err != nil {
 				return err
-			}
-			if err := opts.Flags.Validate(); err != nil {
-				return err
-			}
-			if len(opts.Flags.Changed) == 0 {
-				return cmdutil.FlagErrorf("nothing to update: give at least one field flag or --from-file")
 			}
 			if runF != nil {
 				return runF(opts)
@@ -76,160 +67,20 @@ replace the current ones, and flags given as well override both.`,
 		},
 	}
 	opts.Flags.Register(cmd, true)
-	cmd.Flags().StringVar(&opts.ETag, "etag", "", "Write only if the group still has this etag")
-	cmd.Flags().BoolVar(&opts.Force, "force", false, "Overwrite even if the group changed since it was read")
-	_ = cmd.RegisterFlagCompletionFunc("etag", cobra.NoFileCompletions)
+	shared.Kind.UpdateFlags(cmd, &opts.ETag, &opts.Force)
 	return cmd
 }
 
 func updateRun(opts *UpdateOptions) error {
-	p, err := opts.Printer()
-	if err != nil {
-		return err
-	}
-	var file []byte
-	if opts.Flags.FromFile != "" {
-		if file, err = cmdutil.ReadFile(opts.IO, opts.Flags.FromFile); err != nil {
-			return fmt.Errorf("--from-file: %w", err)
-		}
-	}
-	c, err := opts.Client(opts.Ctx)
-	if err != nil {
-		return err
-	}
-	id := opts.GroupID
-	g, err := c.GetGroup(opts.Ctx, id)
-	if err != nil {
-		return shared.Explain(err, id)
-	}
-	a, err := c.GetGroupAttestation(opts.Ctx, id)
-	if err != nil {
-		return shared.Explain(err, id)
-	}
-	g.Attestation = a
-	ifMatch := g.ETag
-	switch {
-	case opts.Force:
-		ifMatch = "*"
-	case opts.ETag != "":
-		ifMatch = opts.ETag
-	}
-
-	if file != nil {
-		if g, err = overlay(g, opts.Flags.FromFile, file); err != nil {
-			return err
-		}
-	}
-	shared.ClearServerFields(g)
-	if err := opts.Flags.Apply(g, true); err != nil {
-		return err
-	}
-	if err := opts.Flags.CheckCertificates(g); err != nil {
-		return err
-	}
-	updated, err := c.PutGroup(opts.Ctx, g, ifMatch)
-	if err != nil {
-		if opts.ETag != "" && dps.IsPreconditionFailed(err) {
-			return cmdutil.Reword(err, "enrollment group %q is no longer at --etag %s (it changed since that etag was read); read it again, or use --force to overwrite", id, opts.ETag)
-		}
-		return shared.Explain(err, id)
-	}
-	return output.Print(p, *updated, shared.DetailColumns)
-}
-
-// serverOwned are members of a --from-file document that are not applied.
-var serverOwned = map[string]bool{
-	"enrollmentGroupId": true, "etag": true, "createdDateTimeUtc": true, "lastUpdatedDateTimeUtc": true,
-}
-
-// overlay replaces the top-level members of current with those of a
-// --from-file document. Masked keys and certificate details without the
-// certificate keep what the service has.
-func overlay(current *model.EnrollmentGroup, name string, data []byte) (*model.EnrollmentGroup, error) {
-	incoming, err := shared.ParseFile(name, data)
-	if err != nil {
-		return nil, err
-	}
-	if incoming.EnrollmentGroupID != "" && !strings.EqualFold(incoming.EnrollmentGroupID, current.EnrollmentGroupID) {
-		return nil, cmdutil.FlagErrorf("--from-file %s is enrollment group %q, not %q", name, incoming.EnrollmentGroupID, current.EnrollmentGroupID)
-	}
-	var members map[string]json.RawMessage
-	if err := json.Unmarshal(bytes.TrimSpace(data), &members); err != nil {
-		return nil, fmt.Errorf("--from-file %s: %v", name, err)
-	}
-	base, err := json.Marshal(current)
-	if err != nil {
-		return nil, err
-	}
-	var merged map[string]json.RawMessage
-	if err := json.Unmarshal(base, &merged); err != nil {
-		return nil, err
-	}
-	for k, v := range members {
-		if serverOwned[k] {
-			continue
-		}
-		if k == "attestation" {
-			if v, err = keepSecrets(current.Attestation, incoming.Attestation); err != nil {
-				return nil, err
+	return shared.Kind.Update(enroll.UpdateInput[model.EnrollmentGroup]{
+		IO: opts.IO, Client: opts.Client, Printer: opts.Printer, Ctx: opts.Ctx,
+		ID: opts.GroupID, FromFile: opts.Flags.FromFile, ETag: opts.ETag, Force: opts.Force,
+		Apply: func(g *model.EnrollmentGroup) error {
+			if err := opts.Flags.Apply(g, true); err != nil {
+				return err
 			}
-		}
-		merged[k] = v
-	}
-	out, err := json.Marshal(merged)
-	if err != nil {
-		return nil, err
-	}
-	var g model.EnrollmentGroup
-	if err := json.Unmarshal(out, &g); err != nil {
-		return nil, err
-	}
-	return &g, nil
-}
-
-// keepSecrets fills masked keys and missing certificates of an exported
-// attestation from the current one, so a "-o json" round trip changes
-// nothing it did not mean to.
-func keepSecrets(current, incoming *model.AttestationMechanism) (json.RawMessage, error) {
-	if incoming == nil {
-		return json.Marshal(current)
-	}
-	in := *incoming
-	if current != nil && in.Type == current.Type {
-		if in.SymmetricKey != nil && current.SymmetricKey != nil {
-			sk := *in.SymmetricKey
-			if sk.PrimaryKey == output.Masked || sk.PrimaryKey == "" {
-				sk.PrimaryKey = current.SymmetricKey.PrimaryKey
-			}
-			if sk.SecondaryKey == output.Masked || sk.SecondaryKey == "" {
-				sk.SecondaryKey = current.SymmetricKey.SecondaryKey
-			}
-			in.SymmetricKey = &sk
-		}
-		if in.X509 != nil && current.X509 != nil && in.X509.SigningCertificates != nil && current.X509.SigningCertificates != nil {
-			x := *in.X509
-			sc := *x.SigningCertificates
-			if sc.Primary != nil && sc.Primary.Certificate == "" && sameCert(sc.Primary, current.X509.SigningCertificates.Primary) {
-				sc.Primary = current.X509.SigningCertificates.Primary
-			}
-			if sc.Secondary != nil && sc.Secondary.Certificate == "" && sameCert(sc.Secondary, current.X509.SigningCertificates.Secondary) {
-				sc.Secondary = current.X509.SigningCertificates.Secondary
-			}
-			x.SigningCertificates = &sc
-			in.X509 = &x
-		}
-	}
-	return json.Marshal(&in)
-}
-
-// sameCert reports whether an exported certificate slot (details only)
-// names the certificate the service holds; one without details is taken to.
-func sameCert(exported, current *model.X509CertificateWithInfo) bool {
-	if current == nil {
-		return false
-	}
-	if exported.Info == nil || current.Info == nil {
-		return true
-	}
-	return strings.EqualFold(exported.Info.SHA256Thumbprint, current.Info.SHA256Thumbprint)
+			return opts.Flags.CheckCertificates(g)
+		},
+		Explain: func(err error, id string) error { return shared.ExplainUpdate(err, id, opts.ETag) },
+	})
 }
