@@ -22,6 +22,7 @@ type entityTable struct {
 	get, list, listGroup, count *sql.Stmt // reader pool
 	wGet, wDoc, insert, update  *sql.Stmt // writer connection
 	del                         *sql.Stmt
+	inserts                     insertStmts // writer connection
 }
 
 func newEntityTable(s *Store, name, kind string, grouped bool) (*entityTable, error) {
@@ -58,11 +59,17 @@ func newEntityTable(s *Store, name, kind string, grouped bool) (*entityTable, er
 		}
 		*p.dst = st
 	}
+	if !grouped {
+		if err := t.inserts.prepare(t); err != nil {
+			t.close()
+			return nil, err
+		}
+	}
 	return t, nil
 }
 
 func (t *entityTable) close() error {
-	var errs []error
+	errs := []error{t.inserts.close()}
 	for _, st := range []*sql.Stmt{t.get, t.list, t.listGroup, t.count, t.wGet, t.wDoc, t.insert, t.update, t.del} {
 		if st != nil {
 			errs = append(errs, st.Close())
