@@ -17,19 +17,11 @@ import (
 // --webhook-api-version is not given.
 const DefaultWebhookAPIVersion = enroll.DefaultWebhookAPIVersion
 
-// Flag names of the bundle: those of groups only, and those of the shared
-// flags the group code names.
+// Flag names of the bundle beyond those of enroll.Flags.
 const (
 	FlagCAReference          = "ca-reference"
 	FlagSecondaryCAReference = "secondary-ca-reference"
 	FlagSkipChecks           = "skip-checks"
-
-	FlagAttestation          = enroll.FlagAttestation
-	FlagCertificate          = enroll.FlagCertificate
-	FlagSecondaryCertificate = enroll.FlagSecondaryCertificate
-	FlagPrimaryKey           = enroll.FlagPrimaryKey
-	FlagSecondaryKey         = enroll.FlagSecondaryKey
-	FlagFromFile             = enroll.FlagFromFile
 )
 
 // Flags is the flag bundle of "group create" and "group update": the flags
@@ -88,13 +80,13 @@ func (fl *Flags) Validate() error {
 	if err := fl.Flags.Validate(); err != nil {
 		return err
 	}
-	certFlags := fl.Given(FlagCertificate) || fl.Given(FlagSecondaryCertificate)
+	certFlags := fl.Given(enroll.FlagCertificate) || fl.Given(enroll.FlagSecondaryCertificate)
 	refFlags := fl.Given(FlagCAReference) || fl.Given(FlagSecondaryCAReference)
 	if certFlags && refFlags {
-		return cmdutil.FlagErrorf("a group uses either signing certificates (--%s) or CA references (--%s), not both", FlagCertificate, FlagCAReference)
+		return cmdutil.FlagErrorf("a group uses either signing certificates (--%s) or CA references (--%s), not both", enroll.FlagCertificate, FlagCAReference)
 	}
-	if fl.Given(FlagCertificate) && strings.TrimSpace(fl.Certificate) == "" {
-		return cmdutil.FlagErrorf("--%s needs a file name", FlagCertificate)
+	if fl.Given(enroll.FlagCertificate) && strings.TrimSpace(fl.Certificate) == "" {
+		return cmdutil.FlagErrorf("--%s needs a file name", enroll.FlagCertificate)
 	}
 	if fl.Given(FlagCAReference) && strings.TrimSpace(fl.CAReference) == "" {
 		return cmdutil.FlagErrorf("--%s needs a CA certificate name", FlagCAReference)
@@ -115,14 +107,14 @@ func (fl *Flags) Apply(g *model.EnrollmentGroup, update bool) error {
 
 // attestationFlags are the flags of each attestation type.
 var attestationFlags = []enroll.TypeFlags{
-	{Type: model.AttestationX509, Flags: []string{FlagCertificate, FlagSecondaryCertificate, FlagCAReference, FlagSecondaryCAReference}},
-	{Type: model.AttestationSymmetricKey, Flags: []string{FlagPrimaryKey, FlagSecondaryKey}},
+	{Type: model.AttestationX509, Flags: []string{enroll.FlagCertificate, enroll.FlagSecondaryCertificate, FlagCAReference, FlagSecondaryCAReference}},
+	{Type: model.AttestationSymmetricKey, Flags: []string{enroll.FlagPrimaryKey, enroll.FlagSecondaryKey}},
 }
 
 func (fl *Flags) applyAttestation(g *model.EnrollmentGroup, update bool) error {
 	a, err := fl.Mechanism(enroll.Of(g), update, attestationFlags,
-		cmdutil.FlagErrorf("choose the attestation: --%s FILE, --%s NAME or --%s symmetric-key", FlagCertificate, FlagCAReference, FlagAttestation),
-		cmdutil.FlagErrorf("--%s/--%s and --%s/--%s belong to different attestation mechanisms; give only one kind", FlagCertificate, FlagCAReference, FlagPrimaryKey, FlagSecondaryKey))
+		cmdutil.FlagErrorf("choose the attestation: --%s FILE, --%s NAME or --%s symmetric-key", enroll.FlagCertificate, FlagCAReference, enroll.FlagAttestation),
+		cmdutil.FlagErrorf("--%s/--%s and --%s/--%s belong to different attestation mechanisms; give only one kind", enroll.FlagCertificate, FlagCAReference, enroll.FlagPrimaryKey, enroll.FlagSecondaryKey))
 	if err != nil {
 		return err
 	}
@@ -150,25 +142,25 @@ func (fl *Flags) applyX509(a *model.AttestationMechanism) error {
 	}
 	x := a.X509
 	switch {
-	case fl.Given(FlagCertificate) || fl.Given(FlagSecondaryCertificate):
+	case fl.Given(enroll.FlagCertificate) || fl.Given(enroll.FlagSecondaryCertificate):
 		if x.SigningCertificates == nil {
-			if !fl.Given(FlagCertificate) {
-				return cmdutil.FlagErrorf("--%s needs --%s: the group has no signing certificate yet", FlagSecondaryCertificate, FlagCertificate)
+			if !fl.Given(enroll.FlagCertificate) {
+				return cmdutil.FlagErrorf("--%s needs --%s: the group has no signing certificate yet", enroll.FlagSecondaryCertificate, enroll.FlagCertificate)
 			}
 			x.SigningCertificates = &model.X509Certificates{}
 		}
 		x.CAReferences, x.ClientCertificates = nil, nil
-		if fl.Given(FlagCertificate) {
-			c, err := fl.readCertificate(FlagCertificate, fl.Certificate)
+		if fl.Given(enroll.FlagCertificate) {
+			c, err := fl.readCertificate(enroll.FlagCertificate, fl.Certificate)
 			if err != nil {
 				return err
 			}
 			x.SigningCertificates.Primary = c
 		}
-		if fl.Given(FlagSecondaryCertificate) {
+		if fl.Given(enroll.FlagSecondaryCertificate) {
 			x.SigningCertificates.Secondary = nil
 			if strings.TrimSpace(fl.SecondaryCertificate) != "" {
-				c, err := fl.readCertificate(FlagSecondaryCertificate, fl.SecondaryCertificate)
+				c, err := fl.readCertificate(enroll.FlagSecondaryCertificate, fl.SecondaryCertificate)
 				if err != nil {
 					return err
 				}
@@ -194,7 +186,7 @@ func (fl *Flags) applyX509(a *model.AttestationMechanism) error {
 	case x.SigningCertificates != nil && x.SigningCertificates.Primary != nil:
 	case x.CAReferences != nil && x.CAReferences.Primary != "":
 	default:
-		return cmdutil.FlagErrorf("x509 attestation needs --%s FILE (a root or intermediate CA certificate) or --%s NAME", FlagCertificate, FlagCAReference)
+		return cmdutil.FlagErrorf("x509 attestation needs --%s FILE (a root or intermediate CA certificate) or --%s NAME", enroll.FlagCertificate, FlagCAReference)
 	}
 	return nil
 }
@@ -240,7 +232,7 @@ func (fl *Flags) CheckCertificates(g *model.EnrollmentGroup) error {
 		}
 		source, ok := fl.sources[slot.c]
 		if !ok {
-			source = fmt.Sprintf("--%s %s (%s signing certificate)", FlagFromFile, fl.FromFile, slot.name)
+			source = fmt.Sprintf("--%s %s (%s signing certificate)", enroll.FlagFromFile, fl.FromFile, slot.name)
 		}
 		parsed, err := certs.ParseWireCertificate(slot.c.Certificate)
 		if err != nil {
