@@ -257,7 +257,7 @@ func Verify(leaf *x509.Certificate, opts VerifyOptions) []Problem {
 		label := Label(role, issuer)
 		if !sigOK {
 			if root {
-				ps = append(ps, Problem{curLabel, fmt.Sprintf("was issued by a different key than the trusted %s of the same name (was that CA re-created?)", label), CodeWrongRoot})
+				ps = append(ps, Problem{curLabel, fmt.Sprintf("was issued by a different key than %s, which has the same name (was that CA re-created?)", label), CodeWrongRoot})
 			} else {
 				ps = append(ps, Problem{curLabel, fmt.Sprintf("its signature does not verify with the key of %s", label), CodeBadSignature})
 			}
