@@ -89,15 +89,9 @@ func TestNewCmdCreate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f, _ := cmdtest.NewFactory(t, nil, false)
-			var got *CreateOptions
-			cmd := NewCmdCreate(f, func(o *CreateOptions) error { got = o; return nil })
-			err := cmdtest.Run(t, f, cmd, tt.args...)
+			got, err := cmdtest.Parse(t, NewCmdCreate, tt.args...)
 			if tt.wantErr != "" {
-				var fe *cmdutil.FlagError
-				if !errors.As(err, &fe) || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want usage error with %q", err, tt.wantErr)
-				}
+				cmdtest.WantUsageError(t, err, tt.wantErr)
 				return
 			}
 			if err != nil {

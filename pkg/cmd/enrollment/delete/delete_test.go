@@ -2,11 +2,9 @@ package delete
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"testing"
 
-	"github.com/dpsctl/dpsctl/pkg/cmdutil"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil/cmdtest"
 	"github.com/dpsctl/dpsctl/pkg/dps"
 	"github.com/dpsctl/dpsctl/pkg/model"
@@ -28,14 +26,7 @@ func seed(t *testing.T, c *dps.Client, ids ...string) map[string]string {
 	return etags
 }
 
-func exists(t *testing.T, c *dps.Client, id string) bool {
-	t.Helper()
-	_, err := c.GetEnrollment(context.Background(), id)
-	if err != nil && !dps.IsNotFound(err) {
-		t.Fatal(err)
-	}
-	return err == nil
-}
+var exists = cmdtest.Exists((*dps.Client).GetEnrollment)
 
 func TestNewCmdDelete(t *testing.T) {
 	tests := []struct {
@@ -51,14 +42,9 @@ func TestNewCmdDelete(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			f, _ := cmdtest.NewFactory(t, nil, false)
-			var got *DeleteOptions
-			err := cmdtest.Run(t, f, NewCmdDelete(f, func(o *DeleteOptions) error { got = o; return nil }), tt.args...)
+			got, err := cmdtest.Parse(t, NewCmdDelete, tt.args...)
 			if tt.wantErr != "" {
-				var fe *cmdutil.FlagError
-				if !errors.As(err, &fe) || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want usage error %q", err, tt.wantErr)
-				}
+				cmdtest.WantUsageError(t, err, tt.wantErr)
 				return
 			}
 			if err != nil {
@@ -72,63 +58,23 @@ func TestNewCmdDelete(t *testing.T) {
 }
 
 func TestDeleteRun(t *testing.T) {
-	tests := []struct {
-		name       string
-		tty        bool
-		input      string
-		args       []string
-		wantErr    string
-		usage      bool
-		wantErrOut string
-		gone       []string
-		kept       []string
-	}{
-		{name: "not a terminal needs --yes", args: []string{"dev-1"}, wantErr: "--yes is required", usage: true, kept: []string{"dev-1"}},
-		{name: "yes", args: []string{"dev-1", "--yes"}, wantErrOut: "Deleted enrollment \"dev-1\"\n", gone: []string{"dev-1"}, kept: []string{"dev-2"}},
-		{name: "confirmed on a terminal", tty: true, input: "y\n", args: []string{"dev-1", "dev-2"},
-			wantErrOut: "Delete 2 enrollments (dev-1, dev-2)? [y/N]: Deleted enrollment \"dev-1\"\nDeleted enrollment \"dev-2\"\n", gone: []string{"dev-1", "dev-2"}},
-		{name: "declined on a terminal", tty: true, input: "n\n", args: []string{"dev-1"}, wantErr: "cancelled",
-			wantErrOut: "Delete enrollment \"dev-1\"? [y/N]: ", kept: []string{"dev-1"}},
-		{name: "one missing", args: []string{"dev-1", "nope", "dev-2", "--yes"}, wantErr: `enrollment "nope" not found`,
-			wantErrOut: "Deleted enrollment \"dev-1\"\nDeleted enrollment \"dev-2\"\n", gone: []string{"dev-1", "dev-2"}},
-		{name: "stale etag", args: []string{"dev-1", "--yes", "--etag", "IjAwMDAwMDAwLTAwMDAtMDAwMC0wMDAwLTAwMDAwMDAwMDAwMCI="},
-			wantErr: `enrollment "dev-1" was changed since it was read`, kept: []string{"dev-1"}},
+	setup := func(t *testing.T) *dps.Client {
+		_, c := cmdtest.NewServer(t)
+		seed(t, c, "dev-1", "dev-2")
+		return c
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, c := cmdtest.NewServer(t)
-			seed(t, c, "dev-1", "dev-2")
-			f, s := cmdtest.NewFactory(t, c, tt.tty)
-			s.In.WriteString(tt.input)
-			err := cmdtest.Run(t, f, NewCmdDelete(f, nil), tt.args...)
-			if tt.wantErr == "" && err != nil {
-				t.Fatal(err)
-			}
-			if tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
-				t.Fatalf("err = %v, want %q", err, tt.wantErr)
-			}
-			var fe *cmdutil.FlagError
-			if errors.As(err, &fe) != tt.usage {
-				t.Errorf("usage error: %v", err)
-			}
-			if s.ErrOut.String() != tt.wantErrOut {
-				t.Errorf("stderr %q, want %q", s.ErrOut, tt.wantErrOut)
-			}
-			if s.Out.Len() != 0 {
-				t.Errorf("stdout %q", s.Out)
-			}
-			for _, id := range tt.gone {
-				if exists(t, c, id) {
-					t.Errorf("%s still exists", id)
-				}
-			}
-			for _, id := range tt.kept {
-				if !exists(t, c, id) {
-					t.Errorf("%s was deleted", id)
-				}
-			}
-		})
-	}
+	cmdtest.Deletes(t, NewCmdDelete, setup, exists, []cmdtest.DeleteRun{
+		{Name: "not a terminal needs --yes", Args: []string{"dev-1"}, WantErr: "--yes is required", Usage: true, Kept: []string{"dev-1"}},
+		{Name: "yes", Args: []string{"dev-1", "--yes"}, WantErrOut: "Deleted enrollment \"dev-1\"\n", Gone: []string{"dev-1"}, Kept: []string{"dev-2"}},
+		{Name: "confirmed on a terminal", TTY: true, Input: "y\n", Args: []string{"dev-1", "dev-2"},
+			WantErrOut: "Delete 2 enrollments (dev-1, dev-2)? [y/N]: Deleted enrollment \"dev-1\"\nDeleted enrollment \"dev-2\"\n", Gone: []string{"dev-1", "dev-2"}},
+		{Name: "declined on a terminal", TTY: true, Input: "n\n", Args: []string{"dev-1"}, WantErr: "cancelled",
+			WantErrOut: "Delete enrollment \"dev-1\"? [y/N]: ", Kept: []string{"dev-1"}},
+		{Name: "one missing", Args: []string{"dev-1", "nope", "dev-2", "--yes"}, WantErr: `enrollment "nope" not found`,
+			WantErrOut: "Deleted enrollment \"dev-1\"\nDeleted enrollment \"dev-2\"\n", Gone: []string{"dev-1", "dev-2"}},
+		{Name: "stale etag", Args: []string{"dev-1", "--yes", "--etag", "IjAwMDAwMDAwLTAwMDAtMDAwMC0wMDAwLTAwMDAwMDAwMDAwMCI="},
+			WantErr: `enrollment "dev-1" was changed since it was read`, Kept: []string{"dev-1"}},
+	})
 }
 
 func TestDeleteWithETag(t *testing.T) {

@@ -3,11 +3,9 @@ package show
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"strings"
 	"testing"
 
-	"github.com/dpsctl/dpsctl/pkg/cmdutil"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil/cmdtest"
 	"github.com/dpsctl/dpsctl/pkg/dps"
 	"github.com/dpsctl/dpsctl/pkg/model"
@@ -48,14 +46,9 @@ func TestNewCmdShow(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			f, _ := cmdtest.NewFactory(t, nil, false)
-			var got *ShowOptions
-			err := cmdtest.Run(t, f, NewCmdShow(f, func(o *ShowOptions) error { got = o; return nil }), tt.args...)
+			got, err := cmdtest.Parse(t, NewCmdShow, tt.args...)
 			if tt.wantErr {
-				var fe *cmdutil.FlagError
-				if !errors.As(err, &fe) {
-					t.Fatalf("err = %v, want usage error", err)
-				}
+				cmdtest.WantUsageError(t, err, "")
 				return
 			}
 			if err != nil {
@@ -71,28 +64,15 @@ func TestNewCmdShow(t *testing.T) {
 func TestShowRun(t *testing.T) {
 	_, c := cmdtest.NewServer(t)
 	seed(t, c)
-	tests := []struct {
-		name string
-		tty  bool
-		args []string
-	}{
-		{"table tty", true, []string{"dev-1"}},
-		{"table not tty", false, []string{"dev-1"}},
-		{"json", false, []string{"dev-1", "-o", "json"}},
-		{"yaml", false, []string{"dev-1", "-o", "yaml"}},
-		{"json show keys", false, []string{"dev-1", "-o", "json", "--show-keys"}},
-		{"table tty show keys", true, []string{"dev-1", "--show-keys"}},
-		{"query tsv", false, []string{"dev-1", "--query", "iotHubs", "-o", "tsv"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			f, s := cmdtest.NewFactory(t, c, tt.tty)
-			if err := cmdtest.Run(t, f, NewCmdShow(f, nil), tt.args...); err != nil {
-				t.Fatal(err)
-			}
-			cmdtest.Golden(t, cmdtest.ScrubETags(s.Out.String()))
-		})
-	}
+	cmdtest.Goldens(t, c, NewCmdShow, []cmdtest.GoldenRun{
+		{Name: "table tty", TTY: true, Args: []string{"dev-1"}},
+		{Name: "table not tty", Args: []string{"dev-1"}},
+		{Name: "json", Args: []string{"dev-1", "-o", "json"}},
+		{Name: "yaml", Args: []string{"dev-1", "-o", "yaml"}},
+		{Name: "json show keys", Args: []string{"dev-1", "-o", "json", "--show-keys"}},
+		{Name: "table tty show keys", TTY: true, Args: []string{"dev-1", "--show-keys"}},
+		{Name: "query tsv", Args: []string{"dev-1", "--query", "iotHubs", "-o", "tsv"}},
+	}, cmdtest.ScrubETags)
 }
 
 func TestShowNotFound(t *testing.T) {

@@ -1,12 +1,10 @@
 package attestation
 
 import (
-	"errors"
 	"strings"
 	"testing"
 
 	"github.com/dpsctl/dpsctl/pkg/cmd/group/shared/grouptest"
-	"github.com/dpsctl/dpsctl/pkg/cmdutil"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil/cmdtest"
 	"github.com/dpsctl/dpsctl/pkg/dps"
 )
@@ -23,14 +21,9 @@ func TestNewCmdAttestation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			f, _ := cmdtest.NewFactory(t, nil, false)
-			var got *AttestationOptions
-			err := cmdtest.Run(t, f, NewCmdAttestation(f, func(o *AttestationOptions) error { got = o; return nil }), tt.args...)
+			got, err := cmdtest.Parse(t, NewCmdAttestation, tt.args...)
 			if tt.wantErr {
-				var fe *cmdutil.FlagError
-				if !errors.As(err, &fe) {
-					t.Fatalf("err = %v, want usage error", err)
-				}
+				cmdtest.WantUsageError(t, err, "")
 				return
 			}
 			if err != nil || got.GroupID != tt.wantID {
@@ -46,28 +39,15 @@ func TestAttestationRun(t *testing.T) {
 	grouptest.SymmetricGroup(t, c, "keys", nil)
 	grouptest.SigningGroup(t, c, "x509", ca.Root.Cert, nil)
 	scrub := grouptest.CertScrubs(ca.Root.Cert)
-	tests := []struct {
-		name string
-		tty  bool
-		args []string
-	}{
-		{"keys table tty", true, []string{"keys"}},
-		{"keys table tty show keys", true, []string{"keys", "--show-keys"}},
-		{"keys json", false, []string{"keys", "-o", "json"}},
-		{"keys query show keys", false, []string{"keys", "--show-keys", "--query", "symmetricKey.primaryKey", "-o", "tsv"}},
-		{"x509 table tty", true, []string{"x509"}},
-		{"x509 table not tty", false, []string{"x509"}},
-		{"x509 yaml", false, []string{"x509", "-o", "yaml"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			f, s := cmdtest.NewFactory(t, c, tt.tty)
-			if err := cmdtest.Run(t, f, NewCmdAttestation(f, nil), tt.args...); err != nil {
-				t.Fatal(err)
-			}
-			cmdtest.Golden(t, s.Out.String(), scrub...)
-		})
-	}
+	cmdtest.Goldens(t, c, NewCmdAttestation, []cmdtest.GoldenRun{
+		{Name: "keys table tty", TTY: true, Args: []string{"keys"}},
+		{Name: "keys table tty show keys", TTY: true, Args: []string{"keys", "--show-keys"}},
+		{Name: "keys json", Args: []string{"keys", "-o", "json"}},
+		{Name: "keys query show keys", Args: []string{"keys", "--show-keys", "--query", "symmetricKey.primaryKey", "-o", "tsv"}},
+		{Name: "x509 table tty", TTY: true, Args: []string{"x509"}},
+		{Name: "x509 table not tty", Args: []string{"x509"}},
+		{Name: "x509 yaml", Args: []string{"x509", "-o", "yaml"}},
+	}, nil, scrub...)
 	f, _ := cmdtest.NewFactory(t, c, false)
 	if err := cmdtest.Run(t, f, NewCmdAttestation(f, nil), "nope"); !dps.IsNotFound(err) || err.Error() != `enrollment group "nope" not found` {
 		t.Fatalf("not found: %v", err)

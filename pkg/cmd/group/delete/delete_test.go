@@ -1,25 +1,15 @@
 package delete
 
 import (
-	"context"
-	"errors"
 	"strings"
 	"testing"
 
 	"github.com/dpsctl/dpsctl/pkg/cmd/group/shared/grouptest"
-	"github.com/dpsctl/dpsctl/pkg/cmdutil"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil/cmdtest"
 	"github.com/dpsctl/dpsctl/pkg/dps"
 )
 
-func exists(t *testing.T, c *dps.Client, id string) bool {
-	t.Helper()
-	_, err := c.GetGroup(context.Background(), id)
-	if err != nil && !dps.IsNotFound(err) {
-		t.Fatal(err)
-	}
-	return err == nil
-}
+var exists = cmdtest.Exists((*dps.Client).GetGroup)
 
 func TestNewCmdDelete(t *testing.T) {
 	tests := []struct {
@@ -35,14 +25,9 @@ func TestNewCmdDelete(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			f, _ := cmdtest.NewFactory(t, nil, false)
-			var got *DeleteOptions
-			err := cmdtest.Run(t, f, NewCmdDelete(f, func(o *DeleteOptions) error { got = o; return nil }), tt.args...)
+			got, err := cmdtest.Parse(t, NewCmdDelete, tt.args...)
 			if tt.wantErr != "" {
-				var fe *cmdutil.FlagError
-				if !errors.As(err, &fe) || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want usage error %q", err, tt.wantErr)
-				}
+				cmdtest.WantUsageError(t, err, tt.wantErr)
 				return
 			}
 			if err != nil {
@@ -56,65 +41,25 @@ func TestNewCmdDelete(t *testing.T) {
 }
 
 func TestDeleteRun(t *testing.T) {
-	tests := []struct {
-		name       string
-		tty        bool
-		input      string
-		args       []string
-		wantErr    string
-		usage      bool
-		wantErrOut string
-		gone       []string
-		kept       []string
-	}{
-		{name: "not a terminal needs --yes", args: []string{"g1"}, wantErr: "--yes is required", usage: true, kept: []string{"g1"}},
-		{name: "yes", args: []string{"g1", "--yes"}, wantErrOut: "Deleted enrollment group \"g1\"\n", gone: []string{"g1"}, kept: []string{"g2"}},
-		{name: "confirmed on a terminal", tty: true, input: "y\n", args: []string{"g1", "g2"},
-			wantErrOut: "Delete 2 enrollment groups (g1, g2)? [y/N]: Deleted enrollment group \"g1\"\nDeleted enrollment group \"g2\"\n", gone: []string{"g1", "g2"}},
-		{name: "declined on a terminal", tty: true, input: "n\n", args: []string{"g1"}, wantErr: "cancelled",
-			wantErrOut: "Delete enrollment group \"g1\"? [y/N]: ", kept: []string{"g1"}},
-		{name: "yes on a terminal", tty: true, args: []string{"g1", "-y"}, wantErrOut: "Deleted enrollment group \"g1\"\n", gone: []string{"g1"}},
-		{name: "one missing", args: []string{"g1", "nope", "g2", "--yes"}, wantErr: `enrollment group "nope" not found`,
-			wantErrOut: "Deleted enrollment group \"g1\"\nDeleted enrollment group \"g2\"\n", gone: []string{"g1", "g2"}},
-		{name: "stale etag", args: []string{"g1", "--yes", "--etag", "IjAwMDAwMDAwLTAwMDAtMDAwMC0wMDAwLTAwMDAwMDAwMDAwMCI="},
-			wantErr: `enrollment group "g1" was not deleted: it changed since --etag was read`, kept: []string{"g1"}},
+	setup := func(t *testing.T) *dps.Client {
+		_, c := cmdtest.NewServer(t)
+		grouptest.SymmetricGroup(t, c, "g1", nil)
+		grouptest.SymmetricGroup(t, c, "g2", nil)
+		return c
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, c := cmdtest.NewServer(t)
-			grouptest.SymmetricGroup(t, c, "g1", nil)
-			grouptest.SymmetricGroup(t, c, "g2", nil)
-			f, s := cmdtest.NewFactory(t, c, tt.tty)
-			s.In.WriteString(tt.input)
-			err := cmdtest.Run(t, f, NewCmdDelete(f, nil), tt.args...)
-			if tt.wantErr == "" && err != nil {
-				t.Fatal(err)
-			}
-			if tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
-				t.Fatalf("err = %v, want %q", err, tt.wantErr)
-			}
-			var fe *cmdutil.FlagError
-			if errors.As(err, &fe) != tt.usage {
-				t.Errorf("usage error: %v", err)
-			}
-			if s.ErrOut.String() != tt.wantErrOut {
-				t.Errorf("stderr %q, want %q", s.ErrOut, tt.wantErrOut)
-			}
-			if s.Out.Len() != 0 {
-				t.Errorf("stdout %q", s.Out)
-			}
-			for _, id := range tt.gone {
-				if exists(t, c, id) {
-					t.Errorf("%s still exists", id)
-				}
-			}
-			for _, id := range tt.kept {
-				if !exists(t, c, id) {
-					t.Errorf("%s was deleted", id)
-				}
-			}
-		})
-	}
+	cmdtest.Deletes(t, NewCmdDelete, setup, exists, []cmdtest.DeleteRun{
+		{Name: "not a terminal needs --yes", Args: []string{"g1"}, WantErr: "--yes is required", Usage: true, Kept: []string{"g1"}},
+		{Name: "yes", Args: []string{"g1", "--yes"}, WantErrOut: "Deleted enrollment group \"g1\"\n", Gone: []string{"g1"}, Kept: []string{"g2"}},
+		{Name: "confirmed on a terminal", TTY: true, Input: "y\n", Args: []string{"g1", "g2"},
+			WantErrOut: "Delete 2 enrollment groups (g1, g2)? [y/N]: Deleted enrollment group \"g1\"\nDeleted enrollment group \"g2\"\n", Gone: []string{"g1", "g2"}},
+		{Name: "declined on a terminal", TTY: true, Input: "n\n", Args: []string{"g1"}, WantErr: "cancelled",
+			WantErrOut: "Delete enrollment group \"g1\"? [y/N]: ", Kept: []string{"g1"}},
+		{Name: "yes on a terminal", TTY: true, Args: []string{"g1", "-y"}, WantErrOut: "Deleted enrollment group \"g1\"\n", Gone: []string{"g1"}},
+		{Name: "one missing", Args: []string{"g1", "nope", "g2", "--yes"}, WantErr: `enrollment group "nope" not found`,
+			WantErrOut: "Deleted enrollment group \"g1\"\nDeleted enrollment group \"g2\"\n", Gone: []string{"g1", "g2"}},
+		{Name: "stale etag", Args: []string{"g1", "--yes", "--etag", "IjAwMDAwMDAwLTAwMDAtMDAwMC0wMDAwLTAwMDAwMDAwMDAwMCI="},
+			WantErr: `enrollment group "g1" was not deleted: it changed since --etag was read`, Kept: []string{"g1"}},
+	})
 }
 
 func TestDeleteWithETag(t *testing.T) {

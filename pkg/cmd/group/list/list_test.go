@@ -2,15 +2,12 @@ package list
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/dpsctl/dpsctl/pkg/cmd/group/shared/grouptest"
-	"github.com/dpsctl/dpsctl/pkg/cmdutil"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil/cmdtest"
-	"github.com/dpsctl/dpsctl/pkg/dps"
 	"github.com/dpsctl/dpsctl/pkg/model"
 )
 
@@ -30,14 +27,9 @@ func TestNewCmdList(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			f, _ := cmdtest.NewFactory(t, nil, false)
-			var got *ListOptions
-			err := cmdtest.Run(t, f, NewCmdList(f, func(o *ListOptions) error { got = o; return nil }), tt.args...)
+			got, err := cmdtest.Parse(t, NewCmdList, tt.args...)
 			if tt.wantErr {
-				var fe *cmdutil.FlagError
-				if !errors.As(err, &fe) {
-					t.Fatalf("err = %v, want usage error", err)
-				}
+				cmdtest.WantUsageError(t, err, "")
 				return
 			}
 			if err != nil {
@@ -64,37 +56,19 @@ func TestListRun(t *testing.T) {
 		Type: model.AttestationX509, X509: &model.X509Attestation{CAReferences: &model.X509CAReferences{Primary: "contoso-root"}}}}, nil)
 	_, empty := cmdtest.NewServer(t)
 	scrub := grouptest.CertScrubs(ca.Intermediate.Cert)
-	tests := []struct {
-		name       string
-		client     *dps.Client
-		tty        bool
-		args       []string
-		wantErrOut string
-	}{
-		{name: "table tty", client: c, tty: true},
-		{name: "table not tty", client: c},
-		{name: "tsv on tty", client: c, tty: true, args: []string{"-o", "tsv"}},
-		{name: "json", client: c, args: []string{"-o", "json"}},
-		{name: "yaml", client: c, args: []string{"-o", "yaml"}},
-		{name: "top", client: c, args: []string{"--top", "2", "-o", "json", "--query", "[].enrollmentGroupId"}},
-		{name: "small pages", client: c, args: []string{"--page-size", "1", "--query", "[].enrollmentGroupId"}},
-		{name: "query filter", client: c, args: []string{"--query", "[?attestation.type=='x509'].[enrollmentGroupId, provisioningStatus]"}},
-		{name: "empty table", client: empty, tty: true, wantErrOut: "no enrollment groups found\n"},
-		{name: "empty json", client: empty, args: []string{"-o", "json"}},
-		{name: "empty yaml", client: empty, args: []string{"-o", "yaml"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			f, s := cmdtest.NewFactory(t, tt.client, tt.tty)
-			if err := cmdtest.Run(t, f, NewCmdList(f, nil), tt.args...); err != nil {
-				t.Fatal(err)
-			}
-			if s.ErrOut.String() != tt.wantErrOut {
-				t.Errorf("stderr %q, want %q", s.ErrOut, tt.wantErrOut)
-			}
-			cmdtest.Golden(t, cmdtest.ScrubETags(s.Out.String()), scrub...)
-		})
-	}
+	cmdtest.Goldens(t, c, NewCmdList, []cmdtest.GoldenRun{
+		{Name: "table tty", TTY: true},
+		{Name: "table not tty"},
+		{Name: "tsv on tty", TTY: true, Args: []string{"-o", "tsv"}},
+		{Name: "json", Args: []string{"-o", "json"}},
+		{Name: "yaml", Args: []string{"-o", "yaml"}},
+		{Name: "top", Args: []string{"--top", "2", "-o", "json", "--query", "[].enrollmentGroupId"}},
+		{Name: "small pages", Args: []string{"--page-size", "1", "--query", "[].enrollmentGroupId"}},
+		{Name: "query filter", Args: []string{"--query", "[?attestation.type=='x509'].[enrollmentGroupId, provisioningStatus]"}},
+		{Name: "empty table", Client: empty, TTY: true, WantErrOut: "no enrollment groups found\n"},
+		{Name: "empty json", Client: empty, Args: []string{"-o", "json"}},
+		{Name: "empty yaml", Client: empty, Args: []string{"-o", "yaml"}},
+	}, cmdtest.ScrubETags, scrub...)
 }
 
 // List streams: more groups than one page arrive complete and in order.

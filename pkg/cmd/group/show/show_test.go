@@ -2,12 +2,10 @@ package show
 
 import (
 	"encoding/json"
-	"errors"
 	"strings"
 	"testing"
 
 	"github.com/dpsctl/dpsctl/pkg/cmd/group/shared/grouptest"
-	"github.com/dpsctl/dpsctl/pkg/cmdutil"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil/cmdtest"
 	"github.com/dpsctl/dpsctl/pkg/dps"
 	"github.com/dpsctl/dpsctl/pkg/model"
@@ -27,14 +25,9 @@ func TestNewCmdShow(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			f, _ := cmdtest.NewFactory(t, nil, false)
-			var got *ShowOptions
-			err := cmdtest.Run(t, f, NewCmdShow(f, func(o *ShowOptions) error { got = o; return nil }), tt.args...)
+			got, err := cmdtest.Parse(t, NewCmdShow, tt.args...)
 			if tt.wantErr {
-				var fe *cmdutil.FlagError
-				if !errors.As(err, &fe) {
-					t.Fatalf("err = %v, want usage error", err)
-				}
+				cmdtest.WantUsageError(t, err, "")
 				return
 			}
 			if err != nil {
@@ -63,32 +56,19 @@ func TestShowRun(t *testing.T) {
 		g.ProvisioningStatus = model.StatusDisabled
 	})
 	scrub := grouptest.CertScrubs(ca.Intermediate.Cert)
-	tests := []struct {
-		name string
-		tty  bool
-		args []string
-	}{
-		{"table tty", true, []string{"keys"}},
-		{"table not tty", false, []string{"keys"}},
-		{"json", false, []string{"keys", "-o", "json"}},
-		{"yaml", false, []string{"keys", "-o", "yaml"}},
-		{"json show keys", false, []string{"keys", "-o", "json", "--show-keys"}},
-		{"table tty show keys", true, []string{"KEYS", "--show-keys"}},
-		{"x509 table tty", true, []string{"x509"}},
-		{"x509 table not tty", false, []string{"x509"}},
-		{"x509 json", false, []string{"x509", "-o", "json"}},
-		{"x509 yaml", false, []string{"x509", "-o", "yaml"}},
-		{"query tsv", false, []string{"keys", "--query", "iotHubs", "-o", "tsv"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			f, s := cmdtest.NewFactory(t, c, tt.tty)
-			if err := cmdtest.Run(t, f, NewCmdShow(f, nil), tt.args...); err != nil {
-				t.Fatal(err)
-			}
-			cmdtest.Golden(t, cmdtest.ScrubETags(s.Out.String()), scrub...)
-		})
-	}
+	cmdtest.Goldens(t, c, NewCmdShow, []cmdtest.GoldenRun{
+		{Name: "table tty", TTY: true, Args: []string{"keys"}},
+		{Name: "table not tty", Args: []string{"keys"}},
+		{Name: "json", Args: []string{"keys", "-o", "json"}},
+		{Name: "yaml", Args: []string{"keys", "-o", "yaml"}},
+		{Name: "json show keys", Args: []string{"keys", "-o", "json", "--show-keys"}},
+		{Name: "table tty show keys", TTY: true, Args: []string{"KEYS", "--show-keys"}},
+		{Name: "x509 table tty", TTY: true, Args: []string{"x509"}},
+		{Name: "x509 table not tty", Args: []string{"x509"}},
+		{Name: "x509 json", Args: []string{"x509", "-o", "json"}},
+		{Name: "x509 yaml", Args: []string{"x509", "-o", "yaml"}},
+		{Name: "query tsv", Args: []string{"keys", "--query", "iotHubs", "-o", "tsv"}},
+	}, cmdtest.ScrubETags, scrub...)
 }
 
 func TestShowNotFound(t *testing.T) {

@@ -1,0 +1,192 @@
+package cmdtest
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/dpsctl/dpsctl/pkg/cmdutil"
+	"github.com/dpsctl/dpsctl/pkg/dps"
+	"github.com/spf13/cobra"
+)
+
+// NewCmd is the constructor of a verb: NewCmdX(f, runF).
+type NewCmd[O any] func(f *cmdutil.Factory, runF func(*O) error) *cobra.Command
+
+// Parse runs the verb newCmd builds with args on a Factory without a
+// service, stopping where it would run, and returns the options it would
+// run with (nil if it stopped before) and the error.
+func Parse[O any](t testing.TB, newCmd NewCmd[O], args ...string) (*O, error) {
+	t.Helper()
+	f, _ := NewFactory(t, nil, false)
+	var got *O
+	err := Run(t, f, newCmd(f, func(o *O) error { got = o; return nil }), args...)
+	return got, err
+}
+
+// WantUsageError fails t unless err is a usage error (a
+// *cmdutil.FlagError) whose message contains want.
+func WantUsageError(t testing.TB, err error, want string) {
+	t.Helper()
+	var fe *cmdutil.FlagError
+	if !errors.As(err, &fe) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("err = %v, want usage error %q", err, want)
+	}
+}
+
+// Exec runs the verb newCmd builds, for real, with args on a Factory
+// reaching c (tty makes the streams terminals), and returns its streams.
+func Exec[O any](t testing.TB, c *dps.Client, tty bool, newCmd NewCmd[O], args ...string) (Streams, error) {
+	t.Helper()
+	f, s := NewFactory(t, c, tty)
+	return s, Run(t, f, newCmd(f, nil), args...)
+}
+
+// GoldenRun is one run of a verb whose stdout is compared with
+// testdata/<test>/<name>.golden.
+type GoldenRun struct {
+	Name       string
+	TTY        bool
+	Args       []string
+	Client     *dps.Client // the service, when not that of Goldens
+	WantErrOut string      // all of stderr
+}
+
+// Goldens runs each of runs as a subtest against c (or the run's Client),
+// checks stderr, and compares stdout, passed through scrub (nil for none),
+// with its golden file after the replacements of Golden.
+func Goldens[O any](t *testing.T, c *dps.Client, newCmd NewCmd[O], runs []GoldenRun, scrub func(string) string, replace ...string) {
+	t.Helper()
+	for _, r := range runs {
+		t.Run(r.Name, func(t *testing.T) {
+			client := c
+			if r.Client != nil {
+				client = r.Client
+			}
+			s, err := Exec(t, client, r.TTY, newCmd, r.Args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.ErrOut.String() != r.WantErrOut {
+				t.Errorf("stderr %q, want %q", s.ErrOut, r.WantErrOut)
+			}
+			out := s.Out.String()
+			if scrub != nil {
+				out = scrub(out)
+			}
+			Golden(t, out, replace...)
+		})
+	}
+}
+
+// DeleteRun is one run of a delete verb for Deletes.
+type DeleteRun struct {
+	Name       string
+	TTY        bool
+	Input      string // stdin
+	Args       []string
+	WantErr    string // in the error; "" for none
+	Usage      bool   // the error is a usage error
+	WantErrOut string // all of stderr
+	Gone       []string
+	Kept       []string
+}
+
+// Deletes runs each of runs as a subtest against a new service that seed
+// opens and fills, and checks the error, stderr, that stdout stays empty,
+// and which IDs are gone and which are kept after it.
+func Deletes[O any](t *testing.T, newCmd NewCmd[O], seed func(t *testing.T) *dps.Client, exists func(t *testing.T, c *dps.Client, id string) bool, runs []DeleteRun) {
+	t.Helper()
+	for _, r := range runs {
+		t.Run(r.Name, func(t *testing.T) {
+			c := seed(t)
+			f, s := NewFactory(t, c, r.TTY)
+			s.In.WriteString(r.Input)
+			err := Run(t, f, newCmd(f, nil), r.Args...)
+			if r.WantErr == "" && err != nil {
+				t.Fatal(err)
+			}
+			if r.WantErr != "" && (err == nil || !strings.Contains(err.Error(), r.WantErr)) {
+				t.Fatalf("err = %v, want %q", err, r.WantErr)
+			}
+			var fe *cmdutil.FlagError
+			if errors.As(err, &fe) != r.Usage {
+				t.Errorf("usage error: %v", err)
+			}
+			if s.ErrOut.String() != r.WantErrOut {
+				t.Errorf("stderr %q, want %q", s.ErrOut, r.WantErrOut)
+			}
+			if s.Out.Len() != 0 {
+				t.Errorf("stdout %q", s.Out)
+			}
+			for _, id := range r.Gone {
+				if exists(t, c, id) {
+					t.Errorf("%s still exists", id)
+				}
+			}
+			for _, id := range r.Kept {
+				if !exists(t, c, id) {
+					t.Errorf("%s was deleted", id)
+				}
+			}
+		})
+	}
+}
+
+// NounHelp checks that every verb of a noun documents itself: newNoun
+// builds a noun with alias among its aliases, an example and the verbs,
+// in order; each verb has a short and a long description and examples
+// whose lines are comments, run the verb, or start with one of also; and
+// "<verb> --help" works without a service.
+func NounHelp(t *testing.T, newNoun func(*cmdutil.Factory) *cobra.Command, alias string, verbs []string, also ...string) {
+	t.Helper()
+	f, _ := NewFactory(t, nil, false)
+	noun := newNoun(f)
+	if noun.Example == "" || !slices.Contains(noun.Aliases, alias) {
+		t.Errorf("noun: example %q, aliases %v", noun.Example, noun.Aliases)
+	}
+	var got []string
+	for _, c := range noun.Commands() {
+		got = append(got, c.Name())
+		if c.Short == "" || c.Long == "" || c.Example == "" {
+			t.Errorf("%s: short %q, long %d bytes, example %q", c.Name(), c.Short, len(c.Long), c.Example)
+		}
+		for _, line := range strings.Split(c.Example, "\n") {
+			l := strings.TrimSpace(line)
+			ok := l == "" || strings.HasPrefix(l, "#") || strings.HasPrefix(l, "dpsctl "+noun.Name()+" "+c.Name()) ||
+				slices.ContainsFunc(also, func(p string) bool { return strings.HasPrefix(l, p) })
+			if !ok {
+				t.Errorf("%s: example line %q does not run the command", c.Name(), l)
+			}
+		}
+	}
+	if strings.Join(got, " ") != strings.Join(verbs, " ") {
+		t.Errorf("verbs %v, want %v", got, verbs)
+	}
+	for _, verb := range verbs {
+		t.Run(verb, func(t *testing.T) {
+			f, s := NewFactory(t, nil, false)
+			if err := Run(t, f, newNoun(f), verb, "--help"); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(s.Out.String(), "Examples:") {
+				t.Errorf("help of %s:\n%s", verb, s.Out)
+			}
+		})
+	}
+}
+
+// Exists returns a check, for Deletes, of whether the service still has an
+// item: get is a read of *dps.Client such as (*dps.Client).GetGroup.
+func Exists[T any](get func(c *dps.Client, ctx context.Context, id string) (*T, error)) func(t *testing.T, c *dps.Client, id string) bool {
+	return func(t *testing.T, c *dps.Client, id string) bool {
+		t.Helper()
+		_, err := get(c, context.Background(), id)
+		if err != nil && !dps.IsNotFound(err) {
+			t.Fatal(err)
+		}
+		return err == nil
+	}
+}
