@@ -15,19 +15,30 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// The run functions below are what the show, list and delete verbs of the
-// service nouns do once their flags are parsed. Each takes the Factory's
-// Printer and Client as the verb's options hold them, so tests can still
-// replace either.
+// Service is what a verb that talks to the service takes from the
+// Factory: the streams, the client and the printer, and the context of the
+// run, which RunE sets. Verb options embed it, so tests can still replace
+// Client or Printer.
+type Service struct {
+	IO      *iostreams.IOStreams
+	Client  func(context.Context) (*dps.Client, error)
+	Printer func() (*output.Printer, error)
+	Ctx     context.Context
+}
 
-// ShowOne prints the item get fetches. The printer is built first, so a bad
-// -o or --query fails before any service call.
-func ShowOne[T any](ctx context.Context, printer func() (*output.Printer, error), client func(context.Context) (*dps.Client, error), get func(c *dps.Client) (*T, error), cols []output.Column[T]) error {
-	p, err := printer()
+// Service returns the Service of f, without a context yet.
+func (f *Factory) Service() Service {
+	return Service{IO: f.IOStreams, Client: f.Client, Printer: f.Printer}
+}
+
+// ShowOne prints the item get fetches, as the show verbs do. The printer is
+// built first, so a bad -o or --query fails before any service call.
+func ShowOne[T any](s Service, get func(c *dps.Client) (*T, error), cols []output.Column[T]) error {
+	p, err := s.Printer()
 	if err != nil {
 		return err
 	}
-	c, err := client(ctx)
+	c, err := s.Client(s.Ctx)
 	if err != nil {
 		return err
 	}
@@ -41,12 +52,12 @@ func ShowOne[T any](ctx context.Context, printer func() (*output.Printer, error)
 // ShowList prints the stream list returns as it arrives, stopping after top
 // items (0: all). noun names the items when there are none ("no
 // enrollments found").
-func ShowList[T any](ctx context.Context, printer func() (*output.Printer, error), client func(context.Context) (*dps.Client, error), list func(c *dps.Client) iter.Seq2[T, error], top int, cols []output.Column[T], noun string) error {
-	p, err := printer()
+func ShowList[T any](s Service, list func(c *dps.Client) iter.Seq2[T, error], top int, cols []output.Column[T], noun string) error {
+	p, err := s.Printer()
 	if err != nil {
 		return err
 	}
-	c, err := client(ctx)
+	c, err := s.Client(s.Ctx)
 	if err != nil {
 		return err
 	}
@@ -108,7 +119,8 @@ type Deletion struct {
 // deletes them in turn, reporting each on stderr. One failure does not stop
 // the rest: the failures, explained, come back together. Only the end of
 // ctx stops at once.
-func DeleteEach(ctx context.Context, ios *iostreams.IOStreams, client func(context.Context) (*dps.Client, error), ids []string, yes bool, d Deletion) error {
+func DeleteEach(s Service, ids []string, yes bool, d Deletion) error {
+	ctx, ios := s.Ctx, s.IO
 	question := fmt.Sprintf(d.Ask, ids[0])
 	if len(ids) > 1 {
 		question = fmt.Sprintf("Delete %d %s (%s)?", len(ids), d.Plural, strings.Join(ids, ", "))
@@ -116,7 +128,7 @@ func DeleteEach(ctx context.Context, ios *iostreams.IOStreams, client func(conte
 	if err := ConfirmDestructive(ios, yes, question); err != nil {
 		return err
 	}
-	c, err := client(ctx)
+	c, err := s.Client(ctx)
 	if err != nil {
 		return err
 	}

@@ -49,7 +49,7 @@ func TestShowOne(t *testing.T) {
 				return p, nil
 			}
 			client := func(context.Context) (*dps.Client, error) { calls++; return nil, tt.clientErr }
-			err := ShowOne(context.Background(), printer, client, func(*dps.Client) (*item, error) {
+			err := ShowOne(Service{Printer: printer, Client: client, Ctx: context.Background()}, func(*dps.Client) (*item, error) {
 				if tt.getErr != nil {
 					return nil, tt.getErr
 				}
@@ -101,7 +101,7 @@ func TestShowList(t *testing.T) {
 			ios, _, out, errOut := iostreams.Test()
 			printer := func() (*output.Printer, error) { return output.New(ios, output.Options{Format: tt.format}) }
 			client := func(context.Context) (*dps.Client, error) { return nil, nil }
-			err := ShowList(context.Background(), printer, client, func(*dps.Client) iter.Seq2[item, error] { return items(tt.ids...) }, tt.top, itemColumns, "items")
+			err := ShowList(Service{Printer: printer, Client: client, Ctx: context.Background()}, func(*dps.Client) iter.Seq2[item, error] { return items(tt.ids...) }, tt.top, itemColumns, "items")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -189,7 +189,8 @@ func TestDeleteEach(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			var deleted []string
-			err := DeleteEach(ctx, ios, func(context.Context) (*dps.Client, error) { return nil, nil }, tt.ids, tt.yes, Deletion{
+			client := func(context.Context) (*dps.Client, error) { return nil, nil }
+			err := DeleteEach(Service{IO: ios, Client: client, Ctx: ctx}, tt.ids, tt.yes, Deletion{
 				Ask: "Delete thing %q?", Plural: "things", Done: "Deleted thing %q",
 				Delete: func(ctx context.Context, _ *dps.Client, id string) error {
 					if id == tt.cancelAt {
@@ -242,5 +243,22 @@ func TestTimestamp(t *testing.T) {
 		if got := Timestamp(in); got != want {
 			t.Errorf("Timestamp(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestFactoryService(t *testing.T) {
+	ios, _, _, _ := iostreams.Test()
+	errClient, errPrinter := errors.New("client"), errors.New("printer")
+	f := &Factory{
+		IOStreams: ios,
+		Client:    func(context.Context) (*dps.Client, error) { return nil, errClient },
+		Printer:   func() (*output.Printer, error) { return nil, errPrinter },
+	}
+	s := f.Service()
+	if _, err := s.Client(context.Background()); s.IO != ios || s.Ctx != nil || !errors.Is(err, errClient) {
+		t.Fatalf("service %+v: client %v", s, err)
+	}
+	if _, err := s.Printer(); !errors.Is(err, errPrinter) {
+		t.Fatalf("printer %v", err)
 	}
 }

@@ -2,28 +2,23 @@
 package attestation
 
 import (
-	"context"
-
 	"github.com/dpsctl/dpsctl/pkg/cmd/enrollment/shared"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
 	"github.com/dpsctl/dpsctl/pkg/dps"
 	"github.com/dpsctl/dpsctl/pkg/model"
-	"github.com/dpsctl/dpsctl/pkg/output"
 	"github.com/spf13/cobra"
 )
 
 // AttestationOptions are the inputs of "enrollment attestation".
 type AttestationOptions struct {
-	Client  func(context.Context) (*dps.Client, error)
-	Printer func() (*output.Printer, error)
-	Ctx     context.Context
+	cmdutil.Service
 
 	RegistrationID string
 }
 
 // NewCmdAttestation builds "dpsctl enrollment attestation".
 func NewCmdAttestation(f *cmdutil.Factory, runF func(*AttestationOptions) error) *cobra.Command {
-	opts := &AttestationOptions{Client: f.Client, Printer: f.Printer}
+	opts := &AttestationOptions{Service: f.Service()}
 	return &cobra.Command{
 		Use:   "attestation <registration-id>",
 		Short: "Show the attestation mechanism of an enrollment",
@@ -46,7 +41,7 @@ are masked unless --show-keys is given.`,
 }
 
 func attestationRun(opts *AttestationOptions) error {
-	return cmdutil.ShowOne(opts.Ctx, opts.Printer, opts.Client, func(c *dps.Client) (*model.AttestationMechanism, error) {
+	return cmdutil.ShowOne(opts.Service, func(c *dps.Client) (*model.AttestationMechanism, error) {
 		return shared.Kind.ReadAttestation(opts.Ctx, c, opts.RegistrationID)
 	}, shared.AttestationColumns)
 }

@@ -2,7 +2,6 @@
 package create
 
 import (
-	"context"
 	"fmt"
 	"maps"
 	"strings"
@@ -11,22 +10,16 @@ import (
 	"github.com/dpsctl/dpsctl/pkg/certs"
 	"github.com/dpsctl/dpsctl/pkg/cmd/enrollment/shared"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
-	"github.com/dpsctl/dpsctl/pkg/dps"
-	"github.com/dpsctl/dpsctl/pkg/iostreams"
 	"github.com/dpsctl/dpsctl/pkg/model"
-	"github.com/dpsctl/dpsctl/pkg/output"
 	"github.com/dpsctl/dpsctl/pkg/tpm"
 	"github.com/spf13/cobra"
 )
 
 // CreateOptions are the inputs of "enrollment create".
 type CreateOptions struct {
-	IO      *iostreams.IOStreams
-	Client  func(context.Context) (*dps.Client, error)
-	Printer func() (*output.Printer, error)
-	Quiet   func() bool
-	Now     func() time.Time
-	Ctx     context.Context
+	cmdutil.Service
+	Quiet func() bool
+	Now   func() time.Time
 
 	RegistrationID string // "" derives it from the EK or certificate
 	Flags          shared.Flags
@@ -37,7 +30,7 @@ type CreateOptions struct {
 
 // NewCmdCreate builds "dpsctl enrollment create".
 func NewCmdCreate(f *cmdutil.Factory, runF func(*CreateOptions) error) *cobra.Command {
-	opts := &CreateOptions{IO: f.IOStreams, Client: f.Client, Printer: f.Printer, Quiet: f.Quiet, Now: time.Now}
+	opts := &CreateOptions{Service: f.Service(), Quiet: f.Quiet, Now: time.Now}
 	var idFlag string
 	cmd := &cobra.Command{
 		Use:   "create [<registration-id>] --attestation {tpm|x509|symmetric-key} [flags]",
@@ -170,7 +163,7 @@ func createRun(opts *CreateOptions) error {
 			return err
 		}
 	}
-	return shared.Kind.Create(opts.Ctx, opts.Client, p, e)
+	return shared.Kind.Create(opts.Service, p, e)
 }
 
 // deriveID picks the registration ID when none is given: the EK's for TPM,

@@ -7,15 +7,12 @@ import (
 	"github.com/dpsctl/dpsctl/pkg/cmd/enrollment/shared"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
 	"github.com/dpsctl/dpsctl/pkg/dps"
-	"github.com/dpsctl/dpsctl/pkg/iostreams"
 	"github.com/spf13/cobra"
 )
 
 // DeleteOptions are the inputs of "enrollment delete".
 type DeleteOptions struct {
-	IO     *iostreams.IOStreams
-	Client func(context.Context) (*dps.Client, error)
-	Ctx    context.Context
+	cmdutil.Service
 
 	RegistrationIDs []string
 	ETag            string // If-Match; "" deletes whatever the current version is
@@ -24,7 +21,7 @@ type DeleteOptions struct {
 
 // NewCmdDelete builds "dpsctl enrollment delete".
 func NewCmdDelete(f *cmdutil.Factory, runF func(*DeleteOptions) error) *cobra.Command {
-	opts := &DeleteOptions{IO: f.IOStreams, Client: f.Client}
+	opts := &DeleteOptions{Service: f.Service()}
 	cmd := &cobra.Command{
 		Use:     "delete <registration-id>...",
 		Aliases: []string{"rm"},
@@ -56,7 +53,7 @@ The device's registration state is deleted with the enrollment.`,
 }
 
 func deleteRun(opts *DeleteOptions) error {
-	return cmdutil.DeleteEach(opts.Ctx, opts.IO, opts.Client, opts.RegistrationIDs, opts.Yes, cmdutil.Deletion{
+	return cmdutil.DeleteEach(opts.Service, opts.RegistrationIDs, opts.Yes, cmdutil.Deletion{
 		Ask: "Delete enrollment %q?", Plural: "enrollments", Done: "Deleted enrollment %q",
 		Delete: func(ctx context.Context, c *dps.Client, id string) error {
 			return c.DeleteEnrollment(ctx, id, opts.ETag)

@@ -2,21 +2,16 @@
 package show
 
 import (
-	"context"
-
 	"github.com/dpsctl/dpsctl/pkg/cmd/enrollment/shared"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
 	"github.com/dpsctl/dpsctl/pkg/dps"
 	"github.com/dpsctl/dpsctl/pkg/model"
-	"github.com/dpsctl/dpsctl/pkg/output"
 	"github.com/spf13/cobra"
 )
 
 // ShowOptions are the inputs of "enrollment show".
 type ShowOptions struct {
-	Client  func(context.Context) (*dps.Client, error)
-	Printer func() (*output.Printer, error)
-	Ctx     context.Context
+	cmdutil.Service
 
 	RegistrationID string
 	ShowKeys       bool // also fetch the attestation mechanism
@@ -24,7 +19,7 @@ type ShowOptions struct {
 
 // NewCmdShow builds "dpsctl enrollment show".
 func NewCmdShow(f *cmdutil.Factory, runF func(*ShowOptions) error) *cobra.Command {
-	opts := &ShowOptions{Client: f.Client, Printer: f.Printer}
+	opts := &ShowOptions{Service: f.Service()}
 	cmd := &cobra.Command{
 		Use:   "show <registration-id>",
 		Short: "Show an individual enrollment",
@@ -50,7 +45,7 @@ registered. The service does not return symmetric keys with an enrollment;
 }
 
 func showRun(opts *ShowOptions) error {
-	return cmdutil.ShowOne(opts.Ctx, opts.Printer, opts.Client, func(c *dps.Client) (*model.IndividualEnrollment, error) {
+	return cmdutil.ShowOne(opts.Service, func(c *dps.Client) (*model.IndividualEnrollment, error) {
 		return shared.Kind.Read(opts.Ctx, c, opts.RegistrationID, opts.ShowKeys)
 	}, shared.DetailColumns)
 }

@@ -2,24 +2,16 @@
 package update
 
 import (
-	"context"
-
 	"github.com/dpsctl/dpsctl/pkg/cmd/enrollment/shared"
 	"github.com/dpsctl/dpsctl/pkg/cmd/internal/shared/enroll"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
-	"github.com/dpsctl/dpsctl/pkg/dps"
-	"github.com/dpsctl/dpsctl/pkg/iostreams"
 	"github.com/dpsctl/dpsctl/pkg/model"
-	"github.com/dpsctl/dpsctl/pkg/output"
 	"github.com/spf13/cobra"
 )
 
 // UpdateOptions are the inputs of "enrollment update".
 type UpdateOptions struct {
-	IO      *iostreams.IOStreams
-	Client  func(context.Context) (*dps.Client, error)
-	Printer func() (*output.Printer, error)
-	Ctx     context.Context
+	cmdutil.Service
 
 	RegistrationID string
 	Flags          shared.Flags
@@ -29,7 +21,7 @@ type UpdateOptions struct {
 
 // NewCmdUpdate builds "dpsctl enrollment update".
 func NewCmdUpdate(f *cmdutil.Factory, runF func(*UpdateOptions) error) *cobra.Command {
-	opts := &UpdateOptions{IO: f.IOStreams, Client: f.Client, Printer: f.Printer}
+	opts := &UpdateOptions{Service: f.Service()}
 	cmd := &cobra.Command{
 		Use:   "update <registration-id> [flags]",
 		Short: "Change fields of an individual enrollment",
@@ -69,8 +61,8 @@ replace the current ones, and flags given as well override both.`,
 
 func updateRun(opts *UpdateOptions) error {
 	return shared.Kind.Update(enroll.UpdateInput[model.IndividualEnrollment]{
-		IO: opts.IO, Client: opts.Client, Printer: opts.Printer, Ctx: opts.Ctx,
-		ID: opts.RegistrationID, FromFile: opts.Flags.FromFile, ETag: opts.ETag, Force: opts.Force,
+		Service: opts.Service,
+		ID:      opts.RegistrationID, FromFile: opts.Flags.FromFile, ETag: opts.ETag, Force: opts.Force,
 		Apply: func(e *model.IndividualEnrollment) error { return opts.Flags.Apply(e, true) },
 	})
 }

@@ -3,7 +3,6 @@ package computekey
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -12,8 +11,6 @@ import (
 
 	"github.com/dpsctl/dpsctl/pkg/cmd/group/shared"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
-	"github.com/dpsctl/dpsctl/pkg/dps"
-	"github.com/dpsctl/dpsctl/pkg/iostreams"
 	"github.com/dpsctl/dpsctl/pkg/model"
 	"github.com/dpsctl/dpsctl/pkg/output"
 	"github.com/dpsctl/dpsctl/pkg/sas"
@@ -22,10 +19,7 @@ import (
 
 // ComputeKeyOptions are the inputs of "group compute-key".
 type ComputeKeyOptions struct {
-	IO      *iostreams.IOStreams
-	Client  func(context.Context) (*dps.Client, error)
-	Printer func() (*output.Printer, error)
-	Ctx     context.Context
+	cmdutil.Service
 
 	// RegistrationIDs are the IDs given as arguments; "-" stands for the
 	// lines of stdin, and no arguments at all reads stdin.
@@ -53,7 +47,7 @@ const maxLine = 64 << 10
 
 // NewCmdComputeKey builds "dpsctl group compute-key".
 func NewCmdComputeKey(f *cmdutil.Factory, runF func(*ComputeKeyOptions) error) *cobra.Command {
-	opts := &ComputeKeyOptions{IO: f.IOStreams, Client: f.Client, Printer: f.Printer}
+	opts := &ComputeKeyOptions{Service: f.Service()}
 	cmd := &cobra.Command{
 		Use:   "compute-key {--key <group-key> | --group <group-id>} [<registration-id>... | -]",
 		Short: "Derive the device keys of a symmetric-key enrollment group",

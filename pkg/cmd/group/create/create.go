@@ -2,23 +2,15 @@
 package create
 
 import (
-	"context"
-
 	"github.com/dpsctl/dpsctl/pkg/cmd/group/shared"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
-	"github.com/dpsctl/dpsctl/pkg/dps"
-	"github.com/dpsctl/dpsctl/pkg/iostreams"
 	"github.com/dpsctl/dpsctl/pkg/model"
-	"github.com/dpsctl/dpsctl/pkg/output"
 	"github.com/spf13/cobra"
 )
 
 // CreateOptions are the inputs of "group create".
 type CreateOptions struct {
-	IO      *iostreams.IOStreams
-	Client  func(context.Context) (*dps.Client, error)
-	Printer func() (*output.Printer, error)
-	Ctx     context.Context
+	cmdutil.Service
 
 	GroupID string // "" takes it from --from-file
 	Flags   shared.Flags
@@ -26,7 +18,7 @@ type CreateOptions struct {
 
 // NewCmdCreate builds "dpsctl group create".
 func NewCmdCreate(f *cmdutil.Factory, runF func(*CreateOptions) error) *cobra.Command {
-	opts := &CreateOptions{IO: f.IOStreams, Client: f.Client, Printer: f.Printer}
+	opts := &CreateOptions{Service: f.Service()}
 	cmd := &cobra.Command{
 		Use:   "create <group-id> {--certificate <file> | --ca-reference <name> | --attestation symmetric-key} [flags]",
 		Short: "Create an enrollment group",
@@ -122,5 +114,5 @@ func createRun(opts *CreateOptions) error {
 	if err := opts.Flags.CheckCertificates(g); err != nil {
 		return err
 	}
-	return shared.Kind.Create(opts.Ctx, opts.Client, p, g)
+	return shared.Kind.Create(opts.Service, p, g)
 }

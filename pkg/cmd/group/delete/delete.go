@@ -7,15 +7,12 @@ import (
 	"github.com/dpsctl/dpsctl/pkg/cmd/group/shared"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
 	"github.com/dpsctl/dpsctl/pkg/dps"
-	"github.com/dpsctl/dpsctl/pkg/iostreams"
 	"github.com/spf13/cobra"
 )
 
 // DeleteOptions are the inputs of "group delete".
 type DeleteOptions struct {
-	IO     *iostreams.IOStreams
-	Client func(context.Context) (*dps.Client, error)
-	Ctx    context.Context
+	cmdutil.Service
 
 	GroupIDs []string
 	ETag     string // If-Match; "" deletes whatever the current version is
@@ -24,7 +21,7 @@ type DeleteOptions struct {
 
 // NewCmdDelete builds "dpsctl group delete".
 func NewCmdDelete(f *cmdutil.Factory, runF func(*DeleteOptions) error) *cobra.Command {
-	opts := &DeleteOptions{IO: f.IOStreams, Client: f.Client}
+	opts := &DeleteOptions{Service: f.Service()}
 	cmd := &cobra.Command{
 		Use:     "delete <group-id>...",
 		Aliases: []string{"rm"},
@@ -57,7 +54,7 @@ stay in their IoT hub.`,
 }
 
 func deleteRun(opts *DeleteOptions) error {
-	return cmdutil.DeleteEach(opts.Ctx, opts.IO, opts.Client, opts.GroupIDs, opts.Yes, cmdutil.Deletion{
+	return cmdutil.DeleteEach(opts.Service, opts.GroupIDs, opts.Yes, cmdutil.Deletion{
 		Ask: "Delete enrollment group %q?", Plural: "enrollment groups", Done: "Deleted enrollment group %q",
 		Delete:  func(ctx context.Context, c *dps.Client, id string) error { return c.DeleteGroup(ctx, id, opts.ETag) },
 		Explain: shared.ExplainDelete,

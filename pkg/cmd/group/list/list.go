@@ -2,22 +2,18 @@
 package list
 
 import (
-	"context"
 	"iter"
 
 	"github.com/dpsctl/dpsctl/pkg/cmd/group/shared"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
 	"github.com/dpsctl/dpsctl/pkg/dps"
 	"github.com/dpsctl/dpsctl/pkg/model"
-	"github.com/dpsctl/dpsctl/pkg/output"
 	"github.com/spf13/cobra"
 )
 
 // ListOptions are the inputs of "group list".
 type ListOptions struct {
-	Client  func(context.Context) (*dps.Client, error)
-	Printer func() (*output.Printer, error)
-	Ctx     context.Context
+	cmdutil.Service
 
 	PageSize int // 0: service default
 	Top      int // 0: all
@@ -25,7 +21,7 @@ type ListOptions struct {
 
 // NewCmdList builds "dpsctl group list".
 func NewCmdList(f *cmdutil.Factory, runF func(*ListOptions) error) *cobra.Command {
-	opts := &ListOptions{Client: f.Client, Printer: f.Printer}
+	opts := &ListOptions{Service: f.Service()}
 	cmd := &cobra.Command{
 		Use:     "list",
 		Aliases: []string{"ls"},
@@ -53,7 +49,7 @@ service returns them without keys or certificates.`,
 
 func listRun(opts *ListOptions) error {
 	q := dps.QueryOptions{PageSize: cmdutil.PageSize(opts.PageSize, opts.Top)}
-	return cmdutil.ShowList(opts.Ctx, opts.Printer, opts.Client, func(c *dps.Client) iter.Seq2[model.EnrollmentGroup, error] {
+	return cmdutil.ShowList(opts.Service, func(c *dps.Client) iter.Seq2[model.EnrollmentGroup, error] {
 		return c.Groups(opts.Ctx, q)
 	}, opts.Top, shared.Columns, "enrollment groups")
 }

@@ -2,22 +2,18 @@
 package registrations
 
 import (
-	"context"
 	"iter"
 
 	groupshared "github.com/dpsctl/dpsctl/pkg/cmd/group/shared"
 	"github.com/dpsctl/dpsctl/pkg/cmd/registration/shared"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
 	"github.com/dpsctl/dpsctl/pkg/dps"
-	"github.com/dpsctl/dpsctl/pkg/output"
 	"github.com/spf13/cobra"
 )
 
 // RegistrationsOptions are the inputs of "group registrations".
 type RegistrationsOptions struct {
-	Client  func(context.Context) (*dps.Client, error)
-	Printer func() (*output.Printer, error)
-	Ctx     context.Context
+	cmdutil.Service
 
 	GroupID  string
 	PageSize int // 0: service default
@@ -26,7 +22,7 @@ type RegistrationsOptions struct {
 
 // NewCmdRegistrations builds "dpsctl group registrations".
 func NewCmdRegistrations(f *cmdutil.Factory, runF func(*RegistrationsOptions) error) *cobra.Command {
-	opts := &RegistrationsOptions{Client: f.Client, Printer: f.Printer}
+	opts := &RegistrationsOptions{Service: f.Service()}
 	cmd := &cobra.Command{
 		Use:   "registrations <group-id>",
 		Short: "List the registration states of an enrollment group's devices",
@@ -55,7 +51,7 @@ enrollment group, page by page as they are printed. It is the same as
 
 func registrationsRun(opts *RegistrationsOptions) error {
 	q := dps.QueryOptions{PageSize: cmdutil.PageSize(opts.PageSize, opts.Top)}
-	return cmdutil.ShowList(opts.Ctx, opts.Printer, opts.Client, func(c *dps.Client) iter.Seq2[shared.Registration, error] {
+	return cmdutil.ShowList(opts.Service, func(c *dps.Client) iter.Seq2[shared.Registration, error] {
 		return shared.GroupRegistrations(opts.Ctx, c, opts.GroupID, q)
 	}, opts.Top, shared.Columns, "registrations")
 }

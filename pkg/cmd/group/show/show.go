@@ -2,21 +2,16 @@
 package show
 
 import (
-	"context"
-
 	"github.com/dpsctl/dpsctl/pkg/cmd/group/shared"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
 	"github.com/dpsctl/dpsctl/pkg/dps"
 	"github.com/dpsctl/dpsctl/pkg/model"
-	"github.com/dpsctl/dpsctl/pkg/output"
 	"github.com/spf13/cobra"
 )
 
 // ShowOptions are the inputs of "group show".
 type ShowOptions struct {
-	Client  func(context.Context) (*dps.Client, error)
-	Printer func() (*output.Printer, error)
-	Ctx     context.Context
+	cmdutil.Service
 
 	GroupID  string
 	ShowKeys bool // also fetch the attestation mechanism
@@ -24,7 +19,7 @@ type ShowOptions struct {
 
 // NewCmdShow builds "dpsctl group show".
 func NewCmdShow(f *cmdutil.Factory, runF func(*ShowOptions) error) *cobra.Command {
-	opts := &ShowOptions{Client: f.Client, Printer: f.Printer}
+	opts := &ShowOptions{Service: f.Service()}
 	return &cobra.Command{
 		Use:   "show <group-id>",
 		Short: "Show an enrollment group",
@@ -52,7 +47,7 @@ them from its attestation mechanism as well.`,
 }
 
 func showRun(opts *ShowOptions) error {
-	return cmdutil.ShowOne(opts.Ctx, opts.Printer, opts.Client, func(c *dps.Client) (*model.EnrollmentGroup, error) {
+	return cmdutil.ShowOne(opts.Service, func(c *dps.Client) (*model.EnrollmentGroup, error) {
 		return shared.Kind.Read(opts.Ctx, c, opts.GroupID, opts.ShowKeys)
 	}, shared.DetailColumns)
 }

@@ -7,15 +7,12 @@ import (
 	"github.com/dpsctl/dpsctl/pkg/cmd/registration/shared"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
 	"github.com/dpsctl/dpsctl/pkg/dps"
-	"github.com/dpsctl/dpsctl/pkg/iostreams"
 	"github.com/spf13/cobra"
 )
 
 // DeleteOptions are the inputs of "registration delete".
 type DeleteOptions struct {
-	IO     *iostreams.IOStreams
-	Client func(context.Context) (*dps.Client, error)
-	Ctx    context.Context
+	cmdutil.Service
 
 	RegistrationIDs []string
 	ETag            string // If-Match; "" deletes whatever the current version is
@@ -24,7 +21,7 @@ type DeleteOptions struct {
 
 // NewCmdDelete builds "dpsctl registration delete".
 func NewCmdDelete(f *cmdutil.Factory, runF func(*DeleteOptions) error) *cobra.Command {
-	opts := &DeleteOptions{IO: f.IOStreams, Client: f.Client}
+	opts := &DeleteOptions{Service: f.Service()}
 	cmd := &cobra.Command{
 		Use:     "delete <registration-id>...",
 		Aliases: []string{"rm"},
@@ -57,7 +54,7 @@ in its IoT hub. The next time the device registers it is assigned afresh.
 }
 
 func deleteRun(opts *DeleteOptions) error {
-	return cmdutil.DeleteEach(opts.Ctx, opts.IO, opts.Client, opts.RegistrationIDs, opts.Yes, cmdutil.Deletion{
+	return cmdutil.DeleteEach(opts.Service, opts.RegistrationIDs, opts.Yes, cmdutil.Deletion{
 		Ask: "Delete the registration state of %q?", Plural: "registration states", Done: "Deleted registration state %q",
 		Delete: func(ctx context.Context, c *dps.Client, id string) error {
 			return c.DeleteRegistration(ctx, id, opts.ETag)

@@ -2,22 +2,18 @@
 package list
 
 import (
-	"context"
 	"iter"
 
 	"github.com/dpsctl/dpsctl/pkg/cmd/registration/shared"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
 	"github.com/dpsctl/dpsctl/pkg/dps"
 	"github.com/dpsctl/dpsctl/pkg/model"
-	"github.com/dpsctl/dpsctl/pkg/output"
 	"github.com/spf13/cobra"
 )
 
 // ListOptions are the inputs of "registration list".
 type ListOptions struct {
-	Client  func(context.Context) (*dps.Client, error)
-	Printer func() (*output.Printer, error)
-	Ctx     context.Context
+	cmdutil.Service
 
 	GroupID  string // "" lists every registration
 	PageSize int    // 0: service default
@@ -27,7 +23,7 @@ type ListOptions struct {
 
 // NewCmdList builds "dpsctl registration list".
 func NewCmdList(f *cmdutil.Factory, runF func(*ListOptions) error) *cobra.Command {
-	opts := &ListOptions{Client: f.Client, Printer: f.Printer}
+	opts := &ListOptions{Service: f.Service()}
 	cmd := &cobra.Command{
 		Use:     "list [--group <group-id>]",
 		Aliases: []string{"ls"},
@@ -74,7 +70,7 @@ registration was listed through; it is empty for individual enrollments.`,
 }
 
 func listRun(opts *ListOptions) error {
-	return cmdutil.ShowList(opts.Ctx, opts.Printer, opts.Client, func(c *dps.Client) iter.Seq2[shared.Registration, error] {
+	return cmdutil.ShowList(opts.Service, func(c *dps.Client) iter.Seq2[shared.Registration, error] {
 		if opts.GroupID == "" {
 			return shared.AllRegistrations(opts.Ctx, c, dps.QueryOptions{PageSize: opts.PageSize}, opts.Workers)
 		}

@@ -2,28 +2,23 @@
 package show
 
 import (
-	"context"
-
 	"github.com/dpsctl/dpsctl/pkg/cmd/registration/shared"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
 	"github.com/dpsctl/dpsctl/pkg/dps"
 	"github.com/dpsctl/dpsctl/pkg/model"
-	"github.com/dpsctl/dpsctl/pkg/output"
 	"github.com/spf13/cobra"
 )
 
 // ShowOptions are the inputs of "registration show".
 type ShowOptions struct {
-	Client  func(context.Context) (*dps.Client, error)
-	Printer func() (*output.Printer, error)
-	Ctx     context.Context
+	cmdutil.Service
 
 	RegistrationID string
 }
 
 // NewCmdShow builds "dpsctl registration show".
 func NewCmdShow(f *cmdutil.Factory, runF func(*ShowOptions) error) *cobra.Command {
-	opts := &ShowOptions{Client: f.Client, Printer: f.Printer}
+	opts := &ShowOptions{Service: f.Service()}
 	return &cobra.Command{
 		Use:   "show <registration-id>",
 		Short: "Show the registration state of a device",
@@ -48,7 +43,7 @@ list" does.`,
 }
 
 func showRun(opts *ShowOptions) error {
-	return cmdutil.ShowOne(opts.Ctx, opts.Printer, opts.Client, func(c *dps.Client) (*model.DeviceRegistrationState, error) {
+	return cmdutil.ShowOne(opts.Service, func(c *dps.Client) (*model.DeviceRegistrationState, error) {
 		s, err := c.GetRegistration(opts.Ctx, opts.RegistrationID)
 		return s, shared.Explain(err, opts.RegistrationID)
 	}, shared.DetailColumns)

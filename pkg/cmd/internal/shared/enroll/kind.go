@@ -156,12 +156,12 @@ func (k *Kind[E]) Start(ios *iostreams.IOStreams, name string) (*E, error) {
 
 // Create writes e, which the service must not hold yet, and prints what it
 // made of it with p.
-func (k *Kind[E]) Create(ctx context.Context, client func(context.Context) (*dps.Client, error), p *output.Printer, e *E) error {
-	c, err := client(ctx)
+func (k *Kind[E]) Create(s cmdutil.Service, p *output.Printer, e *E) error {
+	c, err := s.Client(s.Ctx)
 	if err != nil {
 		return err
 	}
-	created, err := k.Put(c, ctx, e, "")
+	created, err := k.Put(c, s.Ctx, e, "")
 	if err != nil {
 		return k.Explain(err, *Of(e).ID)
 	}
@@ -194,10 +194,7 @@ func CheckUpdate(etag string, force bool, validate func() error, changed map[str
 
 // UpdateInput is what an update verb passes to Kind.Update.
 type UpdateInput[E Entity] struct {
-	IO      *iostreams.IOStreams
-	Client  func(context.Context) (*dps.Client, error)
-	Printer func() (*output.Printer, error)
-	Ctx     context.Context
+	cmdutil.Service
 
 	ID       string
 	FromFile string // --from-file, "" for none
