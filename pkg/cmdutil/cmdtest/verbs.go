@@ -190,3 +190,72 @@ func Exists[T any](get func(c *dps.Client, ctx context.Context, id string) (*T, 
 		return err == nil
 	}
 }
+
+// DeleteLines checks how a delete verb reads its command line: several
+// IDs, -y/--yes, --etag with one ID only (tooMany is the usage error with
+// two IDs) and at least one ID (none is the usage error without). read
+// returns the IDs, --yes and --etag of the options.
+func DeleteLines[O any](t *testing.T, newCmd NewCmd[O], read func(*O) (ids []string, yes bool, etag string), tooMany, none string) {
+	t.Helper()
+	tests := []struct {
+		args    []string
+		ids     []string
+		yes     bool
+		etag    string
+		wantErr string
+	}{
+		{args: []string{"a"}, ids: []string{"a"}},
+		{args: []string{"a", "b", "--yes"}, ids: []string{"a", "b"}, yes: true},
+		{args: []string{"a", "-y", "--etag", "E"}, ids: []string{"a"}, yes: true, etag: "E"},
+		{args: []string{"a", "b", "--etag", "E"}, wantErr: tooMany},
+		{args: []string{}, wantErr: none},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			got, err := Parse(t, newCmd, tt.args...)
+			if tt.wantErr != "" {
+				WantUsageError(t, err, tt.wantErr)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ids, yes, etag := read(got); !slices.Equal(ids, tt.ids) || yes != tt.yes || etag != tt.etag {
+				t.Fatalf("got %v, %v, %q; want %v, %v, %q", ids, yes, etag, tt.ids, tt.yes, tt.etag)
+			}
+		})
+	}
+}
+
+// PagingLines checks how a list verb reads --page-size and --top given
+// after args. read returns them from the options.
+func PagingLines[O any](t *testing.T, newCmd NewCmd[O], read func(*O) (pageSize, top int), args ...string) {
+	t.Helper()
+	tests := []struct {
+		flags         []string
+		pageSize, top int
+		wantErr       string
+	}{
+		{flags: nil},
+		{flags: []string{"--page-size", "10", "--top", "3"}, pageSize: 10, top: 3},
+		{flags: []string{"--top", "-1"}, wantErr: "--top must be positive"},
+		{flags: []string{"--page-size", "-1"}, wantErr: "--page-size must be positive"},
+		{flags: []string{"--page-size", "x"}, wantErr: `invalid argument "x"`},
+	}
+	for _, tt := range tests {
+		line := append(slices.Clone(args), tt.flags...)
+		t.Run(strings.Join(line, " "), func(t *testing.T) {
+			got, err := Parse(t, newCmd, line...)
+			if tt.wantErr != "" {
+				WantUsageError(t, err, tt.wantErr)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if pageSize, top := read(got); pageSize != tt.pageSize || top != tt.top {
+				t.Fatalf("page size %d, top %d; want %d, %d", pageSize, top, tt.pageSize, tt.top)
+			}
+		})
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"testing"
 
 	"github.com/dpsctl/dpsctl/pkg/cmdutil/cmdtest"
@@ -32,33 +31,9 @@ func seed(t *testing.T, c *dps.Client, n int) {
 }
 
 func TestNewCmdList(t *testing.T) {
-	tests := []struct {
-		args     []string
-		pageSize int
-		top      int
-		wantErr  bool
-	}{
-		{args: nil},
-		{args: []string{"--page-size", "10", "--top", "3"}, pageSize: 10, top: 3},
-		{args: []string{"--top", "-1"}, wantErr: true},
-		{args: []string{"--page-size", "x"}, wantErr: true},
-		{args: []string{"extra"}, wantErr: true},
-	}
-	for _, tt := range tests {
-		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			got, err := cmdtest.Parse(t, NewCmdList, tt.args...)
-			if tt.wantErr {
-				cmdtest.WantUsageError(t, err, "")
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got.PageSize != tt.pageSize || got.Top != tt.top {
-				t.Fatalf("got %+v", got)
-			}
-		})
-	}
+	cmdtest.PagingLines(t, NewCmdList, func(o *ListOptions) (int, int) { return o.PageSize, o.Top })
+	_, err := cmdtest.Parse(t, NewCmdList, "extra")
+	cmdtest.WantUsageError(t, err, "")
 }
 
 func TestListRun(t *testing.T) {

@@ -1,7 +1,6 @@
 package delete
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/dpsctl/dpsctl/pkg/cmd/group/shared/grouptest"
@@ -12,32 +11,8 @@ import (
 var exists = cmdtest.Exists((*dps.Client).GetRegistration)
 
 func TestNewCmdDelete(t *testing.T) {
-	tests := []struct {
-		args    []string
-		want    DeleteOptions
-		wantErr string
-	}{
-		{args: []string{"a"}, want: DeleteOptions{RegistrationIDs: []string{"a"}}},
-		{args: []string{"a", "b", "--yes"}, want: DeleteOptions{RegistrationIDs: []string{"a", "b"}, Yes: true}},
-		{args: []string{"a", "-y", "--etag", "E"}, want: DeleteOptions{RegistrationIDs: []string{"a"}, Yes: true, ETag: "E"}},
-		{args: []string{"a", "b", "--etag", "E"}, wantErr: "--etag applies to one registration"},
-		{args: []string{}, wantErr: "give at least one registration ID"},
-	}
-	for _, tt := range tests {
-		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			got, err := cmdtest.Parse(t, NewCmdDelete, tt.args...)
-			if tt.wantErr != "" {
-				cmdtest.WantUsageError(t, err, tt.wantErr)
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if strings.Join(got.RegistrationIDs, ",") != strings.Join(tt.want.RegistrationIDs, ",") || got.Yes != tt.want.Yes || got.ETag != tt.want.ETag {
-				t.Fatalf("got %+v, want %+v", got, tt.want)
-			}
-		})
-	}
+	cmdtest.DeleteLines(t, NewCmdDelete, func(o *DeleteOptions) ([]string, bool, string) { return o.RegistrationIDs, o.Yes, o.ETag },
+		"--etag applies to one registration", "give at least one registration ID")
 }
 
 func TestDeleteRun(t *testing.T) {
