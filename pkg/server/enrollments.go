@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/dpsctl/dpsctl/pkg/model"
@@ -28,6 +29,14 @@ type kind[T any] struct {
 	txGet    func(tx *store.Tx, id string) (*T, error)
 	txPut    func(tx *store.Tx, v *T, ifMatch string) error
 	txDelete func(tx *store.Tx, id, ifMatch string) error
+	// encode and txInsert are the batch write of bulk creates: entities
+	// completed and encoded outside the transaction, inserted unless their
+	// id is taken.
+	encode   func(v *T) (store.Encoded, error)
+	txInsert func(tx *store.Tx, rows []store.Encoded) ([]bool, error)
+	// writes commits the bulk calls that arrive together in one
+	// transaction.
+	writes *bulkWriter
 	// bulkItems picks the item list out of a bulk body.
 	bulkItems func(b *bulkBody[T]) ([]T, string)
 	// bulkResult builds the wire result of a bulk call.
@@ -47,6 +56,9 @@ func newEnrollmentKind(h *handler) *kind[model.IndividualEnrollment] {
 		txGet:    (*store.Tx).Enrollment,
 		txPut:    (*store.Tx).PutEnrollment,
 		txDelete: (*store.Tx).DeleteEnrollment,
+		encode:   store.EncodeEnrollment,
+		txInsert: (*store.Tx).InsertEnrollments,
+		writes:   newBulkWriter(st),
 		bulkItems: func(b *bulkBody[model.IndividualEnrollment]) ([]model.IndividualEnrollment, string) {
 			return b.Enrollments, "enrollments"
 		},
@@ -73,6 +85,9 @@ func newGroupKind(h *handler) *kind[model.EnrollmentGroup] {
 		txGet:    (*store.Tx).EnrollmentGroup,
 		txPut:    (*store.Tx).PutEnrollmentGroup,
 		txDelete: (*store.Tx).DeleteEnrollmentGroup,
+		encode:   store.EncodeEnrollmentGroup,
+		txInsert: (*store.Tx).InsertEnrollmentGroups,
+		writes:   newBulkWriter(st),
 		bulkItems: func(b *bulkBody[model.EnrollmentGroup]) ([]model.EnrollmentGroup, string) {
 			return b.EnrollmentGroups, "enrollmentGroups"
 		},
@@ -284,9 +299,19 @@ func bulkMode(m string) (string, bool) {
 	return "", false
 }
 
-// runBulk applies up to MaxBulkItems writes in one transaction. Items fail
-// individually; the call answers 200 with the per-item errors.
+// runBulk applies up to MaxBulkItems writes. Items fail individually; the
+// call answers 200 with the per-item errors.
+//
+// Everything that does not depend on the stored entities is done before
+// the write transaction: decoding, validation and, for creates, the
+// completion (keys, etag, timestamps) and encoding of each entity. The
+// transaction of a create then only inserts the encoded rows, skipping ids
+// that are taken (those answer 409). Bulk calls that arrive while another
+// one is being written share the next transaction (group commit); each is
+// answered after that transaction commits.
 func (k *kind[T]) runBulk(ctx context.Context, w http.ResponseWriter, req *request) error {
+	ticket := k.writes.announce()
+	defer ticket.cancel()
 	var body bulkBody[T]
 	if err := decodeJSON(req.body, &body); err != nil {
 		return err
@@ -340,10 +365,68 @@ func (k *kind[T]) runBulk(ctx context.Context, w http.ResponseWriter, req *reque
 			return err
 		}
 	}
-	err := k.h.st.Update(ctx, func(tx *store.Tx) error {
+	// rows[i] is the encoded entity of a create that needs nothing from a
+	// stored entity; the other items are written by k.write inside the
+	// transaction.
+	rows := make([]*store.Encoded, len(items))
+	if mode == model.BulkCreate {
+		now := k.h.now()
+		for i := range items {
+			f := k.fields(&items[i])
+			if itemErrs[i] != nil || needsStored(f) {
+				continue
+			}
+			if err := complete(f, nil, now); err != nil {
+				if err := fail(i, *f.id, err); err != nil {
+					return err
+				}
+				continue
+			}
+			enc, err := k.encode(&items[i])
+			if err != nil {
+				return err
+			}
+			rows[i] = &enc
+		}
+	}
+	checked := slices.Clone(itemErrs)
+	err := k.writes.do(ctx, ticket, func(tx *store.Tx) error {
+		// The batcher may run this twice (the second time alone).
+		copy(itemErrs, checked)
+		var run []store.Encoded
+		var runAt []int
+		insert := func() error {
+			if len(run) == 0 {
+				return nil
+			}
+			created, err := k.txInsert(tx, run)
+			if err != nil {
+				return err
+			}
+			for j, ok := range created {
+				if !ok {
+					i := runAt[j]
+					id := *k.fields(&items[i]).id
+					if err := fail(i, id, k.writeError(id, "", store.ErrExists)); err != nil {
+						return err
+					}
+				}
+			}
+			run, runAt = run[:0], runAt[:0]
+			return nil
+		}
 		for i := range items {
 			if itemErrs[i] != nil {
 				continue
+			}
+			if rows[i] != nil {
+				run = append(run, *rows[i])
+				runAt = append(runAt, i)
+				continue
+			}
+			// Keep the order of the items: an id may come twice.
+			if err := insert(); err != nil {
+				return err
 			}
 			id := *k.fields(&items[i]).id
 			var err error
@@ -359,7 +442,7 @@ func (k *kind[T]) runBulk(ctx context.Context, w http.ResponseWriter, req *reque
 				return err
 			}
 		}
-		return nil
+		return insert()
 	})
 	if err != nil {
 		return err

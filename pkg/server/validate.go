@@ -295,12 +295,12 @@ func validateX509(x *model.X509Attestation, group bool) error {
 			}
 			continue // complete() carries the stored certificate over
 		}
-		parsed, err := certs.ParseWireCertificate(c.Certificate)
+		parsed, err := parseWireCertificate(c.Certificate)
 		if err != nil {
 			return badRequest("%s.certificate is not a PEM, base64 DER or base64 PEM X.509 certificate: %v", s.path, err)
 		}
-		info := certs.Info(parsed[0])
-		c.Certificate = certs.EncodePEM(parsed[0])
+		info := certs.Info(parsed)
+		c.Certificate = encodePEM(parsed.Raw)
 		c.Info = &info
 	}
 	return nil
@@ -388,6 +388,22 @@ func complete(f fields, old *fields, now time.Time) error {
 	}
 	*f.updated = ts
 	return nil
+}
+
+// needsStored reports whether complete needs the stored entity to finish f:
+// an X.509 certificate sent back with its info only is taken from it.
+// Anything else a new entity gets without one.
+func needsStored(f fields) bool {
+	a := *f.attestation
+	if a == nil || a.X509 == nil {
+		return false
+	}
+	for _, s := range certSlots(a.X509) {
+		if c := *s.cert; c != nil && c.Certificate == "" {
+			return true
+		}
+	}
+	return false
 }
 
 // stripSecrets removes what reads never show: symmetric keys and
