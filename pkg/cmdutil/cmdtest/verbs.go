@@ -259,3 +259,21 @@ func PagingLines[O any](t *testing.T, newCmd NewCmd[O], read func(*O) (pageSize,
 		})
 	}
 }
+
+// IDLines checks a verb that takes exactly one ID: id alone is read (read
+// returns it from the options); no ID and two IDs are usage errors.
+func IDLines[O any](t *testing.T, newCmd NewCmd[O], read func(*O) string, id string) {
+	t.Helper()
+	for _, args := range [][]string{{id}, {}, {"a", "b"}} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			got, err := Parse(t, newCmd, args...)
+			if len(args) != 1 {
+				WantUsageError(t, err, "")
+				return
+			}
+			if err != nil || read(got) != id {
+				t.Fatalf("got %+v, %v; want ID %q", got, err, id)
+			}
+		})
+	}
+}

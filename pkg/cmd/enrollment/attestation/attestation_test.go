@@ -15,11 +15,7 @@ const (
 )
 
 func TestNewCmdAttestation(t *testing.T) {
-	if got, err := cmdtest.Parse(t, NewCmdAttestation, "dev-1"); err != nil || got.RegistrationID != "dev-1" {
-		t.Fatalf("got %+v, %v", got, err)
-	}
-	_, err := cmdtest.Parse(t, NewCmdAttestation)
-	cmdtest.WantUsageError(t, err, "")
+	cmdtest.IDLines(t, NewCmdAttestation, func(o *AttestationOptions) string { return o.RegistrationID }, "dev-1")
 }
 
 func TestAttestationRun(t *testing.T) {

@@ -3,7 +3,6 @@ package show
 import (
 	"context"
 	"encoding/json"
-	"strings"
 	"testing"
 
 	"github.com/dpsctl/dpsctl/pkg/cmdutil/cmdtest"
@@ -33,31 +32,15 @@ func seed(t *testing.T, c *dps.Client) {
 }
 
 func TestNewCmdShow(t *testing.T) {
-	tests := []struct {
-		args     []string
-		wantID   string
-		wantKeys bool
-		wantErr  bool
-	}{
-		{args: []string{"dev-1"}, wantID: "dev-1"},
-		{args: []string{"dev-1", "--show-keys"}, wantID: "dev-1", wantKeys: true},
-		{args: []string{}, wantErr: true},
-		{args: []string{"a", "b"}, wantErr: true},
-	}
-	for _, tt := range tests {
-		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			got, err := cmdtest.Parse(t, NewCmdShow, tt.args...)
-			if tt.wantErr {
-				cmdtest.WantUsageError(t, err, "")
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got.RegistrationID != tt.wantID || got.ShowKeys != tt.wantKeys {
-				t.Fatalf("got %+v", got)
-			}
-		})
+	cmdtest.IDLines(t, NewCmdShow, func(o *ShowOptions) string { return o.RegistrationID }, "dev-1")
+	for _, keys := range []bool{false, true} {
+		args := []string{"dev-1"}
+		if keys {
+			args = append(args, "--show-keys")
+		}
+		if got, err := cmdtest.Parse(t, NewCmdShow, args...); err != nil || got.RegistrationID != "dev-1" || got.ShowKeys != keys {
+			t.Fatalf("%v: got %+v, %v", args, got, err)
+		}
 	}
 }
 

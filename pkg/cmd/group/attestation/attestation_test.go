@@ -1,7 +1,6 @@
 package attestation
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/dpsctl/dpsctl/pkg/cmd/group/shared/grouptest"
@@ -10,27 +9,7 @@ import (
 )
 
 func TestNewCmdAttestation(t *testing.T) {
-	tests := []struct {
-		args    []string
-		wantID  string
-		wantErr bool
-	}{
-		{args: []string{"g1"}, wantID: "g1"},
-		{args: nil, wantErr: true},
-		{args: []string{"a", "b"}, wantErr: true},
-	}
-	for _, tt := range tests {
-		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			got, err := cmdtest.Parse(t, NewCmdAttestation, tt.args...)
-			if tt.wantErr {
-				cmdtest.WantUsageError(t, err, "")
-				return
-			}
-			if err != nil || got.GroupID != tt.wantID {
-				t.Fatalf("got %+v, %v", got, err)
-			}
-		})
-	}
+	cmdtest.IDLines(t, NewCmdAttestation, func(o *AttestationOptions) string { return o.GroupID }, "g1")
 }
 
 func TestAttestationRun(t *testing.T) {

@@ -2,7 +2,6 @@ package show
 
 import (
 	"encoding/json"
-	"strings"
 	"testing"
 
 	"github.com/dpsctl/dpsctl/pkg/cmd/group/shared/grouptest"
@@ -12,31 +11,15 @@ import (
 )
 
 func TestNewCmdShow(t *testing.T) {
-	tests := []struct {
-		args     []string
-		wantID   string
-		wantKeys bool
-		wantErr  bool
-	}{
-		{args: []string{"g1"}, wantID: "g1"},
-		{args: []string{"g1", "--show-keys"}, wantID: "g1", wantKeys: true},
-		{args: []string{}, wantErr: true},
-		{args: []string{"a", "b"}, wantErr: true},
-	}
-	for _, tt := range tests {
-		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			got, err := cmdtest.Parse(t, NewCmdShow, tt.args...)
-			if tt.wantErr {
-				cmdtest.WantUsageError(t, err, "")
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got.GroupID != tt.wantID || got.ShowKeys != tt.wantKeys {
-				t.Fatalf("got %+v", got)
-			}
-		})
+	cmdtest.IDLines(t, NewCmdShow, func(o *ShowOptions) string { return o.GroupID }, "g1")
+	for _, keys := range []bool{false, true} {
+		args := []string{"g1"}
+		if keys {
+			args = append(args, "--show-keys")
+		}
+		if got, err := cmdtest.Parse(t, NewCmdShow, args...); err != nil || got.GroupID != "g1" || got.ShowKeys != keys {
+			t.Fatalf("%v: got %+v, %v", args, got, err)
+		}
 	}
 }
 

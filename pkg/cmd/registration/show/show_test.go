@@ -2,7 +2,6 @@ package show
 
 import (
 	"encoding/json"
-	"strings"
 	"testing"
 
 	"github.com/dpsctl/dpsctl/pkg/cmd/group/shared/grouptest"
@@ -11,27 +10,7 @@ import (
 )
 
 func TestNewCmdShow(t *testing.T) {
-	tests := []struct {
-		args    []string
-		wantID  string
-		wantErr bool
-	}{
-		{args: []string{"dev-1"}, wantID: "dev-1"},
-		{args: []string{}, wantErr: true},
-		{args: []string{"a", "b"}, wantErr: true},
-	}
-	for _, tt := range tests {
-		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			got, err := cmdtest.Parse(t, NewCmdShow, tt.args...)
-			if tt.wantErr {
-				cmdtest.WantUsageError(t, err, "")
-				return
-			}
-			if err != nil || got.RegistrationID != tt.wantID {
-				t.Fatalf("got %+v, %v", got, err)
-			}
-		})
-	}
+	cmdtest.IDLines(t, NewCmdShow, func(o *ShowOptions) string { return o.RegistrationID }, "dev-1")
 }
 
 func TestShowRun(t *testing.T) {
