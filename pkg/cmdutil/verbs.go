@@ -31,14 +31,23 @@ func (f *Factory) Service() Service {
 	return Service{IO: f.IOStreams, Client: f.Client, Printer: f.Printer}
 }
 
-// ShowOne prints the item get fetches, as the show verbs do. The printer is
-// built first, so a bad -o or --query fails before any service call.
-func ShowOne[T any](s Service, get func(c *dps.Client) (*T, error), cols []output.Column[T]) error {
+// open builds the printer, then the client: a bad -o or --query fails
+// before any service call.
+func (s Service) open() (*output.Printer, *dps.Client, error) {
 	p, err := s.Printer()
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	c, err := s.Client(s.Ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, c, nil
+}
+
+// ShowOne prints the item get fetches, as the show verbs do.
+func ShowOne[T any](s Service, get func(c *dps.Client) (*T, error), cols []output.Column[T]) error {
+	p, c, err := s.open()
 	if err != nil {
 		return err
 	}
@@ -53,11 +62,7 @@ func ShowOne[T any](s Service, get func(c *dps.Client) (*T, error), cols []outpu
 // items (0: all). noun names the items when there are none ("no
 // enrollments found").
 func ShowList[T any](s Service, list func(c *dps.Client) iter.Seq2[T, error], top int, cols []output.Column[T], noun string) error {
-	p, err := s.Printer()
-	if err != nil {
-		return err
-	}
-	c, err := s.Client(s.Ctx)
+	p, c, err := s.open()
 	if err != nil {
 		return err
 	}
