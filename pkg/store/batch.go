@@ -48,7 +48,9 @@ func EncodeEnrollmentGroup(g *model.EnrollmentGroup) (Encoded, error) {
 // in order, and reports for each row whether it was created: false means
 // the id was taken (by a stored enrollment or an earlier row), which
 // PutEnrollment with no If-Match would answer with ErrExists. It costs one
-// statement per insertChunk rows and decodes no stored entity.
+// statement per insertChunk rows and decodes no stored entity; only when
+// some ids of a statement are taken does it look up which, by etag: each
+// row must carry a new etag, as every write makes one.
 func (tx *Tx) InsertEnrollments(rows []Encoded) ([]bool, error) {
 	return tx.s.enrollments.txInsertNew(tx, rows)
 }
@@ -77,7 +79,7 @@ func (is *insertStmts) prepare(t *entityTable) error {
 			}
 			b.WriteString("(?, ?, ?)")
 		}
-		b.WriteString(" ON CONFLICT (id) DO NOTHING RETURNING id")
+		b.WriteString(" ON CONFLICT (id) DO NOTHING")
 		st, err := t.s.w.Prepare(b.String())
 		if err != nil {
 			return fmt.Errorf("prepare insert of %d %ss: %w", n, t.kind, err)
@@ -104,46 +106,49 @@ func (t *entityTable) txInsertNew(tx *Tx, rows []Encoded) ([]bool, error) {
 	}
 	tx.seen = seenRow{}
 	created := make([]bool, len(rows))
-	// An id may come twice; only its first row can be the one inserted.
-	first := make(map[string]int, len(rows))
+	// An id may come twice; only its first row is sent.
+	first := make(map[string]struct{}, len(rows))
 	keys := make([]string, len(rows))
+	send := make([]int, 0, len(rows))
 	for i, r := range rows {
 		if err := requireID(t.kind, r.ID); err != nil {
 			return nil, err
 		}
 		keys[i] = key(r.ID)
 		if _, dup := first[keys[i]]; !dup {
-			first[keys[i]] = i
+			first[keys[i]] = struct{}{}
+			send = append(send, i)
 		}
 	}
 	args := make([]any, 0, 3*insertChunk)
-	for start := 0; start < len(rows); start += insertChunk {
-		end := min(start+insertChunk, len(rows))
-		st := t.inserts[end-start]
+	for start := 0; start < len(send); start += insertChunk {
+		chunk := send[start:min(start+insertChunk, len(send))]
 		args = args[:0]
-		for i := start; i < end; i++ {
+		for _, i := range chunk {
 			args = append(args, keys[i], rows[i].ETag, rows[i].Doc)
 		}
-		res, err := tx.tx.StmtContext(tx.ctx, st).QueryContext(tx.ctx, args...)
+		res, err := tx.tx.StmtContext(tx.ctx, t.inserts[len(chunk)]).ExecContext(tx.ctx, args...)
 		if err != nil {
 			return nil, fmt.Errorf("insert %ss: %w", t.kind, err)
 		}
-		for res.Next() {
-			var k string
-			if err := res.Scan(&k); err != nil {
-				res.Close()
-				return nil, fmt.Errorf("insert %ss: %w", t.kind, err)
-			}
-			if i, ok := first[k]; ok {
+		n, err := res.RowsAffected()
+		if err != nil {
+			return nil, fmt.Errorf("insert %ss: %w", t.kind, err)
+		}
+		if int(n) == len(chunk) {
+			for _, i := range chunk {
 				created[i] = true
 			}
+			continue
 		}
-		err = res.Err()
-		if cerr := res.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return nil, fmt.Errorf("insert %ss: %w", t.kind, err)
+		// Some ids were taken: a row was inserted when the stored row
+		// carries its etag (every write makes a new one).
+		for _, i := range chunk {
+			_, etag, found, err := t.lookup(tx, keys[i])
+			if err != nil {
+				return nil, fmt.Errorf("insert %ss: %w", t.kind, err)
+			}
+			created[i] = found && etag == rows[i].ETag
 		}
 	}
 	return created, nil
