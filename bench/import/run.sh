@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Import benchmark: N mixed TPM / X.509 / symmetric-key enrollments checked
 # and imported by "dpsctl enrollment import" into a "dpsctl serve" on
-# 127.0.0.1 (HTTPS, SAS), with wall time and peak RSS of the import; then a
-# sequential loop of one create call per row through the client, on a
-# sample of SEQ rows into a fresh service, extrapolated to N.
+# 127.0.0.1 (HTTPS, SAS), with wall time, CPU time and peak RSS of the
+# import and of the service; then a sequential loop of one create call per
+# row through the client, on a sample of SEQ rows into a fresh service,
+# extrapolated to N, and the speed-up of the import over it.
 #
 #   bench/import/run.sh [N] [SEQ]        (defaults 100000 and 2000)
 #
-# Needs GNU time (/usr/bin/time). Figures go to docs/benchmarks.md.
+# CONCURRENCY=n passes --concurrency n to the import (default: the
+# command's default). The machine's load (uptime) is printed first: other
+# work on the machine slows both sides. Needs GNU time (/usr/bin/time).
+# Figures go to docs/benchmarks.md. bench/import/prof profiles each side.
 set -euo pipefail
 N=${1:-100000}
 SEQ=${2:-2000}
@@ -19,6 +23,7 @@ cleanup() {
 	rm -rf "$work"
 }
 trap cleanup EXIT
+echo "load: $(uptime | sed 's/.*load average: //')"
 
 CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$work/dpsctl" ./cmd/dpsctl
 go build -o "$work/gen" ./bench/import/gen
@@ -43,18 +48,35 @@ start_serve() {
 	export DPSCTL_CONNECTION_STRING DPSCTL_CA_FILE
 }
 stop_serve() { kill "$serve_pid"; wait "$serve_pid" 2>/dev/null || true; serve_pid=; }
+# serve_usage: the service's peak RSS (MB) and CPU seconds so far.
+serve_usage() {
+	local hwm ticks
+	hwm=$(awk '/^VmHWM:/ {print int($2 / 1024)}' "/proc/$serve_pid/status")
+	ticks=$(awk '{print $14 + $15}' "/proc/$serve_pid/stat")
+	echo "$hwm $(awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f", t / hz}')"
+}
 
 mkdir -p "$work/d1" "$work/d2"
 start_serve "$work/d1"
-/usr/bin/time -v "$work/dpsctl" enrollment import "$work/enrollments.csv" --quiet 2> "$work/import.err" || { cat "$work/import.err"; exit 1; }
+read -r _ serve_cpu0 < <(serve_usage)
+import_flags=(--quiet)
+[ -n "${CONCURRENCY:-}" ] && import_flags+=(--concurrency "$CONCURRENCY")
+/usr/bin/time -v "$work/dpsctl" enrollment import "$work/enrollments.csv" "${import_flags[@]}" 2> "$work/import.err" || { cat "$work/import.err"; exit 1; }
+read -r serve_rss serve_cpu < <(serve_usage)
+serve_cpu=$(awk -v a="$serve_cpu" -v b="$serve_cpu0" 'BEGIN {printf "%.2f", a - b}')
 sed -n '/rows in/,/calls/p' "$work/import.err"
 wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$work/import.err")
 rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$work/import.err")
-echo "import of $N rows: wall $wall, peak RSS $((rss / 1024)) MB"
+cpu=$(awk -F': ' '/User time|System time/ {s += $2} END {printf "%.2f", s}' "$work/import.err")
+echo "import of $N rows${CONCURRENCY:+ (--concurrency $CONCURRENCY)}: wall $wall, peak RSS $((rss / 1024)) MB, CPU ${cpu}s; service: peak RSS $serve_rss MB, CPU ${serve_cpu}s"
 count=$("$work/dpsctl" enrollment list --quiet | wc -l)
 echo "enrollments in the service: $count"
 stop_serve
 
 start_serve "$work/d2"
-"$work/seq" -file "$work/sample.csv" -n "$N"
+"$work/seq" -file "$work/sample.csv" -n "$N" | tee "$work/seq.out"
 stop_serve
+seq_s=$(sed -n 's/.*extrapolated to [0-9]* rows: \([0-9.]*\)s$/\1/p' "$work/seq.out")
+import_s=$(echo "$wall" | awk -F: '{s = 0; for (i = 1; i <= NF; i++) s = s * 60 + $i; print s}')
+awk -v a="$seq_s" -v b="$import_s" 'BEGIN {if (b > 0) printf "speed-up of the import over the sequential loop: %.1fx\n", a / b}'
+
