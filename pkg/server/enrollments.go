@@ -37,8 +37,8 @@ type kind[T any] struct {
 	// writes commits the bulk calls that arrive together in one
 	// transaction.
 	writes *bulkWriter
-	// bulkItems picks the item list out of a bulk body.
-	bulkItems func(b *bulkBody[T]) ([]T, string)
+	// bulkItems picks the item list out of a bulk body, and names it.
+	bulkItems func(b *bulkBody[T]) (*[]T, string)
 	// bulkResult builds the wire result of a bulk call.
 	bulkResult func(errs []bulkItemError) any
 
@@ -59,8 +59,8 @@ func newEnrollmentKind(h *handler) *kind[model.IndividualEnrollment] {
 		encode:   store.EncodeEnrollment,
 		txInsert: (*store.Tx).InsertEnrollments,
 		writes:   newBulkWriter(st),
-		bulkItems: func(b *bulkBody[model.IndividualEnrollment]) ([]model.IndividualEnrollment, string) {
-			return b.Enrollments, "enrollments"
+		bulkItems: func(b *bulkBody[model.IndividualEnrollment]) (*[]model.IndividualEnrollment, string) {
+			return &b.Enrollments, "enrollments"
 		},
 		bulkResult: func(errs []bulkItemError) any {
 			res := model.BulkEnrollmentOperationResult{IsSuccessful: len(errs) == 0}
@@ -88,8 +88,8 @@ func newGroupKind(h *handler) *kind[model.EnrollmentGroup] {
 		encode:   store.EncodeEnrollmentGroup,
 		txInsert: (*store.Tx).InsertEnrollmentGroups,
 		writes:   newBulkWriter(st),
-		bulkItems: func(b *bulkBody[model.EnrollmentGroup]) ([]model.EnrollmentGroup, string) {
-			return b.EnrollmentGroups, "enrollmentGroups"
+		bulkItems: func(b *bulkBody[model.EnrollmentGroup]) (*[]model.EnrollmentGroup, string) {
+			return &b.EnrollmentGroups, "enrollmentGroups"
 		},
 		bulkResult: func(errs []bulkItemError) any {
 			res := model.BulkEnrollmentGroupOperationResult{IsSuccessful: len(errs) == 0}
@@ -313,6 +313,9 @@ func (k *kind[T]) runBulk(ctx context.Context, w http.ResponseWriter, req *reque
 	ticket := k.writes.announce()
 	defer ticket.cancel()
 	var body bulkBody[T]
+	// Room for a full call, so that decoding does not grow the list.
+	list, _ := k.bulkItems(&body)
+	*list = make([]T, 0, MaxBulkItems)
 	if err := decodeJSON(req.body, &body); err != nil {
 		return err
 	}
@@ -323,7 +326,8 @@ func (k *kind[T]) runBulk(ctx context.Context, w http.ResponseWriter, req *reque
 		}
 		return badRequest("mode %q is not valid; use create, update, updateIfMatchETag or delete", body.Mode)
 	}
-	items, listName := k.bulkItems(&body)
+	list, listName := k.bulkItems(&body)
+	items := *list
 	switch {
 	case len(items) == 0:
 		return badRequest("%s must list at least one %s", listName, k.name)
