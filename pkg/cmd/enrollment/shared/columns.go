@@ -6,7 +6,6 @@ import (
 	"slices"
 
 	"github.com/dpsctl/dpsctl/pkg/cmd/internal/shared/enroll"
-	"github.com/dpsctl/dpsctl/pkg/cmdutil"
 	"github.com/dpsctl/dpsctl/pkg/model"
 	"github.com/dpsctl/dpsctl/pkg/output"
 )
@@ -69,9 +68,6 @@ var AttestationColumns = slices.Concat(
 	enroll.KeyColumns(func(a model.AttestationMechanism) *model.AttestationMechanism { return &a }),
 )
 
-// AttestationType returns the wire attestation type, "" when absent.
-func AttestationType(a *model.AttestationMechanism) string { return enroll.AttestationType(a) }
-
 func endorsementKey(a *model.AttestationMechanism) string {
 	if a != nil && a.TPM != nil {
 		return a.TPM.EndorsementKey
@@ -100,7 +96,3 @@ func certSummary(a *model.AttestationMechanism, secondary bool) string {
 	}
 	return enroll.CertificateSummary(enroll.Slot(certs, secondary))
 }
-
-// Time shortens a service timestamp to RFC 3339 in whole seconds; text that
-// does not parse is returned as is.
-func Time(s string) string { return cmdutil.Timestamp(s) }

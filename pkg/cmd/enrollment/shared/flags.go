@@ -12,10 +12,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// DefaultWebhookAPIVersion is used for custom allocation when
-// --webhook-api-version is not given.
-const DefaultWebhookAPIVersion = enroll.DefaultWebhookAPIVersion
-
 // Flag names of the bundle.
 const (
 	FlagAttestation           = enroll.FlagAttestation
@@ -194,14 +190,4 @@ func CertificateCN(path string) (string, error) {
 // object in the form "-o json" prints.
 func ParseFile(name string, data []byte) (*model.IndividualEnrollment, error) {
 	return Kind.ParseFile(name, data)
-}
-
-// ClearServerFields drops what the service owns before a write.
-func ClearServerFields(e *model.IndividualEnrollment) { enroll.ClearServerFields(e) }
-
-// RequireCertificates fails when an x509 enrollment to be created carries a
-// certificate slot with details but no certificate, as in a "-o json"
-// export: the service never returns certificates.
-func RequireCertificates(e *model.IndividualEnrollment, fl Flags) error {
-	return Kind.RequireCertificates(e)
 }

@@ -263,9 +263,6 @@ func ParseFile(name string, data []byte) (*model.EnrollmentGroup, error) {
 	return Kind.ParseFile(name, data)
 }
 
-// ClearServerFields drops what the service owns before a write.
-func ClearServerFields(g *model.EnrollmentGroup) { enroll.ClearServerFields(g) }
-
 // RequireCertificates fails when a group to be created carries a signing
 // certificate slot with details but no certificate, as in a "-o json"
 // export: the service never returns certificates.
