@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -326,4 +327,65 @@ func BenchmarkBulkCreateMixed(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(next.Load()), "ns/enrollment")
+}
+
+var bodySeeds = []string{
+	`{"mode":"create","enrollments":[{"registrationId":"a","attestation":{"type":"tpm","tpm":{"endorsementKey":"AAAA"}}}]}`,
+	`  {"mode":"create","enrollments":[]}  `,
+	`{"mode":"create"} {"mode":"delete"}`,
+	`{"mode":"create"} garbage`,
+	`{"mode":"create","enrollments":[{"registrationId":`,
+	`{"mode":5}`,
+	`{"mode":"create","enrollments":[{"registrationId":"a","iotHubs":"x"}]}`,
+	`{"mode":"create","enrollments":{}}`,
+	`{"mode":"create",}`,
+	`{"mode":"create","enrollments":[{"registrationId":"\ud800"}]}`,
+	`[]`,
+	``,
+	`null`,
+	`{}`,
+	`{"Mode":"CREATE","ENROLLMENTS":[{"REGISTRATIONID":"x"}]}`,
+}
+
+// TestUnmarshalBodyAnswersAsDecodeJSON: the bulk decoder gives the answers
+// of the general one, message for message.
+func TestUnmarshalBodyAnswersAsDecodeJSON(t *testing.T) {
+	for _, s := range bodySeeds {
+		t.Run(s, func(t *testing.T) {
+			var a, b bulkBody[model.IndividualEnrollment]
+			errA, errB := unmarshalBody([]byte(s), &a), decodeJSON([]byte(s), &b)
+			if fmt.Sprint(errA) != fmt.Sprint(errB) {
+				t.Fatalf("unmarshalBody: %v\ndecodeJSON:    %v", errA, errB)
+			}
+			if errA == nil && !reflect.DeepEqual(a, b) {
+				t.Fatalf("decoded %+v, decodeJSON %+v", a, b)
+			}
+		})
+	}
+}
+
+// FuzzUnmarshalBody holds the bulk decoder to decodeJSON: both accept or
+// both refuse (with the same status), and decode alike.
+func FuzzUnmarshalBody(f *testing.F) {
+	for _, s := range bodySeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var a, b bulkBody[model.IndividualEnrollment]
+		errA, errB := unmarshalBody(body, &a), decodeJSON(body, &b)
+		if (errA == nil) != (errB == nil) {
+			t.Fatalf("unmarshalBody: %v; decodeJSON: %v", errA, errB)
+		}
+		if errA != nil {
+			ea, okA := asAPIError(errA)
+			eb, okB := asAPIError(errB)
+			if !okA || !okB || ea.code != eb.code {
+				t.Fatalf("unmarshalBody: %v; decodeJSON: %v", errA, errB)
+			}
+			return
+		}
+		if !reflect.DeepEqual(a, b) {
+			t.Fatalf("decoded %+v, decodeJSON %+v", a, b)
+		}
+	})
 }

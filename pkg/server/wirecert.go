@@ -55,20 +55,20 @@ const (
 // certs.EncodePEM returns, in one allocation.
 func encodePEM(der []byte) string {
 	n := base64.StdEncoding.EncodedLen(len(der))
-	lines := (n + pemLine - 1) / pemLine
-	buf := make([]byte, len(pemBegin)+n+lines+len(pemEnd))
-	copy(buf, pemBegin)
-	body := buf[len(pemBegin) : len(pemBegin)+n+lines]
-	// Encode at the end of the body, then move each line into place.
-	enc := body[lines:]
-	base64.StdEncoding.Encode(enc, der)
-	w := 0
-	for r := 0; r < n; r += pemLine {
-		end := min(r+pemLine, n)
-		w += copy(body[w:], enc[r:end])
-		body[w] = '\n'
-		w++
+	var scratch [2048]byte
+	enc := scratch[:0]
+	if n > len(scratch) {
+		enc = make([]byte, n)
 	}
-	copy(buf[len(pemBegin)+n+lines:], pemEnd)
-	return string(buf)
+	enc = enc[:n]
+	base64.StdEncoding.Encode(enc, der)
+	var b strings.Builder
+	b.Grow(len(pemBegin) + n + (n+pemLine-1)/pemLine + len(pemEnd))
+	b.WriteString(pemBegin)
+	for r := 0; r < n; r += pemLine {
+		b.Write(enc[r:min(r+pemLine, n)])
+		b.WriteByte('\n')
+	}
+	b.WriteString(pemEnd)
+	return b.String()
 }

@@ -49,8 +49,13 @@ func TestEncodePEMMatchesCerts(t *testing.T) {
 	if got, want := encodePEM(c.cert.Raw), certs.EncodePEM(c.cert); got != want {
 		t.Fatalf("encodePEM =\n%s\nwant\n%s", got, want)
 	}
-	// Every length around the line boundaries, against encoding/pem.
+	// Every length around the line boundaries, and long ones, against
+	// encoding/pem.
+	lengths := []int{1535, 1536, 1537, 4000}
 	for n := range 200 {
+		lengths = append(lengths, n)
+	}
+	for _, n := range lengths {
 		der := bytes.Repeat([]byte{byte(n)}, n)
 		cert := *c.cert
 		cert.Raw = der
