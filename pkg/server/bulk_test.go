@@ -204,10 +204,10 @@ func TestConcurrentBulkCreates(t *testing.T) {
 	}
 	for _, k := range []*bulkWriter{e.inst.h.enrollments.writes, e.inst.h.groups.writes} {
 		k.mu.Lock()
-		p := k.preparing
+		p, a := k.preparing, k.active
 		k.mu.Unlock()
-		if p != 0 {
-			t.Errorf("%d calls still announced", p)
+		if p != 0 || a != 0 {
+			t.Errorf("%d calls still announced, %d active", p, a)
 		}
 	}
 }
@@ -222,10 +222,31 @@ func TestBulkCallsThatFailEarlyWithdrawTheirAnnouncement(t *testing.T) {
 	}
 	w := e.inst.h.enrollments.writes
 	w.mu.Lock()
-	p := w.preparing
+	p, a := w.preparing, w.active
 	w.mu.Unlock()
-	if p != 0 {
-		t.Fatalf("%d calls still announced", p)
+	if p != 0 || a != 0 {
+		t.Fatalf("%d calls still announced, %d active", p, a)
+	}
+}
+
+func TestBatchReady(t *testing.T) {
+	tests := []struct {
+		name                    string
+		queued, preparing, peak int
+		ready                   bool
+	}{
+		{"one caller at a time", 1, 0, 1, true},
+		{"two callers", 1, 0, 2, true},
+		{"four in flight, one queued", 1, 0, 4, false},
+		{"four in flight, two queued", 2, 0, 4, true},
+		{"one still being prepared", 3, 1, 4, false},
+		{"full", maxBulkBatch, 5, 64, true},
+		{"sixteen in flight, eight queued", 8, 0, 16, true},
+	}
+	for _, tt := range tests {
+		if got := batchReady(tt.queued, tt.preparing, tt.peak); got != tt.ready {
+			t.Errorf("%s: batchReady(%d, %d, %d) = %v", tt.name, tt.queued, tt.preparing, tt.peak, got)
+		}
 	}
 }
 
@@ -244,6 +265,7 @@ func TestBulkWriterIsolatesAFailingCall(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer tickets[i].close()
 			results[i] = w.do(context.Background(), tickets[i], func(tx *store.Tx) error {
 				if i == 2 {
 					if err := tx.PutEnrollment(&model.IndividualEnrollment{RegistrationID: "bad", ETag: "x"}, ""); err != nil {
@@ -270,8 +292,8 @@ func TestBulkWriterIsolatesAFailingCall(t *testing.T) {
 	}
 	// A withdrawn announcement and a cancelled context leave nothing behind.
 	tk := w.announce()
-	tk.cancel()
-	tk.cancel()
+	tk.close()
+	tk.close()
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
 	if err := w.do(cctx, w.announce(), func(*store.Tx) error { return nil }); !errors.Is(err, context.Canceled) {
@@ -279,8 +301,8 @@ func TestBulkWriterIsolatesAFailingCall(t *testing.T) {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.preparing != 0 {
-		t.Fatalf("%d calls still announced", w.preparing)
+	if w.preparing != 0 || w.active != 0 {
+		t.Fatalf("%d calls still announced, %d active", w.preparing, w.active)
 	}
 }
 

@@ -18,17 +18,22 @@ const (
 	// bulkIdleWait is how long the writer goroutine waits for new work
 	// before it exits (a goroutine kept busy keeps its grown stack).
 	bulkIdleWait = 20 * time.Millisecond
+	// bulkPeakWindow is how long the peak of calls in flight is kept.
+	bulkPeakWindow = 200 * time.Millisecond
 )
 
 // bulkWriter commits the writes of concurrent bulk calls together (group
-// commit), like writeBatcher does for registrations, and also waits for the
-// calls it knows are on their way. A bulk call spends most of its time
-// before its transaction (decoding, checking, encoding); on a machine with
-// few cores the transaction of one call would otherwise start as soon as
-// it is queued, alone, and each transaction costs about as much as
-// inserting a dozen enrollments. So a call announces itself (prepare)
-// when it starts, and the writer gathers, for at most bulkGatherWait, the
-// announced calls before it begins a transaction.
+// commit), like writeBatcher does for registrations, but it also waits for
+// calls it expects. A bulk call spends most of its time before its
+// transaction (decoding, checking, encoding), and a transaction costs
+// about as much as inserting a dozen enrollments; on a machine with few
+// cores the writer would otherwise begin a transaction as soon as one call
+// is queued, and an import would pay for a transaction per call. So a call
+// announces itself when it starts, and before it begins a transaction the
+// writer waits, for at most bulkGatherWait, until the announced calls have
+// queued their writes and at least half of the calls that clients lately
+// kept in flight are queued (the other half is being prepared meanwhile).
+// A client that sends one call at a time is never kept waiting.
 //
 // Each call is answered after the transaction that holds its writes
 // commits. If a shared transaction fails, its calls are retried one by one
@@ -39,7 +44,12 @@ type bulkWriter struct {
 	mu        sync.Mutex
 	queue     []*writeJob
 	preparing int  // announced calls not queued yet
+	active    int  // announced calls not finished
 	running   bool // a writer goroutine exists
+	// peak is the most calls active at once lately (since peakAt): how many
+	// calls the clients keep in flight.
+	peak   int
+	peakAt time.Time
 	// wake is signalled (without blocking) when a job is queued or an
 	// announced call gives up.
 	wake chan struct{}
@@ -50,30 +60,37 @@ func newBulkWriter(st *store.Store) *bulkWriter {
 }
 
 // announce counts a call that will probably queue a write soon. The
-// ticket is handed to do, or cancelled when the call will not write; it
-// belongs to one goroutine.
+// ticket is handed to do, and closed when the call ends; it belongs to one
+// goroutine.
 func (b *bulkWriter) announce() *bulkTicket {
 	b.mu.Lock()
 	b.preparing++
+	b.active++
+	b.peak = max(b.peak, b.active)
 	b.mu.Unlock()
-	return &bulkTicket{b: b, open: true}
+	return &bulkTicket{b: b, open: true, live: true}
 }
 
 // bulkTicket is an announced call.
 type bulkTicket struct {
 	b    *bulkWriter
-	open bool
+	open bool // announced, not queued
+	live bool // not closed
 }
 
-// cancel withdraws the announcement unless do has taken it; it may be
-// called more than once.
-func (t *bulkTicket) cancel() {
-	if t == nil || !t.open {
+// close ends the call: it withdraws the announcement unless do has taken
+// it. It may be called more than once.
+func (t *bulkTicket) close() {
+	if t == nil || !t.live {
 		return
 	}
-	t.open = false
+	t.live = false
 	t.b.mu.Lock()
-	t.b.preparing--
+	t.b.active--
+	if t.open {
+		t.open = false
+		t.b.preparing--
+	}
 	t.b.mu.Unlock()
 	t.b.signal()
 }
@@ -92,7 +109,7 @@ func (b *bulkWriter) signal() {
 // announcement, which do takes.
 func (b *bulkWriter) do(ctx context.Context, t *bulkTicket, fn func(tx *store.Tx) error) error {
 	if err := ctx.Err(); err != nil {
-		t.cancel()
+		t.close()
 		return err
 	}
 	j := &writeJob{fn: fn, done: make(chan error, 1)}
@@ -141,8 +158,10 @@ func (b *bulkWriter) run() {
 }
 
 // gather takes the next batch off the queue, first waiting (at most
-// bulkGatherWait) for announced calls to queue theirs. It returns nil when
-// the queue is empty.
+// bulkGatherWait) for announced calls to queue theirs and, when clients
+// keep several calls in flight, for half of them: the other half is being
+// prepared while this transaction runs. It returns nil when the queue is
+// empty.
 func (b *bulkWriter) gather() []*writeJob {
 	var deadline time.Time
 	var t *time.Timer
@@ -158,10 +177,13 @@ func (b *bulkWriter) gather() []*writeJob {
 			b.mu.Unlock()
 			return nil
 		}
-		if b.preparing == 0 || n >= maxBulkBatch {
+		now := time.Now()
+		if now.Sub(b.peakAt) > bulkPeakWindow {
+			b.peak, b.peakAt = b.active, now
+		}
+		if batchReady(n, b.preparing, b.peak) {
 			break
 		}
-		now := time.Now()
 		if deadline.IsZero() {
 			deadline = now.Add(bulkGatherWait)
 		}
@@ -184,6 +206,13 @@ func (b *bulkWriter) gather() []*writeJob {
 	b.queue = b.queue[n:]
 	b.mu.Unlock()
 	return batch
+}
+
+// batchReady reports whether a transaction should begin with queued calls
+// queued: no announced call is still being prepared and at least half of
+// the peak number of calls in flight is queued, or the batch is full.
+func batchReady(queued, preparing, peak int) bool {
+	return queued >= maxBulkBatch || preparing == 0 && queued >= (peak+1)/2
 }
 
 func (b *bulkWriter) commit(batch []*writeJob) {

@@ -313,7 +313,7 @@ func bulkMode(m string) (string, bool) {
 // answered after that transaction commits.
 func (k *kind[T]) runBulk(ctx context.Context, w http.ResponseWriter, req *request) error {
 	ticket := k.writes.announce()
-	defer ticket.cancel()
+	defer ticket.close()
 	var body bulkBody[T]
 	// Room for a full call, so that decoding does not grow the list.
 	list, _ := k.bulkItems(&body)
