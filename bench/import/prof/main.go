@@ -57,6 +57,8 @@ func main() {
 	}
 }
 
+// startProfile starts a CPU profile to path; the function it returns
+// stops it and writes the allocations so far to path with .mem appended.
 func startProfile(path string) (func(), error) {
 	if path == "" {
 		return func() {}, nil
@@ -68,7 +70,14 @@ func startProfile(path string) (func(), error) {
 	if err := pprof.StartCPUProfile(f); err != nil {
 		return nil, err
 	}
-	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+		if m, err := os.Create(path + ".mem"); err == nil {
+			pprof.Lookup("allocs").WriteTo(m, 0)
+			m.Close()
+		}
+	}, nil
 }
 
 func serve(args []string) error {
