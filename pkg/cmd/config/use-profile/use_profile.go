@@ -20,8 +20,11 @@ type UseProfileOptions struct {
 func NewCmdUseProfile(f *cmdutil.Factory, runF func(*UseProfileOptions) error) *cobra.Command {
 	opts := &UseProfileOptions{IO: f.IOStreams}
 	return &cobra.Command{
-		Use:               "use-profile <name>",
-		Short:             "Make a profile the current one",
+		Use:   "use-profile <name>",
+		Short: "Make a profile the current one",
+		Long: `Make a profile the current one: commands then use its connection string
+and CA file unless a flag or DPSCTL_CONNECTION_STRING / DPSCTL_PROFILE
+says otherwise. "dpsctl config list" shows which profile is current.`,
 		Example:           `  dpsctl config use-profile prod`,
 		Args:              cmdutil.ExactArgs(1, "name the profile"),
 		ValidArgsFunction: shared.CompleteProfileNames,
