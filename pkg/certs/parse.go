@@ -142,6 +142,22 @@ func ReadFile(path string) ([]*x509.Certificate, error) {
 // (X509CertificateWithInfo). Clients send PEM text, base64 of the DER bytes,
 // or base64 of the whole PEM text; all three are accepted.
 func ParseWireCertificate(s string) ([]*x509.Certificate, error) {
+	// The form clients send most, standard base64 of one DER certificate,
+	// is decoded and parsed directly: a third of the cost of a bulk X.509
+	// create. It accepts only what the general path below accepts, with the
+	// same result (FuzzParseWireCertificate holds it to that); anything
+	// else, and every failure, takes the general path, which gives reasons.
+	if strings.HasPrefix(s, "MI") {
+		if der, err := base64.StdEncoding.DecodeString(s); err == nil && len(der) > 0 && der[0] == 0x30 && !isBase64Text(der) {
+			if c, err := x509.ParseCertificate(der); err == nil {
+				return []*x509.Certificate{c}, nil
+			}
+		}
+	}
+	return parseWireGeneral(s)
+}
+
+func parseWireGeneral(s string) ([]*x509.Certificate, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return nil, fmt.Errorf("%w: the certificate string is empty", ErrNoCertificate)
@@ -153,8 +169,34 @@ func ParseWireCertificate(s string) ([]*x509.Certificate, error) {
 }
 
 // EncodePEM returns cert as a PEM CERTIFICATE block.
-func EncodePEM(cert *x509.Certificate) string {
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}))
+// It builds the same bytes as encoding/pem in one allocation, which matters
+// on the bulk-create path of the local service.
+func EncodePEM(cert *x509.Certificate) string { return encodePEMDER(cert.Raw) }
+
+const (
+	pemCertBegin = "-----BEGIN CERTIFICATE-----\n"
+	pemCertEnd   = "-----END CERTIFICATE-----\n"
+	pemLineLen   = 64
+)
+
+func encodePEMDER(der []byte) string {
+	n := base64.StdEncoding.EncodedLen(len(der))
+	var scratch [2048]byte
+	enc := scratch[:0]
+	if n > len(scratch) {
+		enc = make([]byte, n)
+	}
+	enc = enc[:n]
+	base64.StdEncoding.Encode(enc, der)
+	var b strings.Builder
+	b.Grow(len(pemCertBegin) + n + (n+pemLineLen-1)/pemLineLen + len(pemCertEnd))
+	b.WriteString(pemCertBegin)
+	for r := 0; r < n; r += pemLineLen {
+		b.Write(enc[r:min(r+pemLineLen, n)])
+		b.WriteByte('\n')
+	}
+	b.WriteString(pemCertEnd)
+	return b.String()
 }
 
 // EncodePEMChain returns certs as consecutive PEM CERTIFICATE blocks.

@@ -304,11 +304,11 @@ func (c *Checker) certificate(s string, full bool) (*model.X509CertificateWithIn
 		if !full {
 			return &model.X509CertificateWithInfo{Certificate: inline}, nil, nil
 		}
-		cert, err := parseWireCertificate(inline)
+		chain, err := certs.ParseWireCertificate(inline)
 		if err != nil {
 			return nil, nil, fmt.Errorf("inline certificate: %v", err)
 		}
-		return &model.X509CertificateWithInfo{Certificate: inline}, cert, nil
+		return &model.X509CertificateWithInfo{Certificate: inline}, chain[0], nil
 	}
 	p := s
 	if !filepath.IsAbs(p) && c.Dir != "" {

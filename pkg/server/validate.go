@@ -295,12 +295,13 @@ func validateX509(x *model.X509Attestation, group bool) error {
 			}
 			continue // complete() carries the stored certificate over
 		}
-		parsed, err := parseWireCertificate(c.Certificate)
+		chain, err := certs.ParseWireCertificate(c.Certificate)
 		if err != nil {
 			return badRequest("%s.certificate is not a PEM, base64 DER or base64 PEM X.509 certificate: %v", s.path, err)
 		}
+		parsed := chain[0]
 		info := certs.Info(parsed)
-		c.Certificate = encodePEM(parsed.Raw)
+		c.Certificate = certs.EncodePEM(parsed)
 		c.Info = &info
 	}
 	return nil
