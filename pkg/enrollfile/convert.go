@@ -16,6 +16,7 @@ import (
 
 	"github.com/dpsctl/dpsctl/pkg/certs"
 	"github.com/dpsctl/dpsctl/pkg/model"
+	"github.com/dpsctl/dpsctl/pkg/tpm"
 )
 
 // DefaultWebhookAPIVersion is the webhookApiVersion of custom allocation
@@ -241,7 +242,7 @@ func (c *Checker) tpm(e *model.IndividualEnrollment, r *Record, re *rowErrors, f
 	_, stdErr := base64.StdEncoding.DecodeString(s)
 	if full || stdErr != nil {
 		var err error
-		if ek, err = checkEK(s); err != nil {
+		if ek, err = tpm.CheckEK(s); err != nil {
 			re.addErr(EndorsementKey, err)
 			return
 		}

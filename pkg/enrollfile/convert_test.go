@@ -16,7 +16,6 @@ import (
 	"github.com/dpsctl/dpsctl/pkg/certs"
 	"github.com/dpsctl/dpsctl/pkg/enrollfile/enrollfiletest"
 	"github.com/dpsctl/dpsctl/pkg/model"
-	"github.com/dpsctl/dpsctl/pkg/tpm"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -337,51 +336,6 @@ func TestDuplicateChecker(t *testing.T) {
 			t.Fatalf("distinct IDs reported: %v", e)
 		}
 	}
-}
-
-func TestQuickEK(t *testing.T) {
-	raw, _ := base64.StdEncoding.DecodeString(enrollfiletest.SampleEK)
-	if !quickEK(raw) {
-		t.Error("sample RSA EK not recognised")
-	}
-	for range 20 {
-		b, _ := base64.StdEncoding.DecodeString(enrollfiletest.NewEK())
-		if !quickEK(b) {
-			t.Fatal("generated ECC EK not recognised")
-		}
-		b[len(b)-1] ^= 1 // off the curve
-		if quickEK(b) {
-			t.Fatal("point off the curve accepted")
-		}
-	}
-	if quickEK(raw[:len(raw)-1]) || quickEK(append(raw, 0)) {
-		t.Error("truncated or padded EK accepted")
-	}
-	if _, err := checkEK("AAAA"); err == nil || !strings.Contains(err.Error(), "invalid endorsement key") {
-		t.Errorf("checkEK(AAAA) = %v", err)
-	}
-}
-
-// FuzzCheckEK holds the fast endorsement key check to tpm.ParseEK: what
-// it accepts, ParseEK accepts unchanged.
-func FuzzCheckEK(f *testing.F) {
-	raw, _ := base64.StdEncoding.DecodeString(enrollfiletest.SampleEK)
-	f.Add(raw)
-	ecc, _ := base64.StdEncoding.DecodeString(enrollfiletest.NewEK())
-	f.Add(ecc)
-	f.Add([]byte{0, 2, 0, 1})
-	f.Fuzz(func(t *testing.T, b []byte) {
-		if !quickEK(b) {
-			return
-		}
-		ek, err := tpm.ParseEK(b)
-		if err != nil {
-			t.Fatalf("quickEK accepted what ParseEK rejects: %v", err)
-		}
-		if string(ek.TPM2BPublic) != string(b) {
-			t.Fatal("canonical form differs")
-		}
-	})
 }
 
 func mustJSON(t *testing.T, v any) string {

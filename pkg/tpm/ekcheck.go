@@ -1,26 +1,24 @@
-package enrollfile
+package tpm
 
 import (
 	"crypto/ecdh"
 	"encoding/base64"
 	"encoding/binary"
-
-	"github.com/dpsctl/dpsctl/pkg/tpm"
 )
 
-// checkEK validates a base64 endorsement key and returns its canonical
-// base64 form. The common shapes (a TPM2B_PUBLIC in standard base64, RSA
-// 2048 or ECC P-256, AES-CFB symmetric, no scheme) are checked here
-// directly, which is some fifty times faster than tpm.DecodeEK's
-// reflection-based decoding and matters for files of a million rows;
-// anything else, and every rejection, goes through tpm.DecodeEK, which
-// gives the precise reason. The fast path accepts only what DecodeEK
-// accepts (FuzzCheckEK holds it to that).
-func checkEK(s string) (string, error) {
+// CheckEK validates a base64 endorsement key and returns its canonical
+// base64 form, for callers that need no parsed EK. The common shapes (a
+// TPM2B_PUBLIC in standard base64, RSA 2048 or ECC P-256, AES-CFB
+// symmetric, no scheme) are checked directly, some fifty times faster than
+// DecodeEK's reflection-based decoding, which matters for files of a
+// million enrollments; anything else, and every rejection, goes through
+// DecodeEK, which gives the precise reason. The fast path accepts only what
+// ParseEK accepts (FuzzCheckEK holds it to that).
+func CheckEK(s string) (string, error) {
 	if raw, err := base64.StdEncoding.DecodeString(s); err == nil && quickEK(raw) {
 		return s, nil
 	}
-	ek, err := tpm.DecodeEK(s)
+	ek, err := DecodeEK(s)
 	if err != nil {
 		return "", err
 	}
