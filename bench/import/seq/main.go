@@ -39,8 +39,8 @@ func run(file string, n int) error {
 	for _, c := range cas {
 		pool.AddCert(c)
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = &tls.Config{RootCAs: pool}
+	// The same transport as the dpsctl commands.
+	tr := dps.NewTransport(&tls.Config{RootCAs: pool})
 	c, err := dps.New(dps.Options{ConnectionString: os.Getenv("DPSCTL_CONNECTION_STRING"), HTTPClient: &http.Client{Transport: tr}})
 	if err != nil {
 		return err

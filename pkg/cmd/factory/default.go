@@ -115,11 +115,9 @@ func remoteClient(cfg *config.Config, userAgent string) (*dps.Client, string, er
 	if err != nil {
 		return nil, "", err
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = tlsConfig
 	c, err := dps.New(dps.Options{
 		ConnectionString: cfg.ConnectionString,
-		HTTPClient:       &http.Client{Transport: tr},
+		HTTPClient:       &http.Client{Transport: dps.NewTransport(tlsConfig)},
 		UserAgent:        userAgent,
 	})
 	if err != nil {
