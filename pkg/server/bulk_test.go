@@ -1,11 +1,13 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"reflect"
 	"sort"
@@ -369,45 +371,62 @@ var bodySeeds = []string{
 	`{"Mode":"CREATE","ENROLLMENTS":[{"REGISTRATIONID":"x"}]}`,
 }
 
-// TestUnmarshalBodyAnswersAsDecodeJSON: the bulk decoder gives the answers
-// of the general one, message for message.
-func TestUnmarshalBodyAnswersAsDecodeJSON(t *testing.T) {
+// refDecodeJSON decodes as encoding/json does; decodeJSON must agree
+// with it.
+func refDecodeJSON(b []byte, v any) error {
+	t := bytes.TrimSpace(b)
+	if len(t) == 0 || t[0] != '{' {
+		return badRequest("the request body must be a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(t))
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return badRequest("the request body has data after the JSON object")
+	}
+	return nil
+}
+
+// TestDecodeJSONAnswersAsEncodingJSON: the service's decoder gives the
+// answers of encoding/json, message for message.
+func TestDecodeJSONAnswersAsEncodingJSON(t *testing.T) {
 	for _, s := range bodySeeds {
 		t.Run(s, func(t *testing.T) {
 			var a, b bulkBody[model.IndividualEnrollment]
-			errA, errB := unmarshalBody([]byte(s), &a), decodeJSON([]byte(s), &b)
+			errA, errB := decodeJSON([]byte(s), &a), refDecodeJSON([]byte(s), &b)
 			if fmt.Sprint(errA) != fmt.Sprint(errB) {
-				t.Fatalf("unmarshalBody: %v\ndecodeJSON:    %v", errA, errB)
+				t.Fatalf("decodeJSON:    %v\nencoding/json: %v", errA, errB)
 			}
 			if errA == nil && !reflect.DeepEqual(a, b) {
-				t.Fatalf("decoded %+v, decodeJSON %+v", a, b)
+				t.Fatalf("decoded %+v, encoding/json %+v", a, b)
 			}
 		})
 	}
 }
 
-// FuzzUnmarshalBody holds the bulk decoder to decodeJSON: both accept or
-// both refuse (with the same status), and decode alike.
-func FuzzUnmarshalBody(f *testing.F) {
+// FuzzDecodeJSON holds the service's decoder to encoding/json: both accept
+// or both refuse (with the same status), and decode alike.
+func FuzzDecodeJSON(f *testing.F) {
 	for _, s := range bodySeeds {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var a, b bulkBody[model.IndividualEnrollment]
-		errA, errB := unmarshalBody(body, &a), decodeJSON(body, &b)
+		errA, errB := decodeJSON(body, &a), refDecodeJSON(body, &b)
 		if (errA == nil) != (errB == nil) {
-			t.Fatalf("unmarshalBody: %v; decodeJSON: %v", errA, errB)
+			t.Fatalf("decodeJSON: %v; encoding/json: %v", errA, errB)
 		}
 		if errA != nil {
 			ea, okA := asAPIError(errA)
 			eb, okB := asAPIError(errB)
 			if !okA || !okB || ea.code != eb.code {
-				t.Fatalf("unmarshalBody: %v; decodeJSON: %v", errA, errB)
+				t.Fatalf("decodeJSON: %v; encoding/json: %v", errA, errB)
 			}
 			return
 		}
 		if !reflect.DeepEqual(a, b) {
-			t.Fatalf("decoded %+v, decodeJSON %+v", a, b)
+			t.Fatalf("decoded %+v, encoding/json %+v", a, b)
 		}
 	})
 }

