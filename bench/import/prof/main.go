@@ -11,8 +11,8 @@
 // connection string and CA file as the first two lines of stdout and, when
 // it stops, its CPU time and peak RSS on stderr. "import" checks and imports
 // a file as the import command does (pass 1 checks every row, pass 2 writes
-// them through the importer over HTTPS) and prints the times; -http1 uses
-// HTTP/1.1 with one connection per call in flight instead of HTTP/2.
+// them through the importer over HTTPS) and prints the times; -http2 uses
+// HTTP/2 over one connection instead of the client's HTTP/1.1 transport.
 package main
 
 import (
@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/dpsctl/dpsctl/pkg/certs"
+	"github.com/dpsctl/dpsctl/pkg/cmdutil"
 	"github.com/dpsctl/dpsctl/pkg/dps"
 	"github.com/dpsctl/dpsctl/pkg/enrollfile"
 	"github.com/dpsctl/dpsctl/pkg/importer"
@@ -81,6 +82,7 @@ func startProfile(path string) (func(), error) {
 }
 
 func serve(args []string) error {
+	cmdutil.TuneGCForThroughput() // as dpsctl serve does
 	fs := flag.NewFlagSet("serve", flag.ExitOnError)
 	data := fs.String("data", "", "data directory")
 	prof := fs.String("cpuprofile", "", "CPU profile file")
@@ -115,11 +117,12 @@ func serve(args []string) error {
 }
 
 func runImport(args []string) error {
+	cmdutil.TuneGCForThroughput() // as dpsctl enrollment import does
 	fs := flag.NewFlagSet("import", flag.ExitOnError)
 	file := fs.String("file", "", "enrollment CSV file")
 	prof := fs.String("cpuprofile", "", "CPU profile file")
 	conc := fs.Int("concurrency", importer.DefaultConcurrency, "bulk calls in flight")
-	h1 := fs.Bool("http1", false, "HTTP/1.1 with a connection per call in flight")
+	h2 := fs.Bool("http2", false, "HTTP/2 (one connection) instead of the client's HTTP/1.1 transport")
 	fs.Parse(args)
 	pool := x509.NewCertPool()
 	cas, err := certs.ReadFile(os.Getenv("DPSCTL_CA_FILE"))
@@ -129,12 +132,10 @@ func runImport(args []string) error {
 	for _, c := range cas {
 		pool.AddCert(c)
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = &tls.Config{RootCAs: pool}
-	if *h1 {
-		tr.ForceAttemptHTTP2 = false
-		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
-		tr.MaxIdleConnsPerHost = *conc
+	tr := dps.NewTransport(&tls.Config{RootCAs: pool})
+	if *h2 {
+		tr = http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool}
 	}
 	c, err := dps.New(dps.Options{ConnectionString: os.Getenv("DPSCTL_CONNECTION_STRING"), HTTPClient: &http.Client{Transport: tr}})
 	if err != nil {
