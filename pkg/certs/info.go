@@ -5,35 +5,57 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
-	_ "crypto/sha1" // thumbprints
-	_ "crypto/sha256"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
-	"encoding/hex"
 	"fmt"
 	"math/big"
 	"strings"
 	"time"
 
 	"github.com/dpsctl/dpsctl/pkg/model"
-	"go.step.sm/crypto/fingerprint"
 )
 
 // Thumbprint returns the upper-case hex digest of the certificate's DER bytes
-// under h (crypto.SHA1 or crypto.SHA256 for the DPS thumbprints).
+// under h (crypto.SHA1 or crypto.SHA256 for the DPS thumbprints), or "" when
+// h is not available.
 func Thumbprint(cert *x509.Certificate, h crypto.Hash) string {
-	fp, err := fingerprint.New(cert.Raw, h, fingerprint.HexFingerprint)
-	if err != nil {
-		// Only an unavailable hash fails; fall back to a direct digest.
-		if !h.Available() {
-			return ""
-		}
-		d := h.New()
-		d.Write(cert.Raw)
-		fp = hex.EncodeToString(d.Sum(nil))
+	switch h {
+	case crypto.SHA1:
+		sum := sha1.Sum(cert.Raw)
+		return upperHex(sum[:])
+	case crypto.SHA256:
+		sum := sha256.Sum256(cert.Raw)
+		return upperHex(sum[:])
 	}
-	return strings.ToUpper(fp)
+	if !h.Available() {
+		return ""
+	}
+	d := h.New()
+	d.Write(cert.Raw)
+	var buf [sha512.Size]byte
+	return upperHex(d.Sum(buf[:0]))
+}
+
+const upperHexDigits = "0123456789ABCDEF"
+
+// upperHex is strings.ToUpper(hex.EncodeToString(b)) with one allocation.
+func upperHex(b []byte) string {
+	var buf [2 * sha512.Size]byte
+	var dst []byte
+	if 2*len(b) <= len(buf) {
+		dst = buf[:2*len(b)]
+	} else {
+		dst = make([]byte, 2*len(b))
+	}
+	for i, c := range b {
+		dst[2*i] = upperHexDigits[c>>4]
+		dst[2*i+1] = upperHexDigits[c&0x0f]
+	}
+	return string(dst)
 }
 
 // Info returns the read-only certificate description the service attaches to
@@ -60,11 +82,20 @@ func SerialHex(n *big.Int) string {
 	if n.Sign() < 0 {
 		return "-" + strings.ToUpper(new(big.Int).Neg(n).Text(16))
 	}
-	b := n.Bytes()
-	if len(b) == 0 || b[0]&0x80 != 0 {
-		b = append([]byte{0}, b...)
+	// RFC 5280 serials are at most 20 octets; room for the sign octet too.
+	var buf [21]byte
+	nb := (n.BitLen() + 7) / 8
+	var b []byte
+	if nb+1 <= len(buf) {
+		b = buf[:nb+1]
+	} else {
+		b = make([]byte, nb+1)
 	}
-	return strings.ToUpper(hex.EncodeToString(b))
+	n.FillBytes(b[1:])
+	if nb > 0 && b[1]&0x80 == 0 {
+		b = b[1:]
+	}
+	return upperHex(b)
 }
 
 var attrNames = map[string]string{
@@ -105,6 +136,17 @@ func DistinguishedName(name pkix.Name) string {
 // RawDistinguishedName renders a DER-encoded name (such as
 // Certificate.RawSubject) like DistinguishedName.
 func RawDistinguishedName(raw []byte) (string, error) {
+	if s, ok := fastRawDistinguishedName(raw); ok {
+		return s, nil
+	}
+	return rawDistinguishedNameASN1(raw)
+}
+
+// rawDistinguishedNameASN1 is RawDistinguishedName by way of encoding/asn1.
+// It defines the rendering: the DER walk in dn.go must agree with it on every
+// input it accepts, and hands it everything else (rare value types and all
+// errors).
+func rawDistinguishedNameASN1(raw []byte) (string, error) {
 	var seq pkix.RDNSequence
 	rest, err := asn1.Unmarshal(raw, &seq)
 	if err != nil {
@@ -155,7 +197,7 @@ func quoteDNValue(v string) string {
 		return `""`
 	}
 	needs := v[0] == ' ' || v[len(v)-1] == ' ' || v[0] == '#' ||
-		strings.ContainsAny(v, ",+=\"\n\r<>;\\")
+		strings.ContainsAny(v, dnSpecials)
 	if !needs {
 		return v
 	}
@@ -214,10 +256,10 @@ func Inspect(cert *x509.Certificate) Inspection {
 		in.PathLength = &n
 	}
 	if len(cert.SubjectKeyId) > 0 {
-		in.SubjectKeyID = strings.ToUpper(hex.EncodeToString(cert.SubjectKeyId))
+		in.SubjectKeyID = upperHex(cert.SubjectKeyId)
 	}
 	if len(cert.AuthorityKeyId) > 0 {
-		in.AuthorityKeyID = strings.ToUpper(hex.EncodeToString(cert.AuthorityKeyId))
+		in.AuthorityKeyID = upperHex(cert.AuthorityKeyId)
 	}
 	return in
 }
