@@ -175,7 +175,7 @@ func TestRegistrationDeviceFields(t *testing.T) {
 func TestMigrateFromVersion1(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	db, err := openDB(filepath.Join(dir, FileName), "immediate")
+	db, err := openDB(filepath.Join(dir, FileName), "immediate", 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,6 +55,8 @@ type Store struct {
 	w    *sql.DB // one connection, IMMEDIATE transactions
 	r    *sql.DB // readers
 
+	checkpoints idleCheckpointer
+
 	enrollments   *entityTable
 	groups        *entityTable
 	registrations *entityTable
@@ -81,7 +83,8 @@ func OpenFile(path string) (*Store, error) {
 		f.Close()
 	}
 	s := &Store{path: path}
-	if s.w, err = openDB(path, "immediate"); err != nil {
+	s.checkpoints = idleCheckpointer{delay: idleCheckpointDelay, run: s.idleCheckpoint}
+	if s.w, err = openDB(path, "immediate", walAutocheckpointPages); err != nil {
 		return nil, err
 	}
 	s.w.SetMaxOpenConns(1)
@@ -92,7 +95,7 @@ func OpenFile(path string) (*Store, error) {
 		s.w.Close()
 		return nil, err
 	}
-	if s.r, err = openDB(path, "deferred"); err != nil {
+	if s.r, err = openDB(path, "deferred", 0); err != nil {
 		s.w.Close()
 		return nil, err
 	}
@@ -107,13 +110,18 @@ func OpenFile(path string) (*Store, error) {
 	return s, nil
 }
 
-func openDB(path, txlock string) (*sql.DB, error) {
+// openDB opens a pool of connections to path; autocheckpoint, if not 0,
+// is their wal_autocheckpoint.
+func openDB(path, txlock string, autocheckpoint int) (*sql.DB, error) {
 	q := url.Values{}
 	q.Set("_busy_timeout", fmt.Sprint(busyTimeoutMS))
 	q.Set("_journal_mode", "WAL")
 	q.Set("_synchronous", "NORMAL")
 	q.Set("_foreign_keys", "1")
 	q.Set("_txlock", txlock)
+	if autocheckpoint != 0 {
+		q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", autocheckpoint))
+	}
 	u := url.URL{Scheme: "file", OmitHost: true, Path: path, RawQuery: q.Encode()}
 	db, err := sql.Open("sqlite", u.String())
 	if err != nil {
@@ -131,6 +139,7 @@ func (s *Store) Path() string { return s.path }
 
 // Close closes the database.
 func (s *Store) Close() error {
+	s.checkpoints.close()
 	var errs []error
 	for _, t := range []*entityTable{s.enrollments, s.groups, s.registrations} {
 		if t != nil {
@@ -309,6 +318,7 @@ func (s *Store) Update(ctx context.Context, fn func(tx *Tx) error) error {
 	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	s.checkpoints.wrote()
 	return nil
 }
 

@@ -1,0 +1,88 @@
+package store
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// Checkpoints. In WAL mode every committed page is written twice: appended
+// to the write-ahead log at commit, then copied into the database file by a
+// checkpoint. SQLite's default runs that copy inside the commit that makes
+// the log reach 1,000 pages (4 MiB), so a bulk import pays for both copies
+// on its single writer connection, a third of its cost. The store lets the
+// log grow to walAutocheckpointPages before a commit checkpoints, and
+// checkpoints on its own once writes have stopped for idleCheckpointDelay:
+// the copy moves out of bursts of writes into the quiet after them, and the
+// log file is truncated again.
+const (
+	// walAutocheckpointPages bounds the log between checkpoints (256 MiB
+	// with the 4 KiB page size).
+	walAutocheckpointPages = 65536
+	// idleCheckpointDelay is how long after the last write the store
+	// checkpoints the log and truncates it.
+	idleCheckpointDelay = 250 * time.Millisecond
+)
+
+// idleCheckpointer checkpoints a store once writes stop.
+type idleCheckpointer struct {
+	mu     sync.Mutex
+	delay  time.Duration
+	timer  *time.Timer
+	closed bool
+	run    func()
+}
+
+// wrote notes a committed write: the checkpoint is due delay after the
+// last one.
+func (c *idleCheckpointer) wrote() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	if c.timer == nil {
+		c.timer = time.AfterFunc(c.delay, c.fire)
+		return
+	}
+	c.timer.Reset(c.delay)
+}
+
+func (c *idleCheckpointer) fire() {
+	c.mu.Lock()
+	closed := c.closed
+	c.mu.Unlock()
+	if !closed {
+		c.run()
+	}
+}
+
+// close stops the timer; a checkpoint already running finishes.
+func (c *idleCheckpointer) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+}
+
+// Checkpoint copies the write-ahead log into the database file and
+// truncates the log. The copying is done on a reader connection, where it
+// does not hold up writers; only the final truncation takes the writer
+// connection, briefly. Writes committed meanwhile stay in the log.
+func (s *Store) Checkpoint(ctx context.Context) error {
+	var busy, logPages, done int
+	if err := s.r.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logPages, &done); err != nil {
+		return err
+	}
+	return s.w.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logPages, &done)
+}
+
+func (s *Store) idleCheckpoint() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// A failed checkpoint is harmless: the log stays and the next one,
+	// or SQLite's own at walAutocheckpointPages, copies it.
+	_ = s.Checkpoint(ctx)
+}
