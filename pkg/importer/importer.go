@@ -127,7 +127,10 @@ const MaxBatch = 10
 
 // Defaults of Options.
 const (
-	DefaultConcurrency = 4
+	// DefaultConcurrency keeps enough calls in flight that a service
+	// answering each in a few milliseconds is never idle waiting for the
+	// next; a throttled one answers 429, which the import backs off from.
+	DefaultConcurrency = 16
 	DefaultAttempts    = 5
 )
 

@@ -281,6 +281,7 @@ func importRun(opts *ImportOptions) error {
 		return err
 	}
 	defer report.close()
+	cmdutil.TuneGCForThroughput()
 	mode := importer.Mode(opts.Mode)
 	checker := &enrollfile.Checker{File: in.name, Dir: in.dir, Now: opts.Now, IDsOnly: mode == importer.ModeDelete}
 	bar := newProgress(opts.IO)
