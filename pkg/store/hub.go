@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	fastjson "github.com/segmentio/encoding/json"
 )
 
 // ---- device registries of the local IoT hubs
@@ -110,7 +112,7 @@ func hubDeviceNotFound(hub, id string) error {
 
 func decodeHubDevice(doc []byte) (*HubDevice, error) {
 	d := new(HubDevice)
-	if err := json.Unmarshal(doc, d); err != nil {
+	if err := fastjson.Unmarshal(doc, d); err != nil {
 		return nil, fmt.Errorf("stored hub device is corrupt: %w", err)
 	}
 	return d, nil
