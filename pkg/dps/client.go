@@ -12,7 +12,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -26,6 +25,7 @@ import (
 
 	"github.com/dpsctl/dpsctl/pkg/model"
 	"github.com/dpsctl/dpsctl/pkg/sas"
+	fastjson "github.com/segmentio/encoding/json"
 )
 
 // Options configures a Client.
@@ -324,8 +324,11 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
+// Bodies are encoded and decoded with github.com/segmentio/encoding/json,
+// which gives encoding/json's output and semantics at a fraction of the
+// cost: an import encodes every enrollment, a list decodes every one.
 func marshal(v any) ([]byte, error) {
-	b, err := json.Marshal(v)
+	b, err := fastjson.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("dps: encoding request: %w", err)
 	}
@@ -334,7 +337,7 @@ func marshal(v any) ([]byte, error) {
 
 func decode[T any](r *response, what string) (*T, error) {
 	var v T
-	if err := json.Unmarshal(r.body, &v); err != nil {
+	if err := fastjson.Unmarshal(r.body, &v); err != nil {
 		return nil, fmt.Errorf("dps: decoding %s: %w", what, err)
 	}
 	return &v, nil
