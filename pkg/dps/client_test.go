@@ -367,6 +367,41 @@ func TestBulkBody(t *testing.T) {
 	}
 }
 
+// TestBulkBodyJSON: pre-encoded enrollments go out in the same body as
+// BulkEnrollments sends for them.
+func TestBulkBodyJSON(t *testing.T) {
+	c, seen := newFake(t, func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 200, model.BulkEnrollmentOperationResult{IsSuccessful: true})
+	})
+	items := []model.IndividualEnrollment{
+		{RegistrationID: "a", Attestation: &model.AttestationMechanism{Type: model.AttestationTPM, TPM: &model.TPMAttestation{EndorsementKey: "AAAA"}}},
+		{RegistrationID: "b<&>", IoTHubs: []string{"h1", "h2"}, InitialTwin: &model.InitialTwin{Tags: json.RawMessage(`{"x":1}`)}},
+	}
+	ctx := context.Background()
+	if _, err := c.BulkEnrollments(ctx, model.BulkCreate, items); err != nil {
+		t.Fatal(err)
+	}
+	encoded := make([][]byte, len(items))
+	for i := range items {
+		var err error
+		if encoded[i], err = json.Marshal(&items[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := c.BulkEnrollmentsJSON(ctx, model.BulkCreate, encoded)
+	if err != nil || !res.IsSuccessful {
+		t.Fatal(res, err)
+	}
+	want, _ := io.ReadAll((*seen)[0].Body)
+	got, _ := io.ReadAll((*seen)[1].Body)
+	if len(want) == 0 || string(got) != string(want) {
+		t.Fatalf("body\n%s\nwant (as BulkEnrollments sends)\n%s", got, want)
+	}
+	if r := (*seen)[1]; r.Method != "POST" || r.URL.Path != "/enrollments" || r.Header.Get("Content-Type") == "" {
+		t.Fatal(r.Method, r.URL.Path, r.Header)
+	}
+}
+
 func TestUntrustedServerIsNotRetried(t *testing.T) {
 	var calls atomic.Int32
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -72,6 +72,42 @@ func (c *Client) BulkEnrollments(ctx context.Context, mode string, items []model
 	return post[model.BulkEnrollmentOperationResult](ctx, c, "/enrollments", model.BulkEnrollmentOperation{Mode: mode, Enrollments: items}, "bulk result")
 }
 
+// EncodeEnrollment encodes e as BulkEnrollments sends it: its wire JSON,
+// for BulkEnrollmentsJSON.
+func EncodeEnrollment(e *model.IndividualEnrollment) ([]byte, error) { return marshal(e) }
+
+// BulkEnrollmentsJSON is BulkEnrollments for enrollments already encoded
+// as their wire JSON (each one JSON object, as json.Marshal of a
+// model.IndividualEnrollment gives): the request body is assembled around
+// them without decoding or encoding them again. A bulk import encodes
+// every row while it checks the file and sends the encodings as they are.
+func (c *Client) BulkEnrollmentsJSON(ctx context.Context, mode string, items [][]byte) (*model.BulkEnrollmentOperationResult, error) {
+	modeJSON, err := marshal(mode)
+	if err != nil {
+		return nil, err
+	}
+	n := len(`{"mode":,"enrollments":[]}`) + len(modeJSON) + len(items)
+	for _, it := range items {
+		n += len(it)
+	}
+	b := make([]byte, 0, n)
+	b = append(b, `{"mode":`...)
+	b = append(b, modeJSON...)
+	b = append(b, `,"enrollments":[`...)
+	for i, it := range items {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, it...)
+	}
+	b = append(b, "]}"...)
+	r, err := c.do(ctx, request{method: http.MethodPost, path: "/enrollments", body: b, hasBody: true})
+	if err != nil {
+		return nil, err
+	}
+	return decode[model.BulkEnrollmentOperationResult](r, "bulk result")
+}
+
 // ---- enrollment groups
 
 // GetGroup reads an enrollment group (symmetric keys stripped).

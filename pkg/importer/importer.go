@@ -23,6 +23,7 @@ package importer
 import (
 	"context"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"iter"
@@ -49,6 +50,15 @@ type Client interface {
 }
 
 var _ Client = (*dps.Client)(nil)
+
+// JSONClient is a Client that can also send enrollments already encoded as
+// their wire JSON (see Item.JSON); *dps.Client is one.
+type JSONClient interface {
+	Client
+	BulkEnrollmentsJSON(ctx context.Context, mode string, items [][]byte) (*model.BulkEnrollmentOperationResult, error)
+}
+
+var _ JSONClient = (*dps.Client)(nil)
 
 // Mode says what an import does with each item.
 type Mode string
@@ -106,6 +116,12 @@ type Item struct {
 	// Enrollment is what to write; for ModeDelete only its RegistrationID
 	// matters.
 	Enrollment *model.IndividualEnrollment
+	// JSON, when Enrollment is nil, is the enrollment encoded as its wire
+	// JSON (json.Marshal of a model.IndividualEnrollment) and ID is its
+	// registration ID. A JSONClient sends it as it is in create calls; it
+	// is decoded only where the import needs the fields (comparing with an
+	// existing enrollment, updating one).
+	JSON []byte
 	// Err, when set, makes the item fail without being sent.
 	Err error
 }
@@ -200,6 +216,19 @@ type slot struct {
 	id   string
 	res  Result
 	done bool
+}
+
+// enrollment returns the item's enrollment, decoding Item.JSON the first
+// time it is needed.
+func (s *slot) enrollment() (*model.IndividualEnrollment, error) {
+	if s.item.Enrollment == nil && s.item.JSON != nil {
+		var e model.IndividualEnrollment
+		if err := json.Unmarshal(s.item.JSON, &e); err != nil {
+			return nil, fmt.Errorf("decoding the enrollment: %w", err)
+		}
+		s.item.Enrollment = &e
+	}
+	return s.item.Enrollment, nil
 }
 
 func (s *slot) set(o Outcome, code, msg string) {
@@ -398,7 +427,7 @@ func (r *run) process(b *batch) {
 		switch {
 		case s.item.Err != nil:
 			s.set(Failed, CodeInvalid, s.item.Err.Error())
-		case s.item.Enrollment == nil:
+		case s.item.Enrollment == nil && s.item.JSON == nil:
 			s.set(Failed, CodeInvalid, "no enrollment")
 		default:
 			live = append(live, s)
@@ -527,14 +556,35 @@ type itemError struct {
 // call rejected as a whole (400, 404, 413…) with several items is split
 // into single-item calls so that each item gets its own answer.
 func (r *run) bulk(mode string, slots []*slot, body func(*slot) model.IndividualEnrollment) (map[string]itemError, error) {
-	items := make([]model.IndividualEnrollment, len(slots))
-	for i, s := range slots {
-		items[i] = body(s)
+	send := func(ctx context.Context, slots []*slot) (*model.BulkEnrollmentOperationResult, error) {
+		items := make([]model.IndividualEnrollment, len(slots))
+		for i, s := range slots {
+			items[i] = body(s)
+		}
+		return r.c.BulkEnrollments(ctx, mode, items)
 	}
+	return r.send(mode, slots, send)
+}
+
+// bulkEncoded is bulk for slots whose items all carry their JSON, sent as
+// it is.
+func (r *run) bulkEncoded(c JSONClient, mode string, slots []*slot) (map[string]itemError, error) {
+	return r.send(mode, slots, func(ctx context.Context, slots []*slot) (*model.BulkEnrollmentOperationResult, error) {
+		items := make([][]byte, len(slots))
+		for i, s := range slots {
+			items[i] = s.item.JSON
+		}
+		return c.BulkEnrollmentsJSON(ctx, mode, items)
+	})
+}
+
+// send makes one bulk call with send and returns the failures by
+// lower-case ID.
+func (r *run) send(mode string, slots []*slot, send func(context.Context, []*slot) (*model.BulkEnrollmentOperationResult, error)) (map[string]itemError, error) {
 	var res *model.BulkEnrollmentOperationResult
 	err := r.call(func(ctx context.Context) error {
 		var err error
-		res, err = r.c.BulkEnrollments(ctx, mode, items)
+		res, err = send(ctx, slots)
 		return err
 	})
 	if err != nil {
@@ -542,7 +592,7 @@ func (r *run) bulk(mode string, slots []*slot, body func(*slot) model.Individual
 		if len(slots) > 1 && errors.As(err, &de) && de.StatusCode >= 400 && de.StatusCode < 500 && !dps.IsUnauthorized(err) && !dps.IsThrottled(err) {
 			fails := map[string]itemError{}
 			for _, s := range slots {
-				one, err := r.bulk(mode, []*slot{s}, body)
+				one, err := r.send(mode, []*slot{s}, send)
 				if err != nil {
 					r.failCall([]*slot{s}, err)
 					continue
@@ -587,8 +637,40 @@ func (s *slot) failItem(e itemError) {
 
 func plain(s *slot) model.IndividualEnrollment { return *s.item.Enrollment }
 
+// createCall sends the create call of slots: their JSON as it is when
+// every item carries it and the client takes it, else the enrollments.
+func (r *run) createCall(slots []*slot) (map[string]itemError, error) {
+	if c, ok := r.c.(JSONClient); ok && allEncoded(slots) {
+		return r.bulkEncoded(c, model.BulkCreate, slots)
+	}
+	for _, s := range slots {
+		if _, err := s.enrollment(); err != nil {
+			s.set(Failed, CodeInvalid, err.Error())
+		}
+	}
+	var live []*slot
+	for _, s := range slots {
+		if !s.done {
+			live = append(live, s)
+		}
+	}
+	if len(live) == 0 {
+		return nil, nil
+	}
+	return r.bulk(model.BulkCreate, live, plain)
+}
+
+func allEncoded(slots []*slot) bool {
+	for _, s := range slots {
+		if s.item.Enrollment != nil || s.item.JSON == nil {
+			return false
+		}
+	}
+	return true
+}
+
 func (r *run) create(slots []*slot) {
-	fails, err := r.bulk(model.BulkCreate, slots, plain)
+	fails, err := r.createCall(slots)
 	if err != nil {
 		r.failCall(slots, err)
 		return
@@ -604,7 +686,7 @@ func (r *run) create(slots []*slot) {
 			s.set(Created, "", "")
 		case httpStatus(e.code) == http.StatusConflict:
 			existing = append(existing, s)
-		case httpStatus(e.code) == http.StatusBadRequest && thumbprintOnly(s.item.Enrollment):
+		case httpStatus(e.code) == http.StatusBadRequest && thumbprintOnly(s.decoded()):
 			s.set(Failed, strconv.Itoa(e.code), "the enrollment does not exist and its certificate is given only as a sha256: thumbprint "+
 				"(as exports write it); put the certificate file or PEM in the column to create it ("+e.status+")")
 		default:
@@ -614,6 +696,12 @@ func (r *run) create(slots []*slot) {
 	if len(existing) > 0 {
 		r.reconcile(existing, r.opts.Mode == ModeUpsert)
 	}
+}
+
+// decoded is the item's enrollment, or nil when it cannot be decoded.
+func (s *slot) decoded() *model.IndividualEnrollment {
+	e, _ := s.enrollment()
+	return e
 }
 
 func (r *run) update(slots []*slot) { r.reconcile(slots, true) }
@@ -660,7 +748,11 @@ func (r *run) reconcile(slots []*slot, write bool) {
 			if r.ctx.Err() != nil {
 				return
 			}
-			want := s.item.Enrollment
+			want, err := s.enrollment()
+			if err != nil {
+				s.set(Failed, CodeInvalid, err.Error())
+				continue
+			}
 			cur, keys, err := r.current(want)
 			if err != nil {
 				if dps.IsNotFound(err) {

@@ -137,6 +137,21 @@ func itemsOf(es ...*model.IndividualEnrollment) iter.Seq[Item] {
 	}
 }
 
+// itemsJSONOf is itemsOf with the enrollments given as their wire JSON.
+func itemsJSONOf(es ...*model.IndividualEnrollment) iter.Seq[Item] {
+	return func(yield func(Item) bool) {
+		for i, e := range es {
+			b, err := json.Marshal(e)
+			if err != nil {
+				panic(err)
+			}
+			if !yield(Item{Line: i + 2, ID: e.RegistrationID, JSON: b}) {
+				return
+			}
+		}
+	}
+}
+
 func many(n int, prefix string) []*model.IndividualEnrollment {
 	out := make([]*model.IndividualEnrollment, n)
 	for i := range out {
@@ -268,42 +283,112 @@ func TestModes(t *testing.T) {
 8 other-fields deleted
 `},
 	}
+	encodings := []struct {
+		name  string
+		items func(...*model.IndividualEnrollment) iter.Seq[Item]
+	}{{"enrollments", itemsOf}, {"json", itemsJSONOf}}
 	for _, tt := range tests {
-		t.Run(string(tt.mode), func(t *testing.T) {
-			c := newService(t)
-			ctx := context.Background()
-			if _, sum := collect(t, c, Options{}, itemsOf(seed...)); sum.Outcomes[Created] != len(seed) {
-				t.Fatalf("seeding: %+v", sum)
+		for _, enc := range encodings {
+			t.Run(string(tt.mode)+"/"+enc.name, func(t *testing.T) {
+				c := newService(t)
+				ctx := context.Background()
+				if _, sum := collect(t, c, Options{}, itemsOf(seed...)); sum.Outcomes[Created] != len(seed) {
+					t.Fatalf("seeding: %+v", sum)
+				}
+				before, _ := c.GetEnrollment(ctx, "same")
+				got, _ := collect(t, c, Options{Mode: tt.mode}, enc.items(file...))
+				if s := outcomes(got); s != tt.want {
+					t.Fatalf("got\n%s\nwant\n%s", s, tt.want)
+				}
+				switch tt.mode {
+				case ModeUpsert, ModeUpdate:
+					// Unchanged enrollments are not written again.
+					after, _ := c.GetEnrollment(ctx, "same")
+					if after.ETag != before.ETag {
+						t.Error("an unchanged enrollment was rewritten")
+					}
+					// Updated ones carry what the file says; keys the file
+					// did not give are kept.
+					a, _ := c.GetEnrollmentAttestation(ctx, "other-keys")
+					if a.SymmetricKey.PrimaryKey != key2 || a.SymmetricKey.SecondaryKey != key2 {
+						t.Errorf("keys after update: %+v", a.SymmetricKey)
+					}
+					e, _ := c.GetEnrollment(ctx, "other-fields")
+					if len(e.IoTHubs) != 2 || e.ProvisioningStatus != "enabled" {
+						t.Errorf("other-fields after update: %+v", e)
+					}
+				case ModeDelete:
+					if _, err := c.GetEnrollment(ctx, "same"); !dps.IsNotFound(err) {
+						t.Errorf("not deleted: %v", err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestEncodedItems: items given as JSON are sent as they are by a client
+// that takes JSON, decoded and sent as enrollments by one that does not,
+// and a broken one fails alone.
+func TestEncodedItems(t *testing.T) {
+	es := many(25, "enc")
+	items := func(yield func(Item) bool) {
+		for it := range itemsJSONOf(es...) {
+			if it.Line == 9 {
+				it.JSON = []byte(`{"registrationId":`)
 			}
-			before, _ := c.GetEnrollment(ctx, "same")
-			got, _ := collect(t, c, Options{Mode: tt.mode}, itemsOf(file...))
-			if s := outcomes(got); s != tt.want {
-				t.Fatalf("got\n%s\nwant\n%s", s, tt.want)
+			if !yield(it) {
+				return
 			}
-			switch tt.mode {
-			case ModeUpsert, ModeUpdate:
-				// Unchanged enrollments are not written again.
-				after, _ := c.GetEnrollment(ctx, "same")
-				if after.ETag != before.ETag {
-					t.Error("an unchanged enrollment was rewritten")
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		c    Client
+	}{{"json client", &jsonCounting{JSONClient: newService(t)}}, {"plain client", &faulty{Client: newService(t)}}} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, sum := collect(t, tc.c, Options{}, items)
+			if sum.Outcomes[Created] != 24 || sum.Failed() != 1 {
+				t.Fatalf("%+v\n%s", sum, outcomes(got))
+			}
+			// The plain client cannot decode it; the service refuses it
+			// (its batch is then retried item by item).
+			wantCode := CodeInvalid
+			if _, ok := tc.c.(*jsonCounting); ok {
+				wantCode = "400000"
+			}
+			if r := got[7]; r.Line != 9 || r.Outcome != Failed || r.ErrorCode != wantCode || r.RegistrationID != "enc-0007" {
+				t.Fatalf("broken row: %+v", r)
+			}
+			switch c := tc.c.(type) {
+			case *jsonCounting:
+				// Batches without the broken row go out as JSON.
+				if n := c.calls.Load(); n < 2 {
+					t.Fatalf("%d JSON bulk calls", n)
 				}
-				// Updated ones carry what the file says; keys the file
-				// did not give are kept.
-				a, _ := c.GetEnrollmentAttestation(ctx, "other-keys")
-				if a.SymmetricKey.PrimaryKey != key2 || a.SymmetricKey.SecondaryKey != key2 {
-					t.Errorf("keys after update: %+v", a.SymmetricKey)
+			case *faulty:
+				if n := c.count("bulk create"); n != 3 {
+					t.Fatalf("%d bulk creates, want 3", n)
 				}
-				e, _ := c.GetEnrollment(ctx, "other-fields")
-				if len(e.IoTHubs) != 2 || e.ProvisioningStatus != "enabled" {
-					t.Errorf("other-fields after update: %+v", e)
-				}
-			case ModeDelete:
-				if _, err := c.GetEnrollment(ctx, "same"); !dps.IsNotFound(err) {
-					t.Errorf("not deleted: %v", err)
-				}
+			}
+			// A second run finds every written enrollment unchanged.
+			got, sum = collect(t, tc.c, Options{}, items)
+			if sum.Outcomes[Unchanged] != 24 || sum.Failed() != 1 {
+				t.Fatalf("re-run: %+v\n%s", sum, outcomes(got))
 			}
 		})
 	}
+}
+
+// jsonCounting counts the JSON bulk calls of a JSONClient.
+type jsonCounting struct {
+	JSONClient
+	calls atomic.Int32
+}
+
+func (j *jsonCounting) BulkEnrollmentsJSON(ctx context.Context, mode string, items [][]byte) (*model.BulkEnrollmentOperationResult, error) {
+	j.calls.Add(1)
+	return j.JSONClient.BulkEnrollmentsJSON(ctx, mode, items)
 }
 
 // TestRerunIsIdempotent: a second run of the same import writes nothing.
