@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"sync"
 
+	"github.com/dpsctl/dpsctl/pkg/dps"
 	"github.com/dpsctl/dpsctl/pkg/enrollfile"
 	"github.com/dpsctl/dpsctl/pkg/importer"
 )
@@ -36,15 +37,18 @@ func checkWorkers() int { return min(runtime.GOMAXPROCS(0), maxCheckWorkers) }
 // checkAll runs pass 1: every row is read and checked, problems are printed
 // (and reported), duplicates are looked for. It returns the number of rows
 // and of bad rows.
-func checkAll(ctx context.Context, in *input, checker *enrollfile.Checker, bar *progress, report *reportWriter) (rows, bad int, err error) {
-	return checkRows(ctx, in, checker, bar, report, checkWorkers())
+//
+// With a spool, the enrollments of the rows accepted are encoded on the
+// checking goroutines and added to it in file order.
+func checkAll(ctx context.Context, in *input, checker *enrollfile.Checker, bar *progress, report *reportWriter, sp *spool) (rows, bad int, err error) {
+	return checkRows(ctx, in, checker, bar, report, sp, checkWorkers())
 }
 
 // checkRows is checkAll with the rows checked on the given number of
 // goroutines. The checker is shared by them: Checker.Check may be called
 // concurrently (checker.Now too, which time.Now allows).
-func checkRows(ctx context.Context, in *input, checker *enrollfile.Checker, bar *progress, report *reportWriter, workers int) (rows, bad int, err error) {
-	s := &checkState{in: in, bar: bar, report: report, badLines: map[int]bool{}, dups: enrollfile.NewDuplicateIndex()}
+func checkRows(ctx context.Context, in *input, checker *enrollfile.Checker, bar *progress, report *reportWriter, sp *spool, workers int) (rows, bad int, err error) {
+	s := &checkState{in: in, bar: bar, report: report, spool: sp, badLines: map[int]bool{}, dups: enrollfile.NewDuplicateIndex()}
 	if workers <= 1 {
 		err = s.checkSerial(ctx, checker)
 	} else {
@@ -66,6 +70,19 @@ type checkState struct {
 	bad      int
 	badLines map[int]bool
 	dups     *enrollfile.DuplicateIndex
+	// spool, when not nil, receives the accepted rows' enrollments.
+	spool *spool
+}
+
+// spooling reports whether accepted rows still go to the spool: once a
+// row is bad nothing will be written, so nothing more is kept.
+func (s *checkState) spooling() bool { return s.spool != nil && s.bad == 0 }
+
+// keep adds an accepted row to the spool.
+func (s *checkState) keep(rec *enrollfile.Record, enc []byte) {
+	if s.spooling() && enc != nil {
+		s.spool.add(rec.Line, rec.Get(enrollfile.RegistrationID), enc)
+	}
 }
 
 // rowProblems are the problems of one row, in the order they are printed.
@@ -82,17 +99,25 @@ func readProblem(err error) rowProblems {
 	return rowProblems{line: re.Line, errs: []error{err}}
 }
 
-// checkRecord checks one record; ok is false when it has problems.
-func checkRecord(checker *enrollfile.Checker, rec *enrollfile.Record) (p rowProblems, ok bool) {
-	_, errs := checker.Check(rec)
+// checkRecord checks one record; ok is false when it has problems. With
+// encode set, enc is the wire JSON of the enrollment of an accepted row.
+func checkRecord(checker *enrollfile.Checker, rec *enrollfile.Record, encode bool) (enc []byte, p rowProblems, ok bool) {
+	e, errs := checker.Check(rec)
 	if len(errs) == 0 {
-		return rowProblems{}, true
+		if !encode {
+			return nil, rowProblems{}, true
+		}
+		enc, err := dps.EncodeEnrollment(e)
+		if err != nil {
+			return nil, rowProblems{line: rec.Line, id: rec.Get(enrollfile.RegistrationID), errs: []error{err}}, false
+		}
+		return enc, rowProblems{}, true
 	}
 	es := make([]error, len(errs))
 	for i, e := range errs {
 		es[i] = e
 	}
-	return rowProblems{line: rec.Line, id: rec.Get(enrollfile.RegistrationID), errs: es}, false
+	return nil, rowProblems{line: rec.Line, id: rec.Get(enrollfile.RegistrationID), errs: es}, false
 }
 
 // fail prints the problems of a row, counts the row as bad and reports it.
@@ -150,11 +175,13 @@ func (s *checkState) checkSerial(ctx context.Context, checker *enrollfile.Checke
 		}
 		s.rows++
 		s.addID(rec)
-		if p, ok := checkRecord(checker, rec); !ok {
+		enc, p, ok := checkRecord(checker, rec, s.spooling())
+		if !ok {
 			if err := s.fail(p); err != nil {
 				return err
 			}
 		}
+		s.keep(rec, enc)
 		if s.rows%256 == 0 {
 			s.bar.update("Checking", read, s.in.size, "bytes")
 		}
@@ -175,6 +202,9 @@ type checkBatch struct {
 
 	// problems, set by the checker, are those of the rows, in order.
 	problems []rowProblems
+	// encoded, set by the checker when spooling, are the enrollments of
+	// the rows accepted (nil for the others).
+	encoded [][]byte
 	// done is closed when the batch has been checked.
 	done chan struct{}
 }
@@ -240,17 +270,23 @@ func (s *checkState) checkParallel(ctx context.Context, checker *enrollfile.Chec
 			}
 		}
 	})
+	encode := s.spool != nil
 	for range workers {
 		wg.Go(func() {
 			for b := range work {
+				if encode {
+					b.encoded = make([][]byte, len(b.recs))
+				}
 				for i, rec := range b.recs {
 					if ctx.Err() != nil {
 						break
 					}
 					if rec == nil {
 						b.problems = append(b.problems, readProblem(b.readErrs[i]))
-					} else if p, ok := checkRecord(checker, rec); !ok {
+					} else if enc, p, ok := checkRecord(checker, rec, encode); !ok {
 						b.problems = append(b.problems, p)
+					} else if encode {
+						b.encoded[i] = enc
 					}
 				}
 				close(b.done)
@@ -287,6 +323,13 @@ func (s *checkState) checkParallel(ctx context.Context, checker *enrollfile.Chec
 		for _, p := range b.problems {
 			if err := s.fail(p); err != nil {
 				return err
+			}
+		}
+		if s.spooling() {
+			for i, rec := range b.recs {
+				if rec != nil {
+					s.keep(rec, b.encoded[i])
+				}
 			}
 		}
 		s.bar.update("Checking", b.read, s.in.size, "bytes")

@@ -58,7 +58,7 @@ func BenchmarkCheckPass(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		rows, bad, err := checkAll(context.Background(), in, checker, bar, nil)
+		rows, bad, err := checkAll(context.Background(), in, checker, bar, nil, nil)
 		if err != nil || bad != 0 || rows != benchRows {
 			b.Fatalf("%d rows, %d bad: %v", rows, bad, err)
 		}

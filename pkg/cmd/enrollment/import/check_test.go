@@ -238,7 +238,7 @@ func TestCheckOrder(t *testing.T) {
 				t.Fatal(err)
 			}
 			checker := &enrollfile.Checker{File: in.name, Dir: in.dir, Now: time.Now}
-			rows, bad, err := checkRows(context.Background(), in, checker, bar, report, workers)
+			rows, bad, err := checkRows(context.Background(), in, checker, bar, report, nil, workers)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -325,7 +325,7 @@ func TestCheckCancel(t *testing.T) {
 				}
 				return time.Now()
 			}}
-			rows, _, err := checkRows(ctx, in, checker, &progress{errOut: io.Discard}, nil, workers)
+			rows, _, err := checkRows(ctx, in, checker, &progress{errOut: io.Discard}, nil, nil, workers)
 			if !errors.Is(err, context.Canceled) {
 				t.Fatalf("error %v, want %v", err, context.Canceled)
 			}
@@ -356,7 +356,7 @@ func TestCheckReportFails(t *testing.T) {
 			}
 			report.f.Close() // the report's writes fail once its buffer fills
 			checker := &enrollfile.Checker{File: in.name, Dir: in.dir, Now: time.Now}
-			_, _, err = checkRows(context.Background(), in, checker, &progress{errOut: io.Discard}, report, workers)
+			_, _, err = checkRows(context.Background(), in, checker, &progress{errOut: io.Discard}, report, nil, workers)
 			if !errors.Is(err, os.ErrClosed) {
 				t.Fatalf("error %v, want %v", err, os.ErrClosed)
 			}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -286,9 +287,17 @@ func importRun(opts *ImportOptions) error {
 	checker := &enrollfile.Checker{File: in.name, Dir: in.dir, Now: opts.Now, IDsOnly: mode == importer.ModeDelete}
 	bar := newProgress(opts.IO)
 
-	// Pass 1: check every row.
+	// Pass 1: check every row (and, for the modes that send whole
+	// enrollments, keep them encoded for pass 2).
+	var sp *spool
+	if !opts.DryRun && mode != importer.ModeDelete {
+		if sp, err = newSpool(); err != nil {
+			return err
+		}
+		defer sp.close()
+	}
 	start := time.Now()
-	rows, bad, err := checkAll(ctx, in, checker, bar, report)
+	rows, bad, err := checkAll(ctx, in, checker, bar, report, sp)
 	bar.clear()
 	if err != nil {
 		return err
@@ -312,32 +321,18 @@ func importRun(opts *ImportOptions) error {
 	if err != nil {
 		return err
 	}
-	rd, closeFile, err := in.open(nil)
-	if err != nil {
-		return err
-	}
-	defer closeFile()
-	items := func(yield func(importer.Item) bool) {
-		for {
-			rec, err := rd.Next()
-			if err == io.EOF {
-				return
-			}
-			if err != nil {
-				// The file changed since it was checked.
-				if !yield(importer.Item{Err: err}) {
-					return
-				}
-				continue
-			}
-			it := importer.Item{Line: rec.Line, ID: rec.Get(enrollfile.RegistrationID)}
-			if ctx.Err() == nil {
-				it.Enrollment, it.Err = checker.Build(rec)
-			}
-			if !yield(it) {
-				return
-			}
+	var items iter.Seq[importer.Item]
+	if sp != nil {
+		if items, err = sp.items(); err != nil {
+			return err
 		}
+	} else {
+		rd, closeFile, err := in.open(nil)
+		if err != nil {
+			return err
+		}
+		defer closeFile()
+		items = fileItems(ctx, rd, checker)
 	}
 	printed, done := 0, 0
 	emit := func(r importer.Result) error {
@@ -386,4 +381,31 @@ func importRun(opts *ImportOptions) error {
 		return fmt.Errorf("%d of %d rows failed", sum.Failed(), sum.Rows)
 	}
 	return nil
+}
+
+// fileItems reads the import items from the file again (pass 2 without a
+// spool: deletions need only the IDs).
+func fileItems(ctx context.Context, rd enrollfile.Reader, checker *enrollfile.Checker) iter.Seq[importer.Item] {
+	return func(yield func(importer.Item) bool) {
+		for {
+			rec, err := rd.Next()
+			if err == io.EOF {
+				return
+			}
+			if err != nil {
+				// The file changed since it was checked.
+				if !yield(importer.Item{Err: err}) {
+					return
+				}
+				continue
+			}
+			it := importer.Item{Line: rec.Line, ID: rec.Get(enrollfile.RegistrationID)}
+			if ctx.Err() == nil {
+				it.Enrollment, it.Err = checker.Build(rec)
+			}
+			if !yield(it) {
+				return
+			}
+		}
+	}
 }
