@@ -4,7 +4,8 @@
 # 127.0.0.1 (HTTPS, SAS), with wall time, CPU time and peak RSS of the
 # import and of the service; then a sequential loop of one create call per
 # row through the client, on a sample of SEQ rows into a fresh service,
-# extrapolated to N, and the speed-up of the import over it.
+# extrapolated to N, and the speed-up of the import over it. ROUNDS=n
+# (default 3) repeats both and reports the medians.
 #
 #   bench/import/run.sh [N] [SEQ]        (defaults 100000 and 2000)
 #
@@ -56,27 +57,37 @@ serve_usage() {
 	echo "$hwm $(awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f", t / hz}')"
 }
 
-mkdir -p "$work/d1" "$work/d2"
-start_serve "$work/d1"
-read -r _ serve_cpu0 < <(serve_usage)
+# Each round imports the file into a fresh service and then times the
+# sequential loop on another fresh service right after, so that both halves
+# of a round's ratio see the same machine; the rounds' medians are reported.
+ROUNDS=${ROUNDS:-3}
 import_flags=(--quiet)
 [ -n "${CONCURRENCY:-}" ] && import_flags+=(--concurrency "$CONCURRENCY")
-/usr/bin/time -v "$work/dpsctl" enrollment import "$work/enrollments.csv" "${import_flags[@]}" 2> "$work/import.err" || { cat "$work/import.err"; exit 1; }
-read -r serve_rss serve_cpu < <(serve_usage)
-serve_cpu=$(awk -v a="$serve_cpu" -v b="$serve_cpu0" 'BEGIN {printf "%.2f", a - b}')
-sed -n '/rows in/,/calls/p' "$work/import.err"
-wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$work/import.err")
-rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$work/import.err")
-cpu=$(awk -F': ' '/User time|System time/ {s += $2} END {printf "%.2f", s}' "$work/import.err")
-echo "import of $N rows${CONCURRENCY:+ (--concurrency $CONCURRENCY)}: wall $wall, peak RSS $((rss / 1024)) MB, CPU ${cpu}s; service: peak RSS $serve_rss MB, CPU ${serve_cpu}s"
-count=$("$work/dpsctl" enrollment list --quiet | wc -l)
-echo "enrollments in the service: $count"
-stop_serve
+: > "$work/rounds"
+for round in $(seq "$ROUNDS"); do
+	mkdir -p "$work/d1.$round" "$work/d2.$round"
+	start_serve "$work/d1.$round"
+	read -r _ serve_cpu0 < <(serve_usage)
+	/usr/bin/time -v "$work/dpsctl" enrollment import "$work/enrollments.csv" "${import_flags[@]}" 2> "$work/import.err" || { cat "$work/import.err"; exit 1; }
+	read -r serve_rss serve_cpu < <(serve_usage)
+	serve_cpu=$(awk -v a="$serve_cpu" -v b="$serve_cpu0" 'BEGIN {printf "%.2f", a - b}')
+	[ "$round" = 1 ] && sed -n '/rows in/,/calls/p' "$work/import.err"
+	wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$work/import.err")
+	rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$work/import.err")
+	cpu=$(awk -F': ' '/User time|System time/ {s += $2} END {printf "%.2f", s}' "$work/import.err")
+	count=$("$work/dpsctl" enrollment list --quiet | wc -l)
+	stop_serve
+	[ "$count" = "$N" ] || { echo "round $round: $count enrollments in the service, want $N" >&2; exit 1; }
 
-start_serve "$work/d2"
-"$work/seq" -file "$work/sample.csv" -n "$N" | tee "$work/seq.out"
-stop_serve
-seq_s=$(sed -n 's/.*extrapolated to [0-9]* rows: \([0-9.]*\)s$/\1/p' "$work/seq.out")
-import_s=$(echo "$wall" | awk -F: '{s = 0; for (i = 1; i <= NF; i++) s = s * 60 + $i; print s}')
-awk -v a="$seq_s" -v b="$import_s" 'BEGIN {if (b > 0) printf "speed-up of the import over the sequential loop: %.1fx\n", a / b}'
-
+	start_serve "$work/d2.$round"
+	"$work/seq" -file "$work/sample.csv" -n "$N" > "$work/seq.out"
+	stop_serve
+	seq_s=$(sed -n 's/.*extrapolated to [0-9]* rows: \([0-9.]*\)s$/\1/p' "$work/seq.out")
+	seq_rate=$(sed -n 's/.*(\([0-9]*\) rows\/s).*/\1/p' "$work/seq.out")
+	import_s=$(echo "$wall" | awk -F: '{s = 0; for (i = 1; i <= NF; i++) s = s * 60 + $i; print s}')
+	ratio=$(awk -v a="$seq_s" -v b="$import_s" 'BEGIN {printf "%.1f", a / b}')
+	echo "round $round: import of $N rows${CONCURRENCY:+ (--concurrency $CONCURRENCY)}: wall ${import_s}s, peak RSS $((rss / 1024)) MB, CPU ${cpu}s; service: peak RSS $serve_rss MB, CPU ${serve_cpu}s; $count enrollments stored; sequential loop ${seq_rate} rows/s, ${seq_s}s for $N rows; speed-up ${ratio}x"
+	echo "$import_s $seq_s $ratio" >> "$work/rounds"
+done
+median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
+echo "median of $ROUNDS rounds: import $(cut -d' ' -f1 "$work/rounds" | median)s, sequential loop $(cut -d' ' -f2 "$work/rounds" | median)s, speed-up $(cut -d' ' -f3 "$work/rounds" | median)x"
