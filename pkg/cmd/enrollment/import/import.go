@@ -70,7 +70,9 @@ is written and the exit status is 1. --dry-run stops after the checks.
 
 The rows are then written through the bulk API, ten per call, --concurrency
 calls at a time, at most --rate calls per minute. Throttling (429) and
-service errors (5xx) are retried, honouring Retry-After.
+service errors (5xx) are retried, honouring Retry-After. Between the two
+steps the checked rows wait in a temporary file (about the size of the
+input, in $TMPDIR), so the input is not read and converted twice.
 
 --mode says what to do:
   create   create new enrollments; an existing identical one is "unchanged",
