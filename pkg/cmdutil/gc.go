@@ -14,11 +14,16 @@ import (
 const ThroughputGCPercent = 400
 
 // TuneGCForThroughput sets the collector target to ThroughputGCPercent
-// unless the user chose one with the GOGC environment variable. It is
-// called at the start of such commands, never by libraries.
-func TuneGCForThroughput() {
-	if _, set := os.LookupEnv("GOGC"); set {
-		return
+// unless the user chose one with the GOGC environment variable, and, when
+// memoryLimit is not 0 and GOMEMLIMIT is not set, a soft memory limit:
+// past it the collector works harder instead of letting a live heap that
+// grows with the input (an import's duplicate-ID index) grow five times
+// over. It is called at the start of such commands, never by libraries.
+func TuneGCForThroughput(memoryLimit int64) {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(ThroughputGCPercent)
 	}
-	debug.SetGCPercent(ThroughputGCPercent)
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set && memoryLimit > 0 {
+		debug.SetMemoryLimit(memoryLimit)
+	}
 }

@@ -1,6 +1,7 @@
 package cmdutil
 
 import (
+	"math"
 	"os"
 	"runtime/debug"
 	"testing"
@@ -8,27 +9,43 @@ import (
 
 func TestTuneGCForThroughput(t *testing.T) {
 	for _, tc := range []struct {
-		name  string
-		env   *string
-		start int
-		want  int
+		name         string
+		gogc, limit  *string // environment; nil: unset
+		memoryLimit  int64
+		startPercent int
+		wantPercent  int
+		wantLimit    int64
 	}{
-		{name: "GOGC unset", start: 100, want: ThroughputGCPercent},
-		{name: "GOGC set by the user", env: ptr("50"), start: 50, want: 50},
-		{name: "GOGC=off", env: ptr("off"), start: -1, want: -1},
+		{name: "nothing set", memoryLimit: 0, startPercent: 100, wantPercent: ThroughputGCPercent, wantLimit: math.MaxInt64},
+		{name: "with a memory limit", memoryLimit: 48 << 20, startPercent: 100, wantPercent: ThroughputGCPercent, wantLimit: 48 << 20},
+		{name: "GOGC set by the user", gogc: ptr("50"), memoryLimit: 48 << 20, startPercent: 50, wantPercent: 50, wantLimit: 48 << 20},
+		{name: "GOGC=off", gogc: ptr("off"), startPercent: -1, wantPercent: -1, wantLimit: math.MaxInt64},
+		{name: "GOMEMLIMIT set by the user", limit: ptr("1GiB"), memoryLimit: 48 << 20, startPercent: 100, wantPercent: ThroughputGCPercent, wantLimit: math.MaxInt64},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			t.Setenv("GOGC", "")
-			if tc.env == nil {
-				os.Unsetenv("GOGC")
-			} else {
-				os.Setenv("GOGC", *tc.env)
+			for _, v := range []struct {
+				name string
+				val  *string
+			}{{"GOGC", tc.gogc}, {"GOMEMLIMIT", tc.limit}} {
+				t.Setenv(v.name, "")
+				if v.val == nil {
+					os.Unsetenv(v.name)
+				} else {
+					os.Setenv(v.name, *v.val)
+				}
 			}
-			prev := debug.SetGCPercent(tc.start)
-			defer debug.SetGCPercent(prev)
-			TuneGCForThroughput()
-			if got := debug.SetGCPercent(tc.start); got != tc.want {
-				t.Fatalf("GC percent %d, want %d", got, tc.want)
+			prevPercent := debug.SetGCPercent(tc.startPercent)
+			prevLimit := debug.SetMemoryLimit(math.MaxInt64)
+			defer func() {
+				debug.SetGCPercent(prevPercent)
+				debug.SetMemoryLimit(prevLimit)
+			}()
+			TuneGCForThroughput(tc.memoryLimit)
+			if got := debug.SetGCPercent(tc.startPercent); got != tc.wantPercent {
+				t.Errorf("GC percent %d, want %d", got, tc.wantPercent)
+			}
+			if got := debug.SetMemoryLimit(-1); got != tc.wantLimit {
+				t.Errorf("memory limit %d, want %d", got, tc.wantLimit)
 			}
 		})
 	}

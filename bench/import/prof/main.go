@@ -82,7 +82,7 @@ func startProfile(path string) (func(), error) {
 }
 
 func serve(args []string) error {
-	cmdutil.TuneGCForThroughput() // as dpsctl serve does
+	cmdutil.TuneGCForThroughput(0) // as dpsctl serve does
 	fs := flag.NewFlagSet("serve", flag.ExitOnError)
 	data := fs.String("data", "", "data directory")
 	prof := fs.String("cpuprofile", "", "CPU profile file")
@@ -117,7 +117,7 @@ func serve(args []string) error {
 }
 
 func runImport(args []string) error {
-	cmdutil.TuneGCForThroughput() // as dpsctl enrollment import does
+	cmdutil.TuneGCForThroughput(48 << 20) // as dpsctl enrollment import does
 	fs := flag.NewFlagSet("import", flag.ExitOnError)
 	file := fs.String("file", "", "enrollment CSV file")
 	prof := fs.String("cpuprofile", "", "CPU profile file")

@@ -110,7 +110,7 @@ func serveRun(opts *ServeOptions) error {
 	if opts.Verbose {
 		logger = slog.New(slog.NewTextHandler(opts.IO.ErrOut, nil))
 	}
-	cmdutil.TuneGCForThroughput()
+	cmdutil.TuneGCForThroughput(0)
 	inst, err := server.Open(server.Options{
 		DataDir:     cfg.DataDir,
 		HostName:    opts.HostName,

@@ -265,6 +265,11 @@ func (r *reportWriter) close() error {
 // report has them all.
 const maxPrintedFailures = 20
 
+// importMemoryLimit is the import's soft memory limit: beyond the few
+// megabytes every import needs, only the duplicate-ID index grows with the
+// file (8 bytes a row).
+const importMemoryLimit = 48 << 20
+
 func importRun(opts *ImportOptions) error {
 	ctx := opts.Ctx
 	if ctx == nil {
@@ -284,7 +289,7 @@ func importRun(opts *ImportOptions) error {
 		return err
 	}
 	defer report.close()
-	cmdutil.TuneGCForThroughput()
+	cmdutil.TuneGCForThroughput(importMemoryLimit)
 	mode := importer.Mode(opts.Mode)
 	checker := &enrollfile.Checker{File: in.name, Dir: in.dir, Now: opts.Now, IDsOnly: mode == importer.ModeDelete}
 	bar := newProgress(opts.IO)
