@@ -70,11 +70,17 @@ func (c *idleCheckpointer) close() {
 // Checkpoint copies the write-ahead log into the database file and
 // truncates the log. The copying is done on a reader connection, where it
 // does not hold up writers; only the final truncation takes the writer
-// connection, briefly. Writes committed meanwhile stay in the log.
+// connection, briefly, and only when the copy was complete: a reader still
+// on an older snapshot (another process sharing the data directory) would
+// make the truncation wait for it, holding up this store's writes, so the
+// log is then left for a later checkpoint.
 func (s *Store) Checkpoint(ctx context.Context) error {
 	var busy, logPages, done int
 	if err := s.r.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logPages, &done); err != nil {
 		return err
+	}
+	if busy != 0 || done < logPages {
+		return nil
 	}
 	return s.w.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logPages, &done)
 }

@@ -136,3 +136,54 @@ func TestStoreCloseWithCheckpointPending(t *testing.T) {
 		t.Fatalf("%d enrollments after reopening (%v), want 1", c, err)
 	}
 }
+
+// TestCheckpointLeavesTheLogToAnOldReader: while a reader (such as another
+// process sharing the data directory) holds an older snapshot, a
+// checkpoint copies what it can and leaves the log, rather than wait for
+// the reader with the writer connection held.
+func TestCheckpointLeavesTheLogToAnOldReader(t *testing.T) {
+	s := openTest(t)
+	s.checkpoints.delay = time.Hour
+	ctx := context.Background()
+	put := func(id string) {
+		t.Helper()
+		if err := s.PutEnrollment(ctx, &model.IndividualEnrollment{RegistrationID: id, ETag: id,
+			Attestation: &model.AttestationMechanism{Type: model.AttestationSymmetricKey}}, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("before")
+	other, err := openDB(s.Path(), "deferred", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	reader, err := other.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Rollback()
+	var n int
+	if err := reader.QueryRow("SELECT count(*) FROM enrollments").Scan(&n); err != nil || n != 1 {
+		t.Fatalf("reader sees %d (%v)", n, err)
+	}
+	put("after")
+	start := time.Now()
+	if err := s.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > busyTimeoutMS*time.Millisecond/2 {
+		t.Fatalf("checkpoint waited %v for the reader", d)
+	}
+	if fileSize(t, s.Path()+"-wal") == 0 {
+		t.Fatal("the log was truncated under a reader")
+	}
+	put("later") // the writer is free
+	reader.Rollback()
+	if err := s.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if size := fileSize(t, s.Path()+"-wal"); size != 0 {
+		t.Fatalf("log of %d bytes once the reader is gone", size)
+	}
+}
