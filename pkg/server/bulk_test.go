@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"reflect"
 	"sort"
@@ -378,14 +377,7 @@ func refDecodeJSON(b []byte, v any) error {
 	if len(t) == 0 || t[0] != '{' {
 		return badRequest("the request body must be a JSON object")
 	}
-	dec := json.NewDecoder(bytes.NewReader(t))
-	if err := dec.Decode(v); err != nil {
-		return jsonError(err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return badRequest("the request body has data after the JSON object")
-	}
-	return nil
+	return decodeJSONStd(t, v)
 }
 
 // TestDecodeJSONAnswersAsEncodingJSON: the service's decoder gives the

@@ -370,6 +370,12 @@ func decodeJSON(b []byte, v any) error {
 		return nil
 	}
 	reflect.ValueOf(v).Elem().SetZero()
+	return decodeJSONStd(t, v)
+}
+
+// decodeJSONStd decodes the JSON object t into v with encoding/json and
+// answers a body it refuses with the offending field or offset.
+func decodeJSONStd(t []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(t))
 	if err := dec.Decode(v); err != nil {
 		return jsonError(err)
