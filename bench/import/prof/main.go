@@ -117,7 +117,7 @@ func serve(args []string) error {
 }
 
 func runImport(args []string) error {
-	cmdutil.TuneGCForThroughput(48 << 20) // as dpsctl enrollment import does
+	cmdutil.TuneGCForThroughput(32 << 20) // as dpsctl enrollment import does
 	fs := flag.NewFlagSet("import", flag.ExitOnError)
 	file := fs.String("file", "", "enrollment CSV file")
 	prof := fs.String("cpuprofile", "", "CPU profile file")

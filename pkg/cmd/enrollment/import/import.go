@@ -268,7 +268,7 @@ const maxPrintedFailures = 20
 // importMemoryLimit is the import's soft memory limit: beyond the few
 // megabytes every import needs, only the duplicate-ID index grows with the
 // file (8 bytes a row).
-const importMemoryLimit = 48 << 20
+const importMemoryLimit = 32 << 20
 
 func importRun(opts *ImportOptions) error {
 	ctx := opts.Ctx
