@@ -7,7 +7,11 @@
 # extrapolated to N, and the speed-up of the import over it. ROUNDS=n
 # (default 3) repeats both and reports the medians.
 #
-#   bench/import/run.sh [N] [SEQ]        (defaults 100000 and 2000)
+#   bench/import/run.sh [N] [SEQ] [BIG]  (defaults 100000, 2000, none)
+#
+# With BIG (such as 1000000), the same run then imports BIG rows once more
+# into a fresh service and compares the peak memory of both sides with the
+# N-row import: memory should stay flat whatever the size.
 #
 # CONCURRENCY=n passes --concurrency n to the import (default: the
 # command's default). The machine's load (uptime) is printed first: other
@@ -16,6 +20,7 @@
 set -euo pipefail
 N=${1:-100000}
 SEQ=${2:-2000}
+BIG=${3:-}
 cd "$(dirname "$0")/../.."
 work=$(mktemp -d)
 serve_pid=
@@ -88,6 +93,20 @@ for round in $(seq "$ROUNDS"); do
 	ratio=$(awk -v a="$seq_s" -v b="$import_s" 'BEGIN {printf "%.1f", a / b}')
 	echo "round $round: import of $N rows${CONCURRENCY:+ (--concurrency $CONCURRENCY)}: wall ${import_s}s, peak RSS $((rss / 1024)) MB, CPU ${cpu}s; service: peak RSS $serve_rss MB, CPU ${serve_cpu}s; $count enrollments stored; sequential loop ${seq_rate} rows/s, ${seq_s}s for $N rows; speed-up ${ratio}x"
 	echo "$import_s $seq_s $ratio" >> "$work/rounds"
+	echo "$((rss / 1024))" >> "$work/rounds.rss"
 done
 median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 echo "median of $ROUNDS rounds: import $(cut -d' ' -f1 "$work/rounds" | median)s, sequential loop $(cut -d' ' -f2 "$work/rounds" | median)s, speed-up $(cut -d' ' -f3 "$work/rounds" | median)x"
+[ -z "$BIG" ] && exit 0
+
+echo "generating $BIG rows…" >&2
+"$work/gen" -n "$BIG" -prefix big > "$work/big.csv"
+rss_n=$(tail -1 "$work/rounds.rss" 2>/dev/null || true)
+mkdir -p "$work/big"
+start_serve "$work/big"
+/usr/bin/time -v "$work/dpsctl" enrollment import "$work/big.csv" "${import_flags[@]}" 2> "$work/import.err" || { cat "$work/import.err"; exit 1; }
+read -r big_serve_rss _ < <(serve_usage)
+big_wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$work/import.err")
+big_rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$work/import.err")
+stop_serve
+echo "import of $BIG rows: wall $big_wall, peak RSS $((big_rss / 1024)) MB (with $N rows: $rss_n MB); service: peak RSS $big_serve_rss MB (with $N rows: $serve_rss MB)"
