@@ -156,7 +156,6 @@ func (idx *groupIndex) match(chain []*x509.Certificate) *x509Anchor {
 	return nil
 }
 
-
 // snapshotCache holds a value loaded from the store for up to ttl.
 type snapshotCache[T any] struct {
 	ttl  time.Duration
