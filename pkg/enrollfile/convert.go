@@ -31,7 +31,10 @@ const minInlineBase64 = 100
 
 // Checker turns records into enrollments. Check validates a record the way
 // the service and the device will; Build converts a record that Check
-// already accepted, skipping the costly checks.
+// already accepted, skipping the costly checks. Check and Build may be
+// called from several goroutines at once (the import checks rows on every
+// core): a Checker holds no state that they change, and Now must be safe
+// for concurrent use too (time.Now is).
 type Checker struct {
 	// File names the file in errors.
 	File string
