@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -14,7 +16,11 @@ import (
 // log grow to walAutocheckpointPages before a commit checkpoints, and
 // checkpoints on its own once writes have stopped for idleCheckpointDelay:
 // the copy moves out of bursts of writes into the quiet after them, and the
-// log file is truncated again.
+// log file is truncated again. A burst long enough to take the log past
+// busyCheckpointBytes (three quarters of the bound) has its log copied in
+// the background meanwhile, on a reader connection, so that the commit
+// that reaches the bound finds little left to copy and the writes are not
+// held up for seconds.
 const (
 	// walAutocheckpointPages bounds the log between checkpoints (256 MiB
 	// with the 4 KiB page size).
@@ -22,7 +28,45 @@ const (
 	// idleCheckpointDelay is how long after the last write the store
 	// checkpoints the log and truncates it.
 	idleCheckpointDelay = 250 * time.Millisecond
+	// busyCheckpointBytes is the log size past which it is copied in the
+	// background while writes go on.
+	busyCheckpointBytes = walAutocheckpointPages * 4096 / 4 * 3
+	// busyCheckEvery is how many commits pass between looks at the size
+	// of the log.
+	busyCheckEvery = 32
 )
+
+// busyCheckpointer copies a growing log into the database in the
+// background while writes go on.
+type busyCheckpointer struct {
+	threshold int64 // log size that starts a copy
+	commits   atomic.Int64
+	running   atomic.Bool
+}
+
+// wrote notes a committed write of s and, now and then, starts a
+// background copy when the log has grown past the threshold.
+func (c *busyCheckpointer) wrote(s *Store) {
+	if c.commits.Add(1)%busyCheckEvery != 0 || c.running.Load() {
+		return
+	}
+	fi, err := os.Stat(s.path + "-wal")
+	if err != nil || fi.Size() < c.threshold {
+		return
+	}
+	if !c.running.CompareAndSwap(false, true) {
+		return
+	}
+	go func() {
+		defer c.running.Store(false)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		// PASSIVE copies what no reader still needs and never waits; a
+		// failure only leaves more for the next checkpoint.
+		var busy, logPages, done int
+		_ = s.r.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logPages, &done)
+	}()
+}
 
 // idleCheckpointer checkpoints a store once writes stop.
 type idleCheckpointer struct {

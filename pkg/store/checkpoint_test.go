@@ -187,3 +187,43 @@ func TestCheckpointLeavesTheLogToAnOldReader(t *testing.T) {
 		t.Fatalf("log of %d bytes once the reader is gone", size)
 	}
 }
+
+// TestBusyCheckpoint: while writes go on, a log past the threshold is
+// copied into the database in the background, long before the log reaches
+// the bound at which a commit would copy it.
+func TestBusyCheckpoint(t *testing.T) {
+	s := openTest(t)
+	s.checkpoints.delay = time.Hour // no idle checkpoint in this test
+	s.busy.threshold = 256 << 10
+	ctx := context.Background()
+	dbBefore := fileSize(t, s.Path())
+	tags := json.RawMessage(fmt.Sprintf(`{"note":%q}`, strings.Repeat("x", 2000)))
+	// 2,000 commits of about 16 KiB of log each stay far below the bound
+	// (walAutocheckpointPages), and far above the threshold.
+	const commits = 2000
+	grew := -1
+	for i := 0; i < commits && grew < 0; i++ {
+		e := &model.IndividualEnrollment{RegistrationID: fmt.Sprintf("dev-%05d", i), ETag: fmt.Sprint(i),
+			Attestation: &model.AttestationMechanism{Type: model.AttestationSymmetricKey},
+			InitialTwin: &model.InitialTwin{Tags: tags}}
+		if err := s.PutEnrollment(ctx, e, ""); err != nil {
+			t.Fatal(err)
+		}
+		if i%busyCheckEvery == 0 {
+			time.Sleep(time.Millisecond) // let a started copy run
+		}
+		if fileSize(t, s.Path()) != dbBefore {
+			grew = i
+		}
+	}
+	if grew < 0 {
+		t.Fatalf("after %d commits (a log of %d bytes) the database file is still %d bytes: the log was not copied",
+			commits, fileSize(t, s.Path()+"-wal"), dbBefore)
+	}
+	if log := fileSize(t, s.Path()+"-wal"); log >= walAutocheckpointPages*4096 {
+		t.Fatalf("the log reached %d bytes: the bound, not the background copy, checkpointed", log)
+	}
+	if c, err := s.CountEnrollments(ctx); err != nil || c != grew+1 {
+		t.Fatalf("%d enrollments (%v), want %d", c, err, grew+1)
+	}
+}

@@ -56,6 +56,7 @@ type Store struct {
 	r    *sql.DB // readers
 
 	checkpoints idleCheckpointer
+	busy        busyCheckpointer
 
 	enrollments   *entityTable
 	groups        *entityTable
@@ -84,6 +85,7 @@ func OpenFile(path string) (*Store, error) {
 	}
 	s := &Store{path: path}
 	s.checkpoints = idleCheckpointer{delay: idleCheckpointDelay, run: s.idleCheckpoint}
+	s.busy.threshold = busyCheckpointBytes
 	if s.w, err = openDB(path, "immediate", walAutocheckpointPages); err != nil {
 		return nil, err
 	}
@@ -319,6 +321,7 @@ func (s *Store) Update(ctx context.Context, fn func(tx *Tx) error) error {
 		return fmt.Errorf("commit: %w", err)
 	}
 	s.checkpoints.wrote()
+	s.busy.wrote(s)
 	return nil
 }
 
