@@ -138,8 +138,10 @@ const MaxBatch = 10
 const (
 	// DefaultConcurrency keeps enough calls in flight that a service
 	// answering each in a few milliseconds is never idle waiting for the
-	// next; a throttled one answers 429, which the import backs off from.
-	DefaultConcurrency = 16
+	// next, and that the local service commits many together (measured on
+	// two cores: 16 in flight took 7% longer than 24 or 32); a throttled
+	// service answers 429, which the import backs off from.
+	DefaultConcurrency = 32
 	DefaultAttempts    = 5
 )
 

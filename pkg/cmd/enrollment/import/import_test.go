@@ -27,7 +27,7 @@ func TestNewCmdImport(t *testing.T) {
 		wantErr string
 	}{
 		{"defaults", []string{"f.csv"}, func(o *ImportOptions) bool {
-			return o.File == "f.csv" && o.Mode == "create" && o.Concurrency == 16 && o.Retries == 4 && o.Rate == 0 && !o.DryRun && o.Format == ""
+			return o.File == "f.csv" && o.Mode == "create" && o.Concurrency == 32 && o.Retries == 4 && o.Rate == 0 && !o.DryRun && o.Format == ""
 		}, ""},
 		{"every flag", []string{"-", "--format", "JSONL", "--mode", "upsert", "--dry-run", "--concurrency", "8", "--rate", "900", "--retries", "0", "--report", "r.csv"},
 			func(o *ImportOptions) bool {
