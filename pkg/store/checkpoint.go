@@ -61,10 +61,8 @@ func (c *busyCheckpointer) wrote(s *Store) {
 		defer c.running.Store(false)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		// PASSIVE copies what no reader still needs and never waits; a
-		// failure only leaves more for the next checkpoint.
-		var busy, logPages, done int
-		_ = s.r.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logPages, &done)
+		// A failure only leaves more for the next checkpoint.
+		_, _ = s.copyLog(ctx)
 	}()
 }
 
@@ -119,14 +117,23 @@ func (c *idleCheckpointer) close() {
 // make the truncation wait for it, holding up this store's writes, so the
 // log is then left for a later checkpoint.
 func (s *Store) Checkpoint(ctx context.Context) error {
-	var busy, logPages, done int
-	if err := s.r.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logPages, &done); err != nil {
+	complete, err := s.copyLog(ctx)
+	if err != nil || !complete {
 		return err
 	}
-	if busy != 0 || done < logPages {
-		return nil
-	}
+	var busy, logPages, done int
 	return s.w.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logPages, &done)
+}
+
+// copyLog copies the write-ahead log into the database file on a reader
+// connection (PASSIVE: what no reader still needs, never waiting) and
+// reports whether all of it was copied.
+func (s *Store) copyLog(ctx context.Context) (complete bool, err error) {
+	var busy, logPages, done int
+	if err := s.r.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logPages, &done); err != nil {
+		return false, err
+	}
+	return busy == 0 && done >= logPages, nil
 }
 
 func (s *Store) idleCheckpoint() {
