@@ -19,6 +19,10 @@ type apiError struct {
 	code int // six-digit DPS error code; HTTP status = code/1000
 	msg  string
 	info map[string]string // optional details (the body's info)
+	// detail is the precise reason for the server log (wrong key, chain
+	// not trusted, disabled, CN mismatch…). It is never sent to the
+	// client, and never holds a key, token or signature.
+	detail string
 }
 
 func (e *apiError) Error() string { return fmt.Sprintf("%d: %s", e.code, e.msg) }
@@ -35,6 +39,29 @@ func badRequest(format string, args ...any) *apiError {
 
 func unauthorized(format string, args ...any) *apiError {
 	return errorf(model.ErrUnauthorized, format, args...)
+}
+
+// denied is the device API's answer to any failed authentication: one
+// generic 401 message, so that an unauthenticated caller cannot tell an
+// existing registration from a missing one. The precise reason is kept
+// for the server log.
+func denied(format string, args ...any) *apiError {
+	return &apiError{code: model.ErrUnauthorized, msg: deniedMessage, detail: fmt.Sprintf(format, args...)}
+}
+
+// deniedMessage is the one message of a refused device authentication.
+const deniedMessage = "Unauthorized."
+
+// logDetail returns what the server log says of err: an apiError's detail
+// (falling back to its message), else the error text.
+func logDetail(err error) string {
+	if ae, ok := asAPIError(err); ok {
+		if ae.detail != "" {
+			return ae.detail
+		}
+		return ae.msg
+	}
+	return err.Error()
 }
 
 // asAPIError returns err's apiError, if it is one.
