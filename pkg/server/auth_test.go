@@ -106,7 +106,9 @@ func TestReadOnlyPolicyRights(t *testing.T) {
 		status       int
 	}{
 		{"GET", "/enrollments/ro-1", nil, 200},
-		{"POST", "/enrollments/ro-1/attestationmechanism", nil, 200},
+		// Keys are for writers: the read-only policy cannot read them.
+		{"POST", "/enrollments/ro-1/attestationmechanism", nil, 401},
+		{"POST", "/enrollmentGroups/g/attestationmechanism", nil, 401},
 		{"POST", "/enrollments/query", `{"query":"*"}`, 200},
 		{"POST", "/enrollmentGroups/query", nil, 200},
 		{"GET", "/registrations/ro-1", nil, 200},

@@ -107,7 +107,9 @@ func (k *kind[T]) initOps() {
 	k.ops.get = operation{name: "get " + k.name, right: RightEnrollmentRead, run: k.runGet}
 	k.ops.put = operation{name: "put " + k.name, right: RightEnrollmentWrite, body: bodyRequired, run: k.runPut}
 	k.ops.del = operation{name: "delete " + k.name, right: RightEnrollmentWrite, run: k.runDelete}
-	k.ops.attestation = operation{name: k.name + " attestation mechanism", right: RightEnrollmentRead, run: k.runAttestation}
+	// The attestation mechanism holds the keys that let a caller act as
+	// the devices, so reading it takes the write right (see docs/security.md).
+	k.ops.attestation = operation{name: k.name + " attestation mechanism", right: RightEnrollmentWrite, run: k.runAttestation}
 	k.ops.query = operation{name: "query " + k.name + "s", right: RightEnrollmentRead, body: bodyOptional, run: k.runQuery}
 	k.ops.bulk = operation{name: "bulk " + k.name + "s", right: RightEnrollmentWrite, body: bodyRequired, run: k.runBulk}
 }

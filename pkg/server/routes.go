@@ -44,14 +44,14 @@ var routes = []Route{
 	{Name: "get enrollment", Method: "GET", Pattern: "/enrollments/{id}", API: ServiceAPI, Right: RightEnrollmentRead},
 	{Name: "put enrollment", Method: "PUT", Pattern: "/enrollments/{id}", API: ServiceAPI, Right: RightEnrollmentWrite, Body: bodyRequired},
 	{Name: "delete enrollment", Method: "DELETE", Pattern: "/enrollments/{id}", API: ServiceAPI, Right: RightEnrollmentWrite},
-	{Name: "enrollment attestation mechanism", Method: "POST", Pattern: "/enrollments/{id}/attestationmechanism", API: ServiceAPI, Right: RightEnrollmentRead},
+	{Name: "enrollment attestation mechanism", Method: "POST", Pattern: "/enrollments/{id}/attestationmechanism", API: ServiceAPI, Right: RightEnrollmentWrite},
 	{Name: "query enrollments", Method: "POST", Pattern: "/enrollments/query", API: ServiceAPI, Right: RightEnrollmentRead, Body: bodyOptional},
 	{Name: "bulk enrollments", Method: "POST", Pattern: "/enrollments", API: ServiceAPI, Right: RightEnrollmentWrite, Body: bodyRequired},
 
 	{Name: "get enrollment group", Method: "GET", Pattern: "/enrollmentGroups/{id}", API: ServiceAPI, Right: RightEnrollmentRead},
 	{Name: "put enrollment group", Method: "PUT", Pattern: "/enrollmentGroups/{id}", API: ServiceAPI, Right: RightEnrollmentWrite, Body: bodyRequired},
 	{Name: "delete enrollment group", Method: "DELETE", Pattern: "/enrollmentGroups/{id}", API: ServiceAPI, Right: RightEnrollmentWrite},
-	{Name: "enrollment group attestation mechanism", Method: "POST", Pattern: "/enrollmentGroups/{id}/attestationmechanism", API: ServiceAPI, Right: RightEnrollmentRead},
+	{Name: "enrollment group attestation mechanism", Method: "POST", Pattern: "/enrollmentGroups/{id}/attestationmechanism", API: ServiceAPI, Right: RightEnrollmentWrite},
 	{Name: "query enrollment groups", Method: "POST", Pattern: "/enrollmentGroups/query", API: ServiceAPI, Right: RightEnrollmentRead, Body: bodyOptional},
 	{Name: "bulk enrollment groups", Method: "POST", Pattern: "/enrollmentGroups", API: ServiceAPI, Right: RightEnrollmentWrite, Body: bodyRequired},
 
