@@ -1,7 +1,8 @@
 // Package config resolves the settings of a dpsctl run. Each setting comes
 // from the first of: a command-line flag, a DPSCTL_* environment variable,
 // the named profile in the configuration file, the built-in default. With no
-// connection string at all the CLI uses the embedded provisioning service.
+// connection string at all, or with --data-dir on the command line, the CLI
+// uses the embedded provisioning service.
 //
 // The configuration file is $XDG_CONFIG_HOME/dpsctl/config.yaml
 // (~/.config/dpsctl/config.yaml by default):
@@ -45,8 +46,6 @@ const (
 	keyProfiles         = "profiles"
 	keyConnectionString = "connection-string"
 	keyCAFile           = "ca-file"
-	keyDataDir          = "data-dir"
-	keyOutput           = "output"
 )
 
 // Source says where a setting came from.
@@ -92,6 +91,12 @@ func (c *Config) Embedded() bool { return c.ConnectionString == "" }
 // ConnectionStringOrigin describes where the connection string came from,
 // e.g. `connection string from profile "prod"`.
 func (c *Config) ConnectionStringOrigin() string {
+	if c.ConnectionString == "" {
+		if c.ConnectionStringSource == SourceFlag {
+			return "no connection string (--data-dir selects the embedded service)"
+		}
+		return "no connection string"
+	}
 	switch c.ConnectionStringSource {
 	case SourceFlag:
 		return "connection string from --connection-string"
@@ -104,7 +109,16 @@ func (c *Config) ConnectionStringOrigin() string {
 }
 
 // Load resolves the configuration from flags, the environment and the
-// configuration file.
+// configuration file. A flag always beats the environment and the profile:
+//
+//   - --data-dir selects the embedded service on that directory, whatever
+//     DPSCTL_CONNECTION_STRING or the profile say; with --connection-string
+//     or --profile it is an error, since the flags name two services.
+//     (DPSCTL_DATA_DIR only says where the data directory is: a connection
+//     string from the environment or the profile still selects its service.)
+//   - --profile selects that profile's connection: its connection string
+//     and CA file beat DPSCTL_CONNECTION_STRING and DPSCTL_CA_FILE.
+//   - --connection-string and --ca-file beat everything else.
 func Load(o Overrides) (*Config, error) {
 	path, err := FilePath()
 	if err != nil {
@@ -116,9 +130,23 @@ func Load(o Overrides) (*Config, error) {
 	}
 	c := &Config{Path: path, File: file}
 
-	// Pick the profile: flag, environment, then current-profile.
-	c.Profile, c.ProfileSource = pick(o.Profile, EnvProfile, "", file.CurrentProfile)
+	// --data-dir names the embedded service: another flag naming a
+	// service contradicts it.
+	embedded := o.DataDir != ""
+	if embedded {
+		for _, other := range []struct{ flag, value string }{{"--connection-string", o.ConnectionString}, {"--profile", o.Profile}} {
+			if other.value != "" {
+				return nil, fmt.Errorf("--data-dir selects the embedded provisioning service and %s another service; give one of them", other.flag)
+			}
+		}
+	}
+
+	// Pick the profile: flag, environment, then current-profile. With
+	// --data-dir no profile is in effect.
 	var prof Profile
+	if !embedded {
+		c.Profile, c.ProfileSource = pick(o.Profile, EnvProfile, "", file.CurrentProfile)
+	}
 	if c.Profile != "" {
 		name := strings.ToLower(c.Profile)
 		p, ok := file.Profiles[name]
@@ -128,50 +156,41 @@ func Load(o Overrides) (*Config, error) {
 		}
 		c.Profile, prof = name, p
 	}
+	// The connection settings of a profile named by --profile count as
+	// flags: the environment's are not consulted.
+	envCS, envCA := EnvConnectionString, EnvCAFile
+	if c.ProfileSource == SourceFlag {
+		if strings.TrimSpace(prof.ConnectionString) == "" {
+			return nil, fmt.Errorf("profile %q (from --profile) has no connection-string in %s", c.Profile, path)
+		}
+		envCS, envCA = "", ""
+	}
 
-	v := viper.New()
-	for key, env := range map[string]string{
-		keyConnectionString: EnvConnectionString,
-		keyCAFile:           EnvCAFile,
-		keyDataDir:          EnvDataDir,
-		keyOutput:           EnvOutput,
-	} {
-		if err := v.BindEnv(key, env); err != nil {
-			return nil, err
-		}
+	if embedded {
+		c.ConnectionStringSource = SourceFlag
+	} else {
+		c.ConnectionString, c.ConnectionStringSource = pick(o.ConnectionString, envCS, prof.ConnectionString, "")
+		c.ConnectionString = strings.TrimSpace(c.ConnectionString)
 	}
-	set := func(key, flag, profile, def string) {
-		if flag != "" {
-			v.Set(key, flag)
-		}
-		if profile != "" {
-			v.SetDefault(key, profile)
-		} else {
-			v.SetDefault(key, def)
-		}
-	}
+	c.CAFile, c.CAFileSource = pick(o.CAFile, envCA, prof.CAFile, "")
 	dataDir, err := DefaultDataDir()
 	if err != nil {
 		return nil, err
 	}
-	set(keyConnectionString, o.ConnectionString, prof.ConnectionString, "")
-	set(keyCAFile, o.CAFile, prof.CAFile, "")
-	set(keyDataDir, o.DataDir, "", dataDir)
-	set(keyOutput, o.Output, "", "table")
-
-	c.ConnectionString = strings.TrimSpace(v.GetString(keyConnectionString))
-	_, c.ConnectionStringSource = pick(o.ConnectionString, EnvConnectionString, prof.ConnectionString, "")
-	c.CAFile = v.GetString(keyCAFile)
-	_, c.CAFileSource = pick(o.CAFile, EnvCAFile, prof.CAFile, "")
-	c.DataDir = v.GetString(keyDataDir)
-	_, c.DataDirSource = pick(o.DataDir, EnvDataDir, "", "")
-	c.Output = v.GetString(keyOutput)
-	_, c.OutputSource = pick(o.Output, EnvOutput, "", "")
+	c.DataDir, c.DataDirSource = pick(o.DataDir, EnvDataDir, "", "")
+	if c.DataDir == "" {
+		c.DataDir = dataDir
+	}
+	c.Output, c.OutputSource = pick(o.Output, EnvOutput, "", "")
+	if c.Output == "" {
+		c.Output = "table"
+	}
 	return c, nil
 }
 
 // pick returns the first non-empty of flag, $env and profile value, with its
-// source; fallback is used (as a profile-level value) when all are empty.
+// source; fallback is used (as a profile-level value) when all are empty. An
+// empty env name skips the environment.
 func pick(flag, env, profile, fallback string) (string, Source) {
 	if flag != "" {
 		return flag, SourceFlag

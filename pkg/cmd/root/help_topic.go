@@ -34,7 +34,12 @@ errorCode and trackingId, which Azure support asks for.
 		Name:  "environment",
 		Short: "Environment variables dpsctl reads",
 		Long: `Settings come from, in this order: a flag, an environment variable, the
-profile in effect in the configuration file, the built-in default.
+profile in effect in the configuration file, the built-in default. A flag
+always wins: --data-dir selects the embedded service on that directory even
+when DPSCTL_CONNECTION_STRING or a profile names another service (giving
+--connection-string or --profile with it is an error), and the profile
+named by --profile supplies the connection string and CA file even when
+DPSCTL_CONNECTION_STRING or DPSCTL_CA_FILE are set.
 
 DPSCTL_CONNECTION_STRING  service connection string (--connection-string).
                           With none anywhere, dpsctl uses the embedded
@@ -44,7 +49,9 @@ DPSCTL_PROFILE            the profile to use (--profile); default is the
                           file's current-profile
 DPSCTL_DATA_DIR           data directory of the embedded service and of
                           "dpsctl serve" (--data-dir); default
-                          $XDG_DATA_HOME/dpsctl or ~/.local/share/dpsctl
+                          $XDG_DATA_HOME/dpsctl or ~/.local/share/dpsctl.
+                          Unlike --data-dir it does not select the embedded
+                          service over a connection string.
 DPSCTL_OUTPUT             default output format: table, json, yaml or tsv
 DPSCTL_QUIET              set to 1 to drop the line naming the service in use
 DPSCTL_CONFIG             configuration file; default
