@@ -23,6 +23,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -70,18 +71,25 @@ func Open(dir string) (*Store, error) {
 	return OpenFile(filepath.Join(dir, FileName))
 }
 
+// ErrEmptyDatabase is returned by Open for a database file of zero bytes.
+// Open never leaves such a file behind (see OpenFile), so it means the
+// database was lost: a failed copy, a full disk, a truncation.
+var ErrEmptyDatabase = errors.New("the database file is empty (0 bytes)")
+
 // OpenFile opens the database at path, creating it (mode 0600) if needed.
+//
+// A new database is made with its schema under a temporary name and
+// linked into place, so path never names an empty file, even while two
+// processes create it at once. A file of zero bytes at path is therefore
+// not a new database but a lost one, and is refused (ErrEmptyDatabase)
+// rather than given a new identity.
 func OpenFile(path string) (*Store, error) {
 	path, err := filepath.Abs(path)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
-		if err != nil {
-			return nil, fmt.Errorf("create database: %w", err)
-		}
-		f.Close()
+	if err := ensureFile(path); err != nil {
+		return nil, err
 	}
 	s := &Store{path: path}
 	s.checkpoints = idleCheckpointer{delay: idleCheckpointDelay, run: s.idleCheckpoint}
@@ -229,11 +237,114 @@ CREATE TABLE tpm_challenges (
 `,
 }
 
+// ensureFile checks the database file at path, creating it when missing.
+func ensureFile(path string) error {
+	fi, err := os.Stat(path)
+	switch {
+	case err == nil:
+		if fi.Mode().IsRegular() && fi.Size() == 0 {
+			return fmt.Errorf("database %s: %w", path, ErrEmptyDatabase)
+		}
+		return nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("open database: %w", err)
+	}
+	return create(path)
+}
+
+// create makes a database with the current schema at path, unless another
+// process does first: the database is written to a temporary file in the
+// same directory and hard-linked to path, which fails if path exists. On
+// file systems without hard links the file is created exclusively and
+// filled with a copy instead.
+func create(path string) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".new-*")
+	if err != nil {
+		return fmt.Errorf("create database: %w", err)
+	}
+	name := tmp.Name()
+	defer func() {
+		for _, suffix := range []string{"", "-wal", "-shm", "-journal"} {
+			os.Remove(name + suffix)
+		}
+	}()
+	err = tmp.Chmod(0o600)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("create database: %w", err)
+	}
+	if err := initialize(name); err != nil {
+		return err
+	}
+	err = os.Link(name, path)
+	switch {
+	case err == nil, errors.Is(err, fs.ErrExist):
+		return nil // linked, or another process created it first
+	}
+	return copyExclusive(name, path)
+}
+
+// initialize writes the schema to the new database file name. It uses a
+// rollback journal, so that everything is in the file itself when it is
+// closed; the store switches it to WAL when it opens it.
+func initialize(name string) error {
+	q := url.Values{}
+	q.Set("_busy_timeout", fmt.Sprint(busyTimeoutMS))
+	q.Set("_journal_mode", "DELETE")
+	q.Set("_txlock", "immediate")
+	u := url.URL{Scheme: "file", OmitHost: true, Path: name, RawQuery: q.Encode()}
+	db, err := sql.Open("sqlite", u.String())
+	if err != nil {
+		return fmt.Errorf("create database: %w", err)
+	}
+	db.SetMaxOpenConns(1)
+	err = migrate(db, name)
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("create database: %w", err)
+	}
+	return nil
+}
+
+// copyExclusive creates path, which must not exist, with the content of
+// name.
+func copyExclusive(name, path string) error {
+	data, err := os.ReadFile(name)
+	if err != nil {
+		return fmt.Errorf("create database: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("create database: %w", err)
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return fmt.Errorf("create database: %w", err)
+	}
+	return nil
+}
+
 // migrate brings the schema to SchemaVersion inside one write transaction,
-// so two processes opening a new database at once do not race.
-func (s *Store) migrate() error {
+// so two processes opening a database at once do not race.
+func (s *Store) migrate() error { return migrate(s.w, s.path) }
+
+func migrate(db *sql.DB, path string) error {
 	ctx := context.Background()
-	tx, err := s.w.BeginTx(ctx, nil)
+	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
@@ -243,7 +354,7 @@ func (s *Store) migrate() error {
 		return fmt.Errorf("migrate: read schema version: %w", err)
 	}
 	if v > len(migrations) {
-		return fmt.Errorf("database %s has schema version %d; this program knows up to %d", s.path, v, len(migrations))
+		return fmt.Errorf("database %s has schema version %d; this program knows up to %d", path, v, len(migrations))
 	}
 	if v == len(migrations) {
 		return nil
