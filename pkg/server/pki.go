@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/rand"
 	"crypto/tls"
@@ -43,21 +44,65 @@ type pki struct {
 	caCert *x509.Certificate
 	caKey  crypto.Signer
 	server tls.Certificate
+	// warning, when set, is worth logging: the CA nears its expiry.
+	warning string
+}
+
+// pkiMode says what ensurePKI may change on disk.
+//
+// The CA of an existing instance is what its clients trust, so it is never
+// replaced behind their back: a missing or damaged CA is a *PKIError, and
+// only regenerate makes a new one. A new instance (its database had no ID
+// scope yet) gets a CA and a server certificate written as needed. The
+// server certificate is re-issued from the CA when it is missing, damaged,
+// near expiry or not valid for the host name, which is normal rotation;
+// it is saved only when write is set (the service itself) or on a new
+// instance, and otherwise kept in memory, so that only "dpsctl serve"
+// writes the PKI files of an existing data directory.
+type pkiMode struct {
+	newInstance bool
+	write       bool
+	regenerate  bool
+}
+
+// PKIError is a missing or damaged CA file of an existing data directory.
+type PKIError struct {
+	File   string // the file at fault
+	Reason string // what is wrong with it
+}
+
+func (e *PKIError) Error() string {
+	return fmt.Sprintf("the CA file %s %s; the clients of this data directory trust its CA, so it is not replaced silently: restore the file, or run \"dpsctl serve --regenerate-pki\" to make a new CA and server certificate (clients must then trust the new %s)", e.File, e.Reason, CAFileName)
 }
 
 // ensurePKI loads the CA and the server certificate of dir, creating or
-// re-issuing what is missing, broken, near expiry or (for the server
-// certificate) not valid for host. It runs while the database write lock
-// is held, so concurrent opens of one data directory do not race.
-func ensurePKI(dir, host string, now time.Time) (*pki, bool, error) {
+// re-issuing what m allows (see pkiMode). It runs while the database
+// write lock is held, so concurrent opens of one data directory do not
+// race.
+func ensurePKI(dir, host string, now time.Time, m pkiMode) (*pki, error) {
 	p := &pki{}
 	caPath, caKeyPath := filepath.Join(dir, CAFileName), filepath.Join(dir, CAKeyFileName)
-	ca, key, err := loadPair(caPath, caKeyPath)
-	if err == nil && (!ca.IsCA || now.Add(renewBefore).After(ca.NotAfter)) {
-		err = errors.New("the CA is not usable or near expiry")
+	var ca *x509.Certificate
+	var key crypto.Signer
+	var err error
+	if !m.regenerate {
+		ca, key, err = loadCA(caPath, caKeyPath)
 	}
-	changed := false
-	if err != nil {
+	if err == nil && ca != nil && now.Add(renewBefore).After(ca.NotAfter) {
+		switch {
+		case m.newInstance:
+			ca = nil // nothing trusts it yet: make a new one
+		case now.After(ca.NotAfter):
+			err = &PKIError{File: caPath, Reason: "expired on " + ca.NotAfter.UTC().Format(time.RFC3339)}
+		default:
+			p.warning = fmt.Sprintf("the CA %s expires on %s; \"dpsctl serve --regenerate-pki\" makes a new one", caPath, ca.NotAfter.UTC().Format(time.RFC3339))
+		}
+	}
+	if err != nil && !m.newInstance {
+		return nil, err
+	}
+	created := false
+	if err != nil || ca == nil {
 		pair, err := certs.NewRoot(certs.Options{
 			CommonName:   "dpsctl Local Provisioning CA",
 			Organization: "dpsctl",
@@ -65,12 +110,12 @@ func ensurePKI(dir, host string, now time.Time) (*pki, bool, error) {
 			NotAfter:     now.Add(caValidity),
 		})
 		if err != nil {
-			return nil, false, fmt.Errorf("create CA: %w", err)
+			return nil, fmt.Errorf("create CA: %w", err)
 		}
 		if err := writePairFiles(pair.Cert, pair.Key, caPath, caKeyPath); err != nil {
-			return nil, false, err
+			return nil, err
 		}
-		ca, key, changed = pair.Cert, pair.Key, true
+		ca, key, created = pair.Cert, pair.Key, true
 	}
 	p.caCert, p.caKey = ca, key
 
@@ -79,18 +124,68 @@ func ensurePKI(dir, host string, now time.Time) (*pki, bool, error) {
 	if err == nil {
 		err = serverCertUsable(srv, ca, host, now)
 	}
-	if err != nil || changed {
+	if err != nil || created {
 		srv, srvKey, err = issueServerCert(ca, key, host, now)
 		if err != nil {
-			return nil, false, err
+			return nil, err
 		}
-		if err := writePairFiles(srv, srvKey, srvPath, srvKeyPath); err != nil {
-			return nil, false, err
+		if created || m.newInstance || m.write {
+			if err := writePairFiles(srv, srvKey, srvPath, srvKeyPath); err != nil {
+				return nil, err
+			}
 		}
-		changed = true
 	}
 	p.server = tls.Certificate{Certificate: [][]byte{srv.Raw}, PrivateKey: srvKey, Leaf: srv}
-	return p, changed, nil
+	return p, nil
+}
+
+// loadCA reads the CA certificate and key, explaining in a *PKIError what
+// is wrong with which file.
+func loadCA(certPath, keyPath string) (*x509.Certificate, crypto.Signer, error) {
+	certData, certErr := os.ReadFile(certPath)
+	keyData, keyErr := os.ReadFile(keyPath)
+	if errors.Is(certErr, fs.ErrNotExist) && errors.Is(keyErr, fs.ErrNotExist) {
+		return nil, nil, &PKIError{File: certPath, Reason: "is missing (and so is " + CAKeyFileName + ")"}
+	}
+	if reason := unreadable(certData, certErr); reason != "" {
+		return nil, nil, &PKIError{File: certPath, Reason: reason}
+	}
+	if reason := unreadable(keyData, keyErr); reason != "" {
+		return nil, nil, &PKIError{File: keyPath, Reason: reason}
+	}
+	cs, err := certs.Parse(certData)
+	if err != nil {
+		return nil, nil, &PKIError{File: certPath, Reason: "holds no certificate: " + err.Error()}
+	}
+	if !cs[0].IsCA {
+		return nil, nil, &PKIError{File: certPath, Reason: "is not a CA certificate"}
+	}
+	key, err := certs.ParsePrivateKey(keyData)
+	if err != nil {
+		return nil, nil, &PKIError{File: keyPath, Reason: "holds no private key: " + err.Error()}
+	}
+	if certs.KeyMatches(cs[0], key) != nil {
+		return nil, nil, &PKIError{File: keyPath, Reason: "is not the key of " + CAFileName}
+	}
+	return cs[0], key, nil
+}
+
+// unreadable describes why a file read as data, err cannot be used, or
+// returns "".
+func unreadable(data []byte, err error) string {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "is missing"
+	case err != nil:
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return "cannot be read: " + err.Error()
+	case len(bytes.TrimSpace(data)) == 0:
+		return "is empty"
+	}
+	return ""
 }
 
 func loadPair(certPath, keyPath string) (*x509.Certificate, crypto.Signer, error) {

@@ -82,6 +82,15 @@ type Options struct {
 	// TLSCertFile and TLSKeyFile, if set, replace the generated server
 	// certificate.
 	TLSCertFile, TLSKeyFile string
+	// WritePKI lets Open save a server certificate it re-issues for an
+	// existing data directory (near expiry, another host name). Only the
+	// service sets it; other opens keep such a certificate in memory, so
+	// that commands never rewrite the PKI files (see pkiMode).
+	WritePKI bool
+	// RegeneratePKI replaces the CA and the server certificate with new
+	// ones: the way out of a missing or damaged CA (*PKIError), after
+	// which clients must trust the new CA file.
+	RegeneratePKI bool
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// Logger receives request and error logs (default: discarded).
@@ -133,6 +142,9 @@ func Open(opts Options) (*Instance, error) {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
 	st, err := store.Open(opts.DataDir)
+	if errors.Is(err, store.ErrEmptyDatabase) {
+		return nil, fmt.Errorf("%w; the ID scope, keys and enrollments of this data directory are lost: restore %s from a backup, or remove it to start a new instance with a new ID scope and keys", err, store.FileName)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -194,8 +206,10 @@ func (i *Instance) bootstrap(opts Options) error {
 	var p *pki
 	err := i.st.Update(ctx, func(tx *store.Tx) error {
 		scope, err := tx.Meta(store.MetaIDScope)
+		mode := pkiMode{write: opts.WritePKI || opts.RegeneratePKI, regenerate: opts.RegeneratePKI}
 		switch {
 		case errors.Is(err, store.ErrNotFound):
+			mode.newInstance = true
 			scope = newIDScope()
 			if err := tx.SetMeta(store.MetaIDScope, scope); err != nil {
 				return err
@@ -227,11 +241,14 @@ func (i *Instance) bootstrap(opts Options) error {
 		if err := linkHubs(tx, i.hostName, opts.Hubs); err != nil {
 			return err
 		}
-		p, _, err = ensurePKI(i.dir, i.hostName, i.now())
+		p, err = ensurePKI(i.dir, i.hostName, i.now(), mode)
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("server: open %s: %w", i.dir, err)
+	}
+	if p.warning != "" {
+		i.log.Warn(p.warning)
 	}
 	cert := p.server
 	if opts.TLSCertFile != "" {

@@ -39,6 +39,9 @@ type ServeOptions struct {
 	ShowKeys bool
 	// Hubs are IoT hub host names to link at start (--hub, repeatable).
 	Hubs []string
+	// RegeneratePKI replaces the CA and the server certificate
+	// (--regenerate-pki).
+	RegeneratePKI bool
 
 	// ready, when set, receives the description once the service listens.
 	ready func(server.Info)
@@ -65,11 +68,21 @@ assigned to a linked IoT hub. A new data directory links one hub, named after
 --hostname, which this service also serves: devices reach their hub at the
 same address. --hub links more hubs (see "dpsctl hub").
 
---addr 127.0.0.1:0 picks a free port; "dpsctl serve info" shows it.`,
+--addr 127.0.0.1:0 picks a free port; "dpsctl serve info" shows it.
+
+The CA of a data directory is never replaced on its own: if ca.pem or
+ca-key.pem is missing or damaged, every command stops with an error naming
+the file. Restore it, or run serve once with --regenerate-pki to make a new
+CA and server certificate; clients must then trust the new ca.pem. The
+server certificate itself is re-issued from the CA by serve when it nears
+expiry or --hostname changes.`,
 		Example: `  dpsctl serve
   dpsctl serve --addr 0.0.0.0:8443 --hostname dps.lab.example
   dpsctl serve --addr 127.0.0.1:0 --data-dir ./dps-data
-  dpsctl serve --hub hub-east.lab.example --hub hub-west.lab.example`,
+  dpsctl serve --hub hub-east.lab.example --hub hub-west.lab.example
+
+  # after the CA files were lost: a new CA, to be trusted again by clients
+  dpsctl serve --regenerate-pki`,
 		Args: cmdutil.ExactArgs(0, "serve takes no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if (opts.TLSCert == "") != (opts.TLSKey == "") {
@@ -92,6 +105,7 @@ same address. --hub links more hubs (see "dpsctl hub").
 	cmd.Flags().StringVar(&opts.TLSKey, "tls-key", "", "Private key file (PEM) of --tls-cert")
 	cmd.Flags().BoolVarP(&opts.Verbose, "verbose", "v", false, "Log every request on stderr")
 	cmd.Flags().StringArrayVar(&opts.Hubs, "hub", nil, "Link an IoT hub by host name at start, if not linked yet (repeatable)")
+	cmd.Flags().BoolVar(&opts.RegeneratePKI, "regenerate-pki", false, "Replace the CA and the server certificate with new ones (clients must then trust the new ca.pem)")
 	cmdutil.FileFlag(cmd, "tls-cert", "pem", "crt", "cer")
 	cmdutil.FileFlag(cmd, "tls-key", "pem", "key")
 	for _, name := range []string{"addr", "hostname", "hub"} {
@@ -119,11 +133,17 @@ func serveRun(opts *ServeOptions) error {
 		TLSKeyFile:  opts.TLSKey,
 		Logger:      logger,
 		Hubs:        opts.Hubs,
+		// Only serve writes the PKI files of an existing data directory.
+		WritePKI:      true,
+		RegeneratePKI: opts.RegeneratePKI,
 	})
 	if err != nil {
 		return err
 	}
 	defer inst.Close()
+	if opts.RegeneratePKI {
+		fmt.Fprintf(opts.IO.ErrOut, "Made a new CA and server certificate: clients must now trust %s\n", inst.CAFile())
+	}
 	var hubs []string
 	if linked, err := inst.LinkedHubs(opts.Ctx); err == nil {
 		for _, h := range linked {
