@@ -379,6 +379,10 @@ func (s *Store) DeleteCertificate(ctx context.Context, name string) error {
 
 // ---- TPM challenge keys
 
+// A TPM challenge key is single use: TPMChallenge reads it to check a
+// device's token, and ConsumeTPMChallenge removes it when the device is
+// accepted, so that the same token cannot register the device again.
+
 // PutTPMChallenge remembers the HMAC key handed to a TPM device in its
 // activation blob, until expires, replacing any earlier one. Expired keys
 // of other devices are dropped on the way.
@@ -411,4 +415,31 @@ func (s *Store) TPMChallenge(ctx context.Context, registrationID string, now tim
 		return "", fmt.Errorf("read TPM challenge of %q: %w", registrationID, err)
 	}
 	return key, nil
+}
+
+// ConsumeTPMChallenge removes the challenge key of a registration ID if
+// that key is key and still valid at now, and returns ErrNotFound
+// otherwise (never issued, replaced by a newer challenge, expired, or
+// already consumed).
+// The check and the removal are one statement in a write transaction, so
+// of concurrent calls with the same key exactly one succeeds.
+func (tx *Tx) ConsumeTPMChallenge(registrationID, key string, now time.Time) error {
+	tx.seen = seenRow{}
+	res, err := tx.tx.ExecContext(tx.ctx, "DELETE FROM tpm_challenges WHERE id = ? AND key = ? AND expires >= ?", registrationID, key, now.Unix())
+	if err != nil {
+		return fmt.Errorf("consume TPM challenge of %q: %w", registrationID, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("consume TPM challenge of %q: %w", registrationID, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("TPM challenge of %q: %w", registrationID, ErrNotFound)
+	}
+	return nil
+}
+
+// ConsumeTPMChallenge is Tx.ConsumeTPMChallenge in a transaction of its own.
+func (s *Store) ConsumeTPMChallenge(ctx context.Context, registrationID, key string, now time.Time) error {
+	return s.Update(ctx, func(tx *Tx) error { return tx.ConsumeTPMChallenge(registrationID, key, now) })
 }
