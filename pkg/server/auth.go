@@ -16,11 +16,13 @@ import (
 // authorize checks the request's SAS token and that its policy grants right.
 //
 // The token's signature covers its sr exactly as sent. The decoded sr must
-// name this service: the configured host name or the host the request was
-// sent to, with or without a port, case-insensitively, optionally followed
-// by a path that is a segment prefix of the request path. The policy is
-// looked up by skn and the signature tried with its primary, then its
-// secondary key; tokens are accepted up to sas.MaxClockSkew past expiry.
+// name this service: the configured host name, with or without a port,
+// case-insensitively, optionally followed by a path that is a segment
+// prefix of the request path. The Host the request was sent to does not
+// count: the caller chooses it, so it cannot say whom a token is for. The
+// policy is looked up by skn and the signature tried with its primary, then
+// its secondary key; tokens are accepted up to sas.MaxClockSkew past
+// expiry.
 func (h *handler) authorize(r *http.Request, right string) error {
 	hdr := strings.TrimSpace(r.Header.Get("Authorization"))
 	if hdr == "" {
@@ -47,17 +49,15 @@ func (h *handler) authorize(r *http.Request, right string) error {
 	return nil
 }
 
-// audienceMatches reports whether the decoded sr names this service and a
-// path prefix of the request.
+// audienceMatches reports whether the decoded sr names this service (its
+// configured host name, whatever r.Host says) and a path prefix of the
+// request.
 func (h *handler) audienceMatches(sr string, r *http.Request) bool {
 	sr = strings.ToLower(strings.TrimSpace(sr))
 	sr = strings.TrimPrefix(sr, "https://")
 	host, path, _ := strings.Cut(sr, "/")
 	host = stripPort(host)
-	if host == "" {
-		return false
-	}
-	if host != strings.ToLower(stripPort(h.hostName())) && host != strings.ToLower(stripPort(r.Host)) {
+	if host == "" || host != strings.ToLower(stripPort(h.hostName())) {
 		return false
 	}
 	path = strings.Trim(path, "/")

@@ -31,8 +31,8 @@
 //     matches.
 //   - Bulk mode update is an unconditional upsert; updateIfMatchETag uses
 //     each item's etag (none means unconditional); delete ignores etags.
-//   - The SAS audience (sr) may name the configured host name or the host the
-//     request was sent to.
+//   - The SAS audience (sr) must name the configured host name (with or
+//     without a port), whatever host the request was sent to.
 package server
 
 import (
