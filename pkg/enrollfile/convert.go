@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -315,7 +316,7 @@ func (c *Checker) certificate(s string, full bool) (*model.X509CertificateWithIn
 	if !filepath.IsAbs(p) && c.Dir != "" {
 		p = filepath.Join(c.Dir, p)
 	}
-	data, err := os.ReadFile(p)
+	data, err := readCertificateFile(p)
 	if err != nil {
 		var pe *os.PathError
 		if errors.As(err, &pe) {
@@ -331,6 +332,67 @@ func (c *Checker) certificate(s string, full bool) (*model.X509CertificateWithIn
 		return nil, nil, fmt.Errorf("%s: %v", s, err)
 	}
 	return &model.X509CertificateWithInfo{Certificate: certs.EncodePEM(cs[0])}, cs[0], nil
+}
+
+// MaxCertificateFile is the size limit of a certificate file named in a
+// certificate column: far more than any certificate chain, little enough
+// that a file naming a big or endless file cannot exhaust memory.
+const MaxCertificateFile = 1 << 20
+
+// readCertificateFile reads a certificate file: a regular file (or a
+// link to one) of at most MaxCertificateFile bytes. Devices, pipes and
+// directories are refused before they are opened, since opening a pipe
+// can block and reading a device can go on without end.
+func readCertificateFile(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := certificateFileUsable(fi); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	// The name may have been pointed elsewhere since the Stat.
+	if fi, err = f.Stat(); err != nil {
+		return nil, err
+	}
+	if err := certificateFileUsable(fi); err != nil {
+		return nil, err
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxCertificateFile+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxCertificateFile {
+		return nil, errTooBig
+	}
+	return data, nil
+}
+
+var errTooBig = fmt.Errorf("larger than %d bytes (1 MB), the limit for a certificate file", MaxCertificateFile)
+
+func certificateFileUsable(fi os.FileInfo) error {
+	m := fi.Mode()
+	switch {
+	case m.IsRegular():
+		if fi.Size() > MaxCertificateFile {
+			return errTooBig
+		}
+		return nil
+	case m.IsDir():
+		return errors.New("a directory, not a certificate file")
+	case m&os.ModeNamedPipe != 0:
+		return errors.New("a named pipe; only regular files are read")
+	case m&(os.ModeDevice|os.ModeCharDevice) != 0:
+		return errors.New("a device; only regular files are read")
+	case m&os.ModeSocket != 0:
+		return errors.New("a socket; only regular files are read")
+	}
+	return errors.New("not a regular file")
 }
 
 func cutPrefixFold(s, prefix string) (string, bool) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/x509"
+	"errors"
 	"slices"
 	"strings"
 	"sync"
@@ -50,20 +51,24 @@ type groupIndex struct {
 	// sym are the symmetric-key groups, enabled ones first.
 	sym []*model.EnrollmentGroup
 	// byThumb maps an upper-case SHA-256 thumbprint to the X.509 groups
-	// whose signing certificate it is (enabled groups first).
+	// whose signing certificate (or verified CA reference) it is, enabled
+	// groups first.
 	byThumb map[string][]*x509Anchor
-	// bySubject maps a raw subject to the same anchors, to find the
-	// signing certificate that issued the last certificate presented.
-	bySubject map[string][]*x509Anchor
+	// roots holds those certificates: the trust anchors of device chains.
+	roots *x509.CertPool
 }
 
 type x509Anchor struct {
 	group *model.EnrollmentGroup
 	cert  *x509.Certificate
+	rank  int // the group's place: enabled groups first, then creation order
 }
 
+// errNoPath is match's answer when the chain verifies to no group.
+var errNoPath = errors.New("the chain leads to no enrollment group's certificate")
+
 func loadGroupIndex(ctx context.Context, st *store.Store) (*groupIndex, error) {
-	idx := &groupIndex{byThumb: map[string][]*x509Anchor{}, bySubject: map[string][]*x509Anchor{}}
+	idx := &groupIndex{byThumb: map[string][]*x509Anchor{}, roots: x509.NewCertPool()}
 	cas := map[string]*x509.Certificate{} // verified CA certificates by lower-case name
 	if cs, err := st.Certificates(ctx); err == nil {
 		for _, c := range cs {
@@ -100,7 +105,7 @@ func loadGroupIndex(ctx context.Context, st *store.Store) (*groupIndex, error) {
 		}
 		return 1
 	})
-	for _, g := range groups {
+	for rank, g := range groups {
 		a := g.Attestation
 		if a == nil {
 			continue
@@ -128,32 +133,71 @@ func loadGroupIndex(ctx context.Context, st *store.Store) (*groupIndex, error) {
 				}
 			}
 			for _, c := range anchors {
-				an := &x509Anchor{group: g, cert: c}
+				an := &x509Anchor{group: g, cert: c, rank: rank}
 				t := certs.Thumbprint(c, crypto.SHA256)
+				if len(idx.byThumb[t]) == 0 {
+					idx.roots.AddCert(c)
+				}
 				idx.byThumb[t] = append(idx.byThumb[t], an)
-				idx.bySubject[string(c.RawSubject)] = append(idx.bySubject[string(c.RawSubject)], an)
 			}
 		}
 	}
 	return idx, nil
 }
 
-// match returns the anchor for a presented chain: the group of the first
-// certificate after the leaf that is a signing certificate, else a signing
-// certificate that issued the last certificate presented.
-func (idx *groupIndex) match(chain []*x509.Certificate) *x509Anchor {
+// match finds the group that decides for a device certificate chain
+// (chain[0] is the device's certificate, the rest what it sent with it)
+// and returns it with the verified path from the leaf to that group's
+// certificate.
+//
+// The path is built by signatures, by crypto/x509 path validation from the
+// leaf to the groups' certificates with every certificate sent as a
+// candidate intermediate: neither the order the device sent its chain in
+// nor certificates on no path matter. On a verified path the group whose
+// certificate is nearest the leaf decides, enabled or disabled, as with the
+// service; a group further up the path is never consulted, so a disabled
+// intermediate's group cannot be bypassed through its root's. If several
+// paths verify (a cross-signed CA), the nearest group on any of them
+// decides. Groups sharing one certificate are taken enabled first, then in
+// creation order. Validity is checked at now; key usages are left to
+// certs.Verify, which checks the path under the service's rules.
+func (idx *groupIndex) match(chain []*x509.Certificate, now time.Time) (*x509Anchor, []*x509.Certificate, error) {
+	if len(idx.byThumb) == 0 {
+		return nil, nil, errNoPath
+	}
+	inter := x509.NewCertPool()
 	for _, c := range chain[1:] {
-		if as := idx.byThumb[certs.Thumbprint(c, crypto.SHA256)]; len(as) > 0 {
-			return as[0]
+		inter.AddCert(c)
+	}
+	paths, err := chain[0].Verify(x509.VerifyOptions{
+		Roots:         idx.roots,
+		Intermediates: inter,
+		CurrentTime:   now,
+		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	var (
+		best     *x509Anchor
+		bestPath []*x509.Certificate
+	)
+	for _, p := range paths {
+		for i := 1; i < len(p); i++ {
+			as := idx.byThumb[certs.Thumbprint(p[i], crypto.SHA256)]
+			if len(as) == 0 {
+				continue
+			}
+			if d := len(bestPath) - 1; best == nil || i < d || i == d && as[0].rank < best.rank {
+				best, bestPath = as[0], p[:i+1]
+			}
+			break
 		}
 	}
-	last := chain[len(chain)-1]
-	for _, an := range idx.bySubject[string(last.RawIssuer)] {
-		if last.CheckSignatureFrom(an.cert) == nil {
-			return an
-		}
+	if best == nil {
+		return nil, nil, errNoPath
 	}
-	return nil
+	return best, bestPath, nil
 }
 
 // snapshotCache holds a value loaded from the store for up to ttl.
