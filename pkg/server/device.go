@@ -15,6 +15,11 @@ package server
 //     registration ID, in the store): a poll for an older operation of the
 //     same device answers 404 once the device registered again.
 //   - An unknown ID scope answers 401 (401002), as an unknown device does.
+//   - A refused authentication answers the same 401 whatever the reason
+//     (and whether or not the registration ID is enrolled); the reason
+//     goes to the server log only.
+//   - The body is read after the token or client certificate is verified;
+//     only a TPM device's first call, which has neither, is read first.
 //   - api-version must be present; any date-shaped value is accepted.
 //   - A device authenticates every poll and status lookup again, with the
 //     credential it registered with (the SAS key that verified, the TPM
@@ -57,7 +62,8 @@ type deviceRequest struct {
 	r     *http.Request
 	regID string // as in the path
 	opID  string
-	body  model.DeviceRegistration
+	body  model.DeviceRegistration // valid once read is set (see readBody)
+	read  bool
 }
 
 var apiVersionShape = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}(-[a-z]+)?$`)
@@ -71,7 +77,7 @@ func (d *deviceAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if d.h.log.Enabled(r.Context(), slog.LevelDebug) {
 		msg := ""
 		if err != nil {
-			msg = err.Error()
+			msg = logDetail(err)
 		}
 		d.h.log.Debug("device API request", "method", r.Method, "path", r.URL.Path, "error", msg, "duration", time.Since(start))
 	}
@@ -112,13 +118,23 @@ func (d *deviceAPI) serve(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if !strings.EqualFold(segs[0], d.idScope) {
-		return unauthorized("the ID scope %q is not known to this provisioning service", segs[0])
+		return denied("the ID scope %q is not known to this provisioning service", segs[0])
 	}
 	req.regID = segs[2]
 	if err := validateID("registration id", req.regID); err != nil {
 		return err
 	}
-	b, err := readBody(r)
+	return run(r.Context(), w, req)
+}
+
+// readBody reads and decodes the request body, once. Operations call it
+// after authentication (see authenticate for the TPM first call).
+func (d *deviceAPI) readBody(req *deviceRequest) error {
+	if req.read {
+		return nil
+	}
+	req.read = true
+	b, err := readBody(req.r)
 	if err != nil {
 		return err
 	}
@@ -130,7 +146,7 @@ func (d *deviceAPI) serve(w http.ResponseWriter, r *http.Request) error {
 	if id := req.body.RegistrationID; id != "" && !strings.EqualFold(id, req.regID) {
 		return badRequest("registrationId %q in the body does not match %q in the path", id, req.regID)
 	}
-	return run(r.Context(), w, req)
+	return nil
 }
 
 func checkDeviceAPIVersion(r *http.Request) error {
@@ -181,12 +197,18 @@ func (d *deviceAPI) operationStatus(ctx context.Context, w http.ResponseWriter, 
 		if _, aerr := d.authenticateAgain(ctx, req, nil); aerr != nil {
 			return aerr
 		}
+		if err := d.readBody(req); err != nil {
+			return err
+		}
 		return errorf(model.ErrNotFound, "operation %q of registration %q does not exist", req.opID, req.regID)
 	}
 	if err != nil {
 		return err
 	}
 	if _, err := d.authenticateAgain(ctx, req, reg); err != nil {
+		return err
+	}
+	if err := d.readBody(req); err != nil {
 		return err
 	}
 	status := http.StatusOK
@@ -204,9 +226,6 @@ func (d *deviceAPI) operationStatus(ctx context.Context, w http.ResponseWriter, 
 
 // statusLookup returns the device's registration result.
 func (d *deviceAPI) statusLookup(ctx context.Context, w http.ResponseWriter, req *deviceRequest) error {
-	if req.body.CSR != "" {
-		return badRequest("csr is not accepted by the status lookup; send it with register")
-	}
 	reg, err := d.h.st.Registration(ctx, req.regID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
@@ -216,6 +235,12 @@ func (d *deviceAPI) statusLookup(ctx context.Context, w http.ResponseWriter, req
 	}
 	if _, err := d.authenticateAgain(ctx, req, reg); err != nil {
 		return err
+	}
+	if err := d.readBody(req); err != nil {
+		return err
+	}
+	if req.body.CSR != "" {
+		return badRequest("csr is not accepted by the status lookup; send it with register")
 	}
 	if reg == nil || reg.Result == nil {
 		return errorf(model.ErrRegistrationNotFound, "registration %q does not exist", req.regID)

@@ -3,7 +3,9 @@ package server
 // Device authentication. Which attestation a request uses follows from what
 // it carries: an Authorization header is a SAS token (symmetric key, or a
 // TPM device's second call), a TLS client certificate is X.509, and a body
-// with tpm.endorsementKey but no token starts the TPM challenge.
+// with tpm.endorsementKey but no token starts the TPM challenge. A request
+// with a token or a certificate is authenticated before its body is read;
+// only a TPM device's first call is read first, within MaxBodyBytes.
 //
 // Precedence follows the service: an individual enrollment for the
 // registration ID decides. When the device's credential does not match it,
@@ -11,8 +13,20 @@ package server
 // disables a device whose credential a group would accept (that is how one
 // device of a group is turned off). Without an individual enrollment the
 // enrollment groups are searched: symmetric-key groups by the derived key
-// (enabled groups first), X.509 groups by the presented chain, most
-// specific certificate first.
+// (enabled groups first), X.509 groups by the chain verified from the
+// device certificate to a group's certificate (see groupIndex.match).
+//
+// A refused device learns nothing about the enrollments: every failed
+// authentication is the same 401 ("Unauthorized.", or "Invalid
+// certificate." for X.509, as the service words it), and a TPM challenge
+// for an ID without a TPM enrollment with that endorsement key is the same
+// 404 as for an unknown ID. The precise reason goes to the server log.
+//
+// A TPM challenge key is valid for tpmChallengeTTL (5 minutes) and for one
+// registration: it is consumed when the device's second call is accepted,
+// so a replayed token is refused and cannot rotate the device's hub key.
+// Polls and status lookups of that registration keep working with it: the
+// registration record keeps the keys the device authenticated with.
 
 import (
 	"context"
@@ -29,8 +43,10 @@ import (
 	"github.com/dpsctl/dpsctl/pkg/store"
 )
 
-// tpmChallengeTTL is how long the key of a TPM challenge stays valid.
-const tpmChallengeTTL = 25 * time.Hour
+// tpmChallengeTTL is how long the key of a TPM challenge stays valid: long
+// enough for a device to activate the blob and call again, short enough
+// that a captured challenge is soon useless.
+const tpmChallengeTTL = 5 * time.Minute
 
 // challengeKeyBytes and hubKeyBytes size the keys wrapped for TPM devices.
 const (
@@ -53,7 +69,8 @@ type attestation struct {
 	thumbprint string            // SHA-256 of the leaf
 	signing    *x509.Certificate // X.509 group: the matching signing certificate
 
-	ek, srk []byte // TPM: TPM2B_PUBLIC of both keys
+	ek, srk   []byte // TPM: TPM2B_PUBLIC of both keys
+	challenge string // TPM register call: the challenge key to consume
 }
 
 func (a *attestation) groupID() string {
@@ -64,9 +81,17 @@ func (a *attestation) groupID() string {
 }
 
 // invalidCertificate is the service's answer to any X.509 failure; the
-// reason goes to info.reason.
+// reason is kept for the server log only.
 func invalidCertificate(reason string) *apiError {
-	return &apiError{code: model.ErrUnauthorized, msg: "Invalid certificate.", info: map[string]string{"reason": reason}}
+	return &apiError{code: model.ErrUnauthorized, msg: invalidCertificateMessage, detail: reason}
+}
+
+// invalidCertificateMessage is the one message of a refused certificate.
+const invalidCertificateMessage = "Invalid certificate."
+
+// errCSR refuses certificate issuance.
+func errCSR() error {
+	return badRequest("certificate issuance (csr) is not supported by the local provisioning service")
 }
 
 func peerChain(r *http.Request) []*x509.Certificate {
@@ -76,23 +101,49 @@ func peerChain(r *http.Request) []*x509.Certificate {
 	return r.TLS.PeerCertificates
 }
 
-// authenticate proves the device's identity for a register call. For a
-// TPM device's first call it writes the challenge and returns nil, nil.
+// authenticate proves the device's identity for a register call and reads
+// the body: after the token or certificate is verified, or, for a TPM
+// device's first call (no token, no certificate), to find its endorsement
+// key. For that first call it writes the challenge and returns nil, nil.
 func (d *deviceAPI) authenticate(ctx context.Context, w http.ResponseWriter, req *deviceRequest) (*attestation, error) {
-	if req.body.CSR != "" {
-		return nil, badRequest("certificate issuance (csr) is not supported by the local provisioning service")
-	}
 	hdr := strings.TrimSpace(req.r.Header.Get("Authorization"))
 	chain := peerChain(req.r)
+	var (
+		att *attestation
+		err error
+	)
 	switch {
 	case hdr != "":
-		return d.authSAS(ctx, req, hdr, true)
+		att, err = d.authSAS(ctx, req, hdr, true)
 	case len(chain) > 0:
-		return d.authX509(ctx, req, chain)
-	case req.body.TPM != nil:
-		return nil, d.tpmChallenge(ctx, w, req)
+		att, err = d.authX509(ctx, req, chain)
+	default:
+		if err := d.readBody(req); err != nil {
+			return nil, err
+		}
+		if req.body.CSR != "" {
+			return nil, errCSR()
+		}
+		if req.body.TPM != nil {
+			return nil, d.tpmChallenge(ctx, w, req)
+		}
+		return nil, denied("%s sent no credentials: no SAS token, TLS client certificate or tpm.endorsementKey", describeDevice(req.regID))
 	}
-	return nil, unauthorized("no credentials: send a SAS token (symmetric key, TPM), a TLS client certificate (X.509) or tpm.endorsementKey (TPM)")
+	if err != nil {
+		return nil, err
+	}
+	if err := d.readBody(req); err != nil {
+		return nil, err
+	}
+	if req.body.CSR != "" {
+		return nil, errCSR()
+	}
+	if att.challenge != "" {
+		if err := d.acceptTPM(ctx, req, att); err != nil {
+			return nil, err
+		}
+	}
+	return att, nil
 }
 
 // authenticateAgain checks a poll or status lookup: first against the
@@ -111,7 +162,7 @@ func (d *deviceAPI) authenticateAgain(ctx context.Context, req *deviceRequest, r
 			}
 			_, err = verifyKeys(tok, now, reg.AuthKeys...)
 			if errors.Is(err, sas.ErrExpired) {
-				return nil, expiredToken(tok)
+				return nil, expiredToken(req, tok)
 			}
 			if err == nil {
 				return &attestation{}, nil
@@ -120,7 +171,7 @@ func (d *deviceAPI) authenticateAgain(ctx context.Context, req *deviceRequest, r
 			leaf := chain[0]
 			if strings.EqualFold(certs.Thumbprint(leaf, crypto.SHA256), reg.AuthThumbprint) {
 				if now.Before(leaf.NotBefore) || now.After(leaf.NotAfter) {
-					return nil, invalidCertificate("the certificate is not valid at this time")
+					return nil, invalidCertificate("the certificate of " + describeDevice(req.regID) + " is not valid at this time")
 				}
 				return &attestation{}, nil
 			}
@@ -132,7 +183,7 @@ func (d *deviceAPI) authenticateAgain(ctx context.Context, req *deviceRequest, r
 	case len(chain) > 0:
 		return d.authX509(ctx, req, chain)
 	}
-	return nil, unauthorized("no credentials: send the SAS token or the client certificate the device registered with")
+	return nil, denied("%s sent no credentials: no SAS token or TLS client certificate", describeDevice(req.regID))
 }
 
 // parseDeviceToken parses a device SAS token and checks its audience and
@@ -140,14 +191,15 @@ func (d *deviceAPI) authenticateAgain(ctx context.Context, req *deviceRequest, r
 func (d *deviceAPI) parseDeviceToken(hdr string, req *deviceRequest) (*sas.Token, error) {
 	tok, err := sas.ParseToken(hdr)
 	if err != nil {
-		return nil, unauthorized("the Authorization header is not a valid SharedAccessSignature token: %v", err)
+		// The parser's reason may quote a field of the token: not logged.
+		return nil, denied("%s: the Authorization header is not a valid SharedAccessSignature token", describeDevice(req.regID))
 	}
 	want := d.idScope + "/registrations/" + req.regID
 	if !strings.EqualFold(strings.Trim(tok.Resource, "/"), want) {
-		return nil, unauthorized("the SAS token's sr %q does not name this registration (%s)", tok.Resource, want)
+		return nil, denied("%s: the SAS token's sr %q does not name this registration (%s)", describeDevice(req.regID), tok.Resource, want)
 	}
 	if tok.KeyName != "" && !strings.EqualFold(tok.KeyName, model.DeviceKeyName) {
-		return nil, unauthorized("the SAS token's skn %q is not %q", tok.KeyName, model.DeviceKeyName)
+		return nil, denied("%s: the SAS token's skn %q is not %q", describeDevice(req.regID), tok.KeyName, model.DeviceKeyName)
 	}
 	return tok, nil
 }
@@ -170,8 +222,8 @@ func verifyKeys(tok *sas.Token, now time.Time, keys ...string) (string, error) {
 	return "", sas.ErrSignature
 }
 
-func expiredToken(tok *sas.Token) error {
-	return unauthorized("the SAS token expired at %s", tok.Expiry.UTC().Format(time.RFC3339))
+func expiredToken(req *deviceRequest, tok *sas.Token) error {
+	return denied("%s: the SAS token expired at %s", describeDevice(req.regID), tok.Expiry.UTC().Format(time.RFC3339))
 }
 
 func quote(s string) string { return `"` + s + `"` }

@@ -14,8 +14,9 @@ import (
 // derived from an enrollment group's key.
 
 // authSAS authenticates a SAS token: symmetric-key enrollments and groups,
-// and TPM devices after their challenge. register says whether this is a
-// register call (a TPM device must then send its keys again).
+// and TPM devices after their challenge. It does not read the body. For a
+// register call (register true) a TPM device's attestation carries the
+// challenge key, which acceptTPM checks against the body and consumes.
 func (d *deviceAPI) authSAS(ctx context.Context, req *deviceRequest, hdr string, register bool) (*attestation, error) {
 	tok, err := d.parseDeviceToken(hdr, req)
 	if err != nil {
@@ -43,11 +44,11 @@ func (d *deviceAPI) authSAS(ctx context.Context, req *deviceRequest, hdr string,
 		case model.AttestationTPM:
 			att, verr = d.verifyTPMToken(ctx, req, tok, e, register)
 		default:
-			return nil, unauthorized("%s is enrolled with %s attestation; present its credential instead of a SAS token", describeDevice(req.regID), e.Attestation.Type)
+			return nil, denied("%s is enrolled with %s attestation but sent a SAS token", describeDevice(req.regID), e.Attestation.Type)
 		}
 		switch {
 		case errors.Is(verr, sas.ErrExpired):
-			return nil, expiredToken(tok)
+			return nil, expiredToken(req, tok)
 		case verr != nil && !errors.Is(verr, sas.ErrSignature):
 			return nil, verr
 		case att != nil:
@@ -55,13 +56,16 @@ func (d *deviceAPI) authSAS(ctx context.Context, req *deviceRequest, hdr string,
 			att.disabled = e.ProvisioningStatus == model.StatusDisabled
 			return att, nil
 		case e.ProvisioningStatus != model.StatusDisabled:
-			return nil, unauthorized("the SAS token signature does not match the keys of %s", describeDevice(req.regID))
+			return nil, denied("the SAS token signature does not match the keys of %s", describeDevice(req.regID))
 		}
 		// A disabled individual enrollment: the device is disabled if a
 		// group accepts it.
 		ga, err := d.symmetricGroup(ctx, req, tok, now)
 		if err != nil {
-			return nil, unauthorized("the SAS token signature does not match the keys of %s", describeDevice(req.regID))
+			if ae, ok := asAPIError(err); !ok || ae.code != model.ErrUnauthorized {
+				return nil, err
+			}
+			return nil, denied("the SAS token signature does not match the keys of %s (disabled), nor of a group", describeDevice(req.regID))
 		}
 		ga.enrollment, ga.group, ga.disabled = e, nil, true
 		return ga, nil
@@ -90,7 +94,7 @@ func (d *deviceAPI) symmetricGroup(ctx context.Context, req *deviceRequest, tok 
 			}
 			key, verr := verifyKeys(tok, now, keys[:]...)
 			if errors.Is(verr, sas.ErrExpired) {
-				return nil, expiredToken(tok)
+				return nil, expiredToken(req, tok)
 			}
 			if verr == nil {
 				return &attestation{
@@ -100,5 +104,5 @@ func (d *deviceAPI) symmetricGroup(ctx context.Context, req *deviceRequest, tok 
 			}
 		}
 	}
-	return nil, unauthorized("the SAS token signature does not match any enrollment of %s", describeDevice(req.regID))
+	return nil, denied("the SAS token signature does not match any enrollment of %s", describeDevice(req.regID))
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/dpsctl/dpsctl/pkg/model"
@@ -14,35 +15,63 @@ import (
 )
 
 // TPM attestation: the challenge (nonce sealed to the endorsement key) and
-// the SAS token signed with the key the device activated.
+// the SAS token signed with the key the device activated. The challenge key
+// is single use and short-lived (see device_auth.go).
+
+// noTPMEnrollmentMessage is the message of the 404 a TPM challenge gets when
+// the registration ID has no TPM enrollment with the endorsement key sent:
+// the same whether the ID is unknown, enrolled with another attestation or
+// with another endorsement key.
+const noTPMEnrollmentMessage = "Enrollment not found."
+
+// noTPMEnrollment is that 404; the precise reason is kept for the log.
+func noTPMEnrollment(format string, args ...any) *apiError {
+	return &apiError{code: model.ErrEnrollmentNotFound, msg: noTPMEnrollmentMessage, detail: fmt.Sprintf(format, args...)}
+}
 
 // verifyTPMToken checks a TPM device's token against the key of its last
-// challenge.
+// challenge, without consuming it. For a register call (register true) the
+// attestation carries the key, which acceptTPM consumes.
 func (d *deviceAPI) verifyTPMToken(ctx context.Context, req *deviceRequest, tok *sas.Token, e *model.IndividualEnrollment, register bool) (*attestation, error) {
 	ek, err := enrolledEK(e)
 	if err != nil {
 		return nil, err
 	}
-	key, err := d.h.st.TPMChallenge(ctx, req.regID, d.h.now())
+	now := d.h.now()
+	key, err := d.h.st.TPMChallenge(ctx, req.regID, now)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, unauthorized("%s has no pending TPM challenge; register again without an Authorization header", describeDevice(req.regID))
+		return nil, denied("%s has no pending TPM challenge (none issued, expired or already used)", describeDevice(req.regID))
 	}
 	if err != nil {
 		return nil, err
 	}
-	k, verr := verifyKeys(tok, d.h.now(), key)
+	k, verr := verifyKeys(tok, now, key)
 	if verr != nil {
 		return nil, verr
 	}
 	att := &attestation{kind: model.AttestationTPM, authKey: k, ek: ek.TPM2BPublic}
-	if !register {
-		return att, nil
+	if register {
+		att.challenge = k
+	}
+	return att, nil
+}
+
+// acceptTPM completes a TPM device's register call once its token verified
+// and its body was read: the endorsement key sent, if any, must be the
+// enrolled one, and the storage root key is needed to wrap the hub key.
+// Then the challenge is consumed; of two calls with the same token only
+// one gets past this point.
+func (d *deviceAPI) acceptTPM(ctx context.Context, req *deviceRequest, att *attestation) error {
+	e := att.enrollment
+	ek, err := enrolledEK(e)
+	if err != nil {
+		return err
 	}
 	t := req.body.TPM
 	if t != nil && t.EndorsementKey != "" {
 		presented, err := tpm.DecodeEK(t.EndorsementKey)
 		if err != nil || !presented.Equal(ek) {
-			return nil, unauthorized("the endorsement key does not match the one enrolled for %s", describeDevice(req.regID))
+			return denied("the endorsement key sent with the token does not match the one enrolled for %s", describeDevice(req.regID))
 		}
 	}
 	srk := ""
@@ -53,21 +82,27 @@ func (d *deviceAPI) verifyTPMToken(ctx context.Context, req *deviceRequest, tok 
 		srk = e.Attestation.TPM.StorageRootKey
 	}
 	if srk == "" {
-		return nil, badRequest("tpm.storageRootKey is required")
+		return badRequest("tpm.storageRootKey is required")
 	}
 	if att.srk, err = base64.StdEncoding.DecodeString(srk); err != nil {
-		return nil, badRequest("tpm.storageRootKey is not valid base64")
+		return badRequest("tpm.storageRootKey is not valid base64")
 	}
-	return att, nil
+	now := d.h.now()
+	err = d.write(ctx, func(tx *store.Tx) error { return tx.ConsumeTPMChallenge(req.regID, att.challenge, now) })
+	if errors.Is(err, store.ErrNotFound) {
+		return denied("the TPM challenge of %s was already used, replaced or expired", describeDevice(req.regID))
+	}
+	return err
 }
 
+// enrolledEK decodes the endorsement key of a TPM enrollment.
 func enrolledEK(e *model.IndividualEnrollment) (*tpm.EK, error) {
 	if e.Attestation == nil || e.Attestation.TPM == nil {
-		return nil, errorf(model.ErrEnrollmentNotFound, "%s has no TPM enrollment", describeDevice(e.RegistrationID))
+		return nil, denied("%s has no TPM enrollment", describeDevice(e.RegistrationID))
 	}
 	ek, err := tpm.DecodeEK(e.Attestation.TPM.EndorsementKey)
 	if err != nil {
-		return nil, unauthorized("the endorsement key enrolled for %s is not usable: %v", describeDevice(e.RegistrationID), err)
+		return nil, denied("the endorsement key enrolled for %s is not usable: %v", describeDevice(e.RegistrationID), err)
 	}
 	return ek, nil
 }
@@ -79,23 +114,31 @@ func (d *deviceAPI) tpmChallenge(ctx context.Context, w http.ResponseWriter, req
 	if t.EndorsementKey == "" {
 		return badRequest("tpm.endorsementKey is required")
 	}
-	e, err := d.h.st.Enrollment(ctx, req.regID)
-	if errors.Is(err, store.ErrNotFound) || err == nil && (e.Attestation == nil || e.Attestation.Type != model.AttestationTPM) {
-		return errorf(model.ErrEnrollmentNotFound, "there is no TPM enrollment for %s", describeDevice(req.regID))
-	}
-	if err != nil {
-		return err
-	}
-	enrolled, err := enrolledEK(e)
-	if err != nil {
-		return err
-	}
+	// What the request alone shows is checked before the enrollment is
+	// looked up, so that the answer cannot depend on it.
 	presented, err := tpm.DecodeEK(t.EndorsementKey)
 	if err != nil {
-		return unauthorized("tpm.endorsementKey is not a valid endorsement key: %v", err)
+		return denied("%s: tpm.endorsementKey is not a valid endorsement key: %v", describeDevice(req.regID), err)
+	}
+	e, err := d.h.st.Enrollment(ctx, req.regID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return noTPMEnrollment("TPM challenge for %s: there is no individual enrollment", describeDevice(req.regID))
+	case err != nil:
+		return err
+	case e.Attestation == nil || e.Attestation.Type != model.AttestationTPM || e.Attestation.TPM == nil:
+		kind := "no"
+		if e.Attestation != nil {
+			kind = e.Attestation.Type
+		}
+		return noTPMEnrollment("TPM challenge for %s: it is enrolled with %s attestation", describeDevice(req.regID), kind)
+	}
+	enrolled, err := tpm.DecodeEK(e.Attestation.TPM.EndorsementKey)
+	if err != nil {
+		return noTPMEnrollment("TPM challenge for %s: the enrolled endorsement key is not usable: %v", describeDevice(req.regID), err)
 	}
 	if !presented.Equal(enrolled) {
-		return unauthorized("the endorsement key does not match the one enrolled for %s", describeDevice(req.regID))
+		return noTPMEnrollment("TPM challenge for %s: the endorsement key sent is not the enrolled one", describeDevice(req.regID))
 	}
 	srkB64 := t.StorageRootKey
 	if srkB64 == "" {

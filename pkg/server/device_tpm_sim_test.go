@@ -55,8 +55,9 @@ func TestTPMRegistrationSimulator(t *testing.T) {
 	e.put("/enrollments/"+regID, tpmEnrollment(regID, id.EK.Base64(), "enabled"))
 	body := map[string]any{"registrationId": regID, "tpm": map[string]string{"endorsementKey": id.EK.Base64(), "storageRootKey": id.SRKBase64()}}
 
-	// A foreign EK for this registration is refused before any challenge.
-	mustStatus(t, d.register(regID, "", map[string]any{"tpm": map[string]string{"endorsementKey": foreign.EK.Base64(), "storageRootKey": id.SRKBase64()}}), 401, model.ErrUnauthorized)
+	// A foreign EK for this registration is refused before any challenge,
+	// as for an unknown registration ID.
+	mustStatus(t, d.register(regID, "", map[string]any{"tpm": map[string]string{"endorsementKey": foreign.EK.Base64(), "storageRootKey": id.SRKBase64()}}), 404, model.ErrEnrollmentNotFound)
 
 	r := d.register(regID, "", body)
 	if r.status != 401 {

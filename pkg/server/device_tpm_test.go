@@ -111,7 +111,8 @@ func TestTPMChallengeFlow(t *testing.T) {
 		auth         string
 		status, code int
 	}{
-		{"foreign EK", regID, other, "", 401, model.ErrUnauthorized},
+		// As for an unknown registration: existence is not revealed.
+		{"foreign EK", regID, other, "", 404, model.ErrEnrollmentNotFound},
 		{"foreign EK with a valid token", regID, other, tok, 401, model.ErrUnauthorized},
 		{"EK that is no EK", regID, map[string]any{"tpm": map[string]string{"endorsementKey": "AAAA", "storageRootKey": srk}}, "", 401, model.ErrUnauthorized},
 		{"no storage root key", regID, noSRK, "", 400, model.ErrBadRequest},

@@ -3,10 +3,10 @@ package server
 import (
 	"crypto/tls"
 	"fmt"
-	"strings"
 	"testing"
 
 	"github.com/dpsctl/dpsctl/pkg/certs"
+	"github.com/dpsctl/dpsctl/pkg/certs/certstest"
 	"github.com/dpsctl/dpsctl/pkg/model"
 )
 
@@ -41,7 +41,8 @@ func permutations[T any](xs []T) [][]T {
 // intermediate's group cannot be bypassed through its root's, and a CA
 // certificate is never accepted as the device's.
 func TestX509GroupFollowsVerifiedPath(t *testing.T) {
-	inst, err := Open(Options{DataDir: t.TempDir()})
+	logs := &syncBuffer{}
+	inst, err := Open(Options{DataDir: t.TempDir(), Logger: logs.logger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,13 +147,15 @@ func TestX509GroupFollowsVerifiedPath(t *testing.T) {
 			t.Run(cfg.name+"/"+r.name, func(t *testing.T) {
 				d := s.client(t, r.cert, true)
 				if r.want == nil {
+					mark := logs.mark()
 					res := d.register(regID, "", map[string]string{"registrationId": regID})
 					mustStatus(t, res, 401, model.ErrUnauthorized)
 					var body model.ErrorDetails
 					res.json(t, &body)
-					if body.Message != "Invalid certificate." || !strings.Contains(body.Info["reason"], r.reason) {
+					if body.Message != "Invalid certificate." || body.Info != nil {
 						t.Fatalf("%s", res.body)
 					}
+					logs.mustContain(t, mark, r.reason)
 					return
 				}
 				op := d.provision(regID, "", nil)
@@ -162,5 +165,60 @@ func TestX509GroupFollowsVerifiedPath(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestX509RefusalsAreLogged checks the reasons of refused certificates
+// reach the log while the device only learns "Invalid certificate.".
+func TestX509RefusalsAreLogged(t *testing.T) {
+	logs := &syncBuffer{}
+	inst, err := Open(Options{DataDir: t.TempDir(), Logger: logs.logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inst.Close()
+	e := envFor(t, inst)
+	s := serve(t, inst)
+
+	ca := certstest.New(t)
+	e.put("/enrollmentGroups/ca-grp", x509Group("ca-grp", ca.Root.Cert, "enabled"))
+	// An individual enrollment whose certificate is a CA certificate.
+	selfCA, err := certs.NewRoot(certs.Options{CommonName: "x-self-ca"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.put("/enrollments/x-self-ca", x509Individual("x-self-ca", selfCA.Cert, nil, "enabled"))
+	// A sub-CA of the group's root named like a device.
+	subCA, err := certs.NewIntermediate(ca.Root, certs.Options{CommonName: "x-sub-ca"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An X.509 device of the group registering under a symmetric-key
+	// enrollment's ID.
+	e.put("/enrollments/x-sym", map[string]any{"registrationId": "x-sym", "attestation": symKeys(keyA, keyB)})
+	symDev := ca.Device(t, "x-sym")
+
+	tests := []struct {
+		name, id string
+		cert     *tls.Certificate
+		reason   string
+	}{
+		{"CA certificate of an individual enrollment", "x-self-ca", sent(selfCA), "CA certificate"},
+		{"CA certificate under the group's root", "x-sub-ca", sent(subCA, ca.Root), "CA certificate"},
+		{"enrolled with another attestation", "x-sym", tlsCert(symDev.Pair, symDev.Chain), "is enrolled with symmetricKey attestation"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := s.client(t, tt.cert, true)
+			mark := logs.mark()
+			r := d.register(tt.id, "", nil)
+			mustStatus(t, r, 401, model.ErrUnauthorized)
+			var body model.ErrorDetails
+			r.json(t, &body)
+			if body.Message != "Invalid certificate." || body.Info != nil {
+				t.Fatalf("%s", r.body)
+			}
+			logs.mustContain(t, mark, tt.reason)
+		})
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -49,7 +50,8 @@ func x509Group(id string, signing *x509.Certificate, status string) map[string]a
 }
 
 func TestX509OverTLS(t *testing.T) {
-	inst, err := Open(Options{DataDir: t.TempDir()})
+	logs := &syncBuffer{}
+	inst, err := Open(Options{DataDir: t.TempDir(), Logger: logs.logger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,30 +146,34 @@ func TestX509OverTLS(t *testing.T) {
 	pending := unverified.Device(t, "x-pending-dev")
 	stranger := rogue.Device(t, "x-stranger")
 	forged := rogue.Device(t, "x-forged")
+	// The device is told "Invalid certificate." and nothing more; the
+	// reason is in the server log.
 	bad := []struct {
 		name, id string
 		cert     *tls.Certificate
+		reason   string // in the log
 	}{
-		{"untrusted chain", "x-stranger", tlsCert(stranger.Pair, stranger.Chain)},
-		{"untrusted root presented", "x-stranger", tlsCert(stranger.Pair, append(stranger.Chain, rogue.Root.Cert))},
-		{"CN is not the registration id", "x-interdev", tlsCert(wrongCN.Pair, wrongCN.Chain)},
-		{"expired", "x-old", tlsCert(expired.Pair, expired.Chain)},
-		{"unverified CA reference", "x-pending-dev", tlsCert(pending.Pair, pending.Chain)},
-		{"other certificate for an individual enrollment", "x-self", tlsCert(certstest.SelfSigned(t, "x-self").Pair, nil)},
+		{"untrusted chain", "x-stranger", tlsCert(stranger.Pair, stranger.Chain), "does not verify to an enrollment group's certificate"},
+		{"untrusted root presented", "x-stranger", tlsCert(stranger.Pair, append(stranger.Chain, rogue.Root.Cert)), "does not verify to an enrollment group's certificate"},
+		{"CN is not the registration id", "x-interdev", tlsCert(wrongCN.Pair, wrongCN.Chain), `CN "x-someone" is not the registration ID`},
+		{"expired", "x-old", tlsCert(expired.Pair, expired.Chain), "not valid at this time"},
+		{"unverified CA reference", "x-pending-dev", tlsCert(pending.Pair, pending.Chain), "does not verify to an enrollment group's certificate"},
+		{"other certificate for an individual enrollment", "x-self", tlsCert(certstest.SelfSigned(t, "x-self").Pair, nil), "matches neither certificate enrolled"},
 		// Same issuer name (certstest names every intermediate alike), other key.
-		{"leaf signed by an impostor of the group's intermediate", "x-forged", tlsCert(forged.Pair, []*x509.Certificate{ca.Intermediate.Cert})},
+		{"leaf signed by an impostor of the group's intermediate", "x-forged", tlsCert(forged.Pair, []*x509.Certificate{ca.Intermediate.Cert}), "does not verify to an enrollment group's certificate"},
 	}
 	for _, b := range bad {
 		t.Run(b.name, func(t *testing.T) {
 			d := s.client(t, b.cert, false)
+			mark := logs.mark()
 			r := d.register(b.id, "", map[string]string{"registrationId": b.id})
 			mustStatus(t, r, 401, model.ErrUnauthorized)
 			var body model.ErrorDetails
 			json.Unmarshal(r.body, &body)
-			t.Log(body.Info["reason"])
-			if body.Message != "Invalid certificate." || body.Info["reason"] == "" {
+			if body.Message != "Invalid certificate." || body.Info != nil || strings.Contains(string(r.body), "reason") {
 				t.Fatalf("%s", r.body)
 			}
+			logs.mustContain(t, mark, b.reason)
 		})
 	}
 
