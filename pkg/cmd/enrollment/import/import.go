@@ -72,7 +72,14 @@ The rows are then written through the bulk API, ten per call, --concurrency
 calls at a time, at most --rate calls per minute. Throttling (429) and
 service errors (5xx) are retried, honouring Retry-After. Between the two
 steps the checked rows wait in a temporary file (about the size of the
-input, in $TMPDIR), so the input is not read and converted twice.
+input, in $TMPDIR), so the input is not read and converted twice. That file,
+and the copy of standard input that "import -" makes, are removed from the
+directory as soon as they are created, so nothing with keys in it is left
+behind however the import ends.
+
+A certificate column may name a file: an absolute path, or one relative to
+the directory of the imported file (to the working directory for "-"). It
+must be a regular file of at most 1 MB.
 
 --mode says what to do:
   create   create new enrollments; an existing identical one is "unchanged",
@@ -145,8 +152,10 @@ progress line is shown on stderr when it is a terminal.`,
 
 // input is the file being imported, readable several times.
 type input struct {
-	name   string // in messages: the file name, or "stdin"
-	path   string // on disk (a spooled copy for stdin)
+	name string // in messages: the file name, or "stdin"
+	path string // on disk, for a named file
+	// copy is the copy of stdin, read from its start by each pass.
+	copy   *os.File
 	dir    string // base of relative certificate paths
 	format enrollfile.Format
 	size   int64
@@ -154,63 +163,87 @@ type input struct {
 }
 
 // openInput makes the input readable twice: stdin is copied to a
-// temporary file as it arrives, in constant memory.
+// temporary file as it arrives, in constant memory. Relative certificate
+// paths are taken from the directory of a named file, and from the working
+// directory for stdin.
 func openInput(opts *ImportOptions) (*input, error) {
 	in := &input{name: opts.File, path: opts.File, dir: filepath.Dir(opts.File), clean: func() {}}
 	if opts.File == "-" {
-		tmp, err := os.CreateTemp("", "dpsctl-import-*")
+		tmp, size, clean, err := copyStdin(opts.IO.In)
 		if err != nil {
 			return nil, err
 		}
-		in.clean = func() { os.Remove(tmp.Name()) }
-		if _, err := io.Copy(tmp, opts.IO.In); err != nil {
-			tmp.Close()
-			in.clean()
-			return nil, fmt.Errorf("reading stdin: %w", err)
+		in.name, in.path, in.copy, in.dir, in.size, in.clean = "stdin", "", tmp, "", size, clean
+		in.format = enrollfile.FormatCSV
+		if opts.Format != "" {
+			in.format, _ = enrollfile.ParseFormat(opts.Format)
 		}
-		if err := tmp.Close(); err != nil {
-			in.clean()
-			return nil, err
-		}
-		in.name, in.path, in.dir = "stdin", tmp.Name(), ""
+		return in, nil
 	}
 	st, err := os.Stat(in.path)
 	if err != nil {
-		in.clean()
 		return nil, err
 	}
 	if st.IsDir() {
-		in.clean()
 		return nil, fmt.Errorf("%s is a directory", in.name)
 	}
 	in.size = st.Size()
-	switch {
-	case opts.Format != "":
+	if opts.Format != "" {
 		in.format, _ = enrollfile.ParseFormat(opts.Format)
-	case opts.File == "-":
-		in.format = enrollfile.FormatCSV
-	default:
+	} else {
 		in.format = enrollfile.FormatOf(opts.File)
 	}
 	return in, nil
 }
 
+// copyStdin copies r to a temporary file. Like the spool, the file is
+// unlinked as soon as it is created where the system allows it, so that
+// the copy, keys included, is gone however the process ends; elsewhere
+// clean removes it.
+func copyStdin(r io.Reader) (f *os.File, size int64, clean func(), err error) {
+	f, err = os.CreateTemp("", "dpsctl-import-*")
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	name := ""
+	if os.Remove(f.Name()) != nil {
+		name = f.Name()
+	}
+	clean = func() {
+		f.Close()
+		if name != "" {
+			os.Remove(name)
+		}
+	}
+	if size, err = io.Copy(f, r); err != nil {
+		clean()
+		return nil, 0, nil, fmt.Errorf("reading stdin: %w", err)
+	}
+	return f, size, clean, nil
+}
+
 // open returns a reader of the input from its start.
 func (in *input) open(counted *int64) (enrollfile.Reader, func(), error) {
-	f, err := os.Open(in.path)
-	if err != nil {
-		return nil, nil, err
+	var r io.Reader
+	closeFn := func() {}
+	if in.copy != nil {
+		r = io.NewSectionReader(in.copy, 0, in.size)
+	} else {
+		f, err := os.Open(in.path)
+		if err != nil {
+			return nil, nil, err
+		}
+		r, closeFn = f, func() { f.Close() }
 	}
-	var r io.Reader = f
 	if counted != nil {
-		r = &countingReader{r: f, n: counted}
+		r = &countingReader{r: r, n: counted}
 	}
 	rd, err := enrollfile.NewReader(in.format, r, in.name)
 	if err != nil {
-		f.Close()
+		closeFn()
 		return nil, nil, err
 	}
-	return rd, func() { f.Close() }, nil
+	return rd, closeFn, nil
 }
 
 type countingReader struct {
