@@ -52,7 +52,10 @@ var AllRights = []string{
 	RightDeviceConnect, RightRegistrationStatusRead, RightRegistrationStatusWrite,
 }
 
-// handler is the HTTP API of one instance.
+// handler is the HTTP API of one instance. A JSON request body, on any
+// route, must be valid UTF-8 and nest objects and arrays at most
+// MaxJSONDepth (64) levels deep; it is refused with 400 before it is
+// decoded or stored otherwise. Bodies are at most MaxBodyBytes.
 type handler struct {
 	st       *store.Store
 	log      *slog.Logger
@@ -361,10 +364,17 @@ func readBody(r *http.Request) ([]byte, error) {
 // the same semantics. Its error messages are vaguer, though (no offset, no
 // JSON type), so a body it refuses is decoded again by encoding/json, whose
 // answer is given: a bad request costs a little more, a good one much less.
+//
+// Before decoding, a body that is not valid UTF-8 or nests deeper than
+// MaxJSONDepth is refused (400): one pass over the bytes each, a small part
+// of the cost of decoding.
 func decodeJSON(b []byte, v any) error {
 	t := bytes.TrimSpace(b)
 	if len(t) == 0 || t[0] != '{' {
 		return badRequest("the request body must be a JSON object")
+	}
+	if err := checkJSONBody(t); err != nil {
+		return err
 	}
 	if fastjson.Unmarshal(t, v) == nil {
 		return nil

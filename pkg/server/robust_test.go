@@ -1,0 +1,221 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/dpsctl/dpsctl/pkg/model"
+)
+
+// nest returns n levels of nested arrays.
+func nest(n int) string { return strings.Repeat("[", n) + strings.Repeat("]", n) }
+
+// twinEnrollment is an enrollment body whose initialTwin.tags.x is raw:
+// x sits at level 4 (body, initialTwin, tags, then x's own brackets).
+func twinEnrollment(id, x string) string {
+	return `{"registrationId":"` + id + `","attestation":{"type":"symmetricKey"},"initialTwin":{"tags":{"x":` + x + `}}}`
+}
+
+// A body nested deeper than MaxJSONDepth, or not UTF-8, is refused before
+// it is stored, on every service API route that reads JSON; what was
+// accepted reads back.
+func TestJSONBodyLimits(t *testing.T) {
+	e := newEnv(t)
+	atLimit := nest(MaxJSONDepth - 3)
+	over := nest(MaxJSONDepth - 2)
+	deep := nest(47000)
+	bulk := func(items ...string) string {
+		return `{"mode":"create","enrollments":[` + strings.Join(items, ",") + `]}`
+	}
+	tests := []struct {
+		name, method, path, body string
+		status                   int
+	}{
+		{"put at the limit", "PUT", "/enrollments/at-limit", twinEnrollment("at-limit", atLimit), 200},
+		{"put one level over", "PUT", "/enrollments/over", twinEnrollment("over", over), 400},
+		{"put 47,000 levels", "PUT", "/enrollments/deep", twinEnrollment("deep", deep), 400},
+		{"objects over the limit", "PUT", "/enrollments/objs", twinEnrollment("objs", strings.Repeat(`{"a":`, MaxJSONDepth)+"1"+strings.Repeat("}", MaxJSONDepth)), 400},
+		{"brackets in strings do not nest", "PUT", "/enrollments/str", twinEnrollment("str", `"`+strings.Repeat("[{", 200)+`\"[[[\\"`), 200},
+		{"group over the limit", "PUT", "/enrollmentGroups/g-over", `{"enrollmentGroupId":"g-over","attestation":{"type":"symmetricKey"},"initialTwin":{"tags":{"x":` + over + `}}}`, 400},
+		{"bulk with one deep item", "POST", "/enrollments", bulk(twinEnrollment("b-ok", "1"), twinEnrollment("b-deep", deep)), 400},
+		{"bulk at the limit", "POST", "/enrollments", bulk(twinEnrollment("b-limit", nest(MaxJSONDepth-5))), 200},
+		{"query over the limit", "POST", "/enrollments/query", `{"query":"*","x":` + nest(MaxJSONDepth) + `}`, 400},
+		{"group query over the limit", "POST", "/enrollmentGroups/query", `{"query":"*","x":` + nest(MaxJSONDepth) + `}`, 400},
+		{"registration query over the limit", "POST", "/registrations/g/query", `{"query":"*","x":` + nest(MaxJSONDepth) + `}`, 400},
+		{"invalid UTF-8 in a tag value", "PUT", "/enrollments/u1", twinEnrollment("u1", "{\"site\":\"lab\xff\"}"), 400},
+		{"invalid UTF-8 in a tag key", "PUT", "/enrollments/u2", twinEnrollment("u2", "{\"s\xc3\x28\":1}"), 400},
+		{"invalid UTF-8 in desired properties", "PUT", "/enrollments/u3", `{"registrationId":"u3","attestation":{"type":"symmetricKey"},"initialTwin":{"properties":{"desired":{"m":"\xed\xa0\x80"}}}}`, 400},
+		{"invalid UTF-8 in a bulk item", "POST", "/enrollments", bulk(twinEnrollment("u4", "\"\xfe\"")), 400},
+		{"invalid UTF-8 in a query", "POST", "/enrollments/query", "{\"query\":\"\x80\"}", 400},
+		{"multibyte UTF-8 is fine", "PUT", "/enrollments/u5", twinEnrollment("u5", `{"café":"été ☀ 🛰"}`), 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.call(tt.method, tt.path, tt.body)
+			mustStatus(t, r, tt.status, model.ErrBadRequest)
+			if tt.status == 200 && tt.method == "POST" && !strings.Contains(string(r.body), `"isSuccessful":true`) {
+				t.Fatalf("%s", r.body)
+			}
+		})
+	}
+	// Nothing refused was stored, and everything stored reads back.
+	for _, id := range []string{"over", "deep", "objs", "b-ok", "b-deep", "u1", "u2", "u3", "u4"} {
+		mustStatus(t, e.call("GET", "/enrollments/"+id, nil), 404)
+	}
+	for _, id := range []string{"at-limit", "str", "b-limit", "u5"} {
+		r := e.call("GET", "/enrollments/"+id, nil)
+		mustStatus(t, r, 200)
+		var got model.IndividualEnrollment
+		r.json(t, &got)
+		if got.InitialTwin == nil || len(got.InitialTwin.Tags) == 0 {
+			t.Fatalf("%s: %s", id, r.body)
+		}
+	}
+	if r := e.call("GET", "/enrollments/u5", nil); !strings.Contains(string(r.body), `"café":"été ☀ 🛰"`) {
+		t.Fatalf("%s", r.body)
+	}
+	r := e.call("POST", "/enrollments/query", `{"query":"*"}`)
+	mustStatus(t, r, 200)
+	var list []model.IndividualEnrollment
+	r.json(t, &list)
+	if len(list) != 4 {
+		t.Fatalf("query lists %d enrollments: %s", len(list), r.body)
+	}
+}
+
+// The device API refuses a deep or non-UTF-8 body of an authenticated
+// device with 400.
+func TestDeviceBodyLimits(t *testing.T) {
+	e := newEnv(t)
+	d := e.deviceClient()
+	e.put("/enrollments/dev-json", map[string]any{"registrationId": "dev-json", "attestation": symKeys(keyA, keyB)})
+	tests := []struct {
+		name, body string
+		status     int
+	}{
+		{"payload over the limit", `{"registrationId":"dev-json","payload":` + nest(MaxJSONDepth) + `}`, 400},
+		{"payload of 47,000 levels", `{"registrationId":"dev-json","payload":` + nest(47000) + `}`, 400},
+		{"payload not UTF-8", "{\"registrationId\":\"dev-json\",\"payload\":{\"k\":\"\xff\xfe\"}}", 400},
+		{"payload at the limit", `{"registrationId":"dev-json","payload":` + nest(MaxJSONDepth-1) + `}`, 202},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := d.register("dev-json", d.symToken("dev-json", keyA), tt.body)
+			if r.status != tt.status {
+				t.Fatalf("status %d, want %d: %s", r.status, tt.status, r.body)
+			}
+			if tt.status == 400 {
+				if code := r.errorCode(t); code != model.ErrBadRequest {
+					t.Fatalf("errorCode %d", code)
+				}
+			}
+		})
+	}
+}
+
+func TestJSONTooDeepAt(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		max  int
+		want int
+	}{
+		{"empty", ``, 1, -1},
+		{"flat object", `{"a":1}`, 1, -1},
+		{"nested over", `{"a":{"b":1}}`, 1, 5},
+		{"array at the limit", `[[[]]]`, 3, -1},
+		{"array over", `[[[[]]]]`, 3, 3},
+		{"brackets in a string", `{"a":"[[[[{{{{"}`, 1, -1},
+		{"escaped quote in a string", `{"a":"\"[[[["}`, 1, -1},
+		{"escaped backslash ends the string", `{"a":"\\","b":[[]]}`, 2, 15},
+		{"three backslashes and a quote", `{"a":"\\\"[[","b":1}`, 1, -1},
+		{"brackets in a key", `{"[[[[":{"x":1}}`, 2, -1},
+		{"siblings do not add up", `[[],[],[],[]]`, 2, -1},
+		{"unterminated string", `{"a":"[[[[`, 1, -1},
+		{"unbalanced closers", `]]]]{[[`, 2, 6},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := jsonTooDeepAt([]byte(tt.in), tt.max); got != tt.want {
+				t.Fatalf("jsonTooDeepAt(%q, %d) = %d, want %d", tt.in, tt.max, got, tt.want)
+			}
+		})
+	}
+}
+
+// jsonDepth is the nesting depth of valid JSON, by encoding/json's tokens.
+func jsonDepth(b []byte) (int, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	depth, most := 0, 0
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return most, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+			most = max(most, depth)
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+		}
+	}
+}
+
+// For valid JSON, jsonTooDeepAt agrees with encoding/json on the depth.
+func FuzzJSONTooDeepAt(f *testing.F) {
+	for _, s := range []string{`{}`, `{"a":[1,{"b":"[\"{"}]}`, `[[[["\\"]]]]`, `{"\\\\\"[":{"x":[]}}`, `"[[["`, `[{"a":"\u005b"}]`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		want, err := jsonDepth(b)
+		if err != nil || !json.Valid(b) {
+			jsonTooDeepAt(b, 3) // must not panic
+			return
+		}
+		for _, limit := range []int{0, 1, 2, 3, 8} {
+			if over := jsonTooDeepAt(b, limit) >= 0; over != (want > limit) {
+				t.Fatalf("%q: depth %d, limit %d: over = %v", b, want, limit, over)
+			}
+		}
+	})
+}
+
+// BenchmarkDecodeBulkBody compares the checks of checkJSONBody with the
+// decoding of a full bulk body (ten enrollments with twins).
+func BenchmarkDecodeBulkBody(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString(`{"mode":"create","enrollments":[`)
+	for i := range MaxBulkItems {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		fmt.Fprintf(&sb, `{"registrationId":"bench-%08d","attestation":{"type":"symmetricKey","symmetricKey":{"primaryKey":"%s","secondaryKey":"%s"}},"initialTwin":{"tags":{"site":"lab","rack":{"row":3,"slot":[1,2,3]}},"properties":{"desired":{"telemetry":{"interval":30,"unit":"s"}}}}}`, i, keyA, keyB)
+	}
+	sb.WriteString(`]}`)
+	body := []byte(sb.String())
+	b.Run("check", func(b *testing.B) {
+		b.SetBytes(int64(len(body)))
+		for b.Loop() {
+			if err := checkJSONBody(body); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("decode", func(b *testing.B) {
+		b.SetBytes(int64(len(body)))
+		for b.Loop() {
+			var v bulkBody[model.IndividualEnrollment]
+			if err := decodeJSON(body, &v); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
