@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
@@ -87,11 +88,18 @@ const (
 // setHeader sets a response header without canonicalising its name.
 func setHeader(h http.Header, name, value string) { h[name] = []string{value} }
 
-// writeJSON writes v with status.
+// writeJSON writes v with status. A value that cannot be encoded (a model
+// type that cannot, or stored JSON that encoding/json refuses) answers 500
+// and is logged as an error with the request (see logRequest), or with
+// the default logger for a writer that is not the handler's.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		// Only a model type that cannot be encoded gets here: a bug.
+		if sw, ok := w.(*statusWriter); ok {
+			sw.encodeErr = fmt.Errorf("%T: %w", v, err)
+		} else {
+			slog.Error("could not encode the response", "type", fmt.Sprintf("%T", v), "err", err)
+		}
 		writeErrorBody(w, &apiError{code: model.ErrInternal, msg: "could not encode the response"}, time.Now())
 		return
 	}

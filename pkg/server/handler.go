@@ -98,22 +98,26 @@ type operation struct {
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	sw := newStatusWriter(w, r)
+	var segs []string
 	defer func() {
-		if v := recover(); v != nil {
-			if v == http.ErrAbortHandler {
-				panic(v)
-			}
-			h.log.Error("panic while serving a request", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-			writeErrorBody(w, errorf(model.ErrInternal, "internal error"), h.now())
+		v := recover()
+		if v != nil && v != http.ErrAbortHandler {
+			h.log.Error("panic while serving a request", "method", r.Method, "route", routePattern(r.Method, segs), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			writeErrorBody(sw, errorf(model.ErrInternal, "internal error"), h.now())
+		}
+		h.logRequest(sw, r, segs, start)
+		if v != nil && v == http.ErrAbortHandler {
+			panic(v)
 		}
 	}()
 	segs, err := splitPath(r.URL)
 	if err == nil && isDeviceAPI(segs) && h.device != nil {
-		h.device.ServeHTTP(w, r)
+		h.device.ServeHTTP(sw, r)
 		return
 	}
 	if err == nil && isHubAPI(segs) && h.hub != nil {
-		h.hub.ServeHTTP(w, r)
+		h.hub.ServeHTTP(sw, r)
 		return
 	}
 	var op *operation
@@ -122,22 +126,17 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		op, req, err = h.route(r, segs)
 	}
 	if err == nil {
-		err = h.serve(w, op, req)
-	}
-	if op != nil && op.right == RightEnrollmentWrite && h.device != nil {
-		// Enrollments or groups may have changed: the device API reloads
-		// its group index.
-		h.device.creds.invalidate()
+		if op.right == RightEnrollmentWrite && h.device != nil {
+			// Enrollments or groups may have changed: the device API
+			// reloads its group index. Only a write that succeeded
+			// does this (before its answer goes out): refused writes
+			// cost nothing to the devices registering meanwhile.
+			sw.onSuccess = h.device.creds.invalidate
+		}
+		err = h.serve(sw, op, req)
 	}
 	if err != nil {
-		h.fail(w, r, err)
-	}
-	if h.log.Enabled(r.Context(), slog.LevelDebug) {
-		name := "unrouted"
-		if op != nil {
-			name = op.name
-		}
-		h.log.Debug("service API request", "method", r.Method, "path", r.URL.Path, "operation", name, "duration", time.Since(start))
+		h.fail(sw, r, err)
 	}
 }
 
@@ -148,6 +147,8 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("Allow", strings.Join(me.allowed, ", "))
 		err = errorf(model.ErrMethodNotAllowed, "method %s is not allowed here; use %s", me.method, strings.Join(me.allowed, " or "))
 	}
+	noteError(w, err)
+	closeIfBodyUnread(w, r)
 	ae, ok := asAPIError(err)
 	if !ok {
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {

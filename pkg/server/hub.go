@@ -32,7 +32,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -76,16 +75,11 @@ func hubUnauthorized(format string, args ...any) *hubError {
 
 func (a *hubAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	err := a.serve(w, r)
-	if a.h.log.Enabled(r.Context(), slog.LevelDebug) {
-		msg := ""
-		if err != nil {
-			msg = err.Error()
-		}
-		a.h.log.Debug("IoT hub request", "method", r.Method, "path", r.URL.Path, "error", msg)
-	}
 	if err == nil {
 		return
 	}
+	noteError(w, err)
+	closeIfBodyUnread(w, r)
 	var he *hubError
 	if !errors.As(err, &he) {
 		if ae, ok := asAPIError(err); ok {
