@@ -92,12 +92,13 @@ func TestTPMAgainstLocalService(t *testing.T) {
 			},
 		},
 		{
+			// Answered as for an ID that is not enrolled.
 			name:       "foreign EK enrolled",
 			enrollment: tpmEnrollment("tpm-foreign", sampleEK, ""),
 			regID:      "tpm-foreign",
 			check: func(t *testing.T, st *model.RegistrationOperationStatus, err error) {
 				var e *provisioning.Error
-				if !errors.As(err, &e) || e.StatusCode != http.StatusUnauthorized || !provisioning.IsDenied(err) {
+				if !errors.As(err, &e) || e.StatusCode != http.StatusNotFound || e.ErrorCode != model.ErrEnrollmentNotFound || !provisioning.IsDenied(err) {
 					t.Fatalf("err %v", err)
 				}
 			},
