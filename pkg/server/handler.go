@@ -328,13 +328,10 @@ func readBody(r *http.Request) ([]byte, error) {
 	if r.Body == nil {
 		return nil, nil
 	}
-	// A body of a known length is read into one buffer of its size.
-	var buf bytes.Buffer
-	if r.ContentLength > 0 {
-		buf.Grow(int(r.ContentLength) + bytes.MinRead)
-	}
-	_, err := buf.ReadFrom(io.LimitReader(r.Body, MaxBodyBytes+1))
-	b := buf.Bytes()
+	// The buffer grows as data arrives: the declared length is the
+	// client's word, and a slow client declaring MaxBodyBytes must not
+	// hold that much memory for the few bytes it sent.
+	b, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
 	if len(b) > MaxBodyBytes {
 		return nil, errorf(model.ErrRequestTooLarge, "the request body exceeds the limit of %d bytes", MaxBodyBytes)
 	}

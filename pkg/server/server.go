@@ -58,6 +58,23 @@ import (
 const (
 	DefaultHostName = "localhost"
 	DefaultAddr     = "127.0.0.1:8443"
+
+	// DefaultReadHeaderTimeout bounds the reading of a request's headers.
+	DefaultReadHeaderTimeout = 10 * time.Second
+	// DefaultReadTimeout bounds the reading of a whole request, body
+	// included: 96 KB at 32 kbit/s, with room to spare.
+	DefaultReadTimeout = 30 * time.Second
+	// DefaultWriteTimeout bounds a request from the end of its headers to
+	// the end of its answer: the body, a custom allocation webhook call
+	// (WebhookTimeout) and the store's write fit in it.
+	DefaultWriteTimeout = 60 * time.Second
+	// DefaultIdleTimeout bounds how long a keep-alive connection waits for
+	// its next request.
+	DefaultIdleTimeout = 2 * time.Minute
+	// DefaultMaxConnections bounds the connections served at once: past
+	// it, new connections wait (in the kernel's accept queue) for one to
+	// close. Slow or idle clients thus cannot take every file descriptor.
+	DefaultMaxConnections = 4096
 )
 
 // Built-in shared access policies.
@@ -102,6 +119,14 @@ type Options struct {
 	// with the system's trust roots; each call is bounded by
 	// WebhookTimeout).
 	WebhookClient *http.Client
+
+	// ReadHeaderTimeout, ReadTimeout, WriteTimeout and IdleTimeout are
+	// those of the http.Server of Serve (zero: DefaultReadHeaderTimeout,
+	// DefaultReadTimeout, DefaultWriteTimeout, DefaultIdleTimeout).
+	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+	// MaxConnections bounds the connections Serve holds open at once
+	// (zero: DefaultMaxConnections; negative: no bound).
+	MaxConnections int
 }
 
 // Info describes a running or openable instance.
@@ -123,6 +148,7 @@ type Instance struct {
 	idScope string
 	tls     *tls.Config
 	h       *handler
+	limits  serveLimits
 
 	mu       sync.RWMutex
 	hostName string
@@ -137,6 +163,10 @@ type Instance struct {
 func Open(opts Options) (*Instance, error) {
 	if opts.DataDir == "" {
 		return nil, errors.New("server: a data directory is required")
+	}
+	webhook := opts.WebhookClient
+	if webhook == nil {
+		webhook = &http.Client{}
 	}
 	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
@@ -169,10 +199,7 @@ func Open(opts Options) (*Instance, error) {
 	i.h.enrollments = newEnrollmentKind(i.h)
 	i.h.groups = newGroupKind(i.h)
 	i.h.initRegistrationOps()
-	webhook := opts.WebhookClient
-	if webhook == nil {
-		webhook = &http.Client{}
-	}
+	i.limits = newServeLimits(opts)
 	i.h.device = &deviceAPI{
 		h:       i.h,
 		idScope: i.idScope,
@@ -389,6 +416,11 @@ func (i *Instance) Info() Info {
 // Serve answers HTTPS on ln until ctx is cancelled, then shuts down
 // gracefully (waiting up to shutdownTimeout for requests in flight) and
 // returns nil. The listener's address is recorded as the last address.
+//
+// A client cannot hold the service: reading a request is bounded by
+// Options.ReadHeaderTimeout and ReadTimeout, answering it by WriteTimeout,
+// a keep-alive connection's wait by IdleTimeout, and Options.MaxConnections
+// bounds the connections open at once.
 func (i *Instance) Serve(ctx context.Context, ln net.Listener) error {
 	addr := ln.Addr().String()
 	i.mu.Lock()
@@ -397,15 +429,19 @@ func (i *Instance) Serve(ctx context.Context, ln net.Listener) error {
 	if err := i.st.SetMeta(ctx, store.MetaAddress, addr); err != nil {
 		i.log.Warn("could not record the listen address", "err", err)
 	}
+	lim := i.limits
 	srv := &http.Server{
 		Handler:           i.h,
 		TLSConfig:         i.TLSConfig(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: lim.readHeader,
+		ReadTimeout:       lim.read,
+		WriteTimeout:      lim.write,
+		IdleTimeout:       lim.idle,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(i.log.Handler(), slog.LevelDebug),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+	ln = limitConnections(ln, lim.maxConns)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ServeTLS(ln, "", "") }()
 	select {
@@ -426,3 +462,29 @@ func (i *Instance) Serve(ctx context.Context, ln net.Listener) error {
 }
 
 const shutdownTimeout = 5 * time.Second
+
+// serveLimits are the timeouts and the connection bound of Serve.
+type serveLimits struct {
+	readHeader, read, write, idle time.Duration
+	maxConns                      int
+}
+
+func newServeLimits(opts Options) serveLimits {
+	or := func(d, def time.Duration) time.Duration {
+		if d == 0 {
+			return def
+		}
+		return d
+	}
+	l := serveLimits{
+		readHeader: or(opts.ReadHeaderTimeout, DefaultReadHeaderTimeout),
+		read:       or(opts.ReadTimeout, DefaultReadTimeout),
+		write:      or(opts.WriteTimeout, DefaultWriteTimeout),
+		idle:       or(opts.IdleTimeout, DefaultIdleTimeout),
+		maxConns:   opts.MaxConnections,
+	}
+	if l.maxConns == 0 {
+		l.maxConns = DefaultMaxConnections
+	}
+	return l
+}
