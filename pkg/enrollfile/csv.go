@@ -12,7 +12,12 @@ import (
 // CSVReader reads a CSV file whose first row names the columns. Columns may
 // come in any order and any subset that includes the required ones; their
 // names are matched ignoring case. Lines starting with '#' are comments.
+// Cells are trimmed of surrounding white space and then unescaped with
+// UnescapeCell, unless Raw is set.
 type CSVReader struct {
+	// Raw reads cells as they are, without UnescapeCell.
+	Raw bool
+
 	file   string
 	r      *csv.Reader
 	cols   []Column // column of each field
@@ -95,7 +100,11 @@ func (c *CSVReader) Next() (*Record, error) {
 	}
 	rec := &Record{Line: line}
 	for i, f := range fields {
-		rec.Values[c.cols[i]] = strings.TrimSpace(f)
+		f = strings.TrimSpace(f)
+		if !c.Raw {
+			f = UnescapeCell(f)
+		}
+		rec.Values[c.cols[i]] = f
 	}
 	return rec, nil
 }
@@ -117,9 +126,14 @@ func csvErr(err error) error {
 }
 
 // CSVWriter writes records as CSV with a header row of the chosen columns.
-// Fields are quoted when they must be: separators, quotes, line breaks,
-// surrounding white space, or a '#' that would start a comment line.
+// Cells are escaped with EscapeCell, unless Raw is set, so that a
+// spreadsheet opening the file runs no formula. Fields are quoted when they
+// must be: separators, quotes, line breaks, surrounding white space, or a
+// '#' that would start a comment line.
 type CSVWriter struct {
+	// Raw writes cells as they are, without EscapeCell.
+	Raw bool
+
 	w       *bufio.Writer
 	cols    []Column
 	started bool
@@ -154,7 +168,11 @@ func (c *CSVWriter) Write(r *Record) error {
 		return err
 	}
 	for i, col := range c.cols {
-		c.field(i, r.Values[col])
+		v := r.Values[col]
+		if !c.Raw {
+			v = EscapeCell(v)
+		}
+		c.field(i, v)
 	}
 	_, err := c.w.WriteString("\n")
 	return err
@@ -176,3 +194,35 @@ func (c *CSVWriter) field(i int, s string) {
 
 // Flush writes any buffered data and reports a write error.
 func (c *CSVWriter) Flush() error { return c.w.Flush() }
+
+// formulaStarts are the first characters that make a spreadsheet take a
+// cell for a formula (or, for tab and carriage return, hide one behind
+// them): the list of the OWASP advice on CSV injection.
+const formulaStarts = "=+-@\t\r"
+
+// EscapeCell returns s as a CSV cell that no spreadsheet runs as a
+// formula: a cell starting with '=', '+', '-', '@', a tab or a carriage
+// return gets a single quote in front, as OWASP recommends. So that
+// UnescapeCell gives every value back exactly, a cell that already starts
+// with a quote followed by one of those characters or by another quote
+// gets one too. Other cells are returned as they are.
+func EscapeCell(s string) string {
+	if s != "" && strings.IndexByte(formulaStarts, s[0]) >= 0 || escaped(s) {
+		return "'" + s
+	}
+	return s
+}
+
+// UnescapeCell undoes EscapeCell: a cell starting with a single quote
+// followed by '=', '+', '-', '@', a tab, a carriage return or another
+// quote loses the first quote. Other cells are returned as they are.
+func UnescapeCell(s string) string {
+	if escaped(s) {
+		return s[1:]
+	}
+	return s
+}
+
+func escaped(s string) bool {
+	return len(s) >= 2 && s[0] == '\'' && (s[1] == '\'' || strings.IndexByte(formulaStarts, s[1]) >= 0)
+}

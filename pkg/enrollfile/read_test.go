@@ -206,10 +206,24 @@ func TestWriteReadRoundTrip(t *testing.T) {
 	hash := &Record{}
 	hash.Set(RegistrationID, "#not-a-comment")
 	hash.Set(Attestation, "tpm")
+	// Cells a spreadsheet would take for formulas, and cells that look
+	// escaped already.
+	formula := &Record{}
+	formula.Set(RegistrationID, "-dev-2")
+	formula.Set(Attestation, "symmetricKey")
+	formula.Set(PrimaryKey, "+MDEyMzQ1Njc4OWFiY2RlZg==")
+	formula.Set(SecondaryKey, "'=not-a-key")
+	formula.Set(DeviceID, `=HYPERLINK("http://x.example","x")`)
+	formula.Set(IoTHubs, "@SUM(1)")
+	formula.Set(WebhookURL, "=1+1")
+	formula.Set(WebhookAPIVersion, "''")
+	formula.Set(ProvisioningStatus, "'")
+	formula.Set(ReprovisionPolicy, "'-")
+	formula.Set(Tags, `{"x":"=1"}`)
 	for _, f := range []Format{FormatCSV, FormatJSONL} {
 		var buf bytes.Buffer
 		w := NewWriter(f, &buf)
-		for _, r := range []*Record{rec, hash} {
+		for _, r := range []*Record{rec, hash, formula} {
 			if err := w.Write(r); err != nil {
 				t.Fatal(err)
 			}
@@ -222,10 +236,10 @@ func TestWriteReadRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 		got, rowErrs, err := readAll(t, rd)
-		if err != nil || len(rowErrs) > 0 || len(got) != 2 {
+		if err != nil || len(rowErrs) > 0 || len(got) != 3 {
 			t.Fatalf("%s: %v %q %d records\n%s", f, err, rowErrs, len(got), buf.String())
 		}
-		for i, want := range []*Record{rec, hash} {
+		for i, want := range []*Record{rec, hash, formula} {
 			if got[i].Values != want.Values {
 				t.Errorf("%s: record %d\n got %q\nwant %q", f, i, got[i].Values, want.Values)
 			}

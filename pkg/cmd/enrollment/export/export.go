@@ -22,10 +22,13 @@ type Client interface {
 
 // ExportOptions are the inputs of "enrollment export".
 type ExportOptions struct {
-	IO       *iostreams.IOStreams
-	Client   func(context.Context) (Client, error)
-	Ctx      context.Context
-	Format   string
+	IO     *iostreams.IOStreams
+	Client func(context.Context) (Client, error)
+	Ctx    context.Context
+	Format string
+	// RawCSV writes CSV cells as they are (--raw-csv), without the quote
+	// that keeps spreadsheets from running them as formulas.
+	RawCSV   bool
 	ShowKeys func() bool
 	// Concurrency is the number of key reads in flight with --show-keys.
 	Concurrency int
@@ -54,9 +57,18 @@ service lets it generate new keys. The service never returns X.509
 certificates, so the certificate columns hold sha256:<thumbprint>
 references: importing the file again into the same service finds those
 enrollments unchanged, but creating them elsewhere needs the certificate
-files put back in those columns.`,
+files put back in those columns.
+
+So that a spreadsheet opening the CSV runs nothing, a cell starting with =,
++, -, @, a tab or a carriage return is written with a single quote in front
+('=…), as is a cell that already starts with a quote followed by one of
+those or another quote; "dpsctl enrollment import" removes that quote again,
+so the round trip is exact. --raw-csv writes the cells as they are.`,
 		Example: `  dpsctl enrollment export > enrollments.csv
   dpsctl enrollment export -o jsonl --show-keys > backup.jsonl
+
+  # cells exactly as stored, for a program rather than a spreadsheet
+  dpsctl enrollment export --raw-csv > enrollments.csv
 
   # copy to another service (keys included)
   dpsctl enrollment export --show-keys | dpsctl enrollment import - --connection-string "$OTHER"`,
@@ -71,6 +83,7 @@ files put back in those columns.`,
 	}
 	// -o here picks the file format; it replaces the global -o.
 	cmdutil.StringEnumFlag(cmd, &opts.Format, "output", "o", string(enrollfile.FormatCSV), enrollfile.Formats(), "File format")
+	cmd.Flags().BoolVar(&opts.RawCSV, "raw-csv", false, "Write CSV cells as they are, without the quote that neutralises formulas")
 	return cmd
 }
 
@@ -142,6 +155,7 @@ func exportRun(opts *ExportOptions) error {
 	}()
 	w := enrollfile.NewWriter(format, opts.IO.Out)
 	if cw, ok := w.(*enrollfile.CSVWriter); ok {
+		cw.Raw = opts.RawCSV
 		if err := cw.WriteHeader(); err != nil {
 			return err
 		}

@@ -37,6 +37,9 @@ type ImportOptions struct {
 	Rate        float64
 	Retries     int
 	Report      string
+	// RawCSV reads CSV cells as they are (--raw-csv), without removing the
+	// quote an export puts in front of formula-like cells.
+	RawCSV bool
 
 	// Backoff overrides the wait between retries (tests).
 	Backoff func(n int) time.Duration
@@ -80,6 +83,11 @@ behind however the import ends.
 A certificate column may name a file: an absolute path, or one relative to
 the directory of the imported file (to the working directory for "-"). It
 must be a regular file of at most 1 MB.
+
+A CSV cell that starts with a single quote followed by =, +, -, @, a tab, a
+carriage return or another quote loses that first quote: "dpsctl enrollment
+export" adds it so that spreadsheets run no formula, and a spreadsheet user
+may type it. --raw-csv reads cells as they are.
 
 --mode says what to do:
   create   create new enrollments; an existing identical one is "unchanged",
@@ -143,6 +151,7 @@ progress line is shown on stderr when it is a terminal.`,
 	fs.Float64Var(&opts.Rate, "rate", 0, "At most this many service calls per minute (0: no limit; DPS allows 1,000 per minute per unit)")
 	fs.IntVar(&opts.Retries, "retries", DefaultRetries, "Retries of a call that keeps being throttled or failing before the import stops")
 	fs.StringVar(&opts.Report, "report", "", "Write the outcome of every row to this CSV file")
+	fs.BoolVar(&opts.RawCSV, "raw-csv", false, "Read CSV cells as they are: keep a leading ' before =, +, -, @, tab, CR or ' (and write the report's cells as they are)")
 	cmdutil.FileFlag(cmd, "report", "csv")
 	for _, name := range []string{"concurrency", "rate", "retries"} {
 		_ = cmd.RegisterFlagCompletionFunc(name, cobra.NoFileCompletions)
@@ -158,6 +167,7 @@ type input struct {
 	copy   *os.File
 	dir    string // base of relative certificate paths
 	format enrollfile.Format
+	raw    bool // CSV cells are read as they are
 	size   int64
 	clean  func()
 }
@@ -167,7 +177,7 @@ type input struct {
 // paths are taken from the directory of a named file, and from the working
 // directory for stdin.
 func openInput(opts *ImportOptions) (*input, error) {
-	in := &input{name: opts.File, path: opts.File, dir: filepath.Dir(opts.File), clean: func() {}}
+	in := &input{name: opts.File, path: opts.File, dir: filepath.Dir(opts.File), raw: opts.RawCSV, clean: func() {}}
 	if opts.File == "-" {
 		tmp, size, clean, err := copyStdin(opts.IO.In)
 		if err != nil {
@@ -243,6 +253,9 @@ func (in *input) open(counted *int64) (enrollfile.Reader, func(), error) {
 		closeFn()
 		return nil, nil, err
 	}
+	if cr, ok := rd.(*enrollfile.CSVReader); ok {
+		cr.Raw = in.raw
+	}
 	return rd, closeFn, nil
 }
 
@@ -257,10 +270,13 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// reportWriter writes the per-row report.
+// reportWriter writes the per-row report. Its cells are escaped like an
+// export's (enrollfile.EscapeCell) unless raw is set: registration IDs may
+// start with '-', and messages come from the service.
 type reportWriter struct {
-	f *os.File
-	w *csv.Writer
+	f   *os.File
+	w   *csv.Writer
+	raw bool
 }
 
 func newReport(path string) (*reportWriter, error) {
@@ -279,7 +295,13 @@ func (r *reportWriter) write(res importer.Result) error {
 	if r == nil {
 		return nil
 	}
-	return r.w.Write([]string{strconv.Itoa(res.Line), res.RegistrationID, string(res.Outcome), res.ErrorCode, res.Message})
+	cells := []string{strconv.Itoa(res.Line), res.RegistrationID, string(res.Outcome), res.ErrorCode, res.Message}
+	if !r.raw {
+		for i, c := range cells {
+			cells[i] = enrollfile.EscapeCell(c)
+		}
+	}
+	return r.w.Write(cells)
 }
 
 func (r *reportWriter) close() error {
@@ -320,6 +342,9 @@ func importRun(opts *ImportOptions) error {
 	report, err := newReport(opts.Report)
 	if err != nil {
 		return err
+	}
+	if report != nil {
+		report.raw = opts.RawCSV
 	}
 	defer report.close()
 	cmdutil.TuneGCForThroughput(importMemoryLimit)
