@@ -33,6 +33,10 @@
 //     each item's etag (none means unconditional); delete ignores etags.
 //   - The SAS audience (sr) must name the configured host name (with or
 //     without a port), whatever host the request was sent to.
+//   - A JSON request body must be valid UTF-8 and nest at most MaxJSONDepth
+//     (64) levels of objects and arrays, or it is refused with 400.
+//   - A failed custom allocation webhook call fails the registration with
+//     one generic message; the reason goes to the server log (webhook.go).
 package server
 
 import (
@@ -117,8 +121,15 @@ type Options struct {
 	Hubs []string
 	// WebhookClient calls custom allocation webhooks (default: a client
 	// with the system's trust roots; each call is bounded by
-	// WebhookTimeout).
+	// WebhookTimeout). It follows no redirect, whatever its CheckRedirect.
 	WebhookClient *http.Client
+	// WebhookAllow restricts the destinations of custom allocation
+	// webhooks to these host names ("alloc.example.com", or
+	// "*.example.com" for the names below example.com), IP addresses and
+	// CIDR ranges ("10.1.0.0/16"); addresses are checked when dialling,
+	// after name resolution (see webhook.go). Empty: any destination.
+	// With a WebhookClient, its Transport must be an *http.Transport.
+	WebhookAllow []string
 
 	// ReadHeaderTimeout, ReadTimeout, WriteTimeout and IdleTimeout are
 	// those of the http.Server of Serve (zero: DefaultReadHeaderTimeout,
@@ -164,9 +175,13 @@ func Open(opts Options) (*Instance, error) {
 	if opts.DataDir == "" {
 		return nil, errors.New("server: a data directory is required")
 	}
-	webhook := opts.WebhookClient
-	if webhook == nil {
-		webhook = &http.Client{}
+	allow, err := parseWebhookAllow(opts.WebhookAllow)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	webhook, err := newWebhookClient(opts.WebhookClient, allow)
+	if err != nil {
+		return nil, err
 	}
 	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
