@@ -42,6 +42,12 @@ type ServeOptions struct {
 	// RegeneratePKI replaces the CA and the server certificate
 	// (--regenerate-pki).
 	RegeneratePKI bool
+	// MaxConnections bounds the connections served at once
+	// (--max-connections).
+	MaxConnections int
+	// WebhookAllow restricts the destinations of custom allocation
+	// webhooks (--webhook-allow, repeatable; empty: any).
+	WebhookAllow []string
 
 	// ready, when set, receives the description once the service listens.
 	ready func(server.Info)
@@ -75,11 +81,29 @@ ca-key.pem is missing or damaged, every command stops with an error naming
 the file. Restore it, or run serve once with --regenerate-pki to make a new
 CA and server certificate; clients must then trust the new ca.pem. The
 server certificate itself is re-issued from the CA by serve when it nears
-expiry or --hostname changes.`,
+expiry or --hostname changes.
+
+The service expects hostile clients. It serves at most --max-connections
+connections at once (others wait to be accepted). A request's headers must
+arrive within 10 seconds and the whole request within 30, its answer is
+sent within 60, and an idle connection is closed after 2 minutes. JSON
+bodies must be UTF-8 and nest at most 64 levels. Custom allocation
+webhooks follow no redirect, and a failed call tells the device only that
+it failed (the reason is logged); --webhook-allow restricts where they may
+go, checked on the address actually dialled: a CIDR range, an IP address
+or a host name (*.example.com for the names under example.com).
+
+Errors are logged on stderr. -v also logs one line per request: method,
+route pattern (not the path), status, duration and, when refused, the
+precise reason. Keys, tokens and signatures are never logged.`,
 		Example: `  dpsctl serve
   dpsctl serve --addr 0.0.0.0:8443 --hostname dps.lab.example
   dpsctl serve --addr 127.0.0.1:0 --data-dir ./dps-data
   dpsctl serve --hub hub-east.lab.example --hub hub-west.lab.example
+  dpsctl serve -v --max-connections 1024
+
+  # custom allocation webhooks only to the functions subnet and one host
+  dpsctl serve --webhook-allow 10.20.0.0/16 --webhook-allow alloc.lab.example
 
   # after the CA files were lost: a new CA, to be trusted again by clients
   dpsctl serve --regenerate-pki`,
@@ -90,6 +114,12 @@ expiry or --hostname changes.`,
 			}
 			if _, _, err := net.SplitHostPort(opts.Addr); err != nil {
 				return cmdutil.FlagErrorf("--addr %q: %v", opts.Addr, err)
+			}
+			if opts.MaxConnections < 1 {
+				return cmdutil.FlagErrorf("--max-connections must be at least 1, not %d", opts.MaxConnections)
+			}
+			if err := server.CheckWebhookAllow(opts.WebhookAllow); err != nil {
+				return cmdutil.FlagErrorf("--webhook-allow: %v", err)
 			}
 			opts.Ctx = cmd.Context()
 			opts.ShowKeys = f.Flags.ShowKeys
@@ -103,12 +133,14 @@ expiry or --hostname changes.`,
 	cmd.Flags().StringVar(&opts.HostName, "hostname", DefaultHostName, "Host name clients use; the server certificate and connection strings carry it")
 	cmd.Flags().StringVar(&opts.TLSCert, "tls-cert", "", "Server certificate file (PEM) instead of one issued by the local CA")
 	cmd.Flags().StringVar(&opts.TLSKey, "tls-key", "", "Private key file (PEM) of --tls-cert")
-	cmd.Flags().BoolVarP(&opts.Verbose, "verbose", "v", false, "Log every request on stderr")
+	cmd.Flags().BoolVarP(&opts.Verbose, "verbose", "v", false, "Log every request on stderr (method, route, status, duration, reason of a refusal)")
 	cmd.Flags().StringArrayVar(&opts.Hubs, "hub", nil, "Link an IoT hub by host name at start, if not linked yet (repeatable)")
 	cmd.Flags().BoolVar(&opts.RegeneratePKI, "regenerate-pki", false, "Replace the CA and the server certificate with new ones (clients must then trust the new ca.pem)")
+	cmd.Flags().IntVar(&opts.MaxConnections, "max-connections", server.DefaultMaxConnections, "Most connections served at once; more wait to be accepted")
+	cmd.Flags().StringArrayVar(&opts.WebhookAllow, "webhook-allow", nil, "Let custom allocation webhooks reach only this CIDR range, IP address or host name (repeatable; default: anywhere)")
 	cmdutil.FileFlag(cmd, "tls-cert", "pem", "crt", "cer")
 	cmdutil.FileFlag(cmd, "tls-key", "pem", "key")
-	for _, name := range []string{"addr", "hostname", "hub"} {
+	for _, name := range []string{"addr", "hostname", "hub", "max-connections", "webhook-allow"} {
 		_ = cmd.RegisterFlagCompletionFunc(name, cobra.NoFileCompletions)
 	}
 	cmd.AddCommand(info.NewCmdInfo(f, nil))
@@ -120,10 +152,7 @@ func serveRun(opts *ServeOptions) error {
 	if err != nil {
 		return err
 	}
-	logger := slog.New(slog.DiscardHandler)
-	if opts.Verbose {
-		logger = slog.New(slog.NewTextHandler(opts.IO.ErrOut, nil))
-	}
+	logger := newLogger(opts.IO.ErrOut, opts.Verbose)
 	cmdutil.TuneGCForThroughput(0)
 	inst, err := server.Open(server.Options{
 		DataDir:     cfg.DataDir,
@@ -134,8 +163,10 @@ func serveRun(opts *ServeOptions) error {
 		Logger:      logger,
 		Hubs:        opts.Hubs,
 		// Only serve writes the PKI files of an existing data directory.
-		WritePKI:      true,
-		RegeneratePKI: opts.RegeneratePKI,
+		WritePKI:       true,
+		RegeneratePKI:  opts.RegeneratePKI,
+		MaxConnections: opts.MaxConnections,
+		WebhookAllow:   opts.WebhookAllow,
 	})
 	if err != nil {
 		return err
@@ -187,6 +218,15 @@ func serveRun(opts *ServeOptions) error {
 		fmt.Fprintln(opts.IO.ErrOut, "Local provisioning service stopped")
 	}
 	return err
+}
+
+// newLogger logs errors on w; verbose adds a line per request (Info).
+func newLogger(w io.Writer, verbose bool) *slog.Logger {
+	level := slog.LevelError
+	if verbose {
+		level = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 }
 
 // describe prints how to reach the running service.

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"log/slog"
 	"net/http"
 	"os"
 	"strings"
@@ -171,6 +172,117 @@ func TestShellQuote(t *testing.T) {
 	for in, want := range map[string]string{"/a/b.pem": "/a/b.pem", "/a b/c": "'/a b/c'", "it's": `'it'\''s'`, "": "''"} {
 		if got := shellQuote(in); got != want {
 			t.Errorf("shellQuote(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+func TestServeLimitFlags(t *testing.T) {
+	tests := []struct {
+		args      []string
+		wantConns int
+		wantAllow []string
+		wantErr   string
+	}{
+		{args: nil, wantConns: server.DefaultMaxConnections},
+		{args: []string{"--max-connections", "64"}, wantConns: 64},
+		{args: []string{"--webhook-allow", "10.20.0.0/16", "--webhook-allow", "alloc.lab.example", "--webhook-allow", "*.functions.lab.example"}, wantConns: server.DefaultMaxConnections, wantAllow: []string{"10.20.0.0/16", "alloc.lab.example", "*.functions.lab.example"}},
+		{args: []string{"--max-connections", "0"}, wantErr: "--max-connections must be at least 1"},
+		{args: []string{"--max-connections", "-5"}, wantErr: "--max-connections must be at least 1"},
+		{args: []string{"--webhook-allow", "10.0.0.0/8", "--webhook-allow", "https://alloc.lab.example"}, wantErr: `--webhook-allow: webhook destination "https://alloc.lab.example"`},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			f, _ := cmdtest.NewFactory(t, nil, false)
+			var got *ServeOptions
+			err := cmdtest.Run(t, f, NewCmdServe(f, func(o *ServeOptions) error { got = o; return nil }), tt.args...)
+			if tt.wantErr != "" {
+				var fe *cmdutil.FlagError
+				if !errors.As(err, &fe) || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want usage error %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.MaxConnections != tt.wantConns || strings.Join(got.WebhookAllow, ",") != strings.Join(tt.wantAllow, ",") {
+				t.Fatalf("got %+v", got)
+			}
+		})
+	}
+}
+
+// Without -v only errors are logged; -v adds the request lines (Info).
+func TestNewLogger(t *testing.T) {
+	ctx := context.Background()
+	for _, tt := range []struct {
+		verbose   bool
+		wantInfo  bool
+		wantError bool
+	}{{false, false, true}, {true, true, true}} {
+		var buf strings.Builder
+		l := newLogger(&buf, tt.verbose)
+		if l.Enabled(ctx, slog.LevelInfo) != tt.wantInfo || l.Enabled(ctx, slog.LevelWarn) != tt.wantInfo || l.Enabled(ctx, slog.LevelError) != tt.wantError {
+			t.Errorf("verbose %v: info %v, error %v", tt.verbose, l.Enabled(ctx, slog.LevelInfo), l.Enabled(ctx, slog.LevelError))
+		}
+	}
+}
+
+// serve -v logs each request on stderr by its route pattern, without the
+// path or the token.
+func TestServeVerboseLogsRequests(t *testing.T) {
+	t.Setenv(config.EnvDataDir, t.TempDir())
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	f, s := cmdtest.NewFactory(t, nil, false)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan server.Info, 1)
+	opts := &ServeOptions{IO: f.IOStreams, Config: f.Config, Ctx: ctx, Addr: "127.0.0.1:0", HostName: "localhost", Verbose: true,
+		MaxConnections: 16, ready: func(i server.Info) { ready <- i }}
+	done := make(chan error, 1)
+	go func() { done <- serveRun(opts) }()
+	var it server.Info
+	select {
+	case it = <-ready:
+	case err := <-done:
+		t.Fatalf("serve ended: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not start")
+	}
+	caPEM, err := os.ReadFile(it.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "localhost"}}
+	defer tr.CloseIdleConnections()
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: tr}
+	req, _ := http.NewRequest(http.MethodGet, "https://"+it.Address+"/enrollments/secret-device?api-version=2021-10-01", nil)
+	req.Header.Set("Authorization", "SharedAccessSignature sr=localhost&sig=SECRETSIGNATURE0&se=99999999999&skn=provisioningserviceowner")
+	res, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	errOut := s.ErrOut.String()
+	for _, want := range []string{"level=INFO msg=request method=GET route=/enrollments/{id} status=401", "reason="} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+	for _, never := range []string{"SECRET", "secret-device"} {
+		if strings.Contains(errOut, never) {
+			t.Errorf("stderr holds %q:\n%s", never, errOut)
 		}
 	}
 }
