@@ -56,8 +56,9 @@ func TestScripts(t *testing.T) {
 	})
 }
 
-// serve start [DATA_DIR]: starts "dpsctl serve --addr 127.0.0.1:0" in the
-// background and points DPSCTL_CONNECTION_STRING and DPSCTL_CA_FILE at it.
+// serve start [DATA_DIR [FLAG...]]: starts "dpsctl serve --addr 127.0.0.1:0"
+// (with the extra flags) in the background and points
+// DPSCTL_CONNECTION_STRING and DPSCTL_CA_FILE at it.
 // It is stopped with Ctrl-C (SIGINT) when the script ends, and must exit 0.
 // serve stop: stops it now and checks the clean shutdown.
 func cmdServe(ts *testscript.TestScript, neg bool, args []string) {
@@ -65,7 +66,7 @@ func cmdServe(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("unsupported: ! serve")
 	}
 	if len(args) == 0 {
-		ts.Fatalf("usage: serve start [DATA_DIR] | serve stop")
+		ts.Fatalf("usage: serve start [DATA_DIR [FLAG...]] | serve stop")
 	}
 	switch args[0] {
 	case "start":
@@ -75,7 +76,11 @@ func cmdServe(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		exe, err := exec.LookPath("dpsctl")
 		ts.Check(err)
-		cmd := exec.Command(exe, "serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir)
+		serveArgs := []string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir}
+		if len(args) > 2 {
+			serveArgs = append(serveArgs, args[2:]...)
+		}
+		cmd := exec.Command(exe, serveArgs...)
 		cmd.Env = append(os.Environ(), "HOME="+ts.Getenv("HOME"), "XDG_CONFIG_HOME="+ts.Getenv("XDG_CONFIG_HOME"))
 		var logBuf bytes.Buffer
 		pr, pw := io.Pipe()
@@ -147,7 +152,7 @@ func cmdServe(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		stop()
 	default:
-		ts.Fatalf("usage: serve start [DATA_DIR] | serve stop")
+		ts.Fatalf("usage: serve start [DATA_DIR [FLAG...]] | serve stop")
 	}
 }
 
