@@ -435,7 +435,8 @@ func (i *Instance) Info() Info {
 // A client cannot hold the service: reading a request is bounded by
 // Options.ReadHeaderTimeout and ReadTimeout, answering it by WriteTimeout,
 // a keep-alive connection's wait by IdleTimeout, and Options.MaxConnections
-// bounds the connections open at once.
+// bounds the connections open at once, and with them the requests (the
+// service speaks HTTP/1.1 only).
 func (i *Instance) Serve(ctx context.Context, ln net.Listener) error {
 	addr := ln.Addr().String()
 	i.mu.Lock()
@@ -445,7 +446,14 @@ func (i *Instance) Serve(ctx context.Context, ln net.Listener) error {
 		i.log.Warn("could not record the listen address", "err", err)
 	}
 	lim := i.limits
+	// HTTP/1.1 only: a connection then carries one request at a time, so
+	// MaxConnections bounds the requests in flight too (HTTP/2 would let
+	// each connection open hundreds of streams). DPS clients speak
+	// HTTP/1.1; one that offers h2 falls back to it.
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
 	srv := &http.Server{
+		Protocols:         &protocols,
 		Handler:           i.h,
 		TLSConfig:         i.TLSConfig(),
 		ReadHeaderTimeout: lim.readHeader,

@@ -504,3 +504,39 @@ func TestServeLimits(t *testing.T) {
 		t.Fatal("the default timeouts leave no room for a slow device")
 	}
 }
+
+// The service speaks HTTP/1.1 only, so that a connection carries one
+// request at a time: a client offering HTTP/2 falls back.
+func TestServeHTTP1Only(t *testing.T) {
+	inst, err := Open(Options{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inst.Close()
+	s, _ := serveCounted(t, inst)
+	for _, protos := range [][]string{{"h2", "http/1.1"}, {"h2"}} {
+		t.Run(strings.Join(protos, ","), func(t *testing.T) {
+			c, err := tls.Dial("tcp", s.addr, &tls.Config{RootCAs: s.pool, ServerName: "localhost", NextProtos: protos})
+			if err == nil {
+				defer c.Close()
+				if p := c.ConnectionState().NegotiatedProtocol; p == "h2" {
+					t.Fatalf("negotiated %q", p)
+				}
+			}
+		})
+	}
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: s.pool, ServerName: "localhost"}, ForceAttemptHTTP2: true,
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, s.addr)
+		}}
+	defer tr.CloseIdleConnections()
+	res, err := (&http.Client{Transport: tr, Timeout: 30 * time.Second}).Get("https://localhost:" + s.port + "/enrollments/x?api-version=2021-10-01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.ProtoMajor != 1 || res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("%s %d", res.Proto, res.StatusCode)
+	}
+}
