@@ -50,7 +50,10 @@ func jsonTooDeepAt(b []byte, max int) int {
 					return -1 // unterminated string: not JSON
 				}
 				i += 1 + j
-				k := i - 1
+				if b[i-1] != '\\' {
+					break
+				}
+				k := i - 2
 				for b[k] == '\\' { // the opening quote stops the loop
 					k--
 				}
