@@ -107,7 +107,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeErrorBody(sw, errorf(model.ErrInternal, "internal error"), h.now())
 		}
 		h.logRequest(sw, r, segs, start)
-		if v != nil && v == http.ErrAbortHandler {
+		if v == http.ErrAbortHandler {
 			panic(v)
 		}
 	}()
