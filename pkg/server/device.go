@@ -55,6 +55,8 @@ type deviceAPI struct {
 	hubs    *snapshotCache[hubSnapshot]
 	webhook *http.Client
 	writes  *writeBatcher
+	// runs implements the device API routes, by Route.Name.
+	runs map[string]deviceFunc
 }
 
 // deviceRequest is a routed device API call.
@@ -68,9 +70,24 @@ type deviceRequest struct {
 
 var apiVersionShape = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}(-[a-z]+)?$`)
 
-func (d *deviceAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// deviceFunc runs a routed device API operation.
+type deviceFunc func(context.Context, http.ResponseWriter, *deviceRequest) error
+
+// bindRoutes returns the implementation of each device API route of the
+// table.
+func (d *deviceAPI) bindRoutes() map[string]deviceFunc {
+	return map[string]deviceFunc{
+		"register device":            d.register,
+		"operation status":           d.operationStatus,
+		"registration status lookup": d.statusLookup,
+	}
+}
+
+// serveRoute serves a device API request routed by the table (rt is nil
+// when no route fits).
+func (d *deviceAPI) serveRoute(w http.ResponseWriter, r *http.Request, rt *Route, params map[string]string, allowed []string) {
 	start := time.Now()
-	err := d.serve(w, r)
+	err := d.serve(w, r, rt, params, allowed)
 	if err != nil {
 		d.h.fail(w, r, err)
 	}
@@ -79,48 +96,28 @@ func (d *deviceAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			msg = logDetail(err)
 		}
-		d.h.log.Debug("device API request", "method", r.Method, "path", r.URL.Path, "error", msg, "duration", time.Since(start))
+		d.h.log.Debug("device API request", "method", r.Method, "route", routeName(rt), "error", msg, "duration", time.Since(start))
 	}
 }
 
-func (d *deviceAPI) serve(w http.ResponseWriter, r *http.Request) error {
-	segs, err := splitPath(r.URL)
-	if err != nil {
-		return err
-	}
-	req := &deviceRequest{r: r}
-	var run func(context.Context, http.ResponseWriter, *deviceRequest) error
-	var allowed []string
-	switch {
-	case len(segs) == 3:
-		if r.Method == http.MethodPost {
-			run = d.statusLookup
+func (d *deviceAPI) serve(w http.ResponseWriter, r *http.Request, rt *Route, params map[string]string, allowed []string) error {
+	if rt == nil {
+		if len(allowed) > 0 {
+			return &methodError{method: r.Method, allowed: allowed}
 		}
-		allowed = []string{http.MethodPost}
-	case len(segs) == 4 && strings.EqualFold(segs[3], "register"):
-		if r.Method == http.MethodPut {
-			run = d.register
-		}
-		allowed = []string{http.MethodPut}
-	case len(segs) == 5 && strings.EqualFold(segs[3], "operations"):
-		req.opID = segs[4]
-		if r.Method == http.MethodGet {
-			run = d.operationStatus
-		}
-		allowed = []string{http.MethodGet}
-	default:
 		return errorf(model.ErrNotFound, "no device API operation at %s", r.URL.Path)
 	}
+	run := d.runs[rt.Name]
 	if run == nil {
-		return &methodError{method: r.Method, allowed: allowed}
+		return fmt.Errorf("route %q has no implementation", rt.Name)
 	}
 	if err := checkDeviceAPIVersion(r); err != nil {
 		return err
 	}
-	if !strings.EqualFold(segs[0], d.idScope) {
-		return denied("the ID scope %q is not known to this provisioning service", segs[0])
+	if !strings.EqualFold(params["idScope"], d.idScope) {
+		return denied("the ID scope %q is not known to this provisioning service", params["idScope"])
 	}
-	req.regID = segs[2]
+	req := &deviceRequest{r: r, regID: params["id"], opID: params["operationId"]}
 	if err := validateID("registration id", req.regID); err != nil {
 		return err
 	}

@@ -41,8 +41,6 @@ type kind[T any] struct {
 	bulkItems func(b *bulkBody[T]) (*[]T, string)
 	// bulkResult builds the wire result of a bulk call.
 	bulkResult func(errs []bulkItemError) any
-
-	ops struct{ get, put, del, attestation, query, bulk operation }
 }
 
 func newEnrollmentKind(h *handler) *kind[model.IndividualEnrollment] {
@@ -70,7 +68,6 @@ func newEnrollmentKind(h *handler) *kind[model.IndividualEnrollment] {
 			return res
 		},
 	}
-	k.initOps()
 	return k
 }
 
@@ -99,27 +96,8 @@ func newGroupKind(h *handler) *kind[model.EnrollmentGroup] {
 			return res
 		},
 	}
-	k.initOps()
 	return k
 }
-
-func (k *kind[T]) initOps() {
-	k.ops.get = operation{name: "get " + k.name, right: RightEnrollmentRead, run: k.runGet}
-	k.ops.put = operation{name: "put " + k.name, right: RightEnrollmentWrite, body: bodyRequired, run: k.runPut}
-	k.ops.del = operation{name: "delete " + k.name, right: RightEnrollmentWrite, run: k.runDelete}
-	// The attestation mechanism holds the keys that let a caller act as
-	// the devices, so reading it takes the write right (see docs/security.md).
-	k.ops.attestation = operation{name: k.name + " attestation mechanism", right: RightEnrollmentWrite, run: k.runAttestation}
-	k.ops.query = operation{name: "query " + k.name + "s", right: RightEnrollmentRead, body: bodyOptional, run: k.runQuery}
-	k.ops.bulk = operation{name: "bulk " + k.name + "s", right: RightEnrollmentWrite, body: bodyRequired, run: k.runBulk}
-}
-
-func (k *kind[T]) opGet() *operation         { return &k.ops.get }
-func (k *kind[T]) opPut() *operation         { return &k.ops.put }
-func (k *kind[T]) opDelete() *operation      { return &k.ops.del }
-func (k *kind[T]) opAttestation() *operation { return &k.ops.attestation }
-func (k *kind[T]) opQuery() *operation       { return &k.ops.query }
-func (k *kind[T]) opBulk() *operation        { return &k.ops.bulk }
 
 // load reads an entity, mapping a missing one to the kind's 404.
 func (k *kind[T]) load(ctx context.Context, id string) (*T, error) {

@@ -65,11 +65,12 @@ type handler struct {
 	// device serves the device registration API (/{idScope}/registrations/…)
 	// and hub the local IoT hubs (/devices/…).
 	device *deviceAPI
-	hub    http.Handler
+	hub    *hubAPI
 
 	enrollments *kind[model.IndividualEnrollment]
 	groups      *kind[model.EnrollmentGroup]
-	regOps      struct{ get, del, query operation }
+	// ops implements the service API routes, by Route.Name.
+	ops map[string]serviceFunc
 }
 
 // bodyMode says what an operation does with the request body.
@@ -88,12 +89,30 @@ type request struct {
 	body []byte
 }
 
-// operation is one routed service API operation.
-type operation struct {
-	name  string
-	right string
-	body  bodyMode
-	run   func(ctx context.Context, w http.ResponseWriter, req *request) error
+// serviceFunc runs a routed service API operation, once the request is
+// authorized and its body (if the route takes one) read.
+type serviceFunc func(ctx context.Context, w http.ResponseWriter, req *request) error
+
+// bindServiceRoutes returns the implementation of each service API route
+// of the table.
+func (h *handler) bindServiceRoutes() map[string]serviceFunc {
+	return map[string]serviceFunc{
+		"get enrollment":                         h.enrollments.runGet,
+		"put enrollment":                         h.enrollments.runPut,
+		"delete enrollment":                      h.enrollments.runDelete,
+		"enrollment attestation mechanism":       h.enrollments.runAttestation,
+		"query enrollments":                      h.enrollments.runQuery,
+		"bulk enrollments":                       h.enrollments.runBulk,
+		"get enrollment group":                   h.groups.runGet,
+		"put enrollment group":                   h.groups.runPut,
+		"delete enrollment group":                h.groups.runDelete,
+		"enrollment group attestation mechanism": h.groups.runAttestation,
+		"query enrollment groups":                h.groups.runQuery,
+		"bulk enrollment groups":                 h.groups.runBulk,
+		"get registration":                       h.runGetRegistration,
+		"delete registration":                    h.runDeleteRegistration,
+		"query registrations":                    h.runQueryRegistrations,
+	}
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -112,32 +131,66 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	segs, err := splitPath(r.URL)
-	if err == nil && isDeviceAPI(segs) && h.device != nil {
-		h.device.ServeHTTP(sw, r)
-		return
-	}
-	if err == nil && isHubAPI(segs) && h.hub != nil {
-		h.hub.ServeHTTP(sw, r)
-		return
-	}
-	var op *operation
-	var req *request
-	if err == nil {
-		op, req, err = h.route(r, segs)
-	}
-	if err == nil {
-		if op.right == RightEnrollmentWrite && h.device != nil {
-			// Enrollments or groups may have changed: the device API
-			// reloads its group index. Only a write that succeeded
-			// does this (before its answer goes out): refused writes
-			// cost nothing to the devices registering meanwhile.
-			sw.onSuccess = h.device.creds.invalidate
-		}
-		err = h.serve(sw, op, req)
-	}
 	if err != nil {
 		h.fail(sw, r, err)
+		return
 	}
+	rt, params, allowed := matchRoute(r.Method, segs)
+	switch apiOf(rt, segs, allowed) {
+	case DeviceAPI:
+		if h.device != nil {
+			h.device.serveRoute(sw, r, rt, params, allowed)
+			return
+		}
+	case HubAPI:
+		if h.hub != nil {
+			h.hub.serveRoute(sw, r, rt, params, allowed)
+			return
+		}
+	}
+	if err := h.serveRoute(sw, r, rt, params, allowed); err != nil {
+		h.fail(sw, r, err)
+	}
+}
+
+// apiOf names the API whose answers a request gets: its route's, else
+// (no route) the API whose paths it looks like.
+func apiOf(rt *Route, segs []string, allowed []string) API {
+	switch {
+	case rt != nil:
+		return rt.API
+	case len(allowed) > 0:
+		if other, _, _ := matchRoute(allowed[0], segs); other != nil {
+			return other.API
+		}
+	case isDeviceAPI(segs):
+		return DeviceAPI
+	case isHubAPI(segs):
+		return HubAPI
+	}
+	return ServiceAPI
+}
+
+// serveRoute serves a service API request.
+func (h *handler) serveRoute(sw *statusWriter, r *http.Request, rt *Route, params map[string]string, allowed []string) error {
+	if rt == nil {
+		if len(allowed) > 0 {
+			return &methodError{method: r.Method, allowed: allowed}
+		}
+		return errorf(model.ErrNotFound, "no service API operation at %s", r.URL.Path)
+	}
+	run := h.ops[rt.Name]
+	if run == nil {
+		return fmt.Errorf("route %q has no implementation", rt.Name)
+	}
+	if rt.Right == RightEnrollmentWrite && h.device != nil {
+		// Enrollments or groups may have changed: the device API reloads
+		// its group index. Only a write that succeeded does this (before
+		// its answer goes out): refused writes cost nothing to the
+		// devices registering meanwhile.
+		sw.onSuccess = h.device.creds.invalidate
+	}
+	return h.serve(sw, rt, run, &request{r: r, id: params["id"]})
 }
 
 // fail answers err: its DPS error when it is an apiError, 500 otherwise.
@@ -162,25 +215,25 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // serve runs the checks every operation shares, then the operation.
-func (h *handler) serve(w http.ResponseWriter, op *operation, req *request) error {
+func (h *handler) serve(w http.ResponseWriter, rt *Route, run serviceFunc, req *request) error {
 	r := req.r
 	if err := checkAPIVersion(r.URL); err != nil {
 		return err
 	}
-	if err := h.authorize(r, op.right); err != nil {
+	if err := h.authorize(r, rt.Right); err != nil {
 		return err
 	}
-	if op.body != bodyIgnored {
+	if rt.Body != bodyIgnored {
 		b, err := readBody(r)
 		if err != nil {
 			return err
 		}
-		if op.body == bodyRequired && len(bytes.TrimSpace(b)) == 0 {
+		if rt.Body == bodyRequired && len(bytes.TrimSpace(b)) == 0 {
 			return badRequest("the request body is empty; a JSON object is required")
 		}
 		req.body = b
 	}
-	return op.run(r.Context(), w, req)
+	return run(r.Context(), w, req)
 }
 
 // splitPath returns the decoded, non-empty-trimmed path segments. A
@@ -208,34 +261,6 @@ func isDeviceAPI(segs []string) bool {
 	return len(segs) >= 3 && strings.EqualFold(segs[1], "registrations") && !strings.EqualFold(segs[0], "registrations")
 }
 
-// route maps a request to an operation. Paths match without regard to case.
-func (h *handler) route(r *http.Request, segs []string) (*operation, *request, error) {
-	req := &request{r: r}
-	notFound := errorf(model.ErrNotFound, "no service API operation at %s", r.URL.Path)
-	if len(segs) == 0 {
-		return nil, nil, notFound
-	}
-	var allowed []string
-	op := func() *operation {
-		switch strings.ToLower(segs[0]) {
-		case "enrollments":
-			return routeKind(h.enrollments, r.Method, segs, req, &allowed)
-		case "enrollmentgroups":
-			return routeKind(h.groups, r.Method, segs, req, &allowed)
-		case "registrations":
-			return h.routeRegistrations(r.Method, segs, req, &allowed)
-		}
-		return nil
-	}()
-	if op != nil {
-		return op, req, nil
-	}
-	if allowed != nil {
-		return nil, nil, &methodError{method: r.Method, allowed: allowed}
-	}
-	return nil, nil, notFound
-}
-
 // methodError becomes a 405 with an Allow header.
 type methodError struct {
 	method  string
@@ -243,60 +268,6 @@ type methodError struct {
 }
 
 func (e *methodError) Error() string { return "method not allowed" }
-
-func routeKind[T any](k *kind[T], method string, segs []string, req *request, allowed *[]string) *operation {
-	switch {
-	case len(segs) == 1:
-		if method == http.MethodPost {
-			return k.opBulk()
-		}
-		*allowed = []string{http.MethodPost}
-	case len(segs) == 2:
-		req.id = segs[1]
-		switch method {
-		case http.MethodGet:
-			return k.opGet()
-		case http.MethodPut:
-			return k.opPut()
-		case http.MethodDelete:
-			return k.opDelete()
-		case http.MethodPost:
-			if strings.EqualFold(segs[1], "query") {
-				req.id = ""
-				return k.opQuery()
-			}
-		}
-		*allowed = []string{http.MethodGet, http.MethodPut, http.MethodDelete}
-	case len(segs) == 3 && strings.EqualFold(segs[2], "attestationmechanism"):
-		req.id = segs[1]
-		if method == http.MethodPost {
-			return k.opAttestation()
-		}
-		*allowed = []string{http.MethodPost}
-	}
-	return nil
-}
-
-func (h *handler) routeRegistrations(method string, segs []string, req *request, allowed *[]string) *operation {
-	switch {
-	case len(segs) == 2:
-		req.id = segs[1]
-		switch method {
-		case http.MethodGet:
-			return h.opGetRegistration()
-		case http.MethodDelete:
-			return h.opDeleteRegistration()
-		}
-		*allowed = []string{http.MethodGet, http.MethodDelete}
-	case len(segs) == 3 && strings.EqualFold(segs[2], "query"):
-		req.id = segs[1]
-		if method == http.MethodPost {
-			return h.opQueryRegistrations()
-		}
-		*allowed = []string{http.MethodPost}
-	}
-	return nil
-}
 
 // checkAPIVersion requires a known api-version query parameter.
 func checkAPIVersion(u *url.URL) error {

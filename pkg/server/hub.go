@@ -53,6 +53,8 @@ const hubKeyName = "iothubowner"
 // hubAPI serves the device side of the local IoT hubs.
 type hubAPI struct {
 	h *handler
+	// runs implements the hub routes, by Route.Name.
+	runs map[string]hubFunc
 }
 
 // isHubAPI reports whether a path is the hub's (/devices/…).
@@ -73,8 +75,10 @@ func hubUnauthorized(format string, args ...any) *hubError {
 	return &hubError{status: http.StatusUnauthorized, code: "IotHubUnauthorizedAccess", msg: fmt.Sprintf(format, args...)}
 }
 
-func (a *hubAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	err := a.serve(w, r)
+// serveRoute serves a hub request routed by the table (rt is nil when no
+// route fits).
+func (a *hubAPI) serveRoute(w http.ResponseWriter, r *http.Request, rt *Route, params map[string]string, allowed []string) {
+	err := a.serve(w, r, rt, params, allowed)
 	if err == nil {
 		return
 	}
@@ -102,49 +106,57 @@ func (a *hubAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Write(body)
 }
 
-func (a *hubAPI) serve(w http.ResponseWriter, r *http.Request) error {
-	segs, err := splitPath(r.URL)
-	if err != nil {
-		return err
-	}
-	notFound := &hubError{status: http.StatusNotFound, code: "NotFound", msg: "no IoT hub operation at " + r.URL.Path}
-	if len(segs) != 4 || !strings.EqualFold(segs[2], "messages") {
-		return notFound
-	}
-	var want string
-	switch strings.ToLower(segs[3]) {
-	case "events":
-		want = http.MethodPost
-	case "devicebound":
-		want = http.MethodGet
-	default:
-		return notFound
-	}
-	if r.Method != want {
-		w.Header().Set("Allow", want)
-		return &hubError{status: http.StatusMethodNotAllowed, code: "MethodNotAllowed", msg: "use " + want}
+func (a *hubAPI) serve(w http.ResponseWriter, r *http.Request, rt *Route, params map[string]string, allowed []string) error {
+	if rt == nil {
+		if len(allowed) > 0 {
+			w.Header().Set("Allow", strings.Join(allowed, ", "))
+			return &hubError{status: http.StatusMethodNotAllowed, code: "MethodNotAllowed", msg: "use " + strings.Join(allowed, " or ")}
+		}
+		return &hubError{status: http.StatusNotFound, code: "NotFound", msg: "no IoT hub operation at " + r.URL.Path}
 	}
 	if r.URL.Query().Get("api-version") == "" {
 		return &hubError{status: http.StatusBadRequest, code: "InvalidProtocolVersion", msg: "the api-version query parameter is required (for example api-version=2020-09-30)"}
 	}
-	id := segs[1]
+	id := params["id"]
 	if id == "" {
-		return notFound
+		return &hubError{status: http.StatusNotFound, code: "NotFound", msg: "no IoT hub operation at " + r.URL.Path}
 	}
 	ctx := r.Context()
 	dev, err := a.authenticate(ctx, r, id)
 	if err != nil {
 		return err
 	}
-	now := a.h.now()
-	if want == http.MethodGet {
-		// No cloud-to-device messages: answer "none" and note the activity.
-		if err := a.touch(ctx, dev, now, 0); err != nil {
-			return err
-		}
-		w.WriteHeader(http.StatusNoContent)
-		return nil
+	run := a.runs[rt.Name]
+	if run == nil {
+		return fmt.Errorf("route %q has no implementation", rt.Name)
 	}
+	return run(ctx, w, r, dev)
+}
+
+// hubFunc runs a routed hub operation for an authenticated device.
+type hubFunc func(ctx context.Context, w http.ResponseWriter, r *http.Request, dev *store.HubDevice) error
+
+// bindRoutes returns the implementation of each hub route of the table.
+func (a *hubAPI) bindRoutes() map[string]hubFunc {
+	return map[string]hubFunc{
+		"device-to-cloud message": a.receive,
+		"cloud-to-device poll":    a.poll,
+	}
+}
+
+// poll answers a cloud-to-device poll: there are no such messages, so
+// "none", and the activity is noted.
+func (a *hubAPI) poll(ctx context.Context, w http.ResponseWriter, _ *http.Request, dev *store.HubDevice) error {
+	if err := a.touch(ctx, dev, a.h.now(), 0); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// receive takes a device-to-cloud message.
+func (a *hubAPI) receive(ctx context.Context, w http.ResponseWriter, r *http.Request, dev *store.HubDevice) error {
+	now := a.h.now()
 	if r.ContentLength > MaxMessageBytes {
 		return &hubError{status: http.StatusRequestEntityTooLarge, code: "MessageTooLarge", msg: fmt.Sprintf("the message exceeds %d bytes", MaxMessageBytes)}
 	}

@@ -84,16 +84,6 @@ func writePage[T any](w http.ResponseWriter, itemType string, size int, tag stri
 
 const registrationTokenTag = "r"
 
-func (h *handler) initRegistrationOps() {
-	h.regOps.get = operation{name: "get registration", right: RightRegistrationStatusRead, run: h.runGetRegistration}
-	h.regOps.del = operation{name: "delete registration", right: RightRegistrationStatusWrite, run: h.runDeleteRegistration}
-	h.regOps.query = operation{name: "query registrations", right: RightRegistrationStatusRead, body: bodyOptional, run: h.runQueryRegistrations}
-}
-
-func (h *handler) opGetRegistration() *operation    { return &h.regOps.get }
-func (h *handler) opDeleteRegistration() *operation { return &h.regOps.del }
-func (h *handler) opQueryRegistrations() *operation { return &h.regOps.query }
-
 func (h *handler) runGetRegistration(ctx context.Context, w http.ResponseWriter, req *request) error {
 	if err := validateID("registration id", req.id); err != nil {
 		return err

@@ -70,6 +70,14 @@ var routes = []Route{
 // Routes returns the HTTP API's routes.
 func Routes() []Route { return slices.Clone(routes) }
 
+// routeName names a route for the log ("" for none).
+func routeName(rt *Route) string {
+	if rt == nil {
+		return ""
+	}
+	return rt.Name
+}
+
 // segments returns the pattern's segments.
 func (rt *Route) segments() []string { return strings.Split(strings.Trim(rt.Pattern, "/"), "/") }
 

@@ -213,7 +213,7 @@ func Open(opts Options) (*Instance, error) {
 	}
 	i.h.enrollments = newEnrollmentKind(i.h)
 	i.h.groups = newGroupKind(i.h)
-	i.h.initRegistrationOps()
+	i.h.ops = i.h.bindServiceRoutes()
 	i.limits = newServeLimits(opts)
 	i.h.device = &deviceAPI{
 		h:       i.h,
@@ -226,7 +226,9 @@ func Open(opts Options) (*Instance, error) {
 		webhook: webhook,
 		writes:  &writeBatcher{st: st},
 	}
+	i.h.device.runs = i.h.device.bindRoutes()
 	i.h.hub = &hubAPI{h: i.h}
+	i.h.hub.runs = i.h.hub.bindRoutes()
 	return i, nil
 }
 
