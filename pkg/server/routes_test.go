@@ -2,6 +2,9 @@ package server
 
 import (
 	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -113,5 +116,51 @@ func TestMethodNotAllowedAnswers(t *testing.T) {
 		if r.status != http.StatusMethodNotAllowed || r.header.Get("Allow") != tt.allow {
 			t.Errorf("%s %s: %d Allow %q, want 405 Allow %q: %s", tt.method, tt.path, r.status, r.header.Get("Allow"), tt.allow, r.body)
 		}
+	}
+}
+
+// TestSecurityDocListsEveryRoute keeps the route table of docs/security.md
+// in step with the server's: the same routes, and for the service API the
+// same rights.
+func TestSecurityDocListsEveryRoute(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "docs", "security.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := regexp.MustCompile("^\\| (GET|PUT|POST|DELETE) \\| `([^`]+)` \\| (service|device|hub) \\| ([^|]+) \\|$")
+	documented := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		m := row.FindStringSubmatch(strings.TrimSpace(line))
+		if m == nil {
+			continue
+		}
+		key := m[1] + " " + m[2]
+		if _, dup := documented[key]; dup {
+			t.Errorf("docs/security.md lists %s twice", key)
+		}
+		documented[key] = m[3] + " " + strings.TrimSpace(m[4])
+	}
+	for _, rt := range Routes() {
+		key := rt.Method + " " + rt.Pattern
+		want := string(rt.API) + " "
+		switch rt.API {
+		case ServiceAPI:
+			want += rt.Right
+		case DeviceAPI:
+			want += "enrollment credential"
+		case HubAPI:
+			want += "hub credential"
+		}
+		got, ok := documented[key]
+		switch {
+		case !ok:
+			t.Errorf("docs/security.md does not list %s", key)
+		case got != want:
+			t.Errorf("docs/security.md says %s takes %q; the server: %q", key, got, want)
+		}
+		delete(documented, key)
+	}
+	for key := range documented {
+		t.Errorf("docs/security.md lists %s, which the server does not serve", key)
 	}
 }
