@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/dpsctl/dpsctl/pkg/config"
 	"github.com/dpsctl/dpsctl/pkg/iostreams"
 	"github.com/dpsctl/dpsctl/pkg/iothub"
+	"github.com/dpsctl/dpsctl/pkg/model"
 	"github.com/dpsctl/dpsctl/pkg/output"
 	"github.com/dpsctl/dpsctl/pkg/provisioning"
 	"github.com/dpsctl/dpsctl/pkg/sas"
@@ -251,6 +253,12 @@ func registerRun(opts *RegisterOptions) error {
 	}
 	if regErr != nil {
 		if provisioning.IsDenied(regErr) {
+			var pe *provisioning.Error
+			if att.Type() == model.AttestationTPM && errors.As(regErr, &pe) && pe.ErrorCode == model.ErrEnrollmentNotFound {
+				// The service says no more than "not found", whether the
+				// ID is not enrolled or enrolled with another EK.
+				return &cmdutil.VerificationError{Err: fmt.Errorf("device registration refused: no TPM enrollment of registration ID %s has this TPM's endorsement key (compare `dpsctl tpm regid` of the EK with the enrollment): %w", regID, regErr)}
+			}
 			return &cmdutil.VerificationError{Err: fmt.Errorf("device registration refused: %w", regErr)}
 		}
 		return regErr

@@ -17,7 +17,8 @@ import (
 
 // TestRegisterTPMSimulator provisions the simulated TPM of a state
 // directory, enrolled by its EK, and connects it with the hub key it
-// imported; an enrollment of another EK under its ID is refused.
+// imported; an enrollment of another EK under its ID is refused, with the
+// same answer from the service as an unknown ID and a hint from the CLI.
 func TestRegisterTPMSimulator(t *testing.T) {
 	data := isolate(t)
 	state := filepath.Join(t.TempDir(), "tpm")
@@ -49,7 +50,7 @@ func TestRegisterTPMSimulator(t *testing.T) {
 	other := filepath.Join(t.TempDir(), "tpm2")
 	r = runCmd(t, false, "--tpm-simulator", other, "--registration-id", regID)
 	var ve *cmdutil.VerificationError
-	if !errors.As(r.err, &ve) || !strings.Contains(r.err.Error(), "endorsement key does not match") {
+	if !errors.As(r.err, &ve) || !strings.Contains(r.err.Error(), "no TPM enrollment of registration ID "+regID+" has this TPM's endorsement key") {
 		t.Fatalf("err %v", r.err)
 	}
 }
