@@ -1,11 +1,9 @@
 package pkg_test
 
 import (
-	"bufio"
-	"os"
+	"context"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -31,56 +29,94 @@ func TestReleaseConfig(t *testing.T) {
 	}
 }
 
-var fuzzFunc = regexp.MustCompile(`^func (Fuzz\w+)\(f \*testing\.F\)`)
-
-// TestFuzzBriefly runs every native fuzz target for a short time, so new
-// crashers surface in CI and not only on a developer's machine. Seeds and
-// committed corpora already run in the ordinary test run.
+// TestFuzzBriefly fuzzes every native fuzz target for a few seconds, so new
+// failing inputs surface in CI and not only on a developer's machine. Seeds
+// and committed corpora already run in the ordinary test run.
+//
+// The pass has a budget, DPSCTL_FUZZ_BUDGET (150s unless set), for all of
+// it: building the fuzzing binaries and fuzzing. Each target gets an equal
+// share of what is left when it starts, at least 2s (DPSCTL_FUZZTIME sets the
+// same -fuzztime for every target instead). The package's test deadline
+// bounds the pass as well: a target that could not finish before it fails
+// rather than let "go test" kill the whole package.
+//
+// A failing input the engine writes under testdata/fuzz fails the pass and
+// stays there, for the developer to look at and commit as a regression seed
+// once fixed. The engine's spurious "context deadline exceeded" as
+// -fuzztime runs out, with no failing input, is logged and passes.
 func TestFuzzBriefly(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the fuzzers; skipped with -short")
 	}
-	fuzztime := os.Getenv("DPSCTL_FUZZTIME")
-	if fuzztime == "" {
-		fuzztime = "4s"
+	start := time.Now()
+	budget, fixed, err := fuzzPassSettings()
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, err := time.ParseDuration(fuzztime); err != nil {
-		t.Fatalf("DPSCTL_FUZZTIME: %v", err)
-	}
-	targets := map[string][]string{} // package dir -> targets
-	err := filepath.WalkDir(".", func(path string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(path, "_test.go") {
-			return err
-		}
-		f, err := os.Open(path)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			if m := fuzzFunc.FindStringSubmatch(sc.Text()); m != nil {
-				dir := "./" + filepath.Dir(path)
-				targets[dir] = append(targets[dir], m[1])
-			}
-		}
-		return sc.Err()
-	})
+	targets, err := findFuzzTargets(".")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(targets) == 0 {
 		t.Fatal("no fuzz targets found")
 	}
-	for dir, names := range targets {
-		for _, name := range names {
-			t.Run(strings.TrimPrefix(dir, "./")+"/"+name, func(t *testing.T) {
-				cmd := exec.Command("go", "test", "-run=^$", "-fuzz=^"+name+"$", "-fuzztime="+fuzztime, "-parallel=2", dir)
-				out, err := cmd.CombinedOutput()
-				if err != nil {
-					t.Fatalf("%v\n%s", err, out)
-				}
-			})
+	plan := &fuzzPlan{end: start.Add(budget), floor: 2 * time.Second, fixed: fixed, grace: 90 * time.Second}
+	ctx := context.Background()
+	if deadline, ok := t.Deadline(); ok {
+		// Leave the test binary time to report before go test's own timeout.
+		plan.hard = deadline.Add(-20 * time.Second)
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, plan.hard)
+		defer cancel()
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	tmp := t.TempDir()
+	builds, wait := buildFuzzBinaries(ctx, targets, tmp)
+	// Cleanups run last-in first-out: the builds stop before tmp goes.
+	t.Cleanup(wait)
+	t.Cleanup(cancel)
+
+	var fuzzed time.Duration
+	quirks := 0
+	for i, tg := range targets {
+		t.Run(tg.String(), func(t *testing.T) {
+			b := builds[tg.dir]
+			select {
+			case <-b.done:
+			case <-ctx.Done():
+				t.Fatalf("not fuzzed: the test's deadline came while building %s", tg.dir)
+			}
+			if b.err != nil {
+				t.Fatalf("go test -c -fuzz=. %s: %v\n%s", tg.dir, b.err, b.out)
+			}
+			fuzztime, err := plan.next(time.Now(), len(targets)-i)
+			if err != nil {
+				t.Fatalf("not fuzzed: %v", err)
+			}
+			runCtx, stop := context.WithTimeout(ctx, fuzztime+plan.grace)
+			defer stop()
+			r := runFuzzTarget(runCtx, b.bin, tg, fuzztime, filepath.Join(tmp, "cache", strings.ReplaceAll(tg.String(), "/", "_")))
+			plan.record(fuzztime, r.took)
+			fuzzed += r.took
+			switch verdict, why := judgeFuzzRun(tg.name, r, fuzztime); verdict {
+			case fuzzPassed:
+				t.Logf("-fuzztime=%s, %s in all: %s", fuzztime, r.took.Round(100*time.Millisecond), lastStatus(r.out))
+			case fuzzDeadlineQuirk:
+				quirks++
+				t.Logf("passed: %s (-fuzztime=%s, %s in all):\n%s", why, fuzztime, r.took.Round(100*time.Millisecond), r.out)
+			default:
+				t.Fatalf("%s (-fuzztime=%s, %s in all)%s\n%s", why, fuzztime, r.took.Round(100*time.Millisecond), describeCrashers(tg, r.crashers), r.out)
+			}
+		})
+	}
+	var built time.Duration
+	for _, b := range builds {
+		select {
+		case <-b.done:
+			built += b.took
+		default: // still building when the deadline came
 		}
 	}
+	t.Logf("%d targets in %d packages in %s (budget %s): building %s, fuzzing %s, overlapping; %d deadline reports passed",
+		len(targets), len(builds), time.Since(start).Round(time.Second), budget, built.Round(time.Second), fuzzed.Round(time.Second), quirks)
 }
