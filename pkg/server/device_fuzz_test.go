@@ -42,6 +42,13 @@ func FuzzDeviceRequest(f *testing.F) {
 		{"PUT", "dev%2F1", "/register", "api-version=2019-03-31", "Authorization: SharedAccessSignature sr=x&sig=y&se=1", `{"registrationId":1}`, false},
 		{"PUT", "fz-sym", "/register", "", "Content-Type: text/plain", "\x00\xff", true},
 		{"DELETE", "", "/", "api-version=x", "", "null", false},
+		{"PUT", "fz-sym", "/register", "api-version=2019-03-31", "", `{"registrationId":"fz-sym","payload":` + nest(100) + `}`, true},
+		{"PUT", "fz-sym", "/register", "api-version=2019-03-31", "", `{"registrationId":"fz-sym","payload":` + nest(10000) + `}`, true},
+		{"PUT", "fz-sym", "/register", "api-version=2019-03-31", "", `{"registrationId":"fz-sym","payload":` + strings.Repeat(`{"a":`, 100) + "1" + strings.Repeat("}", 100) + `}`, true},
+		{"PUT", "fz-sym", "/register", "api-version=2019-03-31", "", `{"registrationId":"fz-sym","payload":` + strings.Repeat(`{"a":`, 10000) + "1" + strings.Repeat("}", 10000) + `}`, true},
+		{"PUT", "fz-sym", "/register", "api-version=2019-03-31", "", "{\"registrationId\":\"fz-sym\",\"payload\":\"\xff\xfe\"}", true},
+		{"PUT", "fz-sym", "/register", "api-version=2019-03-31", "", "{\"registrationId\":\"fz-sym\",\"payload\":{\"\xc3\x28\":1}}", true},
+		{"PUT", "fz-tpm", "/register", "api-version=2019-03-31", "", "{\"registrationId\":\"fz-tpm\xed\xa0\x80\"}", false},
 	}
 	for _, s := range seeds {
 		f.Add(s.method, s.id, s.tail, s.query, s.headers, []byte(s.body), s.auth)

@@ -31,6 +31,14 @@ func FuzzServiceRequest(f *testing.F) {
 		{"DELETE", "/enrollments/dev-1?api-version=2021-10-01", "If-Match: \"x\"", "", true},
 		{"GET", "/enrollments/%zz?api-version=2021-10-01", "Authorization: SharedAccessSignature sr=&sig=&se=", "", false},
 		{"PATCH", "/", "Content-Type: ;;", "\x00\xff", false},
+		{"PUT", "/enrollments/deep?api-version=2021-10-01", "", twinEnrollment("deep", nest(100)), true},
+		{"PUT", "/enrollments/deep?api-version=2021-10-01", "", twinEnrollment("deep", nest(10000)), true},
+		{"PUT", "/enrollments/deep?api-version=2021-10-01", "", twinEnrollment("deep", strings.Repeat(`{"a":`, 100)+"1"+strings.Repeat("}", 100)), true},
+		{"PUT", "/enrollments/deep?api-version=2021-10-01", "", twinEnrollment("deep", strings.Repeat(`{"a":`, 10000)+"1"+strings.Repeat("}", 10000)), true},
+		{"POST", "/enrollments?api-version=2021-10-01", "", `{"mode":"create","enrollments":[` + twinEnrollment("deep", nest(10000)) + `]}`, true},
+		{"PUT", "/enrollments/utf8?api-version=2021-10-01", "", twinEnrollment("utf8", "\"\xff\xfe\""), true},
+		{"PUT", "/enrollments/utf8?api-version=2021-10-01", "", twinEnrollment("utf8", "{\"\xc3\x28\":1}"), true},
+		{"PUT", "/enrollments/utf8?api-version=2021-10-01", "", "{\"registrationId\":\"utf8\xed\xa0\x80\",\"attestation\":{\"type\":\"symmetricKey\"}}", true},
 	}
 	for _, s := range seeds {
 		f.Add(s.method, s.path, s.headers, []byte(s.body), s.auth)
