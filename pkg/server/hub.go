@@ -270,75 +270,7 @@ func certMatches(leaf *x509.Certificate, dev *store.HubDevice) bool {
 	return false
 }
 
-// ---- managing linked hubs (for the hub commands and serve --hub)
-
-// LinkHub links an IoT hub by host name, or updates the weight and the
-// apply-allocation-policy flag of a linked one (keeping its connection
-// string). A new local hub gets an owner policy key of its own.
-func (i *Instance) LinkHub(ctx context.Context, hostName string, weight int, applyAllocationPolicy bool) (store.LinkedHub, error) {
-	if err := validateHubName(hostName); err != nil {
-		return store.LinkedHub{}, err
-	}
-	if weight < 0 {
-		return store.LinkedHub{}, fmt.Errorf("server: allocation weight %d is negative", weight)
-	}
-	var h store.LinkedHub
-	err := i.st.Update(ctx, func(tx *store.Tx) error {
-		hs, err := tx.LinkedHubs()
-		if err != nil {
-			return err
-		}
-		var ok bool
-		if h, ok = findHub(hs, hostName); !ok {
-			h = newLinkedHub(hostName)
-		}
-		h.AllocationWeight, h.ApplyAllocationPolicy = weight, applyAllocationPolicy
-		return tx.PutLinkedHub(h)
-	})
-	if err != nil {
-		return store.LinkedHub{}, fmt.Errorf("server: link hub %s: %w", hostName, err)
-	}
-	i.invalidate()
-	return h, nil
-}
-
-// UnlinkHub unlinks a hub (store.ErrNotFound if it is not linked). Its
-// device registry stays.
-func (i *Instance) UnlinkHub(ctx context.Context, hostName string) error {
-	if err := i.st.DeleteLinkedHub(ctx, hostName); err != nil {
-		return fmt.Errorf("server: unlink hub %s: %w", hostName, err)
-	}
-	i.invalidate()
-	return nil
-}
-
-// LinkedHubs returns the linked hubs in link order.
-func (i *Instance) LinkedHubs(ctx context.Context) ([]store.LinkedHub, error) {
-	return i.st.LinkedHubs(ctx)
-}
-
-// HubDevice returns a device of a hub's registry. An empty hub searches
-// every hub; the device must then be in exactly one.
-func (i *Instance) HubDevice(ctx context.Context, hub, id string) (*store.HubDevice, error) {
-	if hub != "" {
-		return i.st.HubDevice(ctx, hub, id)
-	}
-	devs, err := i.st.FindHubDevices(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	switch len(devs) {
-	case 0:
-		return nil, fmt.Errorf("device %q: %w", id, store.ErrNotFound)
-	case 1:
-		return devs[0], nil
-	}
-	names := make([]string, len(devs))
-	for k, d := range devs {
-		names[k] = d.HubHostName
-	}
-	return nil, fmt.Errorf("device %q is in several hubs (%s); name the hub", id, strings.Join(names, ", "))
-}
+// ---- linked hubs (see instance_hubs.go for their management)
 
 // newLinkedHub describes a local hub: weight 1, in the allocation policy,
 // and a connection string with a fresh owner key.

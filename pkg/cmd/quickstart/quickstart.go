@@ -22,11 +22,11 @@ import (
 	"github.com/dpsctl/dpsctl/pkg/config"
 	"github.com/dpsctl/dpsctl/pkg/dps"
 	"github.com/dpsctl/dpsctl/pkg/iostreams"
+	"github.com/dpsctl/dpsctl/pkg/linkedhub"
 	"github.com/dpsctl/dpsctl/pkg/model"
 	"github.com/dpsctl/dpsctl/pkg/output"
 	"github.com/dpsctl/dpsctl/pkg/provisioning"
 	"github.com/dpsctl/dpsctl/pkg/server"
-	"github.com/dpsctl/dpsctl/pkg/store"
 	"github.com/dpsctl/dpsctl/pkg/tpm"
 	"github.com/spf13/cobra"
 )
@@ -150,7 +150,7 @@ type HubDevice struct {
 	IoTEdge                    bool   `json:"iotEdge"`
 }
 
-func hubDevice(d *store.HubDevice) *HubDevice {
+func hubDevice(d linkedhub.Device) *HubDevice {
 	return &HubDevice{
 		HubHostName: d.HubHostName, DeviceID: d.DeviceID, Status: d.Status, AuthenticationType: d.AuthenticationType,
 		ConnectionState: d.ConnectionState, ConnectionStateUpdatedTime: d.ConnectionStateUpdatedTime,
@@ -318,7 +318,7 @@ func quickstartRun(opts *QuickstartOptions) error {
 		qd := Device{RegistrationID: d.regID, Attestation: d.att.Type(), Enrollment: d.enrollment, Registration: *rs}
 		if hd, err := l.Instance.HubDevice(ctx, rs.AssignedHub, rs.DeviceID); err == nil {
 			qd.HubDevice = hubDevice(hd)
-		} else if !errors.Is(err, store.ErrNotFound) {
+		} else if !errors.Is(err, linkedhub.ErrNotFound) {
 			return fmt.Errorf("hub device %s: %w", rs.DeviceID, err)
 		}
 		out = append(out, qd)

@@ -10,9 +10,9 @@ import (
 	"sync"
 
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
+	"github.com/dpsctl/dpsctl/pkg/linkedhub"
 	"github.com/dpsctl/dpsctl/pkg/output"
 	"github.com/dpsctl/dpsctl/pkg/server"
-	"github.com/dpsctl/dpsctl/pkg/store"
 	"github.com/spf13/cobra"
 )
 
@@ -66,8 +66,8 @@ func Hubs(ctx context.Context, inst *server.Instance) ([]Hub, error) {
 }
 
 // View describes one linked hub.
-func View(ctx context.Context, inst *server.Instance, h store.LinkedHub) (Hub, error) {
-	n, err := inst.Store().CountHubDevices(ctx, h.HostName)
+func View(ctx context.Context, inst *server.Instance, h linkedhub.Hub) (Hub, error) {
+	n, err := inst.CountHubDevices(ctx, h.HostName)
 	if err != nil {
 		return Hub{}, err
 	}
@@ -88,7 +88,7 @@ var DetailColumns = append(Columns[:1:1],
 	Columns[1], Columns[2], Columns[3],
 )
 
-type device = store.HubDevice
+type device = linkedhub.Device
 
 // DeviceColumns are the columns of the device list, as the portal's IoT
 // devices explorer shows them.
@@ -131,9 +131,9 @@ var DeviceDetailColumns = []output.Column[device]{
 // AuthenticationType names a device's authentication as the portal does.
 func AuthenticationType(d device) string {
 	switch d.AuthenticationType {
-	case store.AuthSAS:
+	case linkedhub.AuthSAS:
 		return "Sas"
-	case store.AuthSelfSigned:
+	case linkedhub.AuthSelfSigned:
 		return "SelfSigned"
 	}
 	return d.AuthenticationType
@@ -162,7 +162,11 @@ func CompleteHubs(f *cmdutil.Factory, multi bool) cobra.CompletionFunc {
 	}
 }
 
-// CompleteDevices completes the device IDs of every hub's registry.
+// maxCompletedDevices bounds the devices CompleteDevices reads.
+const maxCompletedDevices = 1000
+
+// CompleteDevices completes the device IDs of the first devices of every
+// hub's registry.
 func CompleteDevices(f *cmdutil.Factory) cobra.CompletionFunc {
 	local := Local(f)
 	return func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
@@ -173,13 +177,12 @@ func CompleteDevices(f *cmdutil.Factory) cobra.CompletionFunc {
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveError
 		}
-		page, err := inst.Store().ListHubDevices(cmd.Context(), "", 0, 1000)
-		if err != nil {
-			return nil, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveError
-		}
 		seen := map[string]bool{}
 		var out []cobra.Completion
-		for _, d := range page.Items {
+		for d, err := range cmdutil.Limit(inst.HubDevices(cmd.Context(), ""), maxCompletedDevices) {
+			if err != nil {
+				return nil, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveError
+			}
 			if !seen[d.DeviceID] {
 				seen[d.DeviceID] = true
 				out = append(out, d.DeviceID)

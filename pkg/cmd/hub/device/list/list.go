@@ -3,18 +3,13 @@ package list
 
 import (
 	"context"
-	"iter"
 
 	"github.com/dpsctl/dpsctl/pkg/cmd/hub/shared"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
 	"github.com/dpsctl/dpsctl/pkg/output"
 	"github.com/dpsctl/dpsctl/pkg/server"
-	"github.com/dpsctl/dpsctl/pkg/store"
 	"github.com/spf13/cobra"
 )
-
-// pageSize is how many devices one store read returns.
-const pageSize = 500
 
 // ListOptions are the inputs of "hub device list".
 type ListOptions struct {
@@ -73,27 +68,5 @@ func listRun(opts *ListOptions) error {
 	if opts.Hub != "" {
 		noun = "devices in IoT hub " + opts.Hub
 	}
-	return output.PrintSeq(p, cmdutil.Limit(devices(opts.Ctx, inst.Store(), opts.Hub), opts.Top), shared.DeviceColumns, noun)
-}
-
-// devices walks a hub's registry (every hub's for "") page by page.
-func devices(ctx context.Context, st *store.Store, hub string) iter.Seq2[store.HubDevice, error] {
-	return func(yield func(store.HubDevice, error) bool) {
-		for after := int64(0); ; {
-			page, err := st.ListHubDevices(ctx, hub, after, pageSize)
-			if err != nil {
-				yield(store.HubDevice{}, err)
-				return
-			}
-			for _, d := range page.Items {
-				if !yield(*d, nil) {
-					return
-				}
-			}
-			if page.Next == 0 {
-				return
-			}
-			after = page.Next
-		}
-	}
+	return output.PrintSeq(p, cmdutil.Limit(inst.HubDevices(opts.Ctx, opts.Hub), opts.Top), shared.DeviceColumns, noun)
 }

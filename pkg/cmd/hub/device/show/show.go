@@ -73,5 +73,5 @@ func showRun(opts *ShowOptions) error {
 	if err != nil {
 		return err
 	}
-	return output.Print(p, *d, shared.DeviceDetailColumns)
+	return output.Print(p, d, shared.DeviceDetailColumns)
 }

@@ -1,0 +1,153 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"strings"
+
+	"github.com/dpsctl/dpsctl/pkg/linkedhub"
+	"github.com/dpsctl/dpsctl/pkg/store"
+)
+
+// The linked hubs and their device registries, managed through the
+// instance: what the hub commands use (linkedhub.Service).
+
+var _ linkedhub.Service = (*Instance)(nil)
+
+// hubDevicePage is how many devices HubDevices reads from the store at a
+// time.
+const hubDevicePage = 500
+
+// notFoundError is a store.ErrNotFound that also matches
+// linkedhub.ErrNotFound, with the store's message.
+type notFoundError struct{ err error }
+
+func (e notFoundError) Error() string        { return e.err.Error() }
+func (e notFoundError) Unwrap() error        { return e.err }
+func (e notFoundError) Is(target error) bool { return target == linkedhub.ErrNotFound }
+
+// notFound makes a store error that says "not found" match
+// linkedhub.ErrNotFound too.
+func notFound(err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return notFoundError{err}
+	}
+	return err
+}
+
+func hubOf(h store.LinkedHub) linkedhub.Hub {
+	return linkedhub.Hub{HostName: h.HostName, ConnectionString: h.ConnectionString, AllocationWeight: h.AllocationWeight, ApplyAllocationPolicy: h.ApplyAllocationPolicy}
+}
+
+// LinkHub links an IoT hub by host name, or updates the weight and the
+// apply-allocation-policy flag of a linked one (keeping its connection
+// string). A new local hub gets an owner policy key of its own.
+func (i *Instance) LinkHub(ctx context.Context, hostName string, weight int, applyAllocationPolicy bool) (linkedhub.Hub, error) {
+	if err := validateHubName(hostName); err != nil {
+		return linkedhub.Hub{}, err
+	}
+	if weight < 0 {
+		return linkedhub.Hub{}, fmt.Errorf("server: allocation weight %d is negative", weight)
+	}
+	var h store.LinkedHub
+	err := i.st.Update(ctx, func(tx *store.Tx) error {
+		hs, err := tx.LinkedHubs()
+		if err != nil {
+			return err
+		}
+		var ok bool
+		if h, ok = findHub(hs, hostName); !ok {
+			h = newLinkedHub(hostName)
+		}
+		h.AllocationWeight, h.ApplyAllocationPolicy = weight, applyAllocationPolicy
+		return tx.PutLinkedHub(h)
+	})
+	if err != nil {
+		return linkedhub.Hub{}, fmt.Errorf("server: link hub %s: %w", hostName, err)
+	}
+	i.invalidate()
+	return hubOf(h), nil
+}
+
+// UnlinkHub unlinks a hub (an error matching store.ErrNotFound and
+// linkedhub.ErrNotFound if it is not linked). Its device registry stays.
+func (i *Instance) UnlinkHub(ctx context.Context, hostName string) error {
+	if err := i.st.DeleteLinkedHub(ctx, hostName); err != nil {
+		return fmt.Errorf("server: unlink hub %s: %w", hostName, notFound(err))
+	}
+	i.invalidate()
+	return nil
+}
+
+// LinkedHubs returns the linked hubs in link order.
+func (i *Instance) LinkedHubs(ctx context.Context) ([]linkedhub.Hub, error) {
+	hs, err := i.st.LinkedHubs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]linkedhub.Hub, len(hs))
+	for k, h := range hs {
+		out[k] = hubOf(h)
+	}
+	return out, nil
+}
+
+// CountHubDevices counts the devices of a hub's registry, or of every
+// hub's when hub is empty.
+func (i *Instance) CountHubDevices(ctx context.Context, hub string) (int, error) {
+	return i.st.CountHubDevices(ctx, hub)
+}
+
+// HubDevices walks the devices of a hub's registry (every hub's when hub
+// is empty) in creation order, reading the store a page at a time.
+func (i *Instance) HubDevices(ctx context.Context, hub string) iter.Seq2[linkedhub.Device, error] {
+	return func(yield func(linkedhub.Device, error) bool) {
+		for after := int64(0); ; {
+			page, err := i.st.ListHubDevices(ctx, hub, after, hubDevicePage)
+			if err != nil {
+				yield(linkedhub.Device{}, err)
+				return
+			}
+			for _, d := range page.Items {
+				if !yield(linkedhub.Device(*d), nil) {
+					return
+				}
+			}
+			if page.Next == 0 {
+				return
+			}
+			after = page.Next
+		}
+	}
+}
+
+// HubDevice returns a device of a hub's registry. An empty hub searches
+// every hub; the device must then be in exactly one. An error that
+// matches store.ErrNotFound and linkedhub.ErrNotFound says no registry
+// searched has it.
+func (i *Instance) HubDevice(ctx context.Context, hub, id string) (linkedhub.Device, error) {
+	if hub != "" {
+		d, err := i.st.HubDevice(ctx, hub, id)
+		if err != nil {
+			return linkedhub.Device{}, notFound(err)
+		}
+		return linkedhub.Device(*d), nil
+	}
+	devs, err := i.st.FindHubDevices(ctx, id)
+	if err != nil {
+		return linkedhub.Device{}, err
+	}
+	switch len(devs) {
+	case 0:
+		return linkedhub.Device{}, notFound(fmt.Errorf("device %q: %w", id, store.ErrNotFound))
+	case 1:
+		return linkedhub.Device(*devs[0]), nil
+	}
+	names := make([]string, len(devs))
+	for k, d := range devs {
+		names[k] = d.HubHostName
+	}
+	return linkedhub.Device{}, fmt.Errorf("device %q is in several hubs (%s); name the hub", id, strings.Join(names, ", "))
+}
