@@ -18,11 +18,11 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/dpsctl/dpsctl/pkg/apierr"
 	"github.com/dpsctl/dpsctl/pkg/model"
 	"github.com/dpsctl/dpsctl/pkg/sas"
 	fastjson "github.com/segmentio/encoding/json"
@@ -200,7 +200,7 @@ func (c *Client) do(ctx context.Context, r request) (*response, error) {
 	u := c.base + r.path + "?api-version=" + url.QueryEscape(c.apiVersion)
 	var lastErr error
 	for attempt := 0; ; attempt++ {
-		resp, retryAfter, err := c.once(ctx, u, r)
+		resp, err := c.once(ctx, u, r)
 		if err == nil {
 			return resp, nil
 		}
@@ -211,7 +211,11 @@ func (c *Client) do(ctx context.Context, r request) (*response, error) {
 		if !retryable(err) || attempt >= c.maxRetries {
 			return nil, lastErr
 		}
-		d := retryAfter
+		var d time.Duration
+		var e *Error
+		if errors.As(err, &e) {
+			d = e.RetryAfter
+		}
 		if d <= 0 {
 			d = backoff(attempt)
 		}
@@ -263,18 +267,18 @@ type transportError struct{ err error }
 func (e *transportError) Error() string { return e.err.Error() }
 func (e *transportError) Unwrap() error { return e.err }
 
-func (c *Client) once(ctx context.Context, u string, r request) (*response, time.Duration, error) {
+func (c *Client) once(ctx context.Context, u string, r request) (*response, error) {
 	var body io.Reader
 	if r.hasBody {
 		body = bytes.NewReader(r.body)
 	}
 	req, err := http.NewRequestWithContext(ctx, r.method, u, body)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	auth, err := c.authorization()
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	if auth != "" {
 		req.Header.Set("Authorization", auth)
@@ -290,38 +294,22 @@ func (c *Client) once(ctx context.Context, u string, r request) (*response, time
 	res, err := c.hc.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, 0, ctx.Err()
+			return nil, ctx.Err()
 		}
-		return nil, 0, &transportError{fmt.Errorf("%s %s: %w", r.method, r.path, err)}
+		return nil, &transportError{fmt.Errorf("%s %s: %w", r.method, r.path, err)}
 	}
 	defer res.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(res.Body, 64<<20))
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, 0, ctx.Err()
+			return nil, ctx.Err()
 		}
-		return nil, 0, &transportError{fmt.Errorf("%s %s: reading response: %w", r.method, r.path, err)}
+		return nil, &transportError{fmt.Errorf("%s %s: reading response: %w", r.method, r.path, err)}
 	}
 	if res.StatusCode >= 200 && res.StatusCode < 300 {
-		return &response{status: res.StatusCode, header: res.Header, body: data}, 0, nil
+		return &response{status: res.StatusCode, header: res.Header, body: data}, nil
 	}
-	return nil, parseRetryAfter(res.Header.Get("Retry-After"), c.now()), newError(r.method, r.path, res, data)
-}
-
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if n, err := strconv.ParseFloat(v, 64); err == nil && n >= 0 {
-		return time.Duration(n * float64(time.Second))
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(now); d > 0 {
-			return d
-		}
-	}
-	return 0
+	return nil, apierr.Decode(r.method, r.path, res, data, c.now())
 }
 
 // Bodies are encoded and decoded with github.com/segmentio/encoding/json,

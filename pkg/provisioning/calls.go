@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/dpsctl/dpsctl/pkg/apierr"
 )
 
 // This file makes the HTTP calls of a registration: authorization,
@@ -114,9 +116,7 @@ func (c *Client) once(ctx context.Context, method, path string, body []byte, aut
 	if res.StatusCode >= 200 && res.StatusCode < 300 {
 		return &response{status: res.StatusCode, header: res.Header, body: data}, nil
 	}
-	e := newError(method, path, res, data, c.now())
-	e.body = data
-	return nil, e
+	return nil, &Error{ServiceError: *apierr.Decode(method, path, res, data, c.now()), body: data}
 }
 
 // unwrapURLError drops net/http's *url.Error, whose text repeats the
@@ -132,7 +132,7 @@ func unwrapURLError(err error) error {
 // pollWait is the wait before the next poll: Retry-After, else the
 // default, clamped.
 func (c *Client) pollWait(h http.Header) time.Duration {
-	d, ok := parseRetryAfter(h.Get("Retry-After"), c.now())
+	d, ok := apierr.ParseRetryAfter(h.Get("Retry-After"), c.now())
 	if !ok {
 		d = c.poll
 	}

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 
+	"github.com/dpsctl/dpsctl/pkg/apierr"
 	"github.com/dpsctl/dpsctl/pkg/model"
 )
 
@@ -15,33 +15,13 @@ import (
 var ErrMalformedResponse = errors.New("malformed device API response")
 
 // Error is an error answer (HTTP status 300 or more) of the device API.
+// It is a type of its own, not pkg/dps's Error, so that what handles the
+// service API's errors (exit codes, details) does not take a device's
+// answers for them.
 type Error struct {
-	StatusCode int
-	ErrorCode  int
-	TrackingID string
-	Message    string
-	Method     string
-	Path       string // request path without the query
-	// RetryAfter is the wait the service asked for (429 and 503), or 0.
-	RetryAfter time.Duration
+	apierr.ServiceError
 
 	body []byte // the answer, for the TPM challenge
-}
-
-func (e *Error) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s: %d %s", e.Method, e.Path, e.StatusCode, http.StatusText(e.StatusCode))
-	if e.ErrorCode != 0 {
-		fmt.Fprintf(&b, ": errorCode %d", e.ErrorCode)
-	}
-	if e.Message != "" {
-		b.WriteString(": ")
-		b.WriteString(e.Message)
-	}
-	if e.TrackingID != "" {
-		fmt.Fprintf(&b, " (trackingId %s)", e.TrackingID)
-	}
-	return b.String()
 }
 
 // Denied reports whether the service refused the device: its credentials

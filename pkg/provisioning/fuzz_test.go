@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dpsctl/dpsctl/pkg/apierr"
 	"github.com/dpsctl/dpsctl/pkg/model"
 )
 
@@ -50,7 +51,7 @@ func FuzzOperationStatus(f *testing.F) {
 		if ch, ok := parseChallenge(body); ok && ch.AuthenticationKey == "" {
 			t.Fatal("accepted a challenge without authenticationKey")
 		}
-		if d, ok := parseRetryAfter(string(body), time.Unix(1700000000, 0)); ok && d < 0 {
+		if d, ok := apierr.ParseRetryAfter(string(body), time.Unix(1700000000, 0)); ok && d < 0 {
 			t.Fatalf("negative Retry-After %v", d)
 		}
 	})

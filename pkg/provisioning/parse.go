@@ -3,10 +3,7 @@ package provisioning
 import (
 	"encoding/json"
 	"fmt"
-	"net/http"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/dpsctl/dpsctl/pkg/model"
 )
@@ -71,66 +68,3 @@ func parseChallenge(body []byte) (ch *model.TPMChallenge, ok bool) {
 	}
 	return &c, true
 }
-
-// newError builds the Error of a non-2xx answer.
-func newError(method, path string, res *http.Response, body []byte, now time.Time) *Error {
-	e := &Error{StatusCode: res.StatusCode, Method: method, Path: path}
-	var wire struct {
-		model.ErrorDetails
-		Code         *int   `json:"code"`
-		MessageUpper string `json:"Message"`
-	}
-	if json.Unmarshal(body, &wire) == nil {
-		e.ErrorCode = wire.ErrorDetails.ErrorCode
-		if e.ErrorCode == 0 && wire.Code != nil {
-			e.ErrorCode = *wire.Code
-		}
-		e.TrackingID = wire.TrackingID
-		e.Message = wire.ErrorDetails.Message
-		if e.Message == "" {
-			e.Message = wire.MessageUpper
-		}
-	} else if s := strings.TrimSpace(string(body)); s != "" && len(s) < 512 {
-		e.Message = s
-	}
-	if e.ErrorCode == 0 {
-		if n, err := strconv.Atoi(res.Header.Get("x-ms-error-code")); err == nil {
-			e.ErrorCode = n
-		}
-	}
-	if e.TrackingID == "" {
-		e.TrackingID = res.Header.Get("x-ms-request-id")
-	}
-	e.RetryAfter, _ = parseRetryAfter(res.Header.Get("Retry-After"), now)
-	return e
-}
-
-// parseRetryAfter reads a Retry-After header: seconds (an integer or, as
-// some services send, a decimal) or an HTTP date. ok is false when the
-// header is absent or unreadable.
-func parseRetryAfter(v string, now time.Time) (d time.Duration, ok bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if n, err := strconv.ParseFloat(v, 64); err == nil {
-		if n < 0 || n != n {
-			return 0, false
-		}
-		if n > maxRetryAfterSeconds {
-			n = maxRetryAfterSeconds
-		}
-		return time.Duration(n * float64(time.Second)), true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(now); d > 0 {
-			return d, true
-		}
-		return 0, true
-	}
-	return 0, false
-}
-
-// maxRetryAfterSeconds keeps the conversion to a Duration from overflowing;
-// the client clamps far below it anyway.
-const maxRetryAfterSeconds = 24 * 3600
