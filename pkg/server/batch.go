@@ -59,17 +59,20 @@ func (b *writeBatcher) drain() {
 		batch := b.queue[:n:n]
 		b.queue = b.queue[n:]
 		b.mu.Unlock()
-		b.commit(batch)
+		commitBatch(b.st, batch)
 	}
 }
 
-func (b *writeBatcher) commit(batch []*writeJob) {
+// commitBatch runs the writes of batch in one transaction of st and
+// answers each job. If that transaction fails, each write is retried in a
+// transaction of its own, so that one bad write does not fail the others.
+func commitBatch(st *store.Store, batch []*writeJob) {
 	ctx := context.Background()
 	if len(batch) == 1 {
-		batch[0].done <- b.st.Update(ctx, batch[0].fn)
+		batch[0].done <- st.Update(ctx, batch[0].fn)
 		return
 	}
-	err := b.st.Update(ctx, func(tx *store.Tx) error {
+	err := st.Update(ctx, func(tx *store.Tx) error {
 		for _, j := range batch {
 			if err := j.fn(tx); err != nil {
 				return err
@@ -84,6 +87,6 @@ func (b *writeBatcher) commit(batch []*writeJob) {
 		return
 	}
 	for _, j := range batch {
-		j.done <- b.st.Update(ctx, j.fn)
+		j.done <- st.Update(ctx, j.fn)
 	}
 }

@@ -153,7 +153,7 @@ func (b *bulkWriter) run() {
 			b.mu.Unlock()
 			continue
 		}
-		b.commit(batch)
+		commitBatch(b.st, batch)
 	}
 }
 
@@ -213,29 +213,4 @@ func (b *bulkWriter) gather() []*writeJob {
 // the peak number of calls in flight is queued, or the batch is full.
 func batchReady(queued, preparing, peak int) bool {
 	return queued >= maxBulkBatch || preparing == 0 && queued >= (peak+1)/2
-}
-
-func (b *bulkWriter) commit(batch []*writeJob) {
-	ctx := context.Background()
-	if len(batch) == 1 {
-		batch[0].done <- b.st.Update(ctx, batch[0].fn)
-		return
-	}
-	err := b.st.Update(ctx, func(tx *store.Tx) error {
-		for _, j := range batch {
-			if err := j.fn(tx); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err == nil {
-		for _, j := range batch {
-			j.done <- nil
-		}
-		return
-	}
-	for _, j := range batch {
-		j.done <- b.st.Update(ctx, j.fn)
-	}
 }
