@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/dpsctl/dpsctl/pkg/model"
 )
 
 // ErrNoCertificate is wrapped by parse errors when the input holds no
@@ -35,7 +37,7 @@ func parse(data []byte, allowBase64 bool) ([]*x509.Certificate, error) {
 	if bytes.Contains(trimmed, []byte("-----BEGIN")) {
 		return parsePEM(trimmed)
 	}
-	if trimmed[0] == 0x30 && !isBase64Text(trimmed) {
+	if trimmed[0] == 0x30 && !model.IsBase64Text(trimmed) {
 		certs, err := x509.ParseCertificates(data)
 		if err != nil {
 			return nil, fmt.Errorf("parsing DER certificate: %w", err)
@@ -46,7 +48,7 @@ func parse(data []byte, allowBase64 bool) ([]*x509.Certificate, error) {
 		return certs, nil
 	}
 	if allowBase64 {
-		if raw, ok := decodeBase64(trimmed); ok {
+		if raw, err := model.DecodeBase64(string(trimmed)); err == nil && len(raw) > 0 {
 			certs, err := parse(raw, false)
 			if err != nil {
 				return nil, fmt.Errorf("base64 content: %w", err)
@@ -92,38 +94,6 @@ func parsePEM(data []byte) ([]*x509.Certificate, error) {
 	return nil, fmt.Errorf("%w: the PEM data holds only %s", ErrNoCertificate, strings.Join(skipped, ", "))
 }
 
-// isBase64Text reports whether b looks like base64 text rather than binary.
-func isBase64Text(b []byte) bool {
-	for _, c := range b {
-		switch {
-		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9',
-			c == '+', c == '/', c == '=', c == '-', c == '_',
-			c == '\r', c == '\n', c == ' ', c == '\t':
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-// decodeBase64 decodes standard or URL-safe base64, padded or not, ignoring
-// white space.
-func decodeBase64(b []byte) ([]byte, bool) {
-	s := strings.Map(func(r rune) rune {
-		switch r {
-		case ' ', '\t', '\r', '\n':
-			return -1
-		}
-		return r
-	}, string(b))
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-		if raw, err := enc.DecodeString(s); err == nil && len(raw) > 0 {
-			return raw, true
-		}
-	}
-	return nil, false
-}
-
 // ReadFile reads certificates from the file at path in any form Parse
 // accepts. Errors name the file.
 func ReadFile(path string) ([]*x509.Certificate, error) {
@@ -148,7 +118,7 @@ func ParseWireCertificate(s string) ([]*x509.Certificate, error) {
 	// same result (FuzzParseWireCertificate holds it to that); anything
 	// else, and every failure, takes the general path, which gives reasons.
 	if strings.HasPrefix(s, "MI") {
-		if der, err := base64.StdEncoding.DecodeString(s); err == nil && len(der) > 0 && der[0] == 0x30 && !isBase64Text(der) {
+		if der, err := base64.StdEncoding.DecodeString(s); err == nil && len(der) > 0 && der[0] == 0x30 && !model.IsBase64Text(der) {
 			if c, err := x509.ParseCertificate(der); err == nil {
 				return []*x509.Certificate{c}, nil
 			}
@@ -162,7 +132,7 @@ func parseWireGeneral(s string) ([]*x509.Certificate, error) {
 	if s == "" {
 		return nil, fmt.Errorf("%w: the certificate string is empty", ErrNoCertificate)
 	}
-	if !strings.Contains(s, "-----BEGIN") && !isBase64Text([]byte(s)) {
+	if !strings.Contains(s, "-----BEGIN") && !model.IsBase64Text(s) {
 		return nil, fmt.Errorf("%w: the certificate string is neither PEM nor base64", ErrNoCertificate)
 	}
 	return Parse([]byte(s))

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/dpsctl/dpsctl/pkg/model"
 	"github.com/google/go-tpm/tpm2"
 )
 
@@ -241,27 +242,12 @@ func validateEK(ek *EK) error {
 // register requests. Standard base64 is expected; missing padding, white
 // space and the URL-safe alphabet are tolerated.
 func DecodeEK(s string) (*EK, error) {
-	s = strings.Map(func(r rune) rune {
-		switch r {
-		case ' ', '\t', '\r', '\n':
-			return -1
-		}
-		return r
-	}, s)
-	if s == "" {
-		return nil, ekErr("the endorsement key is empty")
-	}
-	var (
-		raw []byte
-		err error
-	)
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-		if raw, err = enc.DecodeString(s); err == nil {
-			break
-		}
-	}
+	raw, err := model.DecodeBase64(s)
 	if err != nil {
 		return nil, ekErr("not valid base64: %v", err)
+	}
+	if len(raw) == 0 {
+		return nil, ekErr("the endorsement key is empty")
 	}
 	return ParseEK(raw)
 }
@@ -286,7 +272,7 @@ func ParseEKData(data []byte) (*EK, error) {
 	if strings.HasPrefix(trimmed, "-----BEGIN") {
 		return nil, ekErr("this is a PEM %s, not a TPM public area; DPS needs the TPM2B_PUBLIC (for example `tpm2_readpublic -c 0x81010001 -o ek.pub`)", pemType(trimmed))
 	}
-	if len(data) > 0 && isBase64Text(trimmed) {
+	if len(data) > 0 && model.IsBase64Text(trimmed) {
 		return DecodeEK(trimmed)
 	}
 	if len(data) > 2 && data[0] == 0x30 && data[1]&0x80 != 0 {
@@ -303,20 +289,4 @@ func pemType(s string) string {
 		return s[:i]
 	}
 	return "block"
-}
-
-func isBase64Text(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9',
-			c == '+', c == '/', c == '=', c == '-', c == '_', c == '\r', c == '\n', c == ' ', c == '\t':
-		default:
-			return false
-		}
-	}
-	return true
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
 	"github.com/dpsctl/dpsctl/pkg/iostreams"
+	"github.com/dpsctl/dpsctl/pkg/model"
 	"github.com/dpsctl/dpsctl/pkg/output"
 	"github.com/dpsctl/dpsctl/pkg/tpm"
 	"github.com/google/go-tpm/tpm2/transport"
@@ -238,7 +239,7 @@ func ReadEKs(ios *iostreams.IOStreams, args []string) ([]EKInput, error) {
 			out = append(out, SplitEKs(data, a)...)
 		default:
 			src := fmt.Sprintf("argument %d (%s)", i+1, abbrev(a))
-			if !looksBase64(a) {
+			if !model.IsBase64Text(strings.TrimSpace(a)) {
 				out = append(out, EKInput{Source: src, Err: fmt.Errorf("neither an existing file nor a base64 endorsement key")})
 				continue
 			}
@@ -259,23 +260,6 @@ func abbrev(s string) string {
 		return s[:12] + "…"
 	}
 	return s
-}
-
-func looksBase64(s string) bool {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9',
-			c == '+', c == '/', c == '=', c == '-', c == '_', c == '\r', c == '\n', c == ' ', c == '\t':
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // isText reports whether data is printable ASCII with line breaks.
