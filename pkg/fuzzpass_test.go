@@ -67,8 +67,8 @@ func findFuzzTargets(root string) ([]fuzzTarget, error) {
 	return targets, err
 }
 
-// fuzzBuild is a package's fuzzing test binary, built in the background;
-// done is closed once bin (or err and the compiler's output) is set.
+// fuzzBuild is a package's fuzzing test binary; done is closed once bin
+// (or err and the compiler's output) is set.
 type fuzzBuild struct {
 	done chan struct{}
 	bin  string
@@ -77,40 +77,98 @@ type fuzzBuild struct {
 	took time.Duration
 }
 
-// buildFuzzBinaries builds one fuzzing binary per package in the order the
-// targets will run, one build at a time, while the targets of the packages
-// built before run. "go test -c -fuzz=." compiles with the same coverage
-// instrumentation as "go test -fuzz" (the flag is what turns it on, at build
-// time; the pattern is only checked when the binary runs). Compared with a
-// "go test -fuzz" per target this links each package once instead of once
-// per target, and overlaps the builds with fuzzing. The instrumented
-// standard library and dependencies land in the build cache, so only the
-// first pass on a machine pays for compiling them (minutes on two cores).
-// The caller must call wait before removing dir.
-func buildFuzzBinaries(ctx context.Context, targets []fuzzTarget, dir string) (builds map[string]*fuzzBuild, wait func()) {
-	builds = map[string]*fuzzBuild{}
-	var order []string
+// fuzzBuilder builds one fuzzing binary per package, one build at a time,
+// in the background, while the targets of the packages built before run.
+//
+// "go test -c -fuzz=." compiles with the same coverage instrumentation as
+// "go test -fuzz" (the flag turns it on at build time; its pattern is only
+// matched when the binary runs). Compared with a "go test -fuzz" per
+// target, each package links once instead of once per target, and the
+// builds overlap the fuzzing. The instrumented standard library and
+// dependencies land in the build cache, so only the first pass on a
+// machine pays for compiling them (minutes on two cores).
+type fuzzBuilder struct {
+	ctx    context.Context
+	dir    string
+	builds map[string]*fuzzBuild
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	pending []string // packages not started yet, next first
+}
+
+// startFuzzBuilds starts building the targets' packages in the order the
+// targets run. The caller must cancel ctx and call wait before removing
+// dir.
+func startFuzzBuilds(ctx context.Context, targets []fuzzTarget, dir string) *fuzzBuilder {
+	b := &fuzzBuilder{ctx: ctx, dir: dir, builds: map[string]*fuzzBuild{}}
 	for _, tg := range targets {
-		if builds[tg.dir] == nil {
-			builds[tg.dir] = &fuzzBuild{done: make(chan struct{})}
-			order = append(order, tg.dir)
+		if b.builds[tg.dir] == nil {
+			b.builds[tg.dir] = &fuzzBuild{done: make(chan struct{})}
+			b.pending = append(b.pending, tg.dir)
 		}
 	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for i, pkg := range order {
-			b := builds[pkg]
-			b.bin = filepath.Join(dir, fmt.Sprintf("fuzz%02d.test", i))
-			start := time.Now()
-			cmd := exec.CommandContext(ctx, "go", "test", "-c", "-fuzz=.", "-o", b.bin, pkg)
-			b.out, b.err = cmd.CombinedOutput()
-			b.took = time.Since(start)
-			close(b.done)
+	b.wg.Add(1)
+	go b.run()
+	return b
+}
+
+func (b *fuzzBuilder) run() {
+	defer b.wg.Done()
+	for i := 0; ; i++ {
+		b.mu.Lock()
+		if len(b.pending) == 0 {
+			b.mu.Unlock()
+			return
 		}
-	}()
-	return builds, wg.Wait
+		pkg := b.pending[0]
+		b.pending = b.pending[1:]
+		b.mu.Unlock()
+
+		fb := b.builds[pkg]
+		fb.bin = filepath.Join(b.dir, fmt.Sprintf("fuzz%02d.test", i))
+		start := time.Now()
+		fb.out, fb.err = exec.CommandContext(b.ctx, "go", "test", "-c", "-fuzz=.", "-o", fb.bin, pkg).CombinedOutput()
+		fb.took = time.Since(start)
+		close(fb.done)
+	}
+}
+
+// get waits for pkg's binary. A package not started yet goes first in the
+// queue: with go test -run choosing a few targets, they need not wait for
+// the packages of the others.
+func (b *fuzzBuilder) get(pkg string) (*fuzzBuild, error) {
+	b.mu.Lock()
+	if i := slices.Index(b.pending, pkg); i > 0 {
+		b.pending = slices.Insert(slices.Delete(b.pending, i, i+1), 0, pkg)
+	}
+	b.mu.Unlock()
+	fb := b.builds[pkg]
+	select {
+	case <-fb.done:
+	case <-b.ctx.Done():
+		return nil, fmt.Errorf("not fuzzed: building %s: %w", pkg, context.Cause(b.ctx))
+	}
+	if fb.err != nil {
+		return nil, fmt.Errorf("go test -c -fuzz=. %s: %v\n%s", pkg, fb.err, fb.out)
+	}
+	return fb, nil
+}
+
+// wait waits for the build under way, if any, to stop.
+func (b *fuzzBuilder) wait() { b.wg.Wait() }
+
+// took is the time spent building the packages built so far.
+func (b *fuzzBuilder) took() (d time.Duration, built int) {
+	for _, fb := range b.builds {
+		select {
+		case <-fb.done:
+			d += fb.took
+			built++
+		default:
+		}
+	}
+	return d, built
 }
 
 // fuzzPlan shares the pass's budget among the targets. Each target gets an
@@ -119,13 +177,16 @@ func buildFuzzBinaries(ctx context.Context, targets []fuzzTarget, dir string) (b
 // slow build or a loaded machine took comes out of the later targets'
 // fuzzing, not on top of the budget. No target gets less than floor: on a
 // machine too slow for the budget the pass runs over it by at most about
-// floor per target, and the test's own deadline (hard) bounds it.
+// floor per target, and the test's own deadline (hard) bounds it. Nor more
+// than most, twice an equal share of the whole budget: when go test -run
+// picks a few targets, the last one does not get all that is left.
 type fuzzPlan struct {
 	end   time.Time     // the budget runs out
 	hard  time.Time     // no target may still run then: the test's deadline less a margin
 	floor time.Duration // least -fuzztime for a target
+	most  time.Duration // most -fuzztime for a target
 	fixed time.Duration // DPSCTL_FUZZTIME: the same -fuzztime for every target, budget aside
-	grace time.Duration // how long past its -fuzztime a target may take to stop
+	grace time.Duration // how long past its -fuzztime a target may take to stop before it is interrupted
 
 	extra time.Duration // start-up and shutdown beyond -fuzztime, summed over the runs so far
 	runs  int
@@ -142,9 +203,12 @@ func (p *fuzzPlan) next(now time.Time, left int) (time.Duration, error) {
 			overhead = p.extra / time.Duration(p.runs)
 		}
 		d = p.end.Sub(now)/time.Duration(left) - overhead
-		d = max(d.Round(100*time.Millisecond), p.floor)
+		d = max(min(d, p.most).Round(100*time.Millisecond), p.floor)
 	}
-	if !p.hard.IsZero() && now.Add(d+p.grace).After(p.hard) {
+	// A target takes a fraction of a second past its -fuzztime, a few
+	// seconds on a loaded machine; one that would end within half a minute
+	// of the deadline does not start.
+	if !p.hard.IsZero() && now.Add(d+30*time.Second).After(p.hard) {
 		return 0, fmt.Errorf("%s left before the test's deadline, too little to fuzz for %s and stop; "+
 			"raise go test's -timeout or lower DPSCTL_FUZZ_BUDGET", p.hard.Sub(now).Round(time.Second), d)
 	}
@@ -397,7 +461,7 @@ func TestFuzzRunVerdict(t *testing.T) {
 // refusal when the test's deadline is too near.
 func TestFuzzPlan(t *testing.T) {
 	now := time.Now()
-	p := fuzzPlan{end: now.Add(100 * time.Second), hard: now.Add(300 * time.Second), floor: 2 * time.Second, grace: 60 * time.Second}
+	p := fuzzPlan{end: now.Add(100 * time.Second), hard: now.Add(300 * time.Second), floor: 2 * time.Second, most: 20 * time.Second, grace: 60 * time.Second}
 	if d, err := p.next(now, 10); err != nil || d != 9*time.Second {
 		t.Fatalf("first share: %v, %v; want 9s", d, err)
 	}
@@ -405,6 +469,9 @@ func TestFuzzPlan(t *testing.T) {
 	now = now.Add(10 * time.Second)
 	if d, err := p.next(now, 9); err != nil || d != 9500*time.Millisecond {
 		t.Fatalf("second share: %v, %v; want 9.5s", d, err)
+	}
+	if d, err := p.next(now.Add(10*time.Second), 1); err != nil || d != p.most {
+		t.Fatalf("share of the last target: %v, %v; want %v", d, err, p.most)
 	}
 	now = now.Add(120 * time.Second) // a slow build: the budget is spent
 	if d, err := p.next(now, 8); err != nil || d != p.floor {
