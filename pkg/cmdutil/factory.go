@@ -13,6 +13,7 @@ import (
 	"github.com/dpsctl/dpsctl/pkg/config"
 	"github.com/dpsctl/dpsctl/pkg/dps"
 	"github.com/dpsctl/dpsctl/pkg/iostreams"
+	"github.com/dpsctl/dpsctl/pkg/linkedhub"
 	"github.com/dpsctl/dpsctl/pkg/output"
 )
 
@@ -40,6 +41,13 @@ type Factory struct {
 	// the data directory. The first call reports the backend on stderr
 	// unless quiet.
 	Client func(ctx context.Context) (*dps.Client, error)
+	// Hubs returns what manages the IoT hubs linked to the provisioning
+	// service and reads their device registries: the local service of the
+	// data directory, even when a connection string names another service
+	// (in Azure, linked hubs belong to the management plane). The first
+	// call notes on stderr, unless quiet, that a configured connection
+	// string is not used.
+	Hubs func(ctx context.Context) (linkedhub.Service, error)
 	// Printer returns the printer for -o, --query and --show-keys.
 	Printer func() (*output.Printer, error)
 

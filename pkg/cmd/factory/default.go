@@ -17,6 +17,7 @@ import (
 	"github.com/dpsctl/dpsctl/pkg/config"
 	"github.com/dpsctl/dpsctl/pkg/dps"
 	"github.com/dpsctl/dpsctl/pkg/iostreams"
+	"github.com/dpsctl/dpsctl/pkg/linkedhub"
 	"github.com/dpsctl/dpsctl/pkg/output"
 	"github.com/dpsctl/dpsctl/pkg/sas"
 	"github.com/dpsctl/dpsctl/pkg/server"
@@ -36,10 +37,11 @@ func NewWithIO(ios *iostreams.IOStreams, appVersion string) *cmdutil.Factory {
 		Flags:          &cmdutil.GlobalFlags{},
 	}
 	// Dependency order: Config needs only the flags; Printer needs the
-	// config (output format); Client needs the config.
+	// config (output format); Client and Hubs need the config.
 	f.Config = configFunc(f)
 	f.Printer = printerFunc(f)
 	f.Client = clientFunc(f, "dpsctl/"+appVersion)
+	f.Hubs = LocalHubs(f)
 	return f
 }
 
@@ -102,6 +104,29 @@ func embeddedClient(f *cmdutil.Factory, cfg *config.Config, userAgent string) (*
 		return nil, "", err
 	}
 	return c, fmt.Sprintf("using embedded provisioning service (data dir %s)", cfg.DataDir), nil
+}
+
+// LocalHubs returns the usual Factory.Hubs: the local provisioning service
+// of the data directory, opened on first use and closed when the command
+// ends. A note on stderr says that the connection string is not used when
+// one is configured (unless quiet).
+func LocalHubs(f *cmdutil.Factory) func(context.Context) (linkedhub.Service, error) {
+	open := sync.OnceValues(func() (linkedhub.Service, error) {
+		cfg, err := f.Config()
+		if err != nil {
+			return nil, err
+		}
+		inst, err := server.Open(server.Options{DataDir: cfg.DataDir})
+		if err != nil {
+			return nil, fmt.Errorf("open the local provisioning service in %s: %w", cfg.DataDir, err)
+		}
+		f.OnClose(inst.Close)
+		if !cfg.Embedded() && !f.Quiet() {
+			fmt.Fprintf(f.IOStreams.ErrOut, "managing the hubs of the local provisioning service (data dir %s); the connection string (%s) is not used\n", cfg.DataDir, cfg.ConnectionStringOrigin())
+		}
+		return inst, nil
+	})
+	return func(context.Context) (linkedhub.Service, error) { return open() }
 }
 
 // remoteClient talks HTTPS to the host of the connection string, trusting

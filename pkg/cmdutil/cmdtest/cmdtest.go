@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dpsctl/dpsctl/pkg/cmd/factory"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
 	"github.com/dpsctl/dpsctl/pkg/config"
 	"github.com/dpsctl/dpsctl/pkg/dps"
@@ -57,9 +58,11 @@ type Streams struct {
 }
 
 // NewFactory returns a Factory on test streams whose Client is c (nil
-// makes Client fail) and whose Config reads flags, environment and files as
-// the real one does (point XDG_CONFIG_HOME or DPSCTL_* at temporary
-// directories). With tty set, stdin, stdout and stderr are terminals.
+// makes Client fail), whose Hubs are the real ones (the local service of
+// the configured data directory) and whose Config reads flags, environment
+// and files as the real one does (point XDG_CONFIG_HOME or DPSCTL_* at
+// temporary directories). With tty set, stdin, stdout and stderr are
+// terminals.
 func NewFactory(t testing.TB, c *dps.Client, tty bool) (*cmdutil.Factory, Streams) {
 	t.Helper()
 	ios, in, out, errOut := iostreams.Test()
@@ -73,6 +76,7 @@ func NewFactory(t testing.TB, c *dps.Client, tty bool) (*cmdutil.Factory, Stream
 		}
 		return c, nil
 	}
+	f.Hubs = factory.LocalHubs(f)
 	t.Cleanup(func() { f.Close() })
 	return f, Streams{In: in, Out: out, ErrOut: errOut}
 }

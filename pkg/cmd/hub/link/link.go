@@ -8,8 +8,8 @@ import (
 	"github.com/dpsctl/dpsctl/pkg/cmd/hub/shared"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
 	"github.com/dpsctl/dpsctl/pkg/iostreams"
+	"github.com/dpsctl/dpsctl/pkg/linkedhub"
 	"github.com/dpsctl/dpsctl/pkg/output"
-	"github.com/dpsctl/dpsctl/pkg/server"
 	"github.com/spf13/cobra"
 )
 
@@ -19,7 +19,7 @@ const MaxWeight = 1000
 // LinkOptions are the inputs of "hub link".
 type LinkOptions struct {
 	IO      *iostreams.IOStreams
-	Local   func() (*server.Instance, error)
+	Hubs    func(context.Context) (linkedhub.Service, error)
 	Printer func() (*output.Printer, error)
 	Ctx     context.Context
 	Quiet   bool
@@ -31,7 +31,7 @@ type LinkOptions struct {
 
 // NewCmdLink builds "dpsctl hub link".
 func NewCmdLink(f *cmdutil.Factory, runF func(*LinkOptions) error) *cobra.Command {
-	opts := &LinkOptions{IO: f.IOStreams, Local: shared.Local(f), Printer: f.Printer}
+	opts := &LinkOptions{IO: f.IOStreams, Hubs: f.Hubs, Printer: f.Printer}
 	cmd := &cobra.Command{
 		Use:   "link <host-name>",
 		Short: "Link an IoT hub to the local service",
@@ -75,15 +75,15 @@ func linkRun(opts *LinkOptions) error {
 	if err != nil {
 		return err
 	}
-	inst, err := opts.Local()
+	svc, err := opts.Hubs(opts.Ctx)
 	if err != nil {
 		return err
 	}
-	before, err := inst.LinkedHubs(opts.Ctx)
+	before, err := svc.LinkedHubs(opts.Ctx)
 	if err != nil {
 		return err
 	}
-	h, err := inst.LinkHub(opts.Ctx, opts.HostName, opts.Weight, opts.ApplyAllocationPolicy)
+	h, err := svc.LinkHub(opts.Ctx, opts.HostName, opts.Weight, opts.ApplyAllocationPolicy)
 	if err != nil {
 		return cmdutil.FlagErrorWrap(err)
 	}
@@ -93,7 +93,7 @@ func linkRun(opts *LinkOptions) error {
 			verb = "Updated"
 		}
 	}
-	view, err := shared.View(opts.Ctx, inst, h)
+	view, err := shared.View(opts.Ctx, svc, h)
 	if err != nil {
 		return err
 	}

@@ -6,21 +6,21 @@ import (
 
 	"github.com/dpsctl/dpsctl/pkg/cmd/hub/shared"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
+	"github.com/dpsctl/dpsctl/pkg/linkedhub"
 	"github.com/dpsctl/dpsctl/pkg/output"
-	"github.com/dpsctl/dpsctl/pkg/server"
 	"github.com/spf13/cobra"
 )
 
 // ListOptions are the inputs of "hub list".
 type ListOptions struct {
-	Local   func() (*server.Instance, error)
+	Hubs    func(context.Context) (linkedhub.Service, error)
 	Printer func() (*output.Printer, error)
 	Ctx     context.Context
 }
 
 // NewCmdList builds "dpsctl hub list".
 func NewCmdList(f *cmdutil.Factory, runF func(*ListOptions) error) *cobra.Command {
-	opts := &ListOptions{Local: shared.Local(f), Printer: f.Printer}
+	opts := &ListOptions{Hubs: f.Hubs, Printer: f.Printer}
 	return &cobra.Command{
 		Use:     "list",
 		Aliases: []string{"ls"},
@@ -47,11 +47,11 @@ func listRun(opts *ListOptions) error {
 	if err != nil {
 		return err
 	}
-	inst, err := opts.Local()
+	svc, err := opts.Hubs(opts.Ctx)
 	if err != nil {
 		return err
 	}
-	hubs, err := shared.Hubs(opts.Ctx, inst)
+	hubs, err := shared.Hubs(opts.Ctx, svc)
 	if err != nil {
 		return err
 	}

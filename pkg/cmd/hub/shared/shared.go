@@ -1,43 +1,16 @@
-// Package shared holds what the hub verbs share: opening the local
-// provisioning service, the table columns of hubs and hub devices, and
-// completion.
+// Package shared holds what the hub verbs share: the table columns of hubs
+// and hub devices, and completion.
 package shared
 
 import (
 	"context"
-	"fmt"
 	"strconv"
-	"sync"
 
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
 	"github.com/dpsctl/dpsctl/pkg/linkedhub"
 	"github.com/dpsctl/dpsctl/pkg/output"
-	"github.com/dpsctl/dpsctl/pkg/server"
 	"github.com/spf13/cobra"
 )
-
-// Local returns a function that opens the local provisioning service of the
-// data directory once (closed when the command ends). The hub commands
-// always manage that service, even when a connection string names another
-// one: linked hubs and hub registries are not part of the DPS data plane.
-// A note on stderr says so when a connection string is configured.
-func Local(f *cmdutil.Factory) func() (*server.Instance, error) {
-	return sync.OnceValues(func() (*server.Instance, error) {
-		cfg, err := f.Config()
-		if err != nil {
-			return nil, err
-		}
-		inst, err := server.Open(server.Options{DataDir: cfg.DataDir})
-		if err != nil {
-			return nil, fmt.Errorf("open the local provisioning service in %s: %w", cfg.DataDir, err)
-		}
-		f.OnClose(inst.Close)
-		if !cfg.Embedded() && !f.Quiet() {
-			fmt.Fprintf(f.IOStreams.ErrOut, "managing the hubs of the local provisioning service (data dir %s); the connection string (%s) is not used\n", cfg.DataDir, cfg.ConnectionStringOrigin())
-		}
-		return inst, nil
-	})
-}
 
 // Hub is a linked IoT hub as the hub commands print it.
 type Hub struct {
@@ -49,14 +22,14 @@ type Hub struct {
 }
 
 // Hubs returns the linked hubs with their device counts.
-func Hubs(ctx context.Context, inst *server.Instance) ([]Hub, error) {
-	linked, err := inst.LinkedHubs(ctx)
+func Hubs(ctx context.Context, svc linkedhub.Service) ([]Hub, error) {
+	linked, err := svc.LinkedHubs(ctx)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]Hub, 0, len(linked))
 	for _, h := range linked {
-		hub, err := View(ctx, inst, h)
+		hub, err := View(ctx, svc, h)
 		if err != nil {
 			return nil, err
 		}
@@ -66,8 +39,8 @@ func Hubs(ctx context.Context, inst *server.Instance) ([]Hub, error) {
 }
 
 // View describes one linked hub.
-func View(ctx context.Context, inst *server.Instance, h linkedhub.Hub) (Hub, error) {
-	n, err := inst.CountHubDevices(ctx, h.HostName)
+func View(ctx context.Context, svc linkedhub.Service, h linkedhub.Hub) (Hub, error) {
+	n, err := svc.CountHubDevices(ctx, h.HostName)
 	if err != nil {
 		return Hub{}, err
 	}
@@ -141,16 +114,15 @@ func AuthenticationType(d device) string {
 
 // CompleteHubs completes linked hub host names.
 func CompleteHubs(f *cmdutil.Factory, multi bool) cobra.CompletionFunc {
-	local := Local(f)
 	return func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
 		if !multi && len(args) > 0 {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
-		inst, err := local()
+		svc, err := f.Hubs(cmd.Context())
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveError
 		}
-		hs, err := inst.LinkedHubs(cmd.Context())
+		hs, err := svc.LinkedHubs(cmd.Context())
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveError
 		}
@@ -168,18 +140,17 @@ const maxCompletedDevices = 1000
 // CompleteDevices completes the device IDs of the first devices of every
 // hub's registry.
 func CompleteDevices(f *cmdutil.Factory) cobra.CompletionFunc {
-	local := Local(f)
 	return func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
 		if len(args) > 0 {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
-		inst, err := local()
+		svc, err := f.Hubs(cmd.Context())
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveError
 		}
 		seen := map[string]bool{}
 		var out []cobra.Completion
-		for d, err := range cmdutil.Limit(inst.HubDevices(cmd.Context(), ""), maxCompletedDevices) {
+		for d, err := range cmdutil.Limit(svc.HubDevices(cmd.Context(), ""), maxCompletedDevices) {
 			if err != nil {
 				return nil, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveError
 			}

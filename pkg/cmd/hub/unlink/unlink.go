@@ -10,15 +10,14 @@ import (
 	"github.com/dpsctl/dpsctl/pkg/cmd/hub/shared"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
 	"github.com/dpsctl/dpsctl/pkg/iostreams"
-	"github.com/dpsctl/dpsctl/pkg/server"
-	"github.com/dpsctl/dpsctl/pkg/store"
+	"github.com/dpsctl/dpsctl/pkg/linkedhub"
 	"github.com/spf13/cobra"
 )
 
 // UnlinkOptions are the inputs of "hub unlink".
 type UnlinkOptions struct {
 	IO    *iostreams.IOStreams
-	Local func() (*server.Instance, error)
+	Hubs  func(context.Context) (linkedhub.Service, error)
 	Ctx   context.Context
 	Quiet bool
 
@@ -28,7 +27,7 @@ type UnlinkOptions struct {
 
 // NewCmdUnlink builds "dpsctl hub unlink".
 func NewCmdUnlink(f *cmdutil.Factory, runF func(*UnlinkOptions) error) *cobra.Command {
-	opts := &UnlinkOptions{IO: f.IOStreams, Local: shared.Local(f)}
+	opts := &UnlinkOptions{IO: f.IOStreams, Hubs: f.Hubs}
 	cmd := &cobra.Command{
 		Use:   "unlink <host-name>...",
 		Short: "Unlink IoT hubs from the local service",
@@ -60,15 +59,15 @@ func unlinkRun(opts *UnlinkOptions) error {
 	if err := cmdutil.ConfirmDestructive(opts.IO, opts.Yes, question); err != nil {
 		return err
 	}
-	inst, err := opts.Local()
+	svc, err := opts.Hubs(opts.Ctx)
 	if err != nil {
 		return err
 	}
 	var errs []error
 	for _, name := range opts.HostNames {
-		err := inst.UnlinkHub(opts.Ctx, name)
+		err := svc.UnlinkHub(opts.Ctx, name)
 		switch {
-		case errors.Is(err, store.ErrNotFound):
+		case errors.Is(err, linkedhub.ErrNotFound):
 			errs = append(errs, fmt.Errorf("IoT hub %q is not linked", name))
 		case err != nil:
 			errs = append(errs, err)

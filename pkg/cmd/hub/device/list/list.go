@@ -6,14 +6,14 @@ import (
 
 	"github.com/dpsctl/dpsctl/pkg/cmd/hub/shared"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
+	"github.com/dpsctl/dpsctl/pkg/linkedhub"
 	"github.com/dpsctl/dpsctl/pkg/output"
-	"github.com/dpsctl/dpsctl/pkg/server"
 	"github.com/spf13/cobra"
 )
 
 // ListOptions are the inputs of "hub device list".
 type ListOptions struct {
-	Local   func() (*server.Instance, error)
+	Hubs    func(context.Context) (linkedhub.Service, error)
 	Printer func() (*output.Printer, error)
 	Ctx     context.Context
 
@@ -23,7 +23,7 @@ type ListOptions struct {
 
 // NewCmdList builds "dpsctl hub device list".
 func NewCmdList(f *cmdutil.Factory, runF func(*ListOptions) error) *cobra.Command {
-	opts := &ListOptions{Local: shared.Local(f), Printer: f.Printer}
+	opts := &ListOptions{Hubs: f.Hubs, Printer: f.Printer}
 	cmd := &cobra.Command{
 		Use:     "list",
 		Aliases: []string{"ls"},
@@ -60,7 +60,7 @@ func listRun(opts *ListOptions) error {
 	if err != nil {
 		return err
 	}
-	inst, err := opts.Local()
+	svc, err := opts.Hubs(opts.Ctx)
 	if err != nil {
 		return err
 	}
@@ -68,5 +68,5 @@ func listRun(opts *ListOptions) error {
 	if opts.Hub != "" {
 		noun = "devices in IoT hub " + opts.Hub
 	}
-	return output.PrintSeq(p, cmdutil.Limit(inst.HubDevices(opts.Ctx, opts.Hub), opts.Top), shared.DeviceColumns, noun)
+	return output.PrintSeq(p, cmdutil.Limit(svc.HubDevices(opts.Ctx, opts.Hub), opts.Top), shared.DeviceColumns, noun)
 }

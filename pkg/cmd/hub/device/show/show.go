@@ -8,15 +8,14 @@ import (
 
 	"github.com/dpsctl/dpsctl/pkg/cmd/hub/shared"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
+	"github.com/dpsctl/dpsctl/pkg/linkedhub"
 	"github.com/dpsctl/dpsctl/pkg/output"
-	"github.com/dpsctl/dpsctl/pkg/server"
-	"github.com/dpsctl/dpsctl/pkg/store"
 	"github.com/spf13/cobra"
 )
 
 // ShowOptions are the inputs of "hub device show".
 type ShowOptions struct {
-	Local   func() (*server.Instance, error)
+	Hubs    func(context.Context) (linkedhub.Service, error)
 	Printer func() (*output.Printer, error)
 	Ctx     context.Context
 
@@ -26,7 +25,7 @@ type ShowOptions struct {
 
 // NewCmdShow builds "dpsctl hub device show".
 func NewCmdShow(f *cmdutil.Factory, runF func(*ShowOptions) error) *cobra.Command {
-	opts := &ShowOptions{Local: shared.Local(f), Printer: f.Printer}
+	opts := &ShowOptions{Hubs: f.Hubs, Printer: f.Printer}
 	cmd := &cobra.Command{
 		Use:   "show <device-id>",
 		Short: "Show a device of the local IoT hubs",
@@ -58,12 +57,12 @@ func showRun(opts *ShowOptions) error {
 	if err != nil {
 		return err
 	}
-	inst, err := opts.Local()
+	svc, err := opts.Hubs(opts.Ctx)
 	if err != nil {
 		return err
 	}
-	d, err := inst.HubDevice(opts.Ctx, opts.Hub, opts.DeviceID)
-	if errors.Is(err, store.ErrNotFound) {
+	d, err := svc.HubDevice(opts.Ctx, opts.Hub, opts.DeviceID)
+	if errors.Is(err, linkedhub.ErrNotFound) {
 		where := "any local IoT hub"
 		if opts.Hub != "" {
 			where = "IoT hub " + opts.Hub
