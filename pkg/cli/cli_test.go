@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/dpsctl/dpsctl/pkg/cmd/factory"
 	"github.com/dpsctl/dpsctl/pkg/cmd/root"
@@ -18,6 +16,7 @@ import (
 	"github.com/dpsctl/dpsctl/pkg/iostreams"
 	"github.com/dpsctl/dpsctl/pkg/sas"
 	"github.com/dpsctl/dpsctl/pkg/server"
+	"github.com/dpsctl/dpsctl/pkg/server/servertest"
 )
 
 func TestExitCode(t *testing.T) {
@@ -158,33 +157,7 @@ func TestRun(t *testing.T) {
 // through --ca-file, and maps a wrong key to the authentication exit code.
 func TestRemoteBackend(t *testing.T) {
 	isolate(t)
-	inst, err := server.Open(server.Options{DataDir: t.TempDir(), Addr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer inst.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- inst.Serve(ctx, ln) }()
-	defer func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Error("server did not stop")
-		}
-	}()
-	var info server.Info
-	for range 500 {
-		if info = inst.Info(); info.Address == ln.Addr().String() {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	info := servertest.Start(t, server.Options{}).Info
 	cs, err := sas.ParseConnectionString(info.ConnectionString)
 	if err != nil {
 		t.Fatal(err)

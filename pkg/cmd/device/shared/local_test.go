@@ -5,9 +5,9 @@ import (
 	"crypto/tls"
 	"net"
 	"testing"
-	"time"
 
 	"github.com/dpsctl/dpsctl/pkg/server"
+	"github.com/dpsctl/dpsctl/pkg/server/servertest"
 )
 
 func recordedAddress(t *testing.T, dir string) string {
@@ -48,26 +48,7 @@ func TestOpenLocal(t *testing.T) {
 			dir := t.TempDir()
 			var serveAddr string
 			if tt.serving {
-				inst, err := server.Open(server.Options{DataDir: dir})
-				if err != nil {
-					t.Fatal(err)
-				}
-				ln, err := net.Listen("tcp", "127.0.0.1:0")
-				if err != nil {
-					t.Fatal(err)
-				}
-				serveAddr = ln.Addr().String()
-				ctx, cancel := context.WithCancel(context.Background())
-				done := make(chan error, 1)
-				go func() { done <- inst.Serve(ctx, ln) }()
-				t.Cleanup(func() { cancel(); <-done; inst.Close() })
-				// Serve records its address as it starts.
-				for i := 0; inst.Info().Address != serveAddr; i++ {
-					if i == 1000 {
-						t.Fatal("serve did not record its address")
-					}
-					time.Sleep(time.Millisecond)
-				}
+				serveAddr = servertest.Start(t, server.Options{DataDir: dir}).Addr
 			}
 			before := recordedAddress(t, dir)
 			l, err := OpenLocal(context.Background(), dir)
