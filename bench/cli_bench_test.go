@@ -148,7 +148,7 @@ func BenchmarkVersionColdStart(b *testing.B) {
 func BenchmarkEnrollmentShow(b *testing.B) {
 	s := startServer(b)
 	c := s.client(b)
-	e := &model.IndividualEnrollment{RegistrationID: "bench-show", Attestation: &model.AttestationMechanism{Type: model.AttestationSymmetricKey}}
+	e := &model.IndividualEnrollment{RegistrationID: "bench-show", EnrollmentCommon: model.EnrollmentCommon{Attestation: &model.AttestationMechanism{Type: model.AttestationSymmetricKey}}}
 	if _, err := c.PutEnrollment(context.Background(), e, ""); err != nil {
 		b.Fatal(err)
 	}
@@ -167,8 +167,10 @@ func seed(b *testing.B, c *dps.Client, n int) {
 	for i := 0; i < n; i++ {
 		batch = append(batch, model.IndividualEnrollment{
 			RegistrationID: fmt.Sprintf("dev-%07d", i),
-			Attestation:    &model.AttestationMechanism{Type: model.AttestationSymmetricKey},
-			IoTHubs:        []string{"hub1.azure-devices.net"},
+			EnrollmentCommon: model.EnrollmentCommon{
+				Attestation: &model.AttestationMechanism{Type: model.AttestationSymmetricKey},
+				IoTHubs:     []string{"hub1.azure-devices.net"},
+			},
 		})
 		if len(batch) == 10 || i == n-1 {
 			res, err := c.BulkEnrollments(ctx, model.BulkCreate, batch)

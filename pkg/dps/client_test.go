@@ -72,7 +72,7 @@ func TestRequestsCarryWireContract(t *testing.T) {
 		}
 	})
 	ctx := context.Background()
-	e := &model.IndividualEnrollment{RegistrationID: "dev:1", Attestation: &model.AttestationMechanism{Type: "symmetricKey"}}
+	e := &model.IndividualEnrollment{RegistrationID: "dev:1", EnrollmentCommon: model.EnrollmentCommon{Attestation: &model.AttestationMechanism{Type: "symmetricKey"}}}
 	if _, err := c.PutEnrollment(ctx, e, ""); err != nil {
 		t.Fatal(err)
 	}
@@ -374,8 +374,8 @@ func TestBulkBodyJSON(t *testing.T) {
 		writeJSON(w, 200, model.BulkEnrollmentOperationResult{IsSuccessful: true})
 	})
 	items := []model.IndividualEnrollment{
-		{RegistrationID: "a", Attestation: &model.AttestationMechanism{Type: model.AttestationTPM, TPM: &model.TPMAttestation{EndorsementKey: "AAAA"}}},
-		{RegistrationID: "b<&>", IoTHubs: []string{"h1", "h2"}, InitialTwin: &model.InitialTwin{Tags: json.RawMessage(`{"x":1}`)}},
+		{RegistrationID: "a", EnrollmentCommon: model.EnrollmentCommon{Attestation: &model.AttestationMechanism{Type: model.AttestationTPM, TPM: &model.TPMAttestation{EndorsementKey: "AAAA"}}}},
+		{RegistrationID: "b<&>", EnrollmentCommon: model.EnrollmentCommon{IoTHubs: []string{"h1", "h2"}, InitialTwin: &model.InitialTwin{Tags: json.RawMessage(`{"x":1}`)}}},
 	}
 	ctx := context.Background()
 	if _, err := c.BulkEnrollments(ctx, model.BulkCreate, items); err != nil {

@@ -67,7 +67,7 @@ func serve(t *testing.T) (*dps.Client, *server.Instance) {
 }
 
 func symmetric(id string) *model.IndividualEnrollment {
-	return &model.IndividualEnrollment{RegistrationID: id, Attestation: &model.AttestationMechanism{Type: model.AttestationSymmetricKey}}
+	return &model.IndividualEnrollment{RegistrationID: id, EnrollmentCommon: model.EnrollmentCommon{Attestation: &model.AttestationMechanism{Type: model.AttestationSymmetricKey}}}
 }
 
 func TestClientAgainstLocalService(t *testing.T) {
@@ -165,7 +165,7 @@ func TestClientQueryAndBulkAgainstLocalService(t *testing.T) {
 		t.Fatalf("page size is capped at 100: got %d items, continuation %q, %v", len(p.Items), p.Continuation, err)
 	}
 
-	g := &model.EnrollmentGroup{EnrollmentGroupID: "grp", Attestation: &model.AttestationMechanism{Type: model.AttestationSymmetricKey}}
+	g := &model.EnrollmentGroup{EnrollmentGroupID: "grp", EnrollmentCommon: model.EnrollmentCommon{Attestation: &model.AttestationMechanism{Type: model.AttestationSymmetricKey}}}
 	if _, err := c.PutGroup(ctx, g, ""); err != nil {
 		t.Fatal(err)
 	}

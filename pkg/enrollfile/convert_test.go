@@ -260,24 +260,38 @@ func TestFromEnrollmentRoundTrip(t *testing.T) {
 		want map[Column]string
 	}{
 		{"symmetric key with keys and everything", model.IndividualEnrollment{
-			RegistrationID: "dev-1", DeviceID: "d1", ETag: "x", CreatedDateTimeUTC: "t",
-			Attestation:                &model.AttestationMechanism{Type: model.AttestationSymmetricKey},
-			Capabilities:               &model.DeviceCapabilities{IoTEdge: true},
-			InitialTwin:                &model.InitialTwin{Tags: json.RawMessage(`{ "a" : 1 }`), Properties: &model.InitialTwinProperties{Desired: json.RawMessage(`{"b":2}`)}},
-			ProvisioningStatus:         "enabled",
-			ReprovisionPolicy:          &model.ReprovisionPolicy{UpdateHubAssignment: true, MigrateDeviceData: true},
-			AllocationPolicy:           "custom",
-			IoTHubs:                    []string{"h1.example", "h2.example"},
-			CustomAllocationDefinition: &model.CustomAllocationDefinition{WebhookURL: "https://w.example", APIVersion: "2021-10-01"},
+			RegistrationID: "dev-1",
+			DeviceID:       "d1",
+			EnrollmentCommon: model.EnrollmentCommon{
+				ETag:                       "x",
+				CreatedDateTimeUTC:         "t",
+				Attestation:                &model.AttestationMechanism{Type: model.AttestationSymmetricKey},
+				Capabilities:               &model.DeviceCapabilities{IoTEdge: true},
+				InitialTwin:                &model.InitialTwin{Tags: json.RawMessage(`{ "a" : 1 }`), Properties: &model.InitialTwinProperties{Desired: json.RawMessage(`{"b":2}`)}},
+				ProvisioningStatus:         "enabled",
+				ReprovisionPolicy:          &model.ReprovisionPolicy{UpdateHubAssignment: true, MigrateDeviceData: true},
+				AllocationPolicy:           "custom",
+				IoTHubs:                    []string{"h1.example", "h2.example"},
+				CustomAllocationDefinition: &model.CustomAllocationDefinition{WebhookURL: "https://w.example", APIVersion: "2021-10-01"},
+			},
 		}, &model.SymmetricKeyAttestation{PrimaryKey: "MDEyMzQ1Njc4OWFiY2RlZg==", SecondaryKey: "ZmVkY2JhOTg3NjU0MzIxMA=="},
 			map[Column]string{RegistrationID: "dev-1", Attestation: "symmetricKey", PrimaryKey: "MDEyMzQ1Njc4OWFiY2RlZg==", SecondaryKey: "ZmVkY2JhOTg3NjU0MzIxMA==",
 				DeviceID: "d1", IoTHubs: "h1.example;h2.example", AllocationPolicy: "custom", WebhookURL: "https://w.example", WebhookAPIVersion: "2021-10-01",
 				ProvisioningStatus: "enabled", ReprovisionPolicy: "reprovision-and-migrate", IoTEdge: "true", Tags: `{"a":1}`, DesiredProperties: `{"b":2}`}},
-		{"tpm", model.IndividualEnrollment{RegistrationID: "dev-2", Attestation: &model.AttestationMechanism{Type: "tpm", TPM: &model.TPMAttestation{EndorsementKey: enrollfiletest.SampleEK}},
-			Capabilities: &model.DeviceCapabilities{}, ReprovisionPolicy: &model.ReprovisionPolicy{}},
+		{"tpm", model.IndividualEnrollment{
+			RegistrationID: "dev-2",
+			EnrollmentCommon: model.EnrollmentCommon{
+				Attestation:       &model.AttestationMechanism{Type: "tpm", TPM: &model.TPMAttestation{EndorsementKey: enrollfiletest.SampleEK}},
+				Capabilities:      &model.DeviceCapabilities{},
+				ReprovisionPolicy: &model.ReprovisionPolicy{},
+			},
+		},
 			nil, map[Column]string{RegistrationID: "dev-2", Attestation: "tpm", EndorsementKey: enrollfiletest.SampleEK, ReprovisionPolicy: "never"}},
-		{"x509 exports a thumbprint", model.IndividualEnrollment{RegistrationID: "dev-x509", Attestation: &model.AttestationMechanism{Type: "x509",
-			X509: &model.X509Attestation{ClientCertificates: &model.X509Certificates{Primary: &model.X509CertificateWithInfo{Info: &info}}}}},
+		{"x509 exports a thumbprint", model.IndividualEnrollment{
+			RegistrationID: "dev-x509",
+			EnrollmentCommon: model.EnrollmentCommon{Attestation: &model.AttestationMechanism{Type: "x509",
+				X509: &model.X509Attestation{ClientCertificates: &model.X509Certificates{Primary: &model.X509CertificateWithInfo{Info: &info}}}}},
+		},
 			nil, map[Column]string{RegistrationID: "dev-x509", Attestation: "x509", Certificate: "sha256:" + info.SHA256Thumbprint}},
 	}
 	for _, tt := range tests {

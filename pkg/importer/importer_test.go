@@ -119,11 +119,11 @@ func symmetric(id string, keys ...string) *model.IndividualEnrollment {
 	if len(keys) > 1 {
 		k.SecondaryKey = keys[1]
 	}
-	return &model.IndividualEnrollment{RegistrationID: id, Attestation: &model.AttestationMechanism{Type: model.AttestationSymmetricKey, SymmetricKey: k}}
+	return &model.IndividualEnrollment{RegistrationID: id, EnrollmentCommon: model.EnrollmentCommon{Attestation: &model.AttestationMechanism{Type: model.AttestationSymmetricKey, SymmetricKey: k}}}
 }
 
 func tpmEnrollment(id, ek string) *model.IndividualEnrollment {
-	return &model.IndividualEnrollment{RegistrationID: id, Attestation: &model.AttestationMechanism{Type: model.AttestationTPM, TPM: &model.TPMAttestation{EndorsementKey: ek}}}
+	return &model.IndividualEnrollment{RegistrationID: id, EnrollmentCommon: model.EnrollmentCommon{Attestation: &model.AttestationMechanism{Type: model.AttestationTPM, TPM: &model.TPMAttestation{EndorsementKey: ek}}}}
 }
 
 func itemsOf(es ...*model.IndividualEnrollment) iter.Seq[Item] {

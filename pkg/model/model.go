@@ -63,27 +63,23 @@ const (
 
 // IndividualEnrollment is one device's enrollment.
 type IndividualEnrollment struct {
-	RegistrationID             string                      `json:"registrationId"`
-	DeviceID                   string                      `json:"deviceId,omitempty"`
-	RegistrationState          *DeviceRegistrationState    `json:"registrationState,omitempty"`
-	OptionalDeviceInformation  json.RawMessage             `json:"optionalDeviceInformation,omitempty"`
-	Attestation                *AttestationMechanism       `json:"attestation"`
-	Capabilities               *DeviceCapabilities         `json:"capabilities,omitempty"`
-	IoTHubHostName             string                      `json:"iotHubHostName,omitempty"`
-	InitialTwin                *InitialTwin                `json:"initialTwin,omitempty"`
-	ETag                       string                      `json:"etag,omitempty"`
-	ProvisioningStatus         string                      `json:"provisioningStatus,omitempty"`
-	ReprovisionPolicy          *ReprovisionPolicy          `json:"reprovisionPolicy,omitempty"`
-	CreatedDateTimeUTC         string                      `json:"createdDateTimeUtc,omitempty"`
-	LastUpdatedDateTimeUTC     string                      `json:"lastUpdatedDateTimeUtc,omitempty"`
-	AllocationPolicy           string                      `json:"allocationPolicy,omitempty"`
-	IoTHubs                    []string                    `json:"iotHubs,omitempty"`
-	CustomAllocationDefinition *CustomAllocationDefinition `json:"customAllocationDefinition,omitempty"`
+	RegistrationID            string                   `json:"registrationId"`
+	DeviceID                  string                   `json:"deviceId,omitempty"`
+	RegistrationState         *DeviceRegistrationState `json:"registrationState,omitempty"`
+	OptionalDeviceInformation json.RawMessage          `json:"optionalDeviceInformation,omitempty"`
+	EnrollmentCommon
 }
 
 // EnrollmentGroup is an enrollment shared by many devices.
 type EnrollmentGroup struct {
-	EnrollmentGroupID          string                      `json:"enrollmentGroupId"`
+	EnrollmentGroupID string `json:"enrollmentGroupId"`
+	EnrollmentCommon
+}
+
+// EnrollmentCommon holds the members individual enrollments and enrollment
+// groups share. Both types embed it after their own members, which is where
+// the wire puts these.
+type EnrollmentCommon struct {
 	Attestation                *AttestationMechanism       `json:"attestation"`
 	Capabilities               *DeviceCapabilities         `json:"capabilities,omitempty"`
 	IoTHubHostName             string                      `json:"iotHubHostName,omitempty"`

@@ -22,8 +22,8 @@ const sampleEK = "AToAAQALAAMAsgAgg3GXZ0SEs/gakMyNRqXXJP1S124GUgtk8qHaGzMUaaoABg
 	"WlWtcuJMKlXdD8TXWElTzgh7JS4qhFzreL0c1mI0GCj+Aws0usZh7dLIVPnlgZcBhgy1SSDQMQ=="
 
 func tpmEnrollment(id, ek, status string) *model.IndividualEnrollment {
-	return &model.IndividualEnrollment{RegistrationID: id, ProvisioningStatus: status,
-		Attestation: &model.AttestationMechanism{Type: model.AttestationTPM, TPM: &model.TPMAttestation{EndorsementKey: ek}}}
+	return &model.IndividualEnrollment{RegistrationID: id, EnrollmentCommon: model.EnrollmentCommon{ProvisioningStatus: status,
+		Attestation: &model.AttestationMechanism{Type: model.AttestationTPM, TPM: &model.TPMAttestation{EndorsementKey: ek}}}}
 }
 
 // TestTPMAgainstLocalService provisions the simulated TPM against the local

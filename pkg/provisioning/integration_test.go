@@ -126,25 +126,45 @@ func (s *service) send(t *testing.T, att provisioning.Attester, r *model.DeviceR
 }
 
 func symmetricEnrollment(id, status string) *model.IndividualEnrollment {
-	return &model.IndividualEnrollment{RegistrationID: id, ProvisioningStatus: status,
-		Attestation: &model.AttestationMechanism{Type: model.AttestationSymmetricKey, SymmetricKey: &model.SymmetricKeyAttestation{}}}
+	return &model.IndividualEnrollment{
+		RegistrationID: id,
+		EnrollmentCommon: model.EnrollmentCommon{
+			ProvisioningStatus: status,
+			Attestation:        &model.AttestationMechanism{Type: model.AttestationSymmetricKey, SymmetricKey: &model.SymmetricKeyAttestation{}},
+		},
+	}
 }
 
 func symmetricGroup(id, status string) *model.EnrollmentGroup {
-	return &model.EnrollmentGroup{EnrollmentGroupID: id, ProvisioningStatus: status,
-		Attestation: &model.AttestationMechanism{Type: model.AttestationSymmetricKey, SymmetricKey: &model.SymmetricKeyAttestation{}}}
+	return &model.EnrollmentGroup{
+		EnrollmentGroupID: id,
+		EnrollmentCommon: model.EnrollmentCommon{
+			ProvisioningStatus: status,
+			Attestation:        &model.AttestationMechanism{Type: model.AttestationSymmetricKey, SymmetricKey: &model.SymmetricKeyAttestation{}},
+		},
+	}
 }
 
 func x509Enrollment(id string, cert *x509.Certificate, status string) *model.IndividualEnrollment {
-	return &model.IndividualEnrollment{RegistrationID: id, ProvisioningStatus: status,
-		Attestation: &model.AttestationMechanism{Type: model.AttestationX509, X509: &model.X509Attestation{
-			ClientCertificates: &model.X509Certificates{Primary: &model.X509CertificateWithInfo{Certificate: certs.EncodePEM(cert)}}}}}
+	return &model.IndividualEnrollment{
+		RegistrationID: id,
+		EnrollmentCommon: model.EnrollmentCommon{
+			ProvisioningStatus: status,
+			Attestation: &model.AttestationMechanism{Type: model.AttestationX509, X509: &model.X509Attestation{
+				ClientCertificates: &model.X509Certificates{Primary: &model.X509CertificateWithInfo{Certificate: certs.EncodePEM(cert)}}}},
+		},
+	}
 }
 
 func x509Group(id string, signer *x509.Certificate, status string) *model.EnrollmentGroup {
-	return &model.EnrollmentGroup{EnrollmentGroupID: id, ProvisioningStatus: status,
-		Attestation: &model.AttestationMechanism{Type: model.AttestationX509, X509: &model.X509Attestation{
-			SigningCertificates: &model.X509Certificates{Primary: &model.X509CertificateWithInfo{Certificate: certs.EncodePEM(signer)}}}}}
+	return &model.EnrollmentGroup{
+		EnrollmentGroupID: id,
+		EnrollmentCommon: model.EnrollmentCommon{
+			ProvisioningStatus: status,
+			Attestation: &model.AttestationMechanism{Type: model.AttestationX509, X509: &model.X509Attestation{
+				SigningCertificates: &model.X509Certificates{Primary: &model.X509CertificateWithInfo{Certificate: certs.EncodePEM(signer)}}}},
+		},
+	}
 }
 
 func mustX509(t *testing.T, d *certstest.Device) *provisioning.X509 {

@@ -269,12 +269,12 @@ func TestBulkWriterIsolatesAFailingCall(t *testing.T) {
 			defer tickets[i].close()
 			results[i] = w.do(context.Background(), tickets[i], func(tx *store.Tx) error {
 				if i == 2 {
-					if err := tx.PutEnrollment(&model.IndividualEnrollment{RegistrationID: "bad", ETag: "x"}, ""); err != nil {
+					if err := tx.PutEnrollment(&model.IndividualEnrollment{RegistrationID: "bad", EnrollmentCommon: model.EnrollmentCommon{ETag: "x"}}, ""); err != nil {
 						return err
 					}
 					return boom
 				}
-				return tx.PutEnrollment(&model.IndividualEnrollment{RegistrationID: fmt.Sprintf("ok-%d", i), ETag: "x"}, "")
+				return tx.PutEnrollment(&model.IndividualEnrollment{RegistrationID: fmt.Sprintf("ok-%d", i), EnrollmentCommon: model.EnrollmentCommon{ETag: "x"}}, "")
 			})
 		}()
 	}

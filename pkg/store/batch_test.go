@@ -156,13 +156,13 @@ func TestInsertEnrollmentsRollsBack(t *testing.T) {
 func TestInsertEnrollmentGroups(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t)
-	g := &model.EnrollmentGroup{EnrollmentGroupID: "g1", ETag: "e1", Attestation: &model.AttestationMechanism{Type: model.AttestationSymmetricKey}}
+	g := &model.EnrollmentGroup{EnrollmentGroupID: "g1", EnrollmentCommon: model.EnrollmentCommon{ETag: "e1", Attestation: &model.AttestationMechanism{Type: model.AttestationSymmetricKey}}}
 	if err := s.PutEnrollmentGroup(ctx, g, ""); err != nil {
 		t.Fatal(err)
 	}
 	var rows []Encoded
 	for _, id := range []string{"G1", "g2"} {
-		r, err := EncodeEnrollmentGroup(&model.EnrollmentGroup{EnrollmentGroupID: id, ETag: "new", Attestation: &model.AttestationMechanism{Type: model.AttestationSymmetricKey}})
+		r, err := EncodeEnrollmentGroup(&model.EnrollmentGroup{EnrollmentGroupID: id, EnrollmentCommon: model.EnrollmentCommon{ETag: "new", Attestation: &model.AttestationMechanism{Type: model.AttestationSymmetricKey}}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -68,9 +68,14 @@ func TestStoreCheckpointsWhenIdle(t *testing.T) {
 	err := s.Update(ctx, func(tx *Tx) error {
 		rows := make([]Encoded, n)
 		for i := range rows {
-			e := &model.IndividualEnrollment{RegistrationID: fmt.Sprintf("dev-%05d", i), ETag: fmt.Sprint(i),
-				Attestation: &model.AttestationMechanism{Type: model.AttestationSymmetricKey},
-				InitialTwin: &model.InitialTwin{Tags: tags}}
+			e := &model.IndividualEnrollment{
+				RegistrationID: fmt.Sprintf("dev-%05d", i),
+				EnrollmentCommon: model.EnrollmentCommon{
+					ETag:        fmt.Sprint(i),
+					Attestation: &model.AttestationMechanism{Type: model.AttestationSymmetricKey},
+					InitialTwin: &model.InitialTwin{Tags: tags},
+				},
+			}
 			var err error
 			if rows[i], err = EncodeEnrollment(e); err != nil {
 				return err
@@ -102,8 +107,13 @@ func TestStoreCheckpointsWhenIdle(t *testing.T) {
 		t.Fatalf("%d enrollments (%v), want %d", c, err, n)
 	}
 	// Writes after a checkpoint go on as before.
-	if err := s.PutEnrollment(ctx, &model.IndividualEnrollment{RegistrationID: "after", ETag: "x",
-		Attestation: &model.AttestationMechanism{Type: model.AttestationSymmetricKey}}, ""); err != nil {
+	if err := s.PutEnrollment(ctx, &model.IndividualEnrollment{
+		RegistrationID: "after",
+		EnrollmentCommon: model.EnrollmentCommon{
+			ETag:        "x",
+			Attestation: &model.AttestationMechanism{Type: model.AttestationSymmetricKey},
+		},
+	}, ""); err != nil {
 		t.Fatal(err)
 	}
 	if c, _ := s.CountEnrollments(ctx); c != n+1 {
@@ -120,8 +130,13 @@ func TestStoreCloseWithCheckpointPending(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.checkpoints.delay = time.Hour
-	if err := s.PutEnrollment(context.Background(), &model.IndividualEnrollment{RegistrationID: "a", ETag: "x",
-		Attestation: &model.AttestationMechanism{Type: model.AttestationSymmetricKey}}, ""); err != nil {
+	if err := s.PutEnrollment(context.Background(), &model.IndividualEnrollment{
+		RegistrationID: "a",
+		EnrollmentCommon: model.EnrollmentCommon{
+			ETag:        "x",
+			Attestation: &model.AttestationMechanism{Type: model.AttestationSymmetricKey},
+		},
+	}, ""); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
@@ -147,8 +162,13 @@ func TestCheckpointLeavesTheLogToAnOldReader(t *testing.T) {
 	ctx := context.Background()
 	put := func(id string) {
 		t.Helper()
-		if err := s.PutEnrollment(ctx, &model.IndividualEnrollment{RegistrationID: id, ETag: id,
-			Attestation: &model.AttestationMechanism{Type: model.AttestationSymmetricKey}}, ""); err != nil {
+		if err := s.PutEnrollment(ctx, &model.IndividualEnrollment{
+			RegistrationID: id,
+			EnrollmentCommon: model.EnrollmentCommon{
+				ETag:        id,
+				Attestation: &model.AttestationMechanism{Type: model.AttestationSymmetricKey},
+			},
+		}, ""); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -203,9 +223,14 @@ func TestBusyCheckpoint(t *testing.T) {
 	const commits = 2000
 	grew := -1
 	for i := 0; i < commits && grew < 0; i++ {
-		e := &model.IndividualEnrollment{RegistrationID: fmt.Sprintf("dev-%05d", i), ETag: fmt.Sprint(i),
-			Attestation: &model.AttestationMechanism{Type: model.AttestationSymmetricKey},
-			InitialTwin: &model.InitialTwin{Tags: tags}}
+		e := &model.IndividualEnrollment{
+			RegistrationID: fmt.Sprintf("dev-%05d", i),
+			EnrollmentCommon: model.EnrollmentCommon{
+				ETag:        fmt.Sprint(i),
+				Attestation: &model.AttestationMechanism{Type: model.AttestationSymmetricKey},
+				InitialTwin: &model.InitialTwin{Tags: tags},
+			},
+		}
 		if err := s.PutEnrollment(ctx, e, ""); err != nil {
 			t.Fatal(err)
 		}

@@ -25,8 +25,10 @@ func openTest(t testing.TB) *Store {
 func enr(id, etag string) *model.IndividualEnrollment {
 	return &model.IndividualEnrollment{
 		RegistrationID: id,
-		ETag:           etag,
-		Attestation:    &model.AttestationMechanism{Type: model.AttestationSymmetricKey, SymmetricKey: &model.SymmetricKeyAttestation{PrimaryKey: "cHJpbWFyeQ=="}},
+		EnrollmentCommon: model.EnrollmentCommon{
+			ETag:        etag,
+			Attestation: &model.AttestationMechanism{Type: model.AttestationSymmetricKey, SymmetricKey: &model.SymmetricKeyAttestation{PrimaryKey: "cHJpbWFyeQ=="}},
+		},
 	}
 }
 
@@ -149,7 +151,7 @@ func TestDeletePreconditions(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := openTest(t)
 			if tt.exists {
-				if err := s.PutEnrollmentGroup(ctx, &model.EnrollmentGroup{EnrollmentGroupID: "g1", ETag: "e1"}, ""); err != nil {
+				if err := s.PutEnrollmentGroup(ctx, &model.EnrollmentGroup{EnrollmentGroupID: "g1", EnrollmentCommon: model.EnrollmentCommon{ETag: "e1"}}, ""); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -170,11 +172,13 @@ func TestRoundTripKeepsSecrets(t *testing.T) {
 	s := openTest(t)
 	in := &model.EnrollmentGroup{
 		EnrollmentGroupID: "grp",
-		ETag:              "x",
-		Attestation: &model.AttestationMechanism{Type: model.AttestationX509, X509: &model.X509Attestation{
-			SigningCertificates: &model.X509Certificates{Primary: &model.X509CertificateWithInfo{Certificate: "-----BEGIN CERTIFICATE-----", Info: &model.X509CertificateInfo{SubjectName: "CN=x"}}},
-		}},
-		InitialTwin: &model.InitialTwin{Tags: []byte(`{"version":1}`)},
+		EnrollmentCommon: model.EnrollmentCommon{
+			ETag: "x",
+			Attestation: &model.AttestationMechanism{Type: model.AttestationX509, X509: &model.X509Attestation{
+				SigningCertificates: &model.X509Certificates{Primary: &model.X509CertificateWithInfo{Certificate: "-----BEGIN CERTIFICATE-----", Info: &model.X509CertificateInfo{SubjectName: "CN=x"}}},
+			}},
+			InitialTwin: &model.InitialTwin{Tags: []byte(`{"version":1}`)},
+		},
 	}
 	if err := s.PutEnrollmentGroup(ctx, in, ""); err != nil {
 		t.Fatal(err)

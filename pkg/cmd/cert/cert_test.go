@@ -291,7 +291,7 @@ func TestVerifyGroup(t *testing.T) {
 	ctx := context.Background()
 	put := func(id string, a *model.AttestationMechanism) {
 		t.Helper()
-		if _, err := c.PutGroup(ctx, &model.EnrollmentGroup{EnrollmentGroupID: id, Attestation: a}, ""); err != nil {
+		if _, err := c.PutGroup(ctx, &model.EnrollmentGroup{EnrollmentGroupID: id, EnrollmentCommon: model.EnrollmentCommon{Attestation: a}}, ""); err != nil {
 			t.Fatal(err)
 		}
 	}

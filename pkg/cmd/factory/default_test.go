@@ -39,8 +39,10 @@ func TestEmbeddedClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.PutEnrollment(ctx, &model.IndividualEnrollment{RegistrationID: "dev-1",
-		Attestation: &model.AttestationMechanism{Type: model.AttestationSymmetricKey, SymmetricKey: &model.SymmetricKeyAttestation{}}}, ""); err != nil {
+	if _, err := c.PutEnrollment(ctx, &model.IndividualEnrollment{
+		RegistrationID:   "dev-1",
+		EnrollmentCommon: model.EnrollmentCommon{Attestation: &model.AttestationMechanism{Type: model.AttestationSymmetricKey, SymmetricKey: &model.SymmetricKeyAttestation{}}},
+	}, ""); err != nil {
 		t.Fatal(err)
 	}
 	if again, err := f.Client(ctx); err != nil || again != c {

@@ -239,8 +239,8 @@ func quickstartRun(opts *QuickstartOptions) error {
 	defer closeTPM()
 	if att != nil {
 		e := &model.IndividualEnrollment{
-			RegistrationID: TPMRegistrationID,
-			Attestation:    &model.AttestationMechanism{Type: model.AttestationTPM, TPM: &model.TPMAttestation{EndorsementKey: att.Identity().EK.Base64()}},
+			RegistrationID:   TPMRegistrationID,
+			EnrollmentCommon: model.EnrollmentCommon{Attestation: &model.AttestationMechanism{Type: model.AttestationTPM, TPM: &model.TPMAttestation{EndorsementKey: att.Identity().EK.Base64()}}},
 		}
 		if _, err := c.PutEnrollment(ctx, e, "*"); err != nil {
 			return fmt.Errorf("enroll %s: %w", TPMRegistrationID, err)
@@ -259,8 +259,8 @@ func quickstartRun(opts *QuickstartOptions) error {
 	}
 	xe := &model.IndividualEnrollment{
 		RegistrationID: X509RegistrationID,
-		Attestation: &model.AttestationMechanism{Type: model.AttestationX509, X509: &model.X509Attestation{
-			ClientCertificates: &model.X509Certificates{Primary: &model.X509CertificateWithInfo{Certificate: certs.EncodePEM(x.ClientCertificate().Leaf)}}}},
+		EnrollmentCommon: model.EnrollmentCommon{Attestation: &model.AttestationMechanism{Type: model.AttestationX509, X509: &model.X509Attestation{
+			ClientCertificates: &model.X509Certificates{Primary: &model.X509CertificateWithInfo{Certificate: certs.EncodePEM(x.ClientCertificate().Leaf)}}}}},
 	}
 	if _, err := c.PutEnrollment(ctx, xe, "*"); err != nil {
 		return fmt.Errorf("enroll %s: %w", X509RegistrationID, err)
@@ -271,7 +271,7 @@ func quickstartRun(opts *QuickstartOptions) error {
 	// 3. The symmetric-key group and one of its devices.
 	g := &model.EnrollmentGroup{
 		EnrollmentGroupID: GroupID,
-		Attestation:       &model.AttestationMechanism{Type: model.AttestationSymmetricKey, SymmetricKey: &model.SymmetricKeyAttestation{}},
+		EnrollmentCommon:  model.EnrollmentCommon{Attestation: &model.AttestationMechanism{Type: model.AttestationSymmetricKey, SymmetricKey: &model.SymmetricKeyAttestation{}}},
 	}
 	if _, err := c.PutGroup(ctx, g, "*"); err != nil {
 		return fmt.Errorf("enroll group %s: %w", GroupID, err)

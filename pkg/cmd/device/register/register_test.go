@@ -159,8 +159,13 @@ func mustPut(t *testing.T, c *dps.Client, e *model.IndividualEnrollment) *model.
 }
 
 func symmetric(id, status string) *model.IndividualEnrollment {
-	return &model.IndividualEnrollment{RegistrationID: id, ProvisioningStatus: status,
-		Attestation: &model.AttestationMechanism{Type: model.AttestationSymmetricKey, SymmetricKey: &model.SymmetricKeyAttestation{}}}
+	return &model.IndividualEnrollment{
+		RegistrationID: id,
+		EnrollmentCommon: model.EnrollmentCommon{
+			ProvisioningStatus: status,
+			Attestation:        &model.AttestationMechanism{Type: model.AttestationSymmetricKey, SymmetricKey: &model.SymmetricKeyAttestation{}},
+		},
+	}
 }
 
 type run struct {
@@ -184,14 +189,18 @@ func TestRegisterEmbedded(t *testing.T) {
 		ind = mustPut(t, c, symmetric("dev-1", ""))
 		off = mustPut(t, c, symmetric("dev-off", model.StatusDisabled))
 		var err error
-		group, err = c.PutGroup(context.Background(), &model.EnrollmentGroup{EnrollmentGroupID: "fleet",
-			Attestation: &model.AttestationMechanism{Type: model.AttestationSymmetricKey, SymmetricKey: &model.SymmetricKeyAttestation{}}}, "")
+		group, err = c.PutGroup(context.Background(), &model.EnrollmentGroup{
+			EnrollmentGroupID: "fleet",
+			EnrollmentCommon:  model.EnrollmentCommon{Attestation: &model.AttestationMechanism{Type: model.AttestationSymmetricKey, SymmetricKey: &model.SymmetricKeyAttestation{}}},
+		}, "")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := c.PutGroup(context.Background(), &model.EnrollmentGroup{EnrollmentGroupID: "factory",
-			Attestation: &model.AttestationMechanism{Type: model.AttestationX509, X509: &model.X509Attestation{
-				SigningCertificates: &model.X509Certificates{Primary: &model.X509CertificateWithInfo{Certificate: certs.EncodePEM(pki.Intermediate.Cert)}}}}}, ""); err != nil {
+		if _, err := c.PutGroup(context.Background(), &model.EnrollmentGroup{
+			EnrollmentGroupID: "factory",
+			EnrollmentCommon: model.EnrollmentCommon{Attestation: &model.AttestationMechanism{Type: model.AttestationX509, X509: &model.X509Attestation{
+				SigningCertificates: &model.X509Certificates{Primary: &model.X509CertificateWithInfo{Certificate: certs.EncodePEM(pki.Intermediate.Cert)}}}}},
+		}, ""); err != nil {
 			t.Fatal(err)
 		}
 	})

@@ -30,7 +30,7 @@ func TestRegisterTPMSimulator(t *testing.T) {
 	regID := id.EK.RegistrationID()
 	enroll(t, data, func(c *dps.Client, _ *server.Instance) {
 		mustPut(t, c, &model.IndividualEnrollment{RegistrationID: regID,
-			Attestation: &model.AttestationMechanism{Type: model.AttestationTPM, TPM: &model.TPMAttestation{EndorsementKey: id.EK.Base64()}}})
+			EnrollmentCommon: model.EnrollmentCommon{Attestation: &model.AttestationMechanism{Type: model.AttestationTPM, TPM: &model.TPMAttestation{EndorsementKey: id.EK.Base64()}}}})
 	})
 
 	r := runCmd(t, false, "--tpm-simulator", state, "--connect", "-o", "json")

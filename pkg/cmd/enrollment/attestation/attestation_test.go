@@ -22,8 +22,8 @@ func TestAttestationRun(t *testing.T) {
 	_, c := cmdtest.NewServer(t)
 	_, err := c.PutEnrollment(context.Background(), &model.IndividualEnrollment{
 		RegistrationID: "dev-1",
-		Attestation: &model.AttestationMechanism{Type: model.AttestationSymmetricKey,
-			SymmetricKey: &model.SymmetricKeyAttestation{PrimaryKey: key1, SecondaryKey: key2}},
+		EnrollmentCommon: model.EnrollmentCommon{Attestation: &model.AttestationMechanism{Type: model.AttestationSymmetricKey,
+			SymmetricKey: &model.SymmetricKeyAttestation{PrimaryKey: key1, SecondaryKey: key2}}},
 	}, "")
 	if err != nil {
 		t.Fatal(err)

@@ -14,8 +14,8 @@ func seed(t *testing.T, c *dps.Client, ids ...string) map[string]string {
 	etags := map[string]string{}
 	for _, id := range ids {
 		e, err := c.PutEnrollment(context.Background(), &model.IndividualEnrollment{
-			RegistrationID: id,
-			Attestation:    &model.AttestationMechanism{Type: model.AttestationSymmetricKey, SymmetricKey: &model.SymmetricKeyAttestation{}},
+			RegistrationID:   id,
+			EnrollmentCommon: model.EnrollmentCommon{Attestation: &model.AttestationMechanism{Type: model.AttestationSymmetricKey, SymmetricKey: &model.SymmetricKeyAttestation{}}},
 		}, "")
 		if err != nil {
 			t.Fatal(err)

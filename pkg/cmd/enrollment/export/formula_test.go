@@ -27,8 +27,8 @@ func formulaEnrollments() []*model.IndividualEnrollment {
 		return &model.IndividualEnrollment{
 			RegistrationID: id,
 			DeviceID:       device,
-			Attestation: &model.AttestationMechanism{Type: model.AttestationSymmetricKey,
-				SymmetricKey: &model.SymmetricKeyAttestation{PrimaryKey: primary, SecondaryKey: secondary}},
+			EnrollmentCommon: model.EnrollmentCommon{Attestation: &model.AttestationMechanism{Type: model.AttestationSymmetricKey,
+				SymmetricKey: &model.SymmetricKeyAttestation{PrimaryKey: primary, SecondaryKey: secondary}}},
 		}
 	}
 	return []*model.IndividualEnrollment{

@@ -15,8 +15,8 @@ func seed(t *testing.T, c *dps.Client, n int) {
 	t.Helper()
 	for i := 1; i <= n; i++ {
 		e := &model.IndividualEnrollment{
-			RegistrationID: fmt.Sprintf("dev-%d", i),
-			Attestation:    &model.AttestationMechanism{Type: model.AttestationSymmetricKey, SymmetricKey: &model.SymmetricKeyAttestation{}},
+			RegistrationID:   fmt.Sprintf("dev-%d", i),
+			EnrollmentCommon: model.EnrollmentCommon{Attestation: &model.AttestationMechanism{Type: model.AttestationSymmetricKey, SymmetricKey: &model.SymmetricKeyAttestation{}}},
 		}
 		if i%2 == 0 {
 			e.DeviceID = fmt.Sprintf("device-%d", i)

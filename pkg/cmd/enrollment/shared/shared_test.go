@@ -13,10 +13,12 @@ func TestApplyKeepsUnnamedFields(t *testing.T) {
 	e := &model.IndividualEnrollment{
 		RegistrationID: "dev-1",
 		DeviceID:       "d",
-		Attestation: &model.AttestationMechanism{Type: model.AttestationSymmetricKey,
-			SymmetricKey: &model.SymmetricKeyAttestation{PrimaryKey: "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}},
-		IoTHubs:     []string{"a.net", "b.net"},
-		InitialTwin: &model.InitialTwin{Tags: json.RawMessage(`{"x":1}`)},
+		EnrollmentCommon: model.EnrollmentCommon{
+			Attestation: &model.AttestationMechanism{Type: model.AttestationSymmetricKey,
+				SymmetricKey: &model.SymmetricKeyAttestation{PrimaryKey: "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}},
+			IoTHubs:     []string{"a.net", "b.net"},
+			InitialTwin: &model.InitialTwin{Tags: json.RawMessage(`{"x":1}`)},
+		},
 	}
 	before, _ := json.Marshal(e)
 	fl := Flags{Flags: enroll.Flags{ProvisioningStatus: "disabled", Changed: map[string]bool{FlagProvisioningStatus: true}}}
@@ -34,7 +36,7 @@ func TestApplyKeepsUnnamedFields(t *testing.T) {
 }
 
 func TestApplyHubs(t *testing.T) {
-	e := &model.IndividualEnrollment{Attestation: &model.AttestationMechanism{Type: model.AttestationSymmetricKey}, IoTHubs: []string{"a.net", "b.net"}}
+	e := &model.IndividualEnrollment{EnrollmentCommon: model.EnrollmentCommon{Attestation: &model.AttestationMechanism{Type: model.AttestationSymmetricKey}, IoTHubs: []string{"a.net", "b.net"}}}
 	fl := Flags{Flags: enroll.Flags{AddIoTHubs: []string{"c.net", "A.NET", " "}, RemoveIoTHubs: []string{"b.net"}, Changed: map[string]bool{FlagAddIoTHub: true, FlagRemoveIoTHub: true}}}
 	if err := fl.Apply(e, true); err != nil {
 		t.Fatal(err)

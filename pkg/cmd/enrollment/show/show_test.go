@@ -20,11 +20,13 @@ func seed(t *testing.T, c *dps.Client) {
 	e := &model.IndividualEnrollment{
 		RegistrationID: "dev-1",
 		DeviceID:       "device-one",
-		Attestation: &model.AttestationMechanism{Type: model.AttestationSymmetricKey,
-			SymmetricKey: &model.SymmetricKeyAttestation{PrimaryKey: key1, SecondaryKey: key2}},
-		IoTHubs:          []string{"hub1.azure-devices.net", "hub2.azure-devices.net"},
-		AllocationPolicy: model.AllocationHashed,
-		InitialTwin:      &model.InitialTwin{Tags: json.RawMessage(`{"site":"lab"}`)},
+		EnrollmentCommon: model.EnrollmentCommon{
+			Attestation: &model.AttestationMechanism{Type: model.AttestationSymmetricKey,
+				SymmetricKey: &model.SymmetricKeyAttestation{PrimaryKey: key1, SecondaryKey: key2}},
+			IoTHubs:          []string{"hub1.azure-devices.net", "hub2.azure-devices.net"},
+			AllocationPolicy: model.AllocationHashed,
+			InitialTwin:      &model.InitialTwin{Tags: json.RawMessage(`{"site":"lab"}`)},
+		},
 	}
 	if _, err := c.PutEnrollment(context.Background(), e, ""); err != nil {
 		t.Fatal(err)

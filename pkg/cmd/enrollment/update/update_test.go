@@ -27,13 +27,15 @@ func seed(t *testing.T, c *dps.Client) *model.IndividualEnrollment {
 	e, err := c.PutEnrollment(context.Background(), &model.IndividualEnrollment{
 		RegistrationID: "dev-1",
 		DeviceID:       "device-one",
-		Attestation: &model.AttestationMechanism{Type: model.AttestationSymmetricKey,
-			SymmetricKey: &model.SymmetricKeyAttestation{PrimaryKey: key1, SecondaryKey: key2}},
-		IoTHubs:          []string{"hub1.azure-devices.net", "hub2.azure-devices.net"},
-		AllocationPolicy: model.AllocationHashed,
-		InitialTwin: &model.InitialTwin{Tags: json.RawMessage(`{"site":"lab"}`),
-			Properties: &model.InitialTwinProperties{Desired: json.RawMessage(`{"interval":30}`)}},
-		Capabilities: &model.DeviceCapabilities{IoTEdge: true},
+		EnrollmentCommon: model.EnrollmentCommon{
+			Attestation: &model.AttestationMechanism{Type: model.AttestationSymmetricKey,
+				SymmetricKey: &model.SymmetricKeyAttestation{PrimaryKey: key1, SecondaryKey: key2}},
+			IoTHubs:          []string{"hub1.azure-devices.net", "hub2.azure-devices.net"},
+			AllocationPolicy: model.AllocationHashed,
+			InitialTwin: &model.InitialTwin{Tags: json.RawMessage(`{"site":"lab"}`),
+				Properties: &model.InitialTwinProperties{Desired: json.RawMessage(`{"interval":30}`)}},
+			Capabilities: &model.DeviceCapabilities{IoTEdge: true},
+		},
 	}, "")
 	if err != nil {
 		t.Fatal(err)
@@ -307,8 +309,8 @@ func TestUpdateKeepsCertificate(t *testing.T) {
 	dev := certstest.SelfSigned(t, "x509-dev")
 	_, err := c.PutEnrollment(context.Background(), &model.IndividualEnrollment{
 		RegistrationID: "x509-dev",
-		Attestation: &model.AttestationMechanism{Type: model.AttestationX509, X509: &model.X509Attestation{
-			ClientCertificates: &model.X509Certificates{Primary: &model.X509CertificateWithInfo{Certificate: dev.PEM()}}}},
+		EnrollmentCommon: model.EnrollmentCommon{Attestation: &model.AttestationMechanism{Type: model.AttestationX509, X509: &model.X509Attestation{
+			ClientCertificates: &model.X509Certificates{Primary: &model.X509CertificateWithInfo{Certificate: dev.PEM()}}}}},
 	}, "")
 	if err != nil {
 		t.Fatal(err)

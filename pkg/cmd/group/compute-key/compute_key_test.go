@@ -224,8 +224,11 @@ func TestComputeKeyStreams(t *testing.T) {
 func TestComputeKeyFromGroup(t *testing.T) {
 	_, c := cmdtest.NewServer(t)
 	grouptest.SymmetricGroup(t, c, "keys", nil)
-	grouptest.Put(t, c, &model.EnrollmentGroup{EnrollmentGroupID: "x509", Attestation: &model.AttestationMechanism{
-		Type: model.AttestationX509, X509: &model.X509Attestation{CAReferences: &model.X509CAReferences{Primary: "root"}}}}, nil)
+	grouptest.Put(t, c, &model.EnrollmentGroup{
+		EnrollmentGroupID: "x509",
+		EnrollmentCommon: model.EnrollmentCommon{Attestation: &model.AttestationMechanism{
+			Type: model.AttestationX509, X509: &model.X509Attestation{CAReferences: &model.X509CAReferences{Primary: "root"}}}},
+	}, nil)
 	primary, _ := sas.DeriveDeviceKey(grouptest.Key1, "dev-1")
 	secondary, _ := sas.DeriveDeviceKey(grouptest.Key2, "dev-1")
 	tests := []struct {

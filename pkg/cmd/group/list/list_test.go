@@ -26,8 +26,11 @@ func TestListRun(t *testing.T) {
 	grouptest.SigningGroup(t, c, "factory-a", ca.Intermediate.Cert, func(g *model.EnrollmentGroup) {
 		g.ProvisioningStatus = model.StatusDisabled
 	})
-	grouptest.Put(t, c, &model.EnrollmentGroup{EnrollmentGroupID: "factory-b", Attestation: &model.AttestationMechanism{
-		Type: model.AttestationX509, X509: &model.X509Attestation{CAReferences: &model.X509CAReferences{Primary: "contoso-root"}}}}, nil)
+	grouptest.Put(t, c, &model.EnrollmentGroup{
+		EnrollmentGroupID: "factory-b",
+		EnrollmentCommon: model.EnrollmentCommon{Attestation: &model.AttestationMechanism{
+			Type: model.AttestationX509, X509: &model.X509Attestation{CAReferences: &model.X509CAReferences{Primary: "contoso-root"}}}},
+	}, nil)
 	_, empty := cmdtest.NewServer(t)
 	scrub := grouptest.CertScrubs(ca.Intermediate.Cert)
 	cmdtest.Goldens(t, c, NewCmdList, []cmdtest.GoldenRun{

@@ -39,17 +39,19 @@ func parse(t *testing.T, update bool, args ...string) (*Flags, error) {
 func symmetricGroup() *model.EnrollmentGroup {
 	return &model.EnrollmentGroup{
 		EnrollmentGroupID: "g",
-		Attestation: &model.AttestationMechanism{Type: model.AttestationSymmetricKey,
-			SymmetricKey: &model.SymmetricKeyAttestation{PrimaryKey: key1, SecondaryKey: key2}},
-		IoTHubs: []string{"a.net", "b.net"},
+		EnrollmentCommon: model.EnrollmentCommon{
+			Attestation: &model.AttestationMechanism{Type: model.AttestationSymmetricKey,
+				SymmetricKey: &model.SymmetricKeyAttestation{PrimaryKey: key1, SecondaryKey: key2}},
+			IoTHubs: []string{"a.net", "b.net"},
+		},
 	}
 }
 
 func refGroup() *model.EnrollmentGroup {
 	return &model.EnrollmentGroup{
 		EnrollmentGroupID: "g",
-		Attestation: &model.AttestationMechanism{Type: model.AttestationX509,
-			X509: &model.X509Attestation{CAReferences: &model.X509CAReferences{Primary: "root-1", Secondary: "root-2"}}},
+		EnrollmentCommon: model.EnrollmentCommon{Attestation: &model.AttestationMechanism{Type: model.AttestationX509,
+			X509: &model.X509Attestation{CAReferences: &model.X509CAReferences{Primary: "root-1", Secondary: "root-2"}}}},
 	}
 }
 
@@ -257,12 +259,15 @@ func TestCheckCertificates(t *testing.T) {
 
 	// Certificates of --from-file are checked too and named by slot.
 	fl := &Flags{FromFile: "group.json", Now: time.Now}
-	g := &model.EnrollmentGroup{EnrollmentGroupID: "g", Attestation: &model.AttestationMechanism{Type: model.AttestationX509, X509: &model.X509Attestation{
-		SigningCertificates: &model.X509Certificates{
-			Primary:   &model.X509CertificateWithInfo{Certificate: certs.EncodePEM(ca.Root.Cert)},
-			Secondary: &model.X509CertificateWithInfo{Certificate: certs.EncodeBase64DER(dev.Cert)},
-		},
-	}}}
+	g := &model.EnrollmentGroup{
+		EnrollmentGroupID: "g",
+		EnrollmentCommon: model.EnrollmentCommon{Attestation: &model.AttestationMechanism{Type: model.AttestationX509, X509: &model.X509Attestation{
+			SigningCertificates: &model.X509Certificates{
+				Primary:   &model.X509CertificateWithInfo{Certificate: certs.EncodePEM(ca.Root.Cert)},
+				Secondary: &model.X509CertificateWithInfo{Certificate: certs.EncodeBase64DER(dev.Cert)},
+			},
+		}}},
+	}
 	err := fl.CheckCertificates(g)
 	if err == nil || !strings.Contains(err.Error(), "--from-file group.json (secondary signing certificate) cannot sign") {
 		t.Fatalf("from file: %v", err)
@@ -309,9 +314,11 @@ func FuzzParseFile(f *testing.F) {
 }
 
 func TestRequireCertificates(t *testing.T) {
-	g := &model.EnrollmentGroup{Attestation: &model.AttestationMechanism{Type: model.AttestationX509, X509: &model.X509Attestation{
-		SigningCertificates: &model.X509Certificates{Primary: &model.X509CertificateWithInfo{Info: &model.X509CertificateInfo{}}},
-	}}}
+	g := &model.EnrollmentGroup{
+		EnrollmentCommon: model.EnrollmentCommon{Attestation: &model.AttestationMechanism{Type: model.AttestationX509, X509: &model.X509Attestation{
+			SigningCertificates: &model.X509Certificates{Primary: &model.X509CertificateWithInfo{Info: &model.X509CertificateInfo{}}},
+		}}},
+	}
 	if err := RequireCertificates(g); err == nil || !strings.Contains(err.Error(), "give --certificate") {
 		t.Fatalf("err = %v", err)
 	}

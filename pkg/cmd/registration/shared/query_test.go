@@ -58,8 +58,11 @@ func fixture(t *testing.T) (*server.Instance, *dps.Client, *counting) {
 	inst, c := cmdtest.NewServer(t)
 	grouptest.SymmetricGroup(t, c, "g1", nil)
 	grouptest.SymmetricGroup(t, c, "g2", nil)
-	grouptest.Put(t, c, &model.EnrollmentGroup{EnrollmentGroupID: "g3", Attestation: &model.AttestationMechanism{
-		Type: model.AttestationX509, X509: &model.X509Attestation{CAReferences: &model.X509CAReferences{Primary: "r"}}}}, nil)
+	grouptest.Put(t, c, &model.EnrollmentGroup{
+		EnrollmentGroupID: "g3",
+		EnrollmentCommon: model.EnrollmentCommon{Attestation: &model.AttestationMechanism{
+			Type: model.AttestationX509, X509: &model.X509Attestation{CAReferences: &model.X509CAReferences{Primary: "r"}}}},
+	}, nil)
 	grouptest.PutRegistration(t, inst, "g1", grouptest.Registered("a1", "hub1.azure-devices.net", cmdtest.Now))
 	grouptest.PutRegistration(t, inst, "g1", grouptest.Registered("a2", "hub1.azure-devices.net", cmdtest.Now))
 	grouptest.PutRegistration(t, inst, "g2", grouptest.Registered("b1", "hub2.azure-devices.net", cmdtest.Now))

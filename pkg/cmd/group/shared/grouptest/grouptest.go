@@ -56,8 +56,8 @@ func SymmetricGroup(t testing.TB, c *dps.Client, id string, edit func(g *model.E
 	t.Helper()
 	g := &model.EnrollmentGroup{
 		EnrollmentGroupID: id,
-		Attestation: &model.AttestationMechanism{Type: model.AttestationSymmetricKey,
-			SymmetricKey: &model.SymmetricKeyAttestation{PrimaryKey: Key1, SecondaryKey: Key2}},
+		EnrollmentCommon: model.EnrollmentCommon{Attestation: &model.AttestationMechanism{Type: model.AttestationSymmetricKey,
+			SymmetricKey: &model.SymmetricKeyAttestation{PrimaryKey: Key1, SecondaryKey: Key2}}},
 	}
 	return Put(t, c, g, edit)
 }
@@ -68,9 +68,9 @@ func SigningGroup(t testing.TB, c *dps.Client, id string, cert *x509.Certificate
 	t.Helper()
 	g := &model.EnrollmentGroup{
 		EnrollmentGroupID: id,
-		Attestation: &model.AttestationMechanism{Type: model.AttestationX509, X509: &model.X509Attestation{
+		EnrollmentCommon: model.EnrollmentCommon{Attestation: &model.AttestationMechanism{Type: model.AttestationX509, X509: &model.X509Attestation{
 			SigningCertificates: &model.X509Certificates{Primary: &model.X509CertificateWithInfo{Certificate: certs.EncodePEM(cert)}},
-		}},
+		}}},
 	}
 	return Put(t, c, g, edit)
 }
@@ -92,8 +92,8 @@ func Put(t testing.TB, c *dps.Client, g *model.EnrollmentGroup, edit func(g *mod
 func Enrollment(t testing.TB, c *dps.Client, id string) {
 	t.Helper()
 	e := &model.IndividualEnrollment{
-		RegistrationID: id,
-		Attestation:    &model.AttestationMechanism{Type: model.AttestationSymmetricKey, SymmetricKey: &model.SymmetricKeyAttestation{PrimaryKey: Key1}},
+		RegistrationID:   id,
+		EnrollmentCommon: model.EnrollmentCommon{Attestation: &model.AttestationMechanism{Type: model.AttestationSymmetricKey, SymmetricKey: &model.SymmetricKeyAttestation{PrimaryKey: Key1}}},
 	}
 	if _, err := c.PutEnrollment(context.Background(), e, ""); err != nil {
 		t.Fatalf("create enrollment %s: %v", id, err)

@@ -197,8 +197,8 @@ func TestRequireCertificates(t *testing.T) {
 				err  error
 				want string
 			}{
-				{enrollments.RequireCertificates(&model.IndividualEnrollment{Attestation: tt.a}), tt.wantEnrollment},
-				{groups.RequireCertificates(&model.EnrollmentGroup{Attestation: tt.a}), tt.wantGroup},
+				{enrollments.RequireCertificates(&model.IndividualEnrollment{EnrollmentCommon: model.EnrollmentCommon{Attestation: tt.a}}), tt.wantEnrollment},
+				{groups.RequireCertificates(&model.EnrollmentGroup{EnrollmentCommon: model.EnrollmentCommon{Attestation: tt.a}}), tt.wantGroup},
 			} {
 				var fe *cmdutil.FlagError
 				if c.want == "" && c.err != nil || c.want != "" && (!errors.As(c.err, &fe) || c.err.Error() != c.want) {
@@ -237,12 +237,18 @@ func TestOverlay(t *testing.T) {
 	certA := &model.X509CertificateWithInfo{Certificate: "A", Info: &model.X509CertificateInfo{SHA256Thumbprint: "aa"}}
 	certB := &model.X509CertificateWithInfo{Certificate: "B", Info: &model.X509CertificateInfo{SHA256Thumbprint: "bb"}}
 	currentEnrollment := func() *model.IndividualEnrollment {
-		return &model.IndividualEnrollment{RegistrationID: "dev-1", ETag: "E1", ProvisioningStatus: "enabled",
-			Attestation: &model.AttestationMechanism{Type: model.AttestationX509, X509: &model.X509Attestation{
-				ClientCertificates: &model.X509Certificates{Primary: certA, Secondary: certB}}}}
+		return &model.IndividualEnrollment{
+			RegistrationID: "dev-1",
+			EnrollmentCommon: model.EnrollmentCommon{
+				ETag:               "E1",
+				ProvisioningStatus: "enabled",
+				Attestation: &model.AttestationMechanism{Type: model.AttestationX509, X509: &model.X509Attestation{
+					ClientCertificates: &model.X509Certificates{Primary: certA, Secondary: certB}}},
+			},
+		}
 	}
 	currentGroup := func(a *model.AttestationMechanism) *model.EnrollmentGroup {
-		return &model.EnrollmentGroup{EnrollmentGroupID: "g1", ETag: "E1", Attestation: a}
+		return &model.EnrollmentGroup{EnrollmentGroupID: "g1", EnrollmentCommon: model.EnrollmentCommon{ETag: "E1", Attestation: a}}
 	}
 	keys := &model.AttestationMechanism{Type: model.AttestationSymmetricKey, SymmetricKey: &model.SymmetricKeyAttestation{PrimaryKey: key1, SecondaryKey: key2}}
 	signing := &model.AttestationMechanism{Type: model.AttestationX509, X509: &model.X509Attestation{

@@ -317,7 +317,7 @@ func TestMechanism(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			for _, f := range []Fields{Of(&model.IndividualEnrollment{Attestation: tt.current}), Of(&model.EnrollmentGroup{Attestation: tt.current})} {
+			for _, f := range []Fields{Of(&model.IndividualEnrollment{EnrollmentCommon: model.EnrollmentCommon{Attestation: tt.current}}), Of(&model.EnrollmentGroup{EnrollmentCommon: model.EnrollmentCommon{Attestation: tt.current}})} {
 				fl, err := parse(t, tt.update, tt.args...)
 				if err != nil {
 					t.Fatal(err)
