@@ -31,7 +31,8 @@ import (
 	"time"
 
 	"github.com/dpsctl/dpsctl/pkg/certs"
-	"github.com/dpsctl/dpsctl/pkg/cmdutil"
+	importcmd "github.com/dpsctl/dpsctl/pkg/cmd/enrollment/import"
+	servecmd "github.com/dpsctl/dpsctl/pkg/cmd/serve"
 	"github.com/dpsctl/dpsctl/pkg/dps"
 	"github.com/dpsctl/dpsctl/pkg/enrollfile"
 	"github.com/dpsctl/dpsctl/pkg/importer"
@@ -82,7 +83,7 @@ func startProfile(path string) (func(), error) {
 }
 
 func serve(args []string) error {
-	cmdutil.TuneGCForThroughput(0) // as dpsctl serve does
+	servecmd.TuneGC()
 	fs := flag.NewFlagSet("serve", flag.ExitOnError)
 	data := fs.String("data", "", "data directory")
 	prof := fs.String("cpuprofile", "", "CPU profile file")
@@ -117,7 +118,7 @@ func serve(args []string) error {
 }
 
 func runImport(args []string) error {
-	cmdutil.TuneGCForThroughput(32 << 20) // as dpsctl enrollment import does
+	importcmd.TuneGC()
 	fs := flag.NewFlagSet("import", flag.ExitOnError)
 	file := fs.String("file", "", "enrollment CSV file")
 	prof := fs.String("cpuprofile", "", "CPU profile file")

@@ -153,7 +153,7 @@ func serveRun(opts *ServeOptions) error {
 		return err
 	}
 	logger := newLogger(opts.IO.ErrOut, opts.Verbose)
-	cmdutil.TuneGCForThroughput(0)
+	TuneGC()
 	inst, err := server.Open(server.Options{
 		DataDir:     cfg.DataDir,
 		HostName:    opts.HostName,

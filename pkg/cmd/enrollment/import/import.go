@@ -347,7 +347,7 @@ func importRun(opts *ImportOptions) error {
 		report.raw = opts.RawCSV
 	}
 	defer report.close()
-	cmdutil.TuneGCForThroughput(importMemoryLimit)
+	TuneGC()
 	mode := importer.Mode(opts.Mode)
 	checker := &enrollfile.Checker{File: in.name, Dir: in.dir, Now: opts.Now, IDsOnly: mode == importer.ModeDelete}
 	bar := newProgress(opts.IO)

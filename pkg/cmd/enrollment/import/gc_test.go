@@ -1,4 +1,4 @@
-package cmdutil
+package importcmd
 
 import (
 	"math"
@@ -7,20 +7,19 @@ import (
 	"testing"
 )
 
-func TestTuneGCForThroughput(t *testing.T) {
+func TestTuneGC(t *testing.T) {
 	for _, tc := range []struct {
 		name         string
 		gogc, limit  *string // environment; nil: unset
-		memoryLimit  int64
 		startPercent int
 		wantPercent  int
 		wantLimit    int64
 	}{
-		{name: "nothing set", memoryLimit: 0, startPercent: 100, wantPercent: ThroughputGCPercent, wantLimit: math.MaxInt64},
-		{name: "with a memory limit", memoryLimit: 48 << 20, startPercent: 100, wantPercent: ThroughputGCPercent, wantLimit: 48 << 20},
-		{name: "GOGC set by the user", gogc: ptr("50"), memoryLimit: 48 << 20, startPercent: 50, wantPercent: 50, wantLimit: 48 << 20},
-		{name: "GOGC=off", gogc: ptr("off"), startPercent: -1, wantPercent: -1, wantLimit: math.MaxInt64},
-		{name: "GOMEMLIMIT set by the user", limit: ptr("1GiB"), memoryLimit: 48 << 20, startPercent: 100, wantPercent: ThroughputGCPercent, wantLimit: math.MaxInt64},
+		{name: "nothing set", startPercent: 100, wantPercent: GCPercent, wantLimit: importMemoryLimit},
+		{name: "GOGC set by the user", gogc: ptr("50"), startPercent: 50, wantPercent: 50, wantLimit: importMemoryLimit},
+		{name: "GOGC=off", gogc: ptr("off"), startPercent: -1, wantPercent: -1, wantLimit: importMemoryLimit},
+		{name: "GOMEMLIMIT set by the user", limit: ptr("1GiB"), startPercent: 100, wantPercent: GCPercent, wantLimit: math.MaxInt64},
+		{name: "both set by the user", gogc: ptr("200"), limit: ptr("1GiB"), startPercent: 200, wantPercent: 200, wantLimit: math.MaxInt64},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, v := range []struct {
@@ -40,7 +39,7 @@ func TestTuneGCForThroughput(t *testing.T) {
 				debug.SetGCPercent(prevPercent)
 				debug.SetMemoryLimit(prevLimit)
 			}()
-			TuneGCForThroughput(tc.memoryLimit)
+			TuneGC()
 			if got := debug.SetGCPercent(tc.startPercent); got != tc.wantPercent {
 				t.Errorf("GC percent %d, want %d", got, tc.wantPercent)
 			}
