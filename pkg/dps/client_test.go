@@ -173,6 +173,8 @@ func TestRetriesHonourRetryAfter(t *testing.T) {
 		{name: "400 not retried", statuses: []int{400}, wantCalls: 1, wantErr: true},
 		{name: "gives up after max", statuses: []int{500, 500, 500, 500, 500, 500}, retryAfter: "0.01", wantCalls: 5, wantErr: true},
 		{name: "huge Retry-After capped", statuses: []int{429, 200}, retryAfter: "100000", wantCalls: 2, wantSleeps: []time.Duration{MaxRetryDelay}},
+		{name: "Retry-After beyond a Duration capped", statuses: []int{429, 200}, retryAfter: "1e300", wantCalls: 2, wantSleeps: []time.Duration{MaxRetryDelay}},
+		{name: "Retry-After Inf capped", statuses: []int{503, 200}, retryAfter: "Inf", wantCalls: 2, wantSleeps: []time.Duration{MaxRetryDelay}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
