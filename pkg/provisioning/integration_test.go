@@ -391,7 +391,7 @@ func TestConcurrentRegistrations(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	n, err := s.inst.Store().CountHubDevices(ctx, "localhost")
+	n, err := s.inst.CountHubDevices(ctx, "localhost")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -105,7 +105,7 @@ func TestAllocationPolicies(t *testing.T) {
 		t.Fatalf("%+v", op.RegistrationState)
 	}
 	// The service-level policy applies to enrollments without one.
-	if err := e.inst.Store().SetMeta(context.Background(), store.MetaAllocationPolicy, model.AllocationGeoLatency); err != nil {
+	if err := e.inst.st.SetMeta(context.Background(), store.MetaAllocationPolicy, model.AllocationGeoLatency); err != nil {
 		t.Fatal(err)
 	}
 	e.inst.invalidate()
@@ -241,7 +241,7 @@ func TestReprovisionPolicies(t *testing.T) {
 	ctx := context.Background()
 	// The device's twin changes in its hub (as a back end would change it).
 	touchTwin := func(hub, id string) {
-		err := e.inst.Store().UpdateHubDevice(ctx, hub, id, func(dv *store.HubDevice) error {
+		err := e.inst.st.UpdateHubDevice(ctx, hub, id, func(dv *store.HubDevice) error {
 			dv.Tags = json.RawMessage(`{"twin":"changed"}`)
 			dv.Reported = json.RawMessage(`{"fw":"2.0"}`)
 			return nil
@@ -279,7 +279,7 @@ func TestReprovisionPolicies(t *testing.T) {
 			if string(dev.Tags) != tt.wantTags {
 				t.Fatalf("twin tags %s, want %s", dev.Tags, tt.wantTags)
 			}
-			_, err := e.inst.Store().HubDevice(ctx, "hub-a.test", id)
+			_, err := e.inst.st.HubDevice(ctx, "hub-a.test", id)
 			if gone := err != nil; gone != tt.wantOldGone {
 				t.Fatalf("old hub device gone %v, want %v", gone, tt.wantOldGone)
 			}

@@ -58,15 +58,15 @@ func newAttackFixture(t *testing.T) *attackFixture {
 	env.put("/enrollmentGroups/"+attackGroup, symGroup(attackGroup))
 	ctx := context.Background()
 	config := store.Policy{Name: "configonly", Rights: []string{RightServiceConfig}, PrimaryKey: randomKey(32), SecondaryKey: randomKey(32)}
-	if err := inst.Store().PutPolicy(ctx, config); err != nil {
+	if err := inst.st.PutPolicy(ctx, config); err != nil {
 		t.Fatal(err)
 	}
 	f := &attackFixture{t: t, s: serve(t, inst), scope: inst.IDScope(), devKey: devKey, config: config, hub: DefaultHostName, target: attackDevice}
 	f.dev = f.s.client(t, nil, true)
-	if f.owner, err = inst.Store().Policy(ctx, OwnerPolicy); err != nil {
+	if f.owner, err = inst.st.Policy(ctx, OwnerPolicy); err != nil {
 		t.Fatal(err)
 	}
-	if f.reader, err = inst.Store().Policy(ctx, ReadOnlyPolicy); err != nil {
+	if f.reader, err = inst.st.Policy(ctx, ReadOnlyPolicy); err != nil {
 		t.Fatal(err)
 	}
 	op := f.dev.provision(attackDevice, f.dev.symToken(attackDevice, devKey), map[string]string{"registrationId": attackDevice})
@@ -352,16 +352,16 @@ func TestAttackNothingWrittenOnRefusal(t *testing.T) {
 		}
 	}
 	ctx := context.Background()
-	if _, err := f.s.inst.Store().Enrollment(ctx, attackDevice); err != nil {
+	if _, err := f.s.inst.st.Enrollment(ctx, attackDevice); err != nil {
 		t.Fatalf("enrollment after refused writes: %v", err)
 	}
-	if _, err := f.s.inst.Store().EnrollmentGroup(ctx, attackGroup); err != nil {
+	if _, err := f.s.inst.st.EnrollmentGroup(ctx, attackGroup); err != nil {
 		t.Fatalf("group after refused writes: %v", err)
 	}
-	if _, err := f.s.inst.Store().Enrollment(ctx, "bulk-1"); err == nil {
+	if _, err := f.s.inst.st.Enrollment(ctx, "bulk-1"); err == nil {
 		t.Fatal("a refused bulk call created an enrollment")
 	}
-	if _, err := f.s.inst.Store().Registration(ctx, attackDevice); err != nil {
+	if _, err := f.s.inst.st.Registration(ctx, attackDevice); err != nil {
 		t.Fatalf("registration after refused deletes: %v", err)
 	}
 }

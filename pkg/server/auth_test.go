@@ -14,7 +14,7 @@ import (
 
 func TestSASAuthentication(t *testing.T) {
 	e := newEnv(t)
-	owner, err := e.inst.Store().Policy(context.Background(), OwnerPolicy)
+	owner, err := e.inst.st.Policy(context.Background(), OwnerPolicy)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +99,7 @@ func TestSASAuthentication(t *testing.T) {
 func TestReadOnlyPolicyRights(t *testing.T) {
 	e := newEnv(t)
 	mustStatus(t, e.call(http.MethodPut, "/enrollments/ro-1", symEnrollment("ro-1")), 200)
-	if err := e.inst.Store().PutRegistration(context.Background(), &store.Registration{State: model.DeviceRegistrationState{RegistrationID: "ro-1", ETag: "x"}}, ""); err != nil {
+	if err := e.inst.st.PutRegistration(context.Background(), &store.Registration{State: model.DeviceRegistrationState{RegistrationID: "ro-1", ETag: "x"}}, ""); err != nil {
 		t.Fatal(err)
 	}
 	e.usePolicy(ReadOnlyPolicy)
@@ -130,9 +130,9 @@ func TestReadOnlyPolicyRights(t *testing.T) {
 	// A policy changed behind the cache's back (as another process would)
 	// is picked up.
 	ctx := context.Background()
-	p, _ := e.inst.Store().Policy(ctx, ReadOnlyPolicy)
+	p, _ := e.inst.st.Policy(ctx, ReadOnlyPolicy)
 	p.PrimaryKey = randomKey(32)
-	if err := e.inst.Store().PutPolicy(ctx, p); err != nil {
+	if err := e.inst.st.PutPolicy(ctx, p); err != nil {
 		t.Fatal(err)
 	}
 	e.key = p.PrimaryKey

@@ -113,14 +113,14 @@ func TestBulkCreateAnswersAsPut(t *testing.T) {
 		}
 	}
 	// The stored certificate is PEM, as a PUT stores it.
-	doc, err := e.inst.Store().Enrollment(context.Background(), "new-2")
+	doc, err := e.inst.st.Enrollment(context.Background(), "new-2")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c := doc.Attestation.X509.ClientCertificates.Primary.Certificate; !strings.HasPrefix(c, "-----BEGIN CERTIFICATE-----\n") {
 		t.Errorf("stored certificate %q", c)
 	}
-	if n, _ := e.inst.Store().CountEnrollments(context.Background()); n != 5 {
+	if n, _ := e.inst.st.CountEnrollments(context.Background()); n != 5 {
 		t.Errorf("%d enrollments, want 5", n)
 	}
 }
@@ -186,7 +186,7 @@ func TestConcurrentBulkCreates(t *testing.T) {
 			}
 		}
 	}
-	count, err := e.inst.Store().CountEnrollments(context.Background())
+	count, err := e.inst.st.CountEnrollments(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +253,7 @@ func TestBatchReady(t *testing.T) {
 
 func TestBulkWriterIsolatesAFailingCall(t *testing.T) {
 	e := newEnv(t)
-	w := newBulkWriter(e.inst.Store())
+	w := newBulkWriter(e.inst.st)
 	boom := errors.New("boom")
 	const n = 6
 	tickets := make([]*bulkTicket, n)
@@ -285,10 +285,10 @@ func TestBulkWriterIsolatesAFailingCall(t *testing.T) {
 		}
 	}
 	ctx := context.Background()
-	if n, _ := e.inst.Store().CountEnrollments(ctx); n != 5 {
+	if n, _ := e.inst.st.CountEnrollments(ctx); n != 5 {
 		t.Fatalf("%d enrollments, want 5", n)
 	}
-	if _, err := e.inst.Store().Enrollment(ctx, "bad"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := e.inst.st.Enrollment(ctx, "bad"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("the failed call's write stayed: %v", err)
 	}
 	// A withdrawn announcement and a cancelled context leave nothing behind.

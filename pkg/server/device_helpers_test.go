@@ -251,7 +251,7 @@ func (e *testEnv) put(path string, body any) {
 
 func (e *testEnv) hubDevice(hub, id string) *store.HubDevice {
 	e.t.Helper()
-	d, err := e.inst.Store().HubDevice(context.Background(), hub, id)
+	d, err := e.inst.st.HubDevice(context.Background(), hub, id)
 	if err != nil {
 		e.t.Fatal(err)
 	}

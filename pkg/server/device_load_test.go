@@ -50,10 +50,10 @@ func TestConcurrentRegistrations(t *testing.T) {
 		t.Error(err)
 	}
 	ctx := context.Background()
-	if n, err := inst.Store().CountRegistrations(ctx); err != nil || n != devices {
+	if n, err := inst.st.CountRegistrations(ctx); err != nil || n != devices {
 		t.Fatalf("%d registrations, %v", n, err)
 	}
-	if n, err := inst.Store().CountHubDevices(ctx, ""); err != nil || n != devices {
+	if n, err := inst.st.CountHubDevices(ctx, ""); err != nil || n != devices {
 		t.Fatalf("%d hub devices, %v", n, err)
 	}
 	seen := map[string]bool{}

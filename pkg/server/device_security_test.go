@@ -257,7 +257,7 @@ func (td *tpmDevice) challenge(t *testing.T) string {
 	if r := td.d.register(td.id, "", td.body); r.status != 401 || !strings.Contains(string(r.body), "authenticationKey") {
 		t.Fatalf("challenge: %d %s", r.status, r.body)
 	}
-	key, err := td.e.inst.Store().TPMChallenge(context.Background(), td.id, time.Now().Add(-time.Hour))
+	key, err := td.e.inst.st.TPMChallenge(context.Background(), td.id, time.Now().Add(-time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -83,7 +83,7 @@ func TestSymmetricKeyIndividual(t *testing.T) {
 		dev.ConnectionState != store.ConnectionDisconnected || string(dev.Tags) != `{"site":"lab"}` || string(dev.Desired) != `{"rate":5}` {
 		t.Fatalf("hub device %+v", dev)
 	}
-	if _, err := e.inst.Store().HubDevice(context.Background(), hub, "dev-off"); err == nil {
+	if _, err := e.inst.st.HubDevice(context.Background(), hub, "dev-off"); err == nil {
 		t.Fatal("a disabled device got a hub identity")
 	}
 }

@@ -76,7 +76,7 @@ func TestTPMChallengeFlow(t *testing.T) {
 	if _, err := tpm.ParseActivationBlob(blob); err != nil {
 		t.Fatalf("challenge blob: %v", err)
 	}
-	key, err := e.inst.Store().TPMChallenge(ctx, regID, time.Now())
+	key, err := e.inst.st.TPMChallenge(ctx, regID, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +131,7 @@ func TestTPMChallengeFlow(t *testing.T) {
 	if r := d.register("tpm-off", "", offBody); r.status != 401 {
 		t.Fatalf("%d %s", r.status, r.body)
 	}
-	offKey, _ := e.inst.Store().TPMChallenge(ctx, "tpm-off", time.Now())
+	offKey, _ := e.inst.st.TPMChallenge(ctx, "tpm-off", time.Now())
 	op = d.provision("tpm-off", deviceSAS(t, offKey, url.QueryEscape(d.scope+"/registrations/tpm-off"), "", time.Now().Add(time.Hour)), offBody)
 	if op.Status != model.RegDisabled || op.RegistrationState.TPM != nil {
 		t.Fatalf("%+v", op)

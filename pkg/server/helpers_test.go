@@ -61,7 +61,7 @@ func envFor(t testing.TB, inst *Instance) *testEnv {
 
 func (e *testEnv) usePolicy(name string) {
 	e.t.Helper()
-	p, err := e.inst.Store().Policy(context.Background(), name)
+	p, err := e.inst.st.Policy(context.Background(), name)
 	if err != nil {
 		e.t.Fatal(err)
 	}

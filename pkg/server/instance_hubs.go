@@ -8,11 +8,13 @@ import (
 	"strings"
 
 	"github.com/dpsctl/dpsctl/pkg/linkedhub"
+	"github.com/dpsctl/dpsctl/pkg/model"
 	"github.com/dpsctl/dpsctl/pkg/store"
 )
 
 // The linked hubs and their device registries, managed through the
-// instance: what the hub commands use (linkedhub.Service).
+// instance: what the hub commands use (linkedhub.Service), plus the
+// writes that seed registries and registration states without devices.
 
 var _ linkedhub.Service = (*Instance)(nil)
 
@@ -150,4 +152,21 @@ func (i *Instance) HubDevice(ctx context.Context, hub, id string) (linkedhub.Dev
 		names[k] = d.HubHostName
 	}
 	return linkedhub.Device{}, fmt.Errorf("device %q is in several hubs (%s); name the hub", id, strings.Join(names, ", "))
+}
+
+// PutHubDevice creates or replaces a device identity in a hub's registry,
+// as the service does when it assigns a device: for tools and tests that
+// need registries without devices registering.
+func (i *Instance) PutHubDevice(ctx context.Context, d linkedhub.Device) error {
+	sd := store.HubDevice(d)
+	return i.st.PutHubDevice(ctx, &sd)
+}
+
+// PutRegistration records a registration state as if the device had
+// registered through the enrollment group groupID ("" for an individual
+// enrollment). The service API has no such call (devices create their
+// registration states by registering); this is for tools and tests that
+// need registrations without devices.
+func (i *Instance) PutRegistration(ctx context.Context, groupID string, s model.DeviceRegistrationState) error {
+	return i.st.PutRegistration(ctx, &store.Registration{State: s, EnrollmentGroupID: groupID}, "")
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/dpsctl/dpsctl/pkg/linkedhub"
+	"github.com/dpsctl/dpsctl/pkg/model"
 	"github.com/dpsctl/dpsctl/pkg/store"
 )
 
@@ -127,6 +128,14 @@ func TestInstanceHubService(t *testing.T) {
 		}
 	}
 
+	put := linkedhub.Device{HubHostName: "hub-b.example.test", DeviceID: "seeded", Status: "disabled", AuthenticationType: linkedhub.AuthSelfSigned, PrimaryThumbprint: "AB12"}
+	if err := inst.PutHubDevice(ctx, put); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := svc.HubDevice(ctx, "hub-b.example.test", "seeded"); err != nil || !reflect.DeepEqual(got, put) {
+		t.Fatalf("seeded device %+v, %v", got, err)
+	}
+
 	d, err := svc.HubDevice(ctx, "", "DEV-0001")
 	if err != nil || d.DeviceID != "dev-0001" || d.HubHostName != "localhost" {
 		t.Fatalf("device %+v, %v", d, err)
@@ -145,5 +154,22 @@ func TestInstanceHubService(t *testing.T) {
 	}
 	if n, err := svc.CountHubDevices(ctx, "hub-b.example.test"); err != nil || n == 0 {
 		t.Errorf("the registry of an unlinked hub: %d devices, %v", n, err)
+	}
+}
+
+func TestPutRegistration(t *testing.T) {
+	ctx := context.Background()
+	inst, err := Open(Options{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inst.Close()
+	s := model.DeviceRegistrationState{RegistrationID: "grouped-1", Status: model.RegAssigned, AssignedHub: "localhost", DeviceID: "grouped-1", ETag: "x"}
+	if err := inst.PutRegistration(ctx, "group-a", s); err != nil {
+		t.Fatal(err)
+	}
+	r, err := inst.st.Registration(ctx, "grouped-1")
+	if err != nil || r.EnrollmentGroupID != "group-a" || !reflect.DeepEqual(r.State, s) {
+		t.Fatalf("stored %+v, %v", r, err)
 	}
 }

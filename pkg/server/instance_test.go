@@ -49,7 +49,7 @@ func TestOpenBootstrapsDataDir(t *testing.T) {
 	if _, err := inst.ConnectionString("nobody"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("unknown policy: %v", err)
 	}
-	ps, err := inst.Store().Policies(context.Background())
+	ps, err := inst.st.Policies(context.Background())
 	if err != nil || len(ps) != 2 {
 		t.Fatalf("policies %+v, %v", ps, err)
 	}
@@ -264,7 +264,7 @@ func TestTwoInstancesShareDataDir(t *testing.T) {
 	}
 	mustStatus(t, eb.call(http.MethodGet, "/enrollments/w0-19-4", nil), 200)
 	mustStatus(t, ea.call(http.MethodGet, "/enrollments/w1-0-0", nil), 200)
-	n, err := b.Store().CountEnrollments(context.Background())
+	n, err := b.st.CountEnrollments(context.Background())
 	if err != nil || n != 200 {
 		t.Fatalf("count %d, %v", n, err)
 	}
@@ -339,7 +339,7 @@ func TestServeOverTLS(t *testing.T) {
 	if info.Address != ln.Addr().String() || !strings.HasPrefix(info.ConnectionString, "HostName=localhost:"+port+";") {
 		t.Fatalf("info after Serve: %+v", info)
 	}
-	if v, err := inst.Store().Meta(context.Background(), store.MetaAddress); err != nil || v != ln.Addr().String() {
+	if v, err := inst.st.Meta(context.Background(), store.MetaAddress); err != nil || v != ln.Addr().String() {
 		t.Fatalf("stored address %q, %v", v, err)
 	}
 	cancel()

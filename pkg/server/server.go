@@ -364,9 +364,6 @@ func (i *Instance) Close() error { return i.st.Close() }
 // Handler returns the whole HTTP API.
 func (i *Instance) Handler() http.Handler { return i.h }
 
-// Store returns the instance's store (for tools that share the process).
-func (i *Instance) Store() *store.Store { return i.st }
-
 // DataDir returns the data directory.
 func (i *Instance) DataDir() string { return i.dir }
 

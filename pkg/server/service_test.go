@@ -280,7 +280,7 @@ func TestX509Info(t *testing.T) {
 			if strings.Contains(string(r.body), "certificate\"") || strings.Contains(string(r.body), "BEGIN") {
 				t.Fatalf("GET shows the certificate: %s", r.body)
 			}
-			stored, err := e.inst.Store().Enrollment(context.Background(), id)
+			stored, err := e.inst.st.Enrollment(context.Background(), id)
 			if err != nil || !strings.Contains(stored.Attestation.X509.ClientCertificates.Primary.Certificate, "BEGIN CERTIFICATE") {
 				t.Fatalf("stored certificate: %+v, %v", stored, err)
 			}
@@ -289,7 +289,7 @@ func TestX509Info(t *testing.T) {
 			r.json(t, &back)
 			r = e.call(http.MethodPut, "/enrollments/"+id, back, "If-Match", back.ETag)
 			mustStatus(t, r, http.StatusOK)
-			stored, _ = e.inst.Store().Enrollment(context.Background(), id)
+			stored, _ = e.inst.st.Enrollment(context.Background(), id)
 			if stored.Attestation.X509.ClientCertificates.Primary.Certificate == "" {
 				t.Fatal("round trip lost the certificate")
 			}
@@ -334,7 +334,7 @@ func TestPagingAcross250(t *testing.T) {
 		}
 	}
 	// One with a registration state: query items must not show it.
-	if err := e.inst.Store().PutRegistration(context.Background(), &store.Registration{State: model.DeviceRegistrationState{RegistrationID: "page-000", Status: "assigned", ETag: "x"}}, ""); err != nil {
+	if err := e.inst.st.PutRegistration(context.Background(), &store.Registration{State: model.DeviceRegistrationState{RegistrationID: "page-000", Status: "assigned", ETag: "x"}}, ""); err != nil {
 		t.Fatal(err)
 	}
 	var ids []string
@@ -535,7 +535,7 @@ func TestRoutesIgnoreCaseAndTrailingSlash(t *testing.T) {
 
 func TestRegistrations(t *testing.T) {
 	e := newEnv(t)
-	st := e.inst.Store()
+	st := e.inst.st
 	ctx := context.Background()
 	for i := range 5 {
 		group := "grp-a"

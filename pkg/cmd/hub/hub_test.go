@@ -11,8 +11,8 @@ import (
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil/cmdtest"
 	"github.com/dpsctl/dpsctl/pkg/config"
+	"github.com/dpsctl/dpsctl/pkg/linkedhub"
 	"github.com/dpsctl/dpsctl/pkg/server"
-	"github.com/dpsctl/dpsctl/pkg/store"
 )
 
 // Every verb documents itself and --help works without a service.
@@ -58,13 +58,13 @@ func localData(t *testing.T) string {
 		t.Fatal(err)
 	}
 	defer inst.Close()
-	d := &store.HubDevice{
+	d := linkedhub.Device{
 		HubHostName: "localhost", DeviceID: "dev-1", RegistrationID: "dev-1", Status: "enabled",
-		AuthenticationType: store.AuthSAS, PrimaryKey: "cHJpbWFyeS1rZXk=", SecondaryKey: "c2Vjb25kYXJ5LWtleQ==",
-		ConnectionState: store.ConnectionConnected, LastActivityTime: "2025-01-02T03:04:05.0000000Z",
+		AuthenticationType: linkedhub.AuthSAS, PrimaryKey: "cHJpbWFyeS1rZXk=", SecondaryKey: "c2Vjb25kYXJ5LWtleQ==",
+		ConnectionState: linkedhub.ConnectionConnected, LastActivityTime: "2025-01-02T03:04:05.0000000Z",
 		DeviceToCloudMessageCount: 3, Tags: json.RawMessage(`{"site":"lab"}`), Desired: json.RawMessage(`{"rate":5}`),
 	}
-	if err := inst.Store().PutHubDevice(context.Background(), d); err != nil {
+	if err := inst.PutHubDevice(context.Background(), d); err != nil {
 		t.Fatal(err)
 	}
 	return dir

@@ -15,7 +15,6 @@ import (
 	"github.com/dpsctl/dpsctl/pkg/dps"
 	"github.com/dpsctl/dpsctl/pkg/model"
 	"github.com/dpsctl/dpsctl/pkg/server"
-	"github.com/dpsctl/dpsctl/pkg/store"
 )
 
 // Fixed group keys, so outputs that show them are stable.
@@ -133,12 +132,11 @@ func Failed(id string, code int, message string, now time.Time) model.DeviceRegi
 
 // PutRegistration stores a registration state in the local service, as
 // if the device had registered through groupID ("" for an individual
-// enrollment). The service has no API for this: devices create
-// registration states by registering, so tests write to its store.
+// enrollment). The service API has no call for this: devices create
+// registration states by registering.
 func PutRegistration(t testing.TB, inst *server.Instance, groupID string, s model.DeviceRegistrationState) {
 	t.Helper()
-	r := &store.Registration{State: s, EnrollmentGroupID: groupID}
-	if err := inst.Store().PutRegistration(context.Background(), r, ""); err != nil {
+	if err := inst.PutRegistration(context.Background(), groupID, s); err != nil {
 		t.Fatalf("store registration %s: %v", s.RegistrationID, err)
 	}
 }
