@@ -135,3 +135,38 @@ func TestWireMembersByName(t *testing.T) {
 		}
 	}
 }
+
+// TestEnrollable holds each kind to its ID member, its item type, its
+// not-found code and its certificate slots, and Common to the embedded
+// members.
+func TestEnrollable(t *testing.T) {
+	e, g := fullEnrollment(), fullGroup()
+	x := &model.X509Attestation{}
+	for _, tt := range []struct {
+		v                      model.Enrollable
+		kind                   model.EnrollmentKind
+		id, name, idMember     string
+		itemType               string
+		notFound               int
+		certificates, embedded any
+	}{
+		{e, model.KindEnrollment, "dev-1", "enrollment", "registrationId", model.ItemTypeEnrollment, model.ErrEnrollmentNotFound, &x.ClientCertificates, &e.EnrollmentCommon},
+		{g, model.KindGroup, "group-1", "enrollment group", "enrollmentGroupId", model.ItemTypeEnrollmentGroup, model.ErrEnrollmentGroupNotFound, &x.SigningCertificates, &g.EnrollmentCommon},
+	} {
+		k := tt.v.Kind()
+		if k != tt.kind || tt.v.ID() != tt.id || k.String() != tt.name || k.IDMember() != tt.idMember || k.ItemType() != tt.itemType || k.NotFoundCode() != tt.notFound {
+			t.Errorf("%T: kind %d %q %q %q %d, id %q", tt.v, k, k, k.IDMember(), k.ItemType(), k.NotFoundCode(), tt.v.ID())
+		}
+		if k.Certificates(x) != tt.certificates || tt.v.Common() != tt.embedded {
+			t.Errorf("%T: certificate slots or common members elsewhere", tt.v)
+		}
+		// The ID member is the first the kind writes.
+		b, _ := json.Marshal(tt.v)
+		if want := `{"` + tt.idMember + `":"` + tt.id + `",`; string(b[:len(want)]) != want {
+			t.Errorf("%T: %s does not start with %s", tt.v, b, want)
+		}
+	}
+	if (*model.IndividualEnrollment)(nil).Kind() != model.KindEnrollment || (*model.EnrollmentGroup)(nil).Kind() != model.KindGroup {
+		t.Error("the kind of a nil pointer")
+	}
+}
