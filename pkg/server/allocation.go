@@ -80,26 +80,24 @@ type enrollmentView struct {
 
 func viewOf(att *attestation, regID string) enrollmentView {
 	v := enrollmentView{deviceID: regID, reprovision: model.ReprovisionPolicy{UpdateHubAssignment: true, MigrateDeviceData: true}}
-	var rp *model.ReprovisionPolicy
-	var caps *model.DeviceCapabilities
+	var c *model.EnrollmentCommon
 	switch {
 	case att.enrollment != nil:
-		e := att.enrollment
-		if e.DeviceID != "" {
-			v.deviceID = e.DeviceID
+		if id := att.enrollment.DeviceID; id != "" {
+			v.deviceID = id
 		}
-		v.policy, v.iotHubs, v.legacyHub, v.initialTwin, v.custom = e.AllocationPolicy, e.IoTHubs, e.IoTHubHostName, e.InitialTwin, e.CustomAllocationDefinition
-		rp, caps = e.ReprovisionPolicy, e.Capabilities
+		c = &att.enrollment.EnrollmentCommon
 	case att.group != nil:
-		g := att.group
-		v.policy, v.iotHubs, v.legacyHub, v.initialTwin, v.custom = g.AllocationPolicy, g.IoTHubs, g.IoTHubHostName, g.InitialTwin, g.CustomAllocationDefinition
-		rp, caps = g.ReprovisionPolicy, g.Capabilities
+		c = &att.group.EnrollmentCommon
+	default:
+		return v
 	}
-	if rp != nil {
-		v.reprovision = *rp
+	v.policy, v.iotHubs, v.legacyHub, v.initialTwin, v.custom = c.AllocationPolicy, c.IoTHubs, c.IoTHubHostName, c.InitialTwin, c.CustomAllocationDefinition
+	if c.ReprovisionPolicy != nil {
+		v.reprovision = *c.ReprovisionPolicy
 	}
-	if caps != nil {
-		v.iotEdge = caps.IoTEdge
+	if c.Capabilities != nil {
+		v.iotEdge = c.Capabilities.IoTEdge
 	}
 	return v
 }

@@ -14,16 +14,19 @@ import (
 // MaxBulkItems is the most entities one bulk call may carry.
 const MaxBulkItems = 10
 
-// kind holds what differs between individual enrollments and enrollment
-// groups; the operations themselves are shared.
-type kind[T any] struct {
+// entity is an enrollment type T, used through its pointer P.
+type entity[T any] interface {
+	*T
+	model.Enrollable
+}
+
+// kind serves one kind of enrollment: individual enrollments or enrollment
+// groups. What the kinds share the operations reach through
+// model.Enrollable; the store keeps each kind under its own methods.
+type kind[T any, P entity[T]] struct {
 	h        *handler
-	name     string // "enrollment" or "enrollment group"
-	itemType string // x-ms-item-type of queries
-	notFound int    // error code of a missing entity
 	tokenTag string // continuation token prefix
 
-	fields   func(*T) fields
 	get      func(ctx context.Context, id string) (*T, error)
 	list     func(ctx context.Context, after int64, limit int) (store.Page[*T], error)
 	txGet    func(tx *store.Tx, id string) (*T, error)
@@ -37,18 +40,12 @@ type kind[T any] struct {
 	// writes commits the bulk calls that arrive together in one
 	// transaction.
 	writes *bulkWriter
-	// bulkItems picks the item list out of a bulk body, and names it.
-	bulkItems func(b *bulkBody[T]) (*[]T, string)
-	// bulkResult builds the wire result of a bulk call.
-	bulkResult func(errs []bulkItemError) any
 }
 
-func newEnrollmentKind(h *handler) *kind[model.IndividualEnrollment] {
+func newEnrollmentKind(h *handler) *kind[model.IndividualEnrollment, *model.IndividualEnrollment] {
 	st := h.st
-	k := &kind[model.IndividualEnrollment]{
-		h: h, name: "enrollment", itemType: model.ItemTypeEnrollment,
-		notFound: model.ErrEnrollmentNotFound, tokenTag: "e",
-		fields:   enrollmentFields,
+	return &kind[model.IndividualEnrollment, *model.IndividualEnrollment]{
+		h: h, tokenTag: "e",
 		get:      st.Enrollment,
 		list:     st.ListEnrollments,
 		txGet:    (*store.Tx).Enrollment,
@@ -57,26 +54,13 @@ func newEnrollmentKind(h *handler) *kind[model.IndividualEnrollment] {
 		encode:   store.EncodeEnrollment,
 		txInsert: (*store.Tx).InsertEnrollments,
 		writes:   newBulkWriter(st),
-		bulkItems: func(b *bulkBody[model.IndividualEnrollment]) (*[]model.IndividualEnrollment, string) {
-			return &b.Enrollments, "enrollments"
-		},
-		bulkResult: func(errs []bulkItemError) any {
-			res := model.BulkEnrollmentOperationResult{IsSuccessful: len(errs) == 0}
-			for _, e := range errs {
-				res.Errors = append(res.Errors, model.BulkEnrollmentOperationError{RegistrationID: e.id, ErrorCode: e.code, ErrorStatus: e.msg})
-			}
-			return res
-		},
 	}
-	return k
 }
 
-func newGroupKind(h *handler) *kind[model.EnrollmentGroup] {
+func newGroupKind(h *handler) *kind[model.EnrollmentGroup, *model.EnrollmentGroup] {
 	st := h.st
-	k := &kind[model.EnrollmentGroup]{
-		h: h, name: "enrollment group", itemType: model.ItemTypeEnrollmentGroup,
-		notFound: model.ErrEnrollmentGroupNotFound, tokenTag: "g",
-		fields:   groupFields,
+	return &kind[model.EnrollmentGroup, *model.EnrollmentGroup]{
+		h: h, tokenTag: "g",
 		get:      st.EnrollmentGroup,
 		list:     st.ListEnrollmentGroups,
 		txGet:    (*store.Tx).EnrollmentGroup,
@@ -85,44 +69,41 @@ func newGroupKind(h *handler) *kind[model.EnrollmentGroup] {
 		encode:   store.EncodeEnrollmentGroup,
 		txInsert: (*store.Tx).InsertEnrollmentGroups,
 		writes:   newBulkWriter(st),
-		bulkItems: func(b *bulkBody[model.EnrollmentGroup]) (*[]model.EnrollmentGroup, string) {
-			return &b.EnrollmentGroups, "enrollmentGroups"
-		},
-		bulkResult: func(errs []bulkItemError) any {
-			res := model.BulkEnrollmentGroupOperationResult{IsSuccessful: len(errs) == 0}
-			for _, e := range errs {
-				res.Errors = append(res.Errors, model.BulkEnrollmentGroupOperationError{EnrollmentGroupID: e.id, ErrorCode: e.code, ErrorStatus: e.msg})
-			}
-			return res
-		},
 	}
-	return k
 }
 
+// what returns the model's kind of T.
+func (*kind[T, P]) what() model.EnrollmentKind {
+	var p P
+	return p.Kind()
+}
+
+// name calls the kind in messages: "enrollment" or "enrollment group".
+func (k *kind[T, P]) name() string { return k.what().String() }
+
 // load reads an entity, mapping a missing one to the kind's 404.
-func (k *kind[T]) load(ctx context.Context, id string) (*T, error) {
+func (k *kind[T, P]) load(ctx context.Context, id string) (*T, error) {
 	v, err := k.get(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, errorf(k.notFound, "%s does not exist", describe(k.name, id))
+		return nil, errorf(k.what().NotFoundCode(), "%s does not exist", describe(k.name(), id))
 	}
 	return v, err
 }
 
-func (k *kind[T]) runGet(ctx context.Context, w http.ResponseWriter, req *request) error {
-	if err := validateID(k.name+" id", req.id); err != nil {
+func (k *kind[T, P]) runGet(ctx context.Context, w http.ResponseWriter, req *request) error {
+	if err := validateID(k.name()+" id", req.id); err != nil {
 		return err
 	}
 	v, err := k.load(ctx, req.id)
 	if err != nil {
 		return err
 	}
-	f := k.fields(v)
-	stripSecrets(*f.attestation)
-	if f.registrationState != nil {
+	stripSecrets(P(v).Common().Attestation)
+	if e, ok := any(v).(*model.IndividualEnrollment); ok {
 		reg, err := k.h.st.Registration(ctx, req.id)
 		switch {
 		case err == nil:
-			*f.registrationState = &reg.State
+			e.RegistrationState = &reg.State
 		case !errors.Is(err, store.ErrNotFound):
 			return err
 		}
@@ -131,15 +112,15 @@ func (k *kind[T]) runGet(ctx context.Context, w http.ResponseWriter, req *reques
 	return nil
 }
 
-func (k *kind[T]) runAttestation(ctx context.Context, w http.ResponseWriter, req *request) error {
-	if err := validateID(k.name+" id", req.id); err != nil {
+func (k *kind[T, P]) runAttestation(ctx context.Context, w http.ResponseWriter, req *request) error {
+	if err := validateID(k.name()+" id", req.id); err != nil {
 		return err
 	}
 	v, err := k.load(ctx, req.id)
 	if err != nil {
 		return err
 	}
-	a := *k.fields(v).attestation
+	a := P(v).Common().Attestation
 	if a == nil {
 		a = &model.AttestationMechanism{Type: model.AttestationNone}
 	}
@@ -152,22 +133,22 @@ func (k *kind[T]) runAttestation(ctx context.Context, w http.ResponseWriter, req
 // answers 409 for an existing id; If-Match "*" creates or replaces; an
 // If-Match etag replaces only the entity carrying it (412 otherwise, also
 // when there is no entity).
-func (k *kind[T]) runPut(ctx context.Context, w http.ResponseWriter, req *request) error {
-	if err := validateID(k.name+" id", req.id); err != nil {
+func (k *kind[T, P]) runPut(ctx context.Context, w http.ResponseWriter, req *request) error {
+	if err := validateID(k.name()+" id", req.id); err != nil {
 		return err
 	}
 	v := new(T)
 	if err := decodeJSON(req.body, v); err != nil {
 		return err
 	}
-	f := k.fields(v)
-	switch {
-	case *f.id == "":
-		return errorf(model.ErrInvalidRegistrationID, "%s is required in the body", f.idField)
-	case !strings.EqualFold(*f.id, req.id):
-		return badRequest("%s %q in the body does not match %q in the path", f.idField, *f.id, req.id)
+	e := P(v)
+	switch id := e.ID(); {
+	case id == "":
+		return errorf(model.ErrInvalidRegistrationID, "%s is required in the body", k.what().IDMember())
+	case !strings.EqualFold(id, req.id):
+		return badRequest("%s %q in the body does not match %q in the path", k.what().IDMember(), id, req.id)
 	}
-	if err := validate(f); err != nil {
+	if err := validate(e); err != nil {
 		return err
 	}
 	ifMatch := parseIfMatch(req.r)
@@ -177,45 +158,43 @@ func (k *kind[T]) runPut(ctx context.Context, w http.ResponseWriter, req *reques
 	if err != nil {
 		return k.writeError(req.id, ifMatch, err)
 	}
-	stripCertificates(*f.attestation)
+	stripCertificates(e.Common().Attestation)
 	writeJSON(w, http.StatusOK, v)
 	return nil
 }
 
 // write completes v against the stored entity and stores it under the
 // precondition ifMatch.
-func (k *kind[T]) write(tx *store.Tx, v *T, ifMatch string) error {
-	f := k.fields(v)
-	old, err := k.txGet(tx, *f.id)
-	var of *fields
+func (k *kind[T, P]) write(tx *store.Tx, v *T, ifMatch string) error {
+	old, err := k.txGet(tx, P(v).ID())
+	var stored *model.EnrollmentCommon
 	switch {
 	case err == nil:
-		ofv := k.fields(old)
-		of = &ofv
+		stored = P(old).Common()
 	case !errors.Is(err, store.ErrNotFound):
 		return err
 	}
-	if err := complete(f, of, k.h.now()); err != nil {
+	if err := complete(P(v).Common(), stored, k.h.now()); err != nil {
 		return err
 	}
 	return k.txPut(tx, v, ifMatch)
 }
 
 // writeError maps a store error of a write to the service's answer.
-func (k *kind[T]) writeError(id, ifMatch string, err error) error {
+func (k *kind[T, P]) writeError(id, ifMatch string, err error) error {
 	switch {
 	case errors.Is(err, store.ErrExists):
-		return errorf(model.ErrConflict, "%s already exists; to replace it send If-Match with its etag (or *)", describe(k.name, id))
+		return errorf(model.ErrConflict, "%s already exists; to replace it send If-Match with its etag (or *)", describe(k.name(), id))
 	case errors.Is(err, store.ErrETagMismatch):
-		return errorf(model.ErrPreconditionFailed, "the etag in If-Match does not match the current etag of %s", describe(k.name, id))
+		return errorf(model.ErrPreconditionFailed, "the etag in If-Match does not match the current etag of %s", describe(k.name(), id))
 	case errors.Is(err, store.ErrNotFound) && ifMatch != "":
-		return errorf(model.ErrPreconditionFailed, "If-Match names an etag but %s does not exist", describe(k.name, id))
+		return errorf(model.ErrPreconditionFailed, "If-Match names an etag but %s does not exist", describe(k.name(), id))
 	}
 	return err
 }
 
-func (k *kind[T]) runDelete(ctx context.Context, w http.ResponseWriter, req *request) error {
-	if err := validateID(k.name+" id", req.id); err != nil {
+func (k *kind[T, P]) runDelete(ctx context.Context, w http.ResponseWriter, req *request) error {
+	if err := validateID(k.name()+" id", req.id); err != nil {
 		return err
 	}
 	err := k.h.st.Update(ctx, func(tx *store.Tx) error {
@@ -223,9 +202,9 @@ func (k *kind[T]) runDelete(ctx context.Context, w http.ResponseWriter, req *req
 	})
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return errorf(k.notFound, "%s does not exist", describe(k.name, req.id))
+		return errorf(k.what().NotFoundCode(), "%s does not exist", describe(k.name(), req.id))
 	case errors.Is(err, store.ErrETagMismatch):
-		return errorf(model.ErrPreconditionFailed, "the etag in If-Match does not match the current etag of %s", describe(k.name, req.id))
+		return errorf(model.ErrPreconditionFailed, "the etag in If-Match does not match the current etag of %s", describe(k.name(), req.id))
 	case err != nil:
 		return err
 	}
@@ -233,7 +212,7 @@ func (k *kind[T]) runDelete(ctx context.Context, w http.ResponseWriter, req *req
 	return nil
 }
 
-func (k *kind[T]) runQuery(ctx context.Context, w http.ResponseWriter, req *request) error {
+func (k *kind[T, P]) runQuery(ctx context.Context, w http.ResponseWriter, req *request) error {
 	if err := checkQueryBody(req.body); err != nil {
 		return err
 	}
@@ -246,13 +225,12 @@ func (k *kind[T]) runQuery(ctx context.Context, w http.ResponseWriter, req *requ
 		return err
 	}
 	for _, v := range page.Items {
-		f := k.fields(v)
-		stripSecrets(*f.attestation)
-		if f.registrationState != nil {
-			*f.registrationState = nil
+		stripSecrets(P(v).Common().Attestation)
+		if e, ok := any(v).(*model.IndividualEnrollment); ok {
+			e.RegistrationState = nil
 		}
 	}
-	writePage(w, k.itemType, size, k.tokenTag, page.Next, page.Items)
+	writePage(w, k.what().ItemType(), size, k.tokenTag, page.Next, page.Items)
 	return nil
 }
 
@@ -261,6 +239,30 @@ type bulkBody[T any] struct {
 	Mode             string `json:"mode"`
 	Enrollments      []T    `json:"enrollments"`
 	EnrollmentGroups []T    `json:"enrollmentGroups"`
+}
+
+// items returns the list of b that kind k uses, and its member name.
+func (b *bulkBody[T]) items(k model.EnrollmentKind) (*[]T, string) {
+	if k == model.KindGroup {
+		return &b.EnrollmentGroups, "enrollmentGroups"
+	}
+	return &b.Enrollments, "enrollments"
+}
+
+// bulkResult is the wire result of a bulk call of kind k.
+func bulkResult(k model.EnrollmentKind, errs []bulkItemError) any {
+	if k == model.KindGroup {
+		res := model.BulkEnrollmentGroupOperationResult{IsSuccessful: len(errs) == 0}
+		for _, e := range errs {
+			res.Errors = append(res.Errors, model.BulkEnrollmentGroupOperationError{EnrollmentGroupID: e.id, ErrorCode: e.code, ErrorStatus: e.msg})
+		}
+		return res
+	}
+	res := model.BulkEnrollmentOperationResult{IsSuccessful: len(errs) == 0}
+	for _, e := range errs {
+		res.Errors = append(res.Errors, model.BulkEnrollmentOperationError{RegistrationID: e.id, ErrorCode: e.code, ErrorStatus: e.msg})
+	}
+	return res
 }
 
 // bulkItemError is one failed item of a bulk call.
@@ -289,12 +291,12 @@ func bulkMode(m string) (string, bool) {
 // that are taken (those answer 409). Bulk calls that arrive while another
 // one is being written share the next transaction (group commit); each is
 // answered after that transaction commits.
-func (k *kind[T]) runBulk(ctx context.Context, w http.ResponseWriter, req *request) error {
+func (k *kind[T, P]) runBulk(ctx context.Context, w http.ResponseWriter, req *request) error {
 	ticket := k.writes.announce()
 	defer ticket.close()
 	var body bulkBody[T]
 	// Room for a full call, so that decoding does not grow the list.
-	list, _ := k.bulkItems(&body)
+	list, _ := body.items(k.what())
 	*list = make([]T, 0, MaxBulkItems)
 	if err := decodeJSON(req.body, &body); err != nil {
 		return err
@@ -306,13 +308,13 @@ func (k *kind[T]) runBulk(ctx context.Context, w http.ResponseWriter, req *reque
 		}
 		return badRequest("mode %q is not valid; use create, update, updateIfMatchETag or delete", body.Mode)
 	}
-	list, listName := k.bulkItems(&body)
+	list, listName := body.items(k.what())
 	items := *list
 	switch {
 	case len(items) == 0:
-		return badRequest("%s must list at least one %s", listName, k.name)
+		return badRequest("%s must list at least one %s", listName, k.name())
 	case len(items) > MaxBulkItems:
-		return badRequest("%s lists %d %ss; a bulk operation takes at most %d", listName, len(items), k.name, MaxBulkItems)
+		return badRequest("%s lists %d %ss; a bulk operation takes at most %d", listName, len(items), k.name(), MaxBulkItems)
 	}
 	itemErrs := make([]*bulkItemError, len(items))
 	fail := func(i int, id string, err error) error {
@@ -328,11 +330,11 @@ func (k *kind[T]) runBulk(ctx context.Context, w http.ResponseWriter, req *reque
 	}
 	ifMatches := make([]string, len(items))
 	for i := range items {
-		f := k.fields(&items[i])
-		id := *f.id
-		err := validateID(k.name+" id", id)
+		e := P(&items[i])
+		id := e.ID()
+		err := validateID(k.name()+" id", id)
 		if err == nil && mode != model.BulkDelete {
-			err = validate(f)
+			err = validate(e)
 		}
 		switch mode {
 		case model.BulkCreate:
@@ -340,7 +342,7 @@ func (k *kind[T]) runBulk(ctx context.Context, w http.ResponseWriter, req *reque
 		case model.BulkUpdate:
 			ifMatches[i] = store.MatchAny
 		case model.BulkUpdateIfMatchETag:
-			ifMatches[i] = stripETagQuotes(*f.etag)
+			ifMatches[i] = stripETagQuotes(e.Common().ETag)
 			if ifMatches[i] == "" {
 				ifMatches[i] = store.MatchAny
 			}
@@ -356,12 +358,12 @@ func (k *kind[T]) runBulk(ctx context.Context, w http.ResponseWriter, req *reque
 	if mode == model.BulkCreate {
 		now := k.h.now()
 		for i := range items {
-			f := k.fields(&items[i])
-			if itemErrs[i] != nil || needsStored(f) {
+			e := P(&items[i])
+			if itemErrs[i] != nil || needsStored(e.Common()) {
 				continue
 			}
-			if err := complete(f, nil, now); err != nil {
-				if err := fail(i, *f.id, err); err != nil {
+			if err := complete(e.Common(), nil, now); err != nil {
+				if err := fail(i, e.ID(), err); err != nil {
 					return err
 				}
 				continue
@@ -390,7 +392,7 @@ func (k *kind[T]) runBulk(ctx context.Context, w http.ResponseWriter, req *reque
 			for j, ok := range created {
 				if !ok {
 					i := runAt[j]
-					id := *k.fields(&items[i]).id
+					id := P(&items[i]).ID()
 					if err := fail(i, id, k.writeError(id, "", store.ErrExists)); err != nil {
 						return err
 					}
@@ -412,12 +414,12 @@ func (k *kind[T]) runBulk(ctx context.Context, w http.ResponseWriter, req *reque
 			if err := insert(); err != nil {
 				return err
 			}
-			id := *k.fields(&items[i]).id
+			id := P(&items[i]).ID()
 			var err error
 			if mode == model.BulkDelete {
 				err = k.txDelete(tx, id, "")
 				if errors.Is(err, store.ErrNotFound) {
-					err = errorf(k.notFound, "%s does not exist", describe(k.name, id))
+					err = errorf(k.what().NotFoundCode(), "%s does not exist", describe(k.name(), id))
 				}
 			} else {
 				err = k.writeError(id, ifMatches[i], k.write(tx, &items[i], ifMatches[i]))
@@ -437,6 +439,6 @@ func (k *kind[T]) runBulk(ctx context.Context, w http.ResponseWriter, req *reque
 			errs = append(errs, *e)
 		}
 	}
-	writeJSON(w, http.StatusOK, k.bulkResult(errs))
+	writeJSON(w, http.StatusOK, bulkResult(k.what(), errs))
 	return nil
 }

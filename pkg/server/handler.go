@@ -67,8 +67,8 @@ type handler struct {
 	device *deviceAPI
 	hub    *hubAPI
 
-	enrollments *kind[model.IndividualEnrollment]
-	groups      *kind[model.EnrollmentGroup]
+	enrollments *kind[model.IndividualEnrollment, *model.IndividualEnrollment]
+	groups      *kind[model.EnrollmentGroup, *model.EnrollmentGroup]
 	// ops implements the service API routes, by Route.Name.
 	ops map[string]serviceFunc
 }

@@ -16,51 +16,6 @@ import (
 // generatedKeyBytes is the size of a service-generated symmetric key.
 const generatedKeyBytes = 64
 
-// fields points at the members an individual enrollment and an enrollment
-// group share, so one validator serves both. The last three are nil for
-// groups.
-type fields struct {
-	id                 *string
-	idField            string // wire name of the id
-	attestation        **model.AttestationMechanism
-	capabilities       **model.DeviceCapabilities
-	initialTwin        **model.InitialTwin
-	etag               *string
-	provisioningStatus *string
-	reprovisionPolicy  **model.ReprovisionPolicy
-	created, updated   *string
-	allocationPolicy   *string
-	iotHubs            *[]string
-	customAllocation   **model.CustomAllocationDefinition
-
-	deviceID           *string
-	optionalDeviceInfo *json.RawMessage
-	registrationState  **model.DeviceRegistrationState
-}
-
-func enrollmentFields(e *model.IndividualEnrollment) fields {
-	return fields{
-		id: &e.RegistrationID, idField: "registrationId",
-		attestation: &e.Attestation, capabilities: &e.Capabilities, initialTwin: &e.InitialTwin,
-		etag: &e.ETag, provisioningStatus: &e.ProvisioningStatus, reprovisionPolicy: &e.ReprovisionPolicy,
-		created: &e.CreatedDateTimeUTC, updated: &e.LastUpdatedDateTimeUTC,
-		allocationPolicy: &e.AllocationPolicy, iotHubs: &e.IoTHubs, customAllocation: &e.CustomAllocationDefinition,
-		deviceID: &e.DeviceID, optionalDeviceInfo: &e.OptionalDeviceInformation, registrationState: &e.RegistrationState,
-	}
-}
-
-func groupFields(g *model.EnrollmentGroup) fields {
-	return fields{
-		id: &g.EnrollmentGroupID, idField: "enrollmentGroupId",
-		attestation: &g.Attestation, capabilities: &g.Capabilities, initialTwin: &g.InitialTwin,
-		etag: &g.ETag, provisioningStatus: &g.ProvisioningStatus, reprovisionPolicy: &g.ReprovisionPolicy,
-		created: &g.CreatedDateTimeUTC, updated: &g.LastUpdatedDateTimeUTC,
-		allocationPolicy: &g.AllocationPolicy, iotHubs: &g.IoTHubs, customAllocation: &g.CustomAllocationDefinition,
-	}
-}
-
-func (f fields) isGroup() bool { return f.deviceID == nil }
-
 // validateID checks a registration or enrollment group id (400004).
 func validateID(what, id string) error {
 	if err := model.ValidateID(id); err != nil {
@@ -73,30 +28,32 @@ func validateID(what, id string) error {
 // spellings, defaults, attestation consistency, and the info of every
 // uploaded certificate. The parts that depend on the stored entity are done
 // by complete.
-func validate(f fields) error {
-	if f.registrationState != nil {
-		*f.registrationState = nil // read-only
+func validate(v model.Enrollable) error {
+	e, _ := v.(*model.IndividualEnrollment) // nil for a group
+	if e != nil {
+		e.RegistrationState = nil // read-only
 	}
-	if err := validateAttestation(*f.attestation, f.isGroup()); err != nil {
+	c := v.Common()
+	if err := validateAttestation(c.Attestation, v.Kind() == model.KindGroup); err != nil {
 		return err
 	}
-	if *f.capabilities == nil {
-		*f.capabilities = &model.DeviceCapabilities{IoTEdge: false}
+	if c.Capabilities == nil {
+		c.Capabilities = &model.DeviceCapabilities{IoTEdge: false}
 	}
-	if *f.reprovisionPolicy == nil {
-		*f.reprovisionPolicy = &model.ReprovisionPolicy{UpdateHubAssignment: true, MigrateDeviceData: true}
+	if c.ReprovisionPolicy == nil {
+		c.ReprovisionPolicy = &model.ReprovisionPolicy{UpdateHubAssignment: true, MigrateDeviceData: true}
 	}
-	switch s := *f.provisioningStatus; {
+	switch s := c.ProvisioningStatus; {
 	case s == "":
-		*f.provisioningStatus = model.StatusEnabled
+		c.ProvisioningStatus = model.StatusEnabled
 	case strings.EqualFold(s, model.StatusEnabled):
-		*f.provisioningStatus = model.StatusEnabled
+		c.ProvisioningStatus = model.StatusEnabled
 	case strings.EqualFold(s, model.StatusDisabled):
-		*f.provisioningStatus = model.StatusDisabled
+		c.ProvisioningStatus = model.StatusDisabled
 	default:
 		return badRequest("provisioningStatus %q is not valid; use enabled or disabled", s)
 	}
-	if p := *f.allocationPolicy; p != "" {
+	if p := c.AllocationPolicy; p != "" {
 		canon := ""
 		for _, c := range []string{model.AllocationHashed, model.AllocationGeoLatency, model.AllocationStatic, model.AllocationCustom} {
 			if strings.EqualFold(p, c) {
@@ -106,21 +63,21 @@ func validate(f fields) error {
 		if canon == "" {
 			return badRequest("allocationPolicy %q is not valid; use hashed, geoLatency, static or custom", p)
 		}
-		*f.allocationPolicy = canon
+		c.AllocationPolicy = canon
 	}
-	if cad := *f.customAllocation; cad != nil {
+	if cad := c.CustomAllocationDefinition; cad != nil {
 		if err := validateWebhook(cad); err != nil {
 			return err
 		}
-	} else if *f.allocationPolicy == model.AllocationCustom {
+	} else if c.AllocationPolicy == model.AllocationCustom {
 		return badRequest("allocationPolicy custom requires customAllocationDefinition (webhookUrl and apiVersion)")
 	}
-	for i, hub := range *f.iotHubs {
+	for i, hub := range c.IoTHubs {
 		if strings.TrimSpace(hub) == "" || strings.ContainsAny(hub, " /\\") {
 			return badRequest("iotHubs[%d] %q is not an IoT hub host name", i, hub)
 		}
 	}
-	if t := *f.initialTwin; t != nil {
+	if t := c.InitialTwin; t != nil {
 		if err := objectField("initialTwin.tags", &t.Tags); err != nil {
 			return err
 		}
@@ -130,14 +87,14 @@ func validate(f fields) error {
 			}
 		}
 	}
-	if f.optionalDeviceInfo != nil {
-		if err := objectField("optionalDeviceInformation", f.optionalDeviceInfo); err != nil {
+	if e != nil {
+		if err := objectField("optionalDeviceInformation", &e.OptionalDeviceInformation); err != nil {
 			return err
 		}
-	}
-	if f.deviceID != nil && *f.deviceID != "" {
-		if err := validateDeviceID(*f.deviceID); err != nil {
-			return err
+		if e.DeviceID != "" {
+			if err := validateDeviceID(e.DeviceID); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -329,15 +286,16 @@ func certSlots(x *model.X509Attestation) []certSlot {
 	return out
 }
 
-// complete finishes an entity for storage, given the stored one (nil when
-// it is new): keys the client left out are kept from the stored entity or
-// generated, certificates sent back with their info only are carried over,
-// and the etag and timestamps are set.
-func complete(f fields, old *fields, now time.Time) error {
-	a := *f.attestation
+// complete finishes an entity for storage, given the shared members c of
+// it and old of the stored one (nil when it is new): keys the client left
+// out are kept from the stored entity or generated, certificates sent back
+// with their info only are carried over, and the etag and timestamps are
+// set.
+func complete(c, old *model.EnrollmentCommon, now time.Time) error {
+	a := c.Attestation
 	var oldAtt *model.AttestationMechanism
 	if old != nil {
-		oldAtt = *old.attestation
+		oldAtt = old.Attestation
 	}
 	switch a.Type {
 	case model.AttestationSymmetricKey:
@@ -369,33 +327,33 @@ func complete(f fields, old *fields, now time.Time) error {
 			}
 		}
 		for _, s := range certSlots(a.X509) {
-			c := *s.cert
-			if c == nil || c.Certificate != "" {
+			cert := *s.cert
+			if cert == nil || cert.Certificate != "" {
 				continue
 			}
 			prev := oldSlots[s.path]
-			if prev == nil || prev.Certificate == "" || prev.Info == nil || c.Info == nil ||
-				!strings.EqualFold(prev.Info.SHA256Thumbprint, c.Info.SHA256Thumbprint) {
+			if prev == nil || prev.Certificate == "" || prev.Info == nil || cert.Info == nil ||
+				!strings.EqualFold(prev.Info.SHA256Thumbprint, cert.Info.SHA256Thumbprint) {
 				return badRequest("%s.certificate is required (the info given does not match the stored certificate)", s.path)
 			}
 			*s.cert = &model.X509CertificateWithInfo{Certificate: prev.Certificate, Info: prev.Info}
 		}
 	}
 	ts := model.FormatTime(now)
-	*f.etag = newETag()
-	*f.created = ts
-	if old != nil && *old.created != "" {
-		*f.created = *old.created
+	c.ETag = newETag()
+	c.CreatedDateTimeUTC = ts
+	if old != nil && old.CreatedDateTimeUTC != "" {
+		c.CreatedDateTimeUTC = old.CreatedDateTimeUTC
 	}
-	*f.updated = ts
+	c.LastUpdatedDateTimeUTC = ts
 	return nil
 }
 
-// needsStored reports whether complete needs the stored entity to finish f:
-// an X.509 certificate sent back with its info only is taken from it.
-// Anything else a new entity gets without one.
-func needsStored(f fields) bool {
-	a := *f.attestation
+// needsStored reports whether complete needs the stored entity to finish
+// the one with shared members c: an X.509 certificate sent back with its
+// info only is taken from it. Anything else a new entity gets without one.
+func needsStored(c *model.EnrollmentCommon) bool {
+	a := c.Attestation
 	if a == nil || a.X509 == nil {
 		return false
 	}
