@@ -5,7 +5,6 @@ package pkg_test
 // among the targets and judging what the fuzzing engine reports.
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -21,18 +20,26 @@ import (
 	"time"
 )
 
-// fuzzTarget is one native fuzz test: FuzzX in the package at dir (relative
-// to this package, "./certs").
+// moduleRoot is the module's directory, seen from this package's, where
+// go test runs the test.
+const moduleRoot = ".."
+
+// fuzzTarget is one native fuzz test: FuzzX in the package at dir, a
+// slash-separated path from the module's root ("pkg/certs").
 type fuzzTarget struct {
 	dir, name string
 }
 
-func (f fuzzTarget) String() string { return strings.TrimPrefix(f.dir, "./") + "/" + f.name }
+func (f fuzzTarget) String() string { return f.dir + "/" + f.name }
 
-var fuzzFunc = regexp.MustCompile(`^func (Fuzz\w+)\(f \*testing\.F\)`)
+// path is where the target's package lies, from this package's directory.
+func (f fuzzTarget) path() string { return filepath.Join(moduleRoot, filepath.FromSlash(f.dir)) }
 
-// findFuzzTargets lists every fuzz test below root, sorted by package and
-// name so that a package's targets run one after another from one binary.
+var fuzzFunc = regexp.MustCompile(`(?m)^func (Fuzz\w+)\(f \*testing\.F\)`)
+
+// findFuzzTargets lists every fuzz test in the module at root, sorted by
+// package and name so that a package's targets run one after another from
+// one binary.
 func findFuzzTargets(root string) ([]fuzzTarget, error) {
 	var targets []fuzzTarget
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
@@ -40,7 +47,14 @@ func findFuzzTargets(root string) ([]fuzzTarget, error) {
 			return err
 		}
 		if d.IsDir() {
-			if path != root && (d.Name() == "testdata" || strings.HasPrefix(d.Name(), ".") || strings.HasPrefix(d.Name(), "_")) {
+			if path == root {
+				return nil
+			}
+			// What the go command leaves out of ./..., and other modules.
+			if d.Name() == "testdata" || strings.HasPrefix(d.Name(), ".") || strings.HasPrefix(d.Name(), "_") {
+				return filepath.SkipDir
+			}
+			if _, err := os.Stat(filepath.Join(path, "go.mod")); err == nil {
 				return filepath.SkipDir
 			}
 			return nil
@@ -48,18 +62,18 @@ func findFuzzTargets(root string) ([]fuzzTarget, error) {
 		if !strings.HasSuffix(path, "_test.go") {
 			return nil
 		}
-		f, err := os.Open(path)
+		src, err := os.ReadFile(path)
 		if err != nil {
 			return err
 		}
-		defer f.Close()
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			if m := fuzzFunc.FindStringSubmatch(sc.Text()); m != nil {
-				targets = append(targets, fuzzTarget{dir: "./" + filepath.ToSlash(filepath.Dir(path)), name: m[1]})
-			}
+		rel, err := filepath.Rel(root, filepath.Dir(path))
+		if err != nil {
+			return err
 		}
-		return sc.Err()
+		for _, m := range fuzzFunc.FindAllSubmatch(src, -1) {
+			targets = append(targets, fuzzTarget{dir: filepath.ToSlash(rel), name: string(m[1])})
+		}
+		return nil
 	})
 	slices.SortFunc(targets, func(a, b fuzzTarget) int {
 		return strings.Compare(a.dir+"\x00"+a.name, b.dir+"\x00"+b.name)
@@ -128,7 +142,9 @@ func (b *fuzzBuilder) run() {
 		fb := b.builds[pkg]
 		fb.bin = filepath.Join(b.dir, fmt.Sprintf("fuzz%02d.test", i))
 		start := time.Now()
-		fb.out, fb.err = exec.CommandContext(b.ctx, "go", "test", "-c", "-fuzz=.", "-o", fb.bin, pkg).CombinedOutput()
+		cmd := exec.CommandContext(b.ctx, "go", "test", "-c", "-fuzz=.", "-o", fb.bin, "./"+pkg)
+		cmd.Dir = moduleRoot
+		fb.out, fb.err = cmd.CombinedOutput()
 		fb.took = time.Since(start)
 		close(fb.done)
 	}
@@ -223,13 +239,12 @@ func (p *fuzzPlan) record(fuzztime, took time.Duration) {
 
 // fuzzRun is what one fuzzing binary run left behind.
 type fuzzRun struct {
-	out       []byte
-	err       error         // from exec: nil when the target passed
-	code      int           // exit status; -1 if it did not exit on its own
-	killed    bool          // stopped by us, past its deadline
-	took      time.Duration // from start to exit
-	crashers  []string      // files the run added to testdata/fuzz/<target>, relative to this package
-	corpusDir string        // testdata/fuzz/<target>, relative to this package
+	out      []byte
+	err      error         // from exec: nil when the target passed
+	code     int           // exit status; -1 if it did not exit on its own
+	killed   bool          // stopped by us, past its deadline
+	took     time.Duration // from start to exit
+	crashers []string      // files the run added to testdata/fuzz/<target>, from the module's root
 }
 
 // runFuzzTarget fuzzes one target for fuzztime. The binary runs in the
@@ -251,7 +266,7 @@ type fuzzRun struct {
 // then stops its workers and writes any failing input) and killed soon
 // after if need be.
 func runFuzzTarget(ctx context.Context, bin string, tg fuzzTarget, fuzztime time.Duration, cachedir string) fuzzRun {
-	corpus := filepath.Join(tg.dir, "testdata", "fuzz", tg.name)
+	corpus := filepath.Join(tg.path(), "testdata", "fuzz", tg.name)
 	before := corpusFiles(corpus)
 	var out bytes.Buffer
 	cmd := exec.CommandContext(ctx, bin,
@@ -262,16 +277,16 @@ func runFuzzTarget(ctx context.Context, bin string, tg fuzzTarget, fuzztime time
 		"-test.fuzzcachedir="+cachedir,
 		"-test.parallel=2",
 	)
-	cmd.Dir = tg.dir
+	cmd.Dir = tg.path()
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = 15 * time.Second
 	start := time.Now()
 	err := cmd.Run()
-	r := fuzzRun{out: out.Bytes(), err: err, code: cmd.ProcessState.ExitCode(), killed: err != nil && ctx.Err() != nil, took: time.Since(start), corpusDir: corpus}
+	r := fuzzRun{out: out.Bytes(), err: err, code: cmd.ProcessState.ExitCode(), killed: err != nil && ctx.Err() != nil, took: time.Since(start)}
 	for _, f := range corpusFiles(corpus) {
 		if !slices.Contains(before, f) {
-			r.crashers = append(r.crashers, filepath.Join(corpus, f))
+			r.crashers = append(r.crashers, tg.dir+"/testdata/fuzz/"+tg.name+"/"+f)
 		}
 	}
 	return r
@@ -366,7 +381,7 @@ func failureMessage(out []byte, name string) []string {
 func describeCrashers(tg fuzzTarget, files []string) string {
 	var b strings.Builder
 	for _, f := range files {
-		data, err := os.ReadFile(f)
+		data, err := os.ReadFile(filepath.Join(moduleRoot, filepath.FromSlash(f)))
 		if err != nil {
 			fmt.Fprintf(&b, "\n%s: %v", f, err)
 			continue
@@ -376,8 +391,8 @@ func describeCrashers(tg fuzzTarget, files []string) string {
 		if len(data) > most {
 			data, more = data[:most], fmt.Sprintf("\n[%d more bytes]", len(data)-most)
 		}
-		fmt.Fprintf(&b, "\npkg/%s:\n%s%s\nto re-run: go test -run='^%s$/^%s$' ./pkg/%s",
-			filepath.ToSlash(filepath.Clean(f)), data, more, tg.name, filepath.Base(f), strings.TrimPrefix(tg.dir, "./"))
+		fmt.Fprintf(&b, "\n%s:\n%s%s\nto re-run: go test -run='^%s$/^%s$' ./%s",
+			f, data, more, tg.name, filepath.Base(f), tg.dir)
 	}
 	return b.String()
 }
@@ -484,5 +499,22 @@ func TestFuzzPlan(t *testing.T) {
 	p.fixed = 30 * time.Second
 	if d, err := p.next(now.Add(-200*time.Second), 7); err != nil || d != p.fixed {
 		t.Fatalf("DPSCTL_FUZZTIME: %v, %v; want %v", d, err, p.fixed)
+	}
+}
+
+// TestFindFuzzTargets: the pass finds the module's fuzz tests, named from
+// the module's root.
+func TestFindFuzzTargets(t *testing.T) {
+	targets, err := findFuzzTargets(moduleRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(targets, fuzzTarget{dir: "pkg/sas", name: "FuzzParseToken"}) {
+		t.Errorf("pkg/sas/FuzzParseToken not among %v", targets)
+	}
+	for _, tg := range targets {
+		if strings.HasPrefix(tg.dir, ".") || strings.Contains(tg.dir, "testdata") {
+			t.Errorf("target %s", tg)
+		}
 	}
 }
