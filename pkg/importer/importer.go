@@ -1,7 +1,15 @@
-// Package importer writes many individual enrollments through the bulk
-// API: batches of at most ten, several batches in flight, a client-side
-// rate ceiling, retries of transient failures (429, 5xx, network), and an
-// outcome for every item, delivered in input order.
+// Package importer is the engine of bulk imports of individual
+// enrollments from a CSV or JSON Lines file, in two passes.
+//
+// Pass 1, Check, reads the file (Input) and checks every row on several
+// goroutines, handing the problems on in file order, and keeps the
+// accepted rows encoded as the enrollments to send, in a temporary spool,
+// so that pass 2 neither reads nor converts the file again.
+//
+// Pass 2, Run, writes the enrollments through the bulk API: batches of at
+// most ten, several batches in flight, a client-side rate ceiling, retries
+// of transient failures (429, 5xx, network), and an outcome for every
+// item, delivered in input order.
 //
 // Imports are idempotent. An item the service already holds is fetched and
 // compared field by field (ignoring what the service fills in: etag,

@@ -6,10 +6,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
-	"io"
-	"iter"
 	"os"
-	"path/filepath"
 	"strconv"
 	"time"
 
@@ -159,115 +156,17 @@ progress line is shown on stderr when it is a terminal.`,
 	return cmd
 }
 
-// input is the file being imported, readable several times.
-type input struct {
-	name string // in messages: the file name, or "stdin"
-	path string // on disk, for a named file
-	// copy is the copy of stdin, read from its start by each pass.
-	copy   *os.File
-	dir    string // base of relative certificate paths
-	format enrollfile.Format
-	raw    bool // CSV cells are read as they are
-	size   int64
-	clean  func()
-}
-
-// openInput makes the input readable twice: stdin is copied to a
-// temporary file as it arrives, in constant memory. Relative certificate
-// paths are taken from the directory of a named file, and from the working
-// directory for stdin.
-func openInput(opts *ImportOptions) (*input, error) {
-	in := &input{name: opts.File, path: opts.File, dir: filepath.Dir(opts.File), raw: opts.RawCSV, clean: func() {}}
-	if opts.File == "-" {
-		tmp, size, clean, err := copyStdin(opts.IO.In)
-		if err != nil {
-			return nil, err
-		}
-		in.name, in.path, in.copy, in.dir, in.size, in.clean = "stdin", "", tmp, "", size, clean
-		in.format = enrollfile.FormatCSV
-		if opts.Format != "" {
-			in.format, _ = enrollfile.ParseFormat(opts.Format)
-		}
-		return in, nil
-	}
-	st, err := os.Stat(in.path)
-	if err != nil {
-		return nil, err
-	}
-	if st.IsDir() {
-		return nil, fmt.Errorf("%s is a directory", in.name)
-	}
-	in.size = st.Size()
+// openInput opens the input of the flags: a named file, or a copy of
+// stdin for "-".
+func openInput(opts *ImportOptions) (*importer.Input, error) {
+	inOpts := importer.InputOptions{RawCSV: opts.RawCSV}
 	if opts.Format != "" {
-		in.format, _ = enrollfile.ParseFormat(opts.Format)
-	} else {
-		in.format = enrollfile.FormatOf(opts.File)
+		inOpts.Format, _ = enrollfile.ParseFormat(opts.Format)
 	}
-	return in, nil
-}
-
-// copyStdin copies r to a temporary file. Like the spool, the file is
-// unlinked as soon as it is created where the system allows it, so that
-// the copy, keys included, is gone however the process ends; elsewhere
-// clean removes it.
-func copyStdin(r io.Reader) (f *os.File, size int64, clean func(), err error) {
-	f, err = os.CreateTemp("", "dpsctl-import-*")
-	if err != nil {
-		return nil, 0, nil, err
+	if opts.File == "-" {
+		return importer.ReadInput(opts.IO.In, inOpts)
 	}
-	name := ""
-	if os.Remove(f.Name()) != nil {
-		name = f.Name()
-	}
-	clean = func() {
-		f.Close()
-		if name != "" {
-			os.Remove(name)
-		}
-	}
-	if size, err = io.Copy(f, r); err != nil {
-		clean()
-		return nil, 0, nil, fmt.Errorf("reading stdin: %w", err)
-	}
-	return f, size, clean, nil
-}
-
-// open returns a reader of the input from its start.
-func (in *input) open(counted *int64) (enrollfile.Reader, func(), error) {
-	var r io.Reader
-	closeFn := func() {}
-	if in.copy != nil {
-		r = io.NewSectionReader(in.copy, 0, in.size)
-	} else {
-		f, err := os.Open(in.path)
-		if err != nil {
-			return nil, nil, err
-		}
-		r, closeFn = f, func() { f.Close() }
-	}
-	if counted != nil {
-		r = &countingReader{r: r, n: counted}
-	}
-	rd, err := enrollfile.NewReader(in.format, r, in.name)
-	if err != nil {
-		closeFn()
-		return nil, nil, err
-	}
-	if cr, ok := rd.(*enrollfile.CSVReader); ok {
-		cr.Raw = in.raw
-	}
-	return rd, closeFn, nil
-}
-
-type countingReader struct {
-	r io.Reader
-	n *int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	*c.n += int64(n)
-	return n, err
+	return importer.OpenInput(opts.File, inOpts)
 }
 
 // reportWriter writes the per-row report. Its cells are escaped like an
@@ -338,7 +237,7 @@ func importRun(opts *ImportOptions) error {
 	if err != nil {
 		return err
 	}
-	defer in.clean()
+	defer in.Close()
 	report, err := newReport(opts.Report)
 	if err != nil {
 		return err
@@ -349,24 +248,31 @@ func importRun(opts *ImportOptions) error {
 	defer report.close()
 	TuneGC()
 	mode := importer.Mode(opts.Mode)
-	checker := &enrollfile.Checker{File: in.name, Dir: in.dir, Now: opts.Now, IDsOnly: mode == importer.ModeDelete}
 	bar := newProgress(opts.IO)
 
 	// Pass 1: check every row (and, for the modes that send whole
-	// enrollments, keep them encoded for pass 2).
-	var sp *spool
-	if !opts.DryRun && mode != importer.ModeDelete {
-		if sp, err = newSpool(); err != nil {
-			return err
-		}
-		defer sp.close()
-	}
+	// enrollments, keep them encoded for pass 2), printing and reporting
+	// the problems.
 	start := time.Now()
-	rows, bad, err := checkAll(ctx, in, checker, bar, report, sp)
+	checked, err := importer.Check(ctx, in, importer.CheckOptions{
+		Mode:   mode,
+		DryRun: opts.DryRun,
+		Now:    opts.Now,
+		Problem: func(p importer.Problem) error {
+			bar.clear()
+			for _, e := range p.Errs {
+				fmt.Fprintln(opts.IO.ErrOut, e)
+			}
+			return report.write(p.Result)
+		},
+		Progress: func(read int64) { bar.update("Checking", read, in.Size(), "bytes") },
+	})
 	bar.clear()
 	if err != nil {
 		return err
 	}
+	defer checked.Close()
+	rows, bad := checked.Rows, checked.Bad
 	if bad > 0 {
 		if err := report.close(); err != nil {
 			return err
@@ -374,10 +280,10 @@ func importRun(opts *ImportOptions) error {
 		return fmt.Errorf("%d of %d rows are invalid; nothing was written", bad, rows)
 	}
 	if rows == 0 {
-		return fmt.Errorf("%s has no rows", in.name)
+		return fmt.Errorf("%s has no rows", in.Name())
 	}
 	if opts.DryRun {
-		fmt.Fprintf(opts.IO.ErrOut, "%s: all %d rows are valid; nothing was written (--dry-run)\n", in.name, rows)
+		fmt.Fprintf(opts.IO.ErrOut, "%s: all %d rows are valid; nothing was written (--dry-run)\n", in.Name(), rows)
 		return nil
 	}
 
@@ -386,18 +292,9 @@ func importRun(opts *ImportOptions) error {
 	if err != nil {
 		return err
 	}
-	var items iter.Seq[importer.Item]
-	if sp != nil {
-		if items, err = sp.items(); err != nil {
-			return err
-		}
-	} else {
-		rd, closeFile, err := in.open(nil)
-		if err != nil {
-			return err
-		}
-		defer closeFile()
-		items = fileItems(ctx, rd, checker)
+	items, err := checked.Items(ctx)
+	if err != nil {
+		return err
 	}
 	printed, done := 0, 0
 	emit := func(r importer.Result) error {
@@ -405,7 +302,7 @@ func importRun(opts *ImportOptions) error {
 		if r.Outcome == importer.Failed && r.ErrorCode != importer.CodeNotAttempted && r.ErrorCode != importer.CodeInterrupted {
 			if printed < maxPrintedFailures {
 				bar.clear()
-				fmt.Fprintf(opts.IO.ErrOut, "%s:%d: %s: %s (%s)\n", in.name, r.Line, r.RegistrationID, r.Message, r.ErrorCode)
+				fmt.Fprintf(opts.IO.ErrOut, "%s:%d: %s: %s (%s)\n", in.Name(), r.Line, r.RegistrationID, r.Message, r.ErrorCode)
 			}
 			printed++
 		}
@@ -431,7 +328,7 @@ func importRun(opts *ImportOptions) error {
 	if err := report.close(); err != nil && runErr == nil {
 		runErr = fmt.Errorf("--report: %w", err)
 	}
-	s := newSummary(in.name, mode, sum, time.Since(start), time.Since(writeStart))
+	s := newSummary(in.Name(), mode, sum, time.Since(start), time.Since(writeStart))
 	if err := s.print(opts.IO, p); err != nil {
 		return err
 	}
@@ -446,31 +343,4 @@ func importRun(opts *ImportOptions) error {
 		return fmt.Errorf("%d of %d rows failed", sum.Failed(), sum.Rows)
 	}
 	return nil
-}
-
-// fileItems reads the import items from the file again (pass 2 without a
-// spool: deletions need only the IDs).
-func fileItems(ctx context.Context, rd enrollfile.Reader, checker *enrollfile.Checker) iter.Seq[importer.Item] {
-	return func(yield func(importer.Item) bool) {
-		for {
-			rec, err := rd.Next()
-			if err == io.EOF {
-				return
-			}
-			if err != nil {
-				// The file changed since it was checked.
-				if !yield(importer.Item{Err: err}) {
-					return
-				}
-				continue
-			}
-			it := importer.Item{Line: rec.Line, ID: rec.Get(enrollfile.RegistrationID)}
-			if ctx.Err() == nil {
-				it.Enrollment, it.Err = checker.Build(rec)
-			}
-			if !yield(it) {
-				return
-			}
-		}
-	}
 }

@@ -1,9 +1,8 @@
-package importcmd
+package importer
 
 import (
 	"bytes"
 	"context"
-	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -28,7 +27,7 @@ var benchFile struct {
 // benchInput writes the benchmark workload (a third each TPM, X.509 and
 // symmetric-key rows, as bench/import uses) to a file in dir, generating
 // it once per test binary.
-func benchInput(b *testing.B) *input {
+func benchInput(b *testing.B) *Input {
 	b.Helper()
 	benchFile.once.Do(func() {
 		var buf bytes.Buffer
@@ -42,26 +41,31 @@ func benchInput(b *testing.B) *input {
 	if err := os.WriteFile(path, benchFile.data, 0o644); err != nil {
 		b.Fatal(err)
 	}
-	return &input{name: path, path: path, dir: filepath.Dir(path), format: enrollfile.FormatCSV, size: int64(len(benchFile.data)), clean: func() {}}
+	in, err := OpenInput(path, InputOptions{Format: enrollfile.FormatCSV})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return in
 }
 
 // BenchmarkCheckPass is pass 1 of an import (read, check every row, look
-// for duplicate IDs) over a valid file of mixed rows. Run it with -cpu 1,2
+// for duplicate IDs; nothing kept, as for a dry run) over a valid file of
+// mixed rows. Run it with -cpu 1,2
 // to see how the pass uses the cores; ns/row is the figure to compare. (It
 // counts b.N rather than using b.Loop, which would run the whole benchmark
 // before -cpu takes effect for its first value.)
 func BenchmarkCheckPass(b *testing.B) {
 	in := benchInput(b)
-	checker := &enrollfile.Checker{File: in.name, Dir: in.dir, Now: time.Now}
-	bar := &progress{errOut: io.Discard}
-	b.SetBytes(in.size)
+	opts := CheckOptions{DryRun: true, Now: time.Now}
+	b.SetBytes(in.Size())
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		rows, bad, err := checkAll(context.Background(), in, checker, bar, nil, nil)
-		if err != nil || bad != 0 || rows != benchRows {
-			b.Fatalf("%d rows, %d bad: %v", rows, bad, err)
+		c, err := Check(context.Background(), in, opts)
+		if err != nil || c.Bad != 0 || c.Rows != benchRows {
+			b.Fatalf("%d rows, %d bad: %v", c.Rows, c.Bad, err)
 		}
+		c.Close()
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/benchRows, "ns/row")
 }

@@ -1,4 +1,4 @@
-package importcmd
+package importer
 
 import (
 	"io"
@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/dpsctl/dpsctl/pkg/enrollfile"
-	"github.com/dpsctl/dpsctl/pkg/iostreams"
 )
 
 // watchDir is a reader that lists a directory whenever it is read: the
@@ -41,14 +40,12 @@ func TestStdinCopyIsUnlinked(t *testing.T) {
 	tmp := t.TempDir()
 	t.Setenv("TMPDIR", tmp)
 	const text = "registrationId,attestation,primaryKey\ndev-1,symmetricKey,MDEyMzQ1Njc4OWFiY2RlZg==\ndev-2,symmetricKey,\n"
-	ios, _, _, _ := iostreams.Test()
 	w := &watchDir{t: t, dir: tmp, r: iotest(strings.NewReader(text))}
-	ios.In = w
-	in, err := openInput(&ImportOptions{IO: ios, File: "-"})
+	in, err := ReadInput(w, InputOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer in.clean()
+	defer in.Close()
 	if len(w.seen) > 0 {
 		t.Fatalf("the copy of stdin had a name while it was written: %q", w.seen)
 	}

@@ -1,23 +1,25 @@
-package importcmd
+package importer
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/dpsctl/dpsctl/pkg/dps"
 	"github.com/dpsctl/dpsctl/pkg/enrollfile"
-	"github.com/dpsctl/dpsctl/pkg/importer"
 )
 
-// Pass 1 reads the file on one goroutine and checks its rows on several:
-// checking (parsing endorsement keys and certificates) costs several times
-// what reading does. Rows go to the checkers in batches, and the problems
-// found come back to one goroutine that prints and reports them in the
-// order of the file, as a single goroutine checking row after row would.
+// Pass 1, the checking pass, reads the file on one goroutine and checks
+// its rows on several: checking (parsing endorsement keys and
+// certificates) costs several times what reading does. Rows go to the
+// checkers in batches, and the problems found come back to one goroutine
+// that hands them on (CheckOptions.Problem) in the order of the file, as a
+// single goroutine checking row after row would.
 const (
 	// maxCheckWorkers bounds the goroutines checking rows.
 	maxCheckWorkers = 8
@@ -34,44 +36,166 @@ const (
 // processor Go may use, up to maxCheckWorkers.
 func checkWorkers() int { return min(runtime.GOMAXPROCS(0), maxCheckWorkers) }
 
-// checkAll runs pass 1: every row is read and checked, problems are printed
-// (and reported), duplicates are looked for. It returns the number of rows
-// and of bad rows.
-//
-// With a spool, the enrollments of the rows accepted are encoded on the
-// checking goroutines and added to it in file order.
-func checkAll(ctx context.Context, in *input, checker *enrollfile.Checker, bar *progress, report *reportWriter, sp *spool) (rows, bad int, err error) {
-	return checkRows(ctx, in, checker, bar, report, sp, checkWorkers())
+// CheckOptions are the settings of the checking pass (Check).
+type CheckOptions struct {
+	// Mode is the mode of the import the rows are checked for: for
+	// ModeDelete only the registration IDs are needed and checked.
+	Mode Mode
+	// DryRun says that nothing will be written: no row is kept for the
+	// writing pass.
+	DryRun bool
+	// Now is the clock certificates are checked against (time.Now when
+	// nil). The checking goroutines share it.
+	Now func() time.Time
+	// Workers is the number of goroutines checking rows; 0 is one per
+	// processor Go may use, up to 8.
+	Workers int
+	// Problem, when set, is called with each bad row, in file order, on
+	// one goroutine (a row found bad twice, such as a duplicate ID, is
+	// passed twice). An error it returns stops the pass.
+	Problem func(Problem) error
+	// Progress, when set, is called now and then, on the goroutine that
+	// calls Problem, with the number of bytes of the input read so far.
+	Progress func(read int64)
 }
 
-// checkRows is checkAll with the rows checked on the given number of
-// goroutines. The checker is shared by them: Checker.Check may be called
-// concurrently (checker.Now too, which time.Now allows).
-func checkRows(ctx context.Context, in *input, checker *enrollfile.Checker, bar *progress, report *reportWriter, sp *spool, workers int) (rows, bad int, err error) {
-	s := &checkState{in: in, bar: bar, report: report, spool: sp, badLines: map[int]bool{}, dups: enrollfile.NewDuplicateIndex()}
+// Problem is a row the checking pass rejects.
+type Problem struct {
+	// Result is the row's outcome, as an import report gives it: Failed,
+	// CodeInvalid, and the first problem (column: reason) as its message.
+	Result
+	// Errs are the row's problems in the order found, each
+	// FILE:LINE: column: reason.
+	Errs []error
+}
+
+// Checked is an input the checking pass went through, with what it kept
+// for the writing pass.
+type Checked struct {
+	// Rows is the number of rows, Bad the number of rows with problems.
+	Rows, Bad int
+
+	in      *Input
+	checker *enrollfile.Checker
+	spool   *spool
+	closers []func()
+}
+
+// Check runs pass 1 over in: every row is read and checked, on several
+// goroutines, bad rows are passed to opts.Problem in file order, and
+// duplicate IDs are looked for. Unless opts.DryRun is set or the mode is
+// ModeDelete, the enrollments of the rows accepted are encoded on the
+// checking goroutines and kept, in file order, in a temporary spool file,
+// so that the writing pass neither reads nor converts the input again.
+//
+// On error the counts of the Checked say how far the pass got, and
+// nothing is kept; otherwise the Checked must be closed.
+func Check(ctx context.Context, in *Input, opts CheckOptions) (*Checked, error) {
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = checkWorkers()
+	}
+	c := &Checked{in: in, checker: &enrollfile.Checker{File: in.name, Dir: in.dir, Now: opts.Now, IDsOnly: opts.Mode == ModeDelete}}
+	if !opts.DryRun && opts.Mode != ModeDelete {
+		sp, err := newSpool()
+		if err != nil {
+			return c, err
+		}
+		c.spool = sp
+		c.closers = append(c.closers, sp.close)
+	}
+	s := &checkState{in: in, problem: opts.Problem, progress: opts.Progress, spool: c.spool, badLines: map[int]bool{}, dups: enrollfile.NewDuplicateIndex()}
+	var err error
 	if workers <= 1 {
-		err = s.checkSerial(ctx, checker)
+		err = s.checkSerial(ctx, c.checker)
 	} else {
-		err = s.checkParallel(ctx, checker, workers)
+		err = s.checkParallel(ctx, c.checker, workers)
 	}
 	if err == nil {
 		err = s.checkDuplicates(ctx)
 	}
-	return s.rows, s.bad, err
+	c.Rows, c.Bad = s.rows, s.bad
+	if err != nil {
+		c.Close()
+		return c, err
+	}
+	return c, nil
 }
 
-// checkState is the state of pass 1 that lives on the goroutine printing
-// the problems.
+// Items returns the rows as the items of the writing pass (Run), in file
+// order: the enrollments the checking pass kept, or, when it kept none
+// (ModeDelete, a dry run), the rows read again; a row read again after
+// ctx ends carries no enrollment. Call it once, and only when no row was
+// bad.
+func (c *Checked) Items(ctx context.Context) (iter.Seq[Item], error) {
+	if c.Bad > 0 {
+		return nil, fmt.Errorf("importer: %d rows are invalid", c.Bad)
+	}
+	if c.spool != nil {
+		return c.spool.items()
+	}
+	rd, closeFile, err := c.in.open(nil)
+	if err != nil {
+		return nil, err
+	}
+	c.closers = append(c.closers, closeFile)
+	return fileItems(ctx, rd, c.checker), nil
+}
+
+// Close removes what the pass kept and closes what Items opened.
+func (c *Checked) Close() {
+	for i := len(c.closers) - 1; i >= 0; i-- {
+		c.closers[i]()
+	}
+	c.closers = nil
+}
+
+// fileItems reads the import items from the file again (pass 2 without a
+// spool: deletions need only the IDs).
+func fileItems(ctx context.Context, rd enrollfile.Reader, checker *enrollfile.Checker) iter.Seq[Item] {
+	return func(yield func(Item) bool) {
+		for {
+			rec, err := rd.Next()
+			if err == io.EOF {
+				return
+			}
+			if err != nil {
+				// The file changed since it was checked.
+				if !yield(Item{Err: err}) {
+					return
+				}
+				continue
+			}
+			it := Item{Line: rec.Line, ID: rec.Get(enrollfile.RegistrationID)}
+			if ctx.Err() == nil {
+				it.Enrollment, it.Err = checker.Build(rec)
+			}
+			if !yield(it) {
+				return
+			}
+		}
+	}
+}
+
+// checkState is the state of pass 1 that lives on the goroutine passing
+// the problems on.
 type checkState struct {
-	in       *input
-	bar      *progress
-	report   *reportWriter
+	in       *Input
+	problem  func(Problem) error
+	progress func(read int64)
 	rows     int
 	bad      int
 	badLines map[int]bool
 	dups     *enrollfile.DuplicateIndex
 	// spool, when not nil, receives the accepted rows' enrollments.
 	spool *spool
+}
+
+// showProgress passes the bytes read on to CheckOptions.Progress.
+func (s *checkState) showProgress(read int64) {
+	if s.progress != nil {
+		s.progress(read)
+	}
 }
 
 // spooling reports whether accepted rows still go to the spool: once a
@@ -120,15 +244,14 @@ func checkRecord(checker *enrollfile.Checker, rec *enrollfile.Record, encode boo
 	return nil, rowProblems{line: rec.Line, id: rec.Get(enrollfile.RegistrationID), errs: es}, false
 }
 
-// fail prints the problems of a row, counts the row as bad and reports it.
+// fail counts a row as bad and passes its problems on.
 func (s *checkState) fail(p rowProblems) error {
-	s.bar.clear()
-	for _, e := range p.errs {
-		fmt.Fprintln(s.bar.errOut, e)
-	}
 	if !s.badLines[p.line] {
 		s.badLines[p.line] = true
 		s.bad++
+	}
+	if s.problem == nil {
+		return nil
 	}
 	msg := p.errs[0].Error()
 	if re := (*enrollfile.RowError)(nil); errors.As(p.errs[0], &re) && re.Err != nil {
@@ -137,7 +260,7 @@ func (s *checkState) fail(p rowProblems) error {
 			msg = re.Column + ": " + msg
 		}
 	}
-	return s.report.write(importer.Result{Line: p.line, RegistrationID: p.id, Outcome: importer.Failed, ErrorCode: importer.CodeInvalid, Message: msg})
+	return s.problem(Problem{Result: Result{Line: p.line, RegistrationID: p.id, Outcome: Failed, ErrorCode: CodeInvalid, Message: msg}, Errs: p.errs})
 }
 
 // addID enters a record's registration ID in the duplicate index.
@@ -183,7 +306,7 @@ func (s *checkState) checkSerial(ctx context.Context, checker *enrollfile.Checke
 		}
 		s.keep(rec, enc)
 		if s.rows%256 == 0 {
-			s.bar.update("Checking", read, s.in.size, "bytes")
+			s.showProgress(read)
 		}
 	}
 }
@@ -210,7 +333,7 @@ type checkBatch struct {
 }
 
 // checkParallel reads the rows on one goroutine, checks them on workers
-// goroutines and prints and reports their problems on the calling one.
+// goroutines and hands their problems on from the calling one.
 // It returns when every goroutine it started has ended.
 func (s *checkState) checkParallel(ctx context.Context, checker *enrollfile.Checker, workers int) error {
 	var read int64
@@ -332,7 +455,7 @@ func (s *checkState) checkParallel(ctx context.Context, checker *enrollfile.Chec
 				}
 			}
 		}
-		s.bar.update("Checking", b.read, s.in.size, "bytes")
+		s.showProgress(b.read)
 		switch {
 		case b.end == io.EOF:
 			return nil

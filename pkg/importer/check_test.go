@@ -1,9 +1,8 @@
-package importcmd
+package importer
 
 import (
 	"bytes"
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -200,13 +199,13 @@ func badFile(t *testing.T, dir string) (path string, stderr []string, report [][
 	return path, stderr, report
 }
 
-func fileInput(t *testing.T, path string) *input {
+func fileInput(t *testing.T, path string) *Input {
 	t.Helper()
-	st, err := os.Stat(path)
+	in, err := OpenInput(path, InputOptions{Format: enrollfile.FormatCSV})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &input{name: path, path: path, dir: filepath.Dir(path), format: enrollfile.FormatCSV, size: st.Size(), clean: func() {}}
+	return in
 }
 
 // lineOf returns LINE of a "FILE:LINE: …" message.
@@ -221,69 +220,68 @@ func lineOf(t *testing.T, file, msg string) int {
 	return line
 }
 
+// problemLog keeps what the checking pass hands on: the lines a command
+// prints (one per problem) and the rows of its report (line,
+// registrationId, outcome, errorCode, message).
+type problemLog struct {
+	printed []string
+	report  [][]string
+}
+
+func (l *problemLog) add(p Problem) error {
+	for _, e := range p.Errs {
+		l.printed = append(l.printed, e.Error())
+	}
+	l.report = append(l.report, []string{strconv.Itoa(p.Line), p.RegistrationID, string(p.Outcome), p.ErrorCode, p.Message})
+	return nil
+}
+
 // TestCheckOrder checks a file with problems scattered through it on one
-// goroutine and on several: the problems are printed and reported in file
-// order, with the same text either way.
+// goroutine and on several: the problems are handed on (to be printed and
+// reported) in file order, with the same text either way.
 func TestCheckOrder(t *testing.T) {
 	dir := t.TempDir()
 	path, wantStderr, wantReport := badFile(t, dir)
 	in := fileInput(t, path)
 	for _, workers := range []int{1, 2, 3, maxCheckWorkers} {
 		t.Run(fmt.Sprintf("%d workers", workers), func(t *testing.T) {
-			var stderr bytes.Buffer
-			bar := &progress{errOut: &stderr}
-			reportPath := filepath.Join(t.TempDir(), "report.csv")
-			report, err := newReport(reportPath)
+			var log problemLog
+			c, err := Check(context.Background(), in, CheckOptions{DryRun: true, Now: time.Now, Workers: workers, Problem: log.add})
 			if err != nil {
 				t.Fatal(err)
 			}
-			checker := &enrollfile.Checker{File: in.name, Dir: in.dir, Now: time.Now}
-			rows, bad, err := checkRows(context.Background(), in, checker, bar, report, nil, workers)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := report.close(); err != nil {
-				t.Fatal(err)
-			}
-			if rows != mixedRows || bad != len(wantReport) {
-				t.Errorf("%d rows, %d bad; want %d, %d", rows, bad, mixedRows, len(wantReport))
+			c.Close()
+			if c.Rows != mixedRows || c.Bad != len(wantReport) {
+				t.Errorf("%d rows, %d bad; want %d, %d", c.Rows, c.Bad, mixedRows, len(wantReport))
 			}
 
-			got := strings.Split(strings.TrimSuffix(stderr.String(), "\n"), "\n")
+			got := log.printed
 			prev := 0
 			for _, msg := range got {
 				line := lineOf(t, path, msg)
 				if line < prev {
-					t.Fatalf("line %d printed after line %d:\n%s", line, prev, stderr.String())
+					t.Fatalf("line %d printed after line %d:\n%s", line, prev, strings.Join(got, "\n"))
 				}
 				prev = line
 			}
 			if strings.Join(got, "\n") != strings.Join(wantStderr, "\n") {
-				t.Fatalf("stderr:\n%s\nwant:\n%s", stderr.String(), strings.Join(wantStderr, "\n"))
+				t.Fatalf("printed:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(wantStderr, "\n"))
 			}
 
-			f, err := os.Open(reportPath)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			recs, err := csv.NewReader(f).ReadAll()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(recs) != len(wantReport)+1 {
-				t.Fatalf("%d report lines, want %d", len(recs), len(wantReport)+1)
+			recs := log.report
+			if len(recs) != len(wantReport) {
+				t.Fatalf("%d report lines, want %d", len(recs), len(wantReport))
 			}
 			prev = 0
-			for i, rec := range recs[1:] {
+			for i, rec := range recs {
 				line, _ := strconv.Atoi(rec[0])
 				if line <= prev {
-					t.Fatalf("report line %d: row %d after row %d", i+2, line, prev)
+					t.Fatalf("report row %d: row %d after row %d", i+1, line, prev)
 				}
 				prev = line
 				want := wantReport[i]
 				if rec[0] != want[0] || rec[1] != want[1] || rec[2] != "failed" || rec[3] != "invalid" || rec[4] != want[2] {
-					t.Fatalf("report line %d: %q, want %q", i+2, rec, want)
+					t.Fatalf("report row %d: %q, want %q", i+1, rec, want)
 				}
 			}
 		})
@@ -319,13 +317,13 @@ func TestCheckCancel(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			var clock atomic.Int64
-			checker := &enrollfile.Checker{File: in.name, Dir: in.dir, Now: func() time.Time {
+			now := func() time.Time {
 				if clock.Add(1) == cancelAt {
 					cancel()
 				}
 				return time.Now()
-			}}
-			rows, _, err := checkRows(ctx, in, checker, &progress{errOut: io.Discard}, nil, nil, workers)
+			}
+			c, err := Check(ctx, in, CheckOptions{DryRun: true, Now: now, Workers: workers})
 			if !errors.Is(err, context.Canceled) {
 				t.Fatalf("error %v, want %v", err, context.Canceled)
 			}
@@ -333,32 +331,39 @@ func TestCheckCancel(t *testing.T) {
 			if n := clock.Load(); n > cancelAt+int64(workers) {
 				t.Errorf("%d rows checked after the cancel", n-cancelAt)
 			}
-			if rows >= mixedRows {
-				t.Errorf("%d rows counted", rows)
+			if c.Rows >= mixedRows {
+				t.Errorf("%d rows counted", c.Rows)
 			}
 			waitGoroutines(t, before)
 		})
 	}
 }
 
-// TestCheckReportFails: when the report cannot be written the pass stops
-// with the error and leaves no goroutine behind.
-func TestCheckReportFails(t *testing.T) {
+// TestCheckProblemFails: when a problem cannot be handed on (a command's
+// report cannot be written) the pass stops with the error and leaves no
+// goroutine behind.
+func TestCheckProblemFails(t *testing.T) {
 	dir := t.TempDir()
 	path, _, _ := badFile(t, dir)
 	in := fileInput(t, path)
+	errFull := errors.New("report: no space left on device")
 	for _, workers := range []int{1, 2} {
 		t.Run(fmt.Sprintf("%d workers", workers), func(t *testing.T) {
 			before := runtime.NumGoroutine()
-			report, err := newReport(filepath.Join(t.TempDir(), "report.csv"))
-			if err != nil {
-				t.Fatal(err)
+			// The first problems go through, as into a report's buffer.
+			handed := 0
+			problem := func(Problem) error {
+				if handed++; handed > 20 {
+					return errFull
+				}
+				return nil
 			}
-			report.f.Close() // the report's writes fail once its buffer fills
-			checker := &enrollfile.Checker{File: in.name, Dir: in.dir, Now: time.Now}
-			_, _, err = checkRows(context.Background(), in, checker, &progress{errOut: io.Discard}, report, nil, workers)
-			if !errors.Is(err, os.ErrClosed) {
-				t.Fatalf("error %v, want %v", err, os.ErrClosed)
+			_, err := Check(context.Background(), in, CheckOptions{DryRun: true, Now: time.Now, Workers: workers, Problem: problem})
+			if !errors.Is(err, errFull) {
+				t.Fatalf("error %v, want %v", err, errFull)
+			}
+			if handed != 21 {
+				t.Errorf("%d problems handed on; the pass should have stopped at the failing one, the 21st", handed)
 			}
 			waitGoroutines(t, before)
 		})

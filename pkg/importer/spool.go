@@ -1,4 +1,4 @@
-package importcmd
+package importer
 
 import (
 	"bufio"
@@ -8,8 +8,6 @@ import (
 	"io"
 	"iter"
 	"os"
-
-	"github.com/dpsctl/dpsctl/pkg/importer"
 )
 
 // spool keeps the rows pass 1 accepted, each encoded as the enrollment the
@@ -63,7 +61,7 @@ func (s *spool) add(line int, id string, enc []byte) {
 // items flushes the spool and returns its rows as import items, in the
 // order they were added. A read failure ends the sequence with an item
 // carrying the error.
-func (s *spool) items() (iter.Seq[importer.Item], error) {
+func (s *spool) items() (iter.Seq[Item], error) {
 	if s.err != nil {
 		return nil, s.err
 	}
@@ -74,14 +72,14 @@ func (s *spool) items() (iter.Seq[importer.Item], error) {
 		return nil, fmt.Errorf("reading the import's spool file: %w", err)
 	}
 	r := bufio.NewReaderSize(s.f, 256<<10)
-	return func(yield func(importer.Item) bool) {
+	return func(yield func(Item) bool) {
 		for {
 			it, err := readSpoolRecord(r)
 			if err == io.EOF {
 				return
 			}
 			if err != nil {
-				yield(importer.Item{Err: fmt.Errorf("reading the import's spool file: %w", err)})
+				yield(Item{Err: fmt.Errorf("reading the import's spool file: %w", err)})
 				return
 			}
 			if !yield(it) {
@@ -94,10 +92,10 @@ func (s *spool) items() (iter.Seq[importer.Item], error) {
 // maxSpoolField bounds a length read back from the spool.
 const maxSpoolField = 64 << 20
 
-func readSpoolRecord(r *bufio.Reader) (importer.Item, error) {
+func readSpoolRecord(r *bufio.Reader) (Item, error) {
 	line, err := binary.ReadUvarint(r)
 	if err != nil {
-		return importer.Item{}, err // io.EOF at the end
+		return Item{}, err // io.EOF at the end
 	}
 	field := func() ([]byte, error) {
 		n, err := binary.ReadUvarint(r)
@@ -115,13 +113,13 @@ func readSpoolRecord(r *bufio.Reader) (importer.Item, error) {
 	}
 	id, err := field()
 	if err != nil {
-		return importer.Item{}, err
+		return Item{}, err
 	}
 	enc, err := field()
 	if err != nil {
-		return importer.Item{}, err
+		return Item{}, err
 	}
-	return importer.Item{Line: int(line), ID: string(id), JSON: enc}, nil
+	return Item{Line: int(line), ID: string(id), JSON: enc}, nil
 }
 
 func unexpectedEOF(err error) error {

@@ -1,4 +1,4 @@
-package importcmd
+package importer
 
 import (
 	"bytes"
@@ -13,16 +13,15 @@ import (
 
 	"github.com/dpsctl/dpsctl/pkg/dps"
 	"github.com/dpsctl/dpsctl/pkg/enrollfile"
-	"github.com/dpsctl/dpsctl/pkg/importer"
 )
 
-func spoolItems(t *testing.T, sp *spool) []importer.Item {
+func spoolItems(t *testing.T, sp *spool) []Item {
 	t.Helper()
 	seq, err := sp.items()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []importer.Item
+	var out []Item
 	for it := range seq {
 		out = append(out, it)
 	}
@@ -36,7 +35,7 @@ func TestSpoolRoundTrip(t *testing.T) {
 	}
 	defer sp.close()
 	big := bytes.Repeat([]byte("x"), 300<<10) // beyond the buffers
-	want := []importer.Item{
+	want := []Item{
 		{Line: 2, ID: "dev-1", JSON: []byte(`{"registrationId":"dev-1"}`)},
 		{Line: 3, ID: "", JSON: []byte(`{}`)},
 		{Line: 1 << 40, ID: "ü-ñ", JSON: big},
@@ -87,9 +86,9 @@ func TestSpoolTruncated(t *testing.T) {
 	}
 }
 
-// TestCheckSpoolsAcceptedRows: pass 1 with a spool keeps every row, in
-// file order, encoded as the import would send its enrollment, whatever
-// the number of checking goroutines.
+// TestCheckSpoolsAcceptedRows: pass 1 for a mode that writes enrollments
+// keeps every row in its spool, in file order, encoded as the import would
+// send its enrollment, whatever the number of checking goroutines.
 func TestCheckSpoolsAcceptedRows(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "good.csv")
@@ -114,16 +113,15 @@ func TestCheckSpoolsAcceptedRows(t *testing.T) {
 	checker := &enrollfile.Checker{File: in.name, Dir: in.dir, Now: time.Now}
 	for _, workers := range []int{1, 2, maxCheckWorkers} {
 		t.Run(fmt.Sprintf("%d workers", workers), func(t *testing.T) {
-			sp, err := newSpool()
-			if err != nil {
-				t.Fatal(err)
+			c, err := Check(context.Background(), in, CheckOptions{Mode: ModeCreate, Now: time.Now, Workers: workers})
+			if err != nil || c.Rows != len(recs) || c.Bad != 0 {
+				t.Fatalf("%d rows, %d bad, %v", c.Rows, c.Bad, err)
 			}
-			defer sp.close()
-			rows, bad, err := checkRows(context.Background(), in, checker, &progress{errOut: io.Discard}, nil, sp, workers)
-			if err != nil || rows != len(recs) || bad != 0 {
-				t.Fatalf("%d rows, %d bad, %v", rows, bad, err)
+			defer c.Close()
+			if c.spool == nil {
+				t.Fatal("nothing spooled")
 			}
-			got := spoolItems(t, sp)
+			got := spoolItems(t, c.spool)
 			if len(got) != len(recs) {
 				t.Fatalf("%d rows spooled, want %d", len(got), len(recs))
 			}
