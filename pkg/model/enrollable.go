@@ -17,6 +17,14 @@ var (
 	_ Enrollable = (*EnrollmentGroup)(nil)
 )
 
+// EnrollablePointer constrains code generic over the two kinds: T is
+// IndividualEnrollment or EnrollmentGroup, and P its pointer, which is
+// Enrollable.
+type EnrollablePointer[T any] interface {
+	*T
+	Enrollable
+}
+
 // Common returns c, the shared members of the enrollment or group that
 // embeds it.
 func (c *EnrollmentCommon) Common() *EnrollmentCommon { return c }

@@ -14,16 +14,10 @@ import (
 // MaxBulkItems is the most entities one bulk call may carry.
 const MaxBulkItems = 10
 
-// entity is an enrollment type T, used through its pointer P.
-type entity[T any] interface {
-	*T
-	model.Enrollable
-}
-
 // kind serves one kind of enrollment: individual enrollments or enrollment
 // groups. What the kinds share the operations reach through
 // model.Enrollable; the store keeps each kind under its own methods.
-type kind[T any, P entity[T]] struct {
+type kind[T any, P model.EnrollablePointer[T]] struct {
 	h        *handler
 	tokenTag string // continuation token prefix
 
