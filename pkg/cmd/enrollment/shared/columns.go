@@ -12,14 +12,18 @@ import (
 
 type enrollment = model.IndividualEnrollment
 
+// common returns the fields an enrollment shares with groups, which the
+// shared columns read.
+func common(e enrollment) model.EnrollmentCommon { return e.EnrollmentCommon }
+
 // Columns are the list columns of an individual enrollment.
 var Columns = slices.Concat(
 	[]output.Column[enrollment]{
 		{Header: "REGISTRATION ID", Value: func(e enrollment) string { return e.RegistrationID }},
-		enroll.TypeColumn[enrollment](),
+		enroll.TypeColumn(common),
 		{Header: "DEVICE ID", Value: func(e enrollment) string { return e.DeviceID }},
 	},
-	enroll.AssignmentColumns[enrollment](),
+	enroll.AssignmentColumns(common),
 	[]output.Column[enrollment]{
 		{Header: "REGISTRATION", Value: func(e enrollment) string {
 			if e.RegistrationState == nil {
@@ -27,7 +31,7 @@ var Columns = slices.Concat(
 			}
 			return e.RegistrationState.Status
 		}},
-		enroll.LastUpdatedColumn[enrollment](),
+		enroll.LastUpdatedColumn(common),
 	},
 )
 
@@ -43,7 +47,7 @@ var DetailColumns = slices.Concat(
 	},
 	enroll.KeyColumns(func(e enrollment) *model.AttestationMechanism { return e.Attestation }),
 	Columns[3:6],
-	enroll.SettingColumns[enrollment](),
+	enroll.SettingColumns(common),
 	[]output.Column[enrollment]{
 		Columns[6],
 		{Header: "ASSIGNED HUB", Value: func(e enrollment) string {
@@ -53,7 +57,7 @@ var DetailColumns = slices.Concat(
 			return e.RegistrationState.AssignedHub
 		}},
 	},
-	enroll.VersionColumns[enrollment](),
+	enroll.VersionColumns(common),
 	Columns[7:],
 )
 

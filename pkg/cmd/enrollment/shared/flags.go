@@ -99,7 +99,7 @@ func (fl *Flags) Apply(e *model.IndividualEnrollment, update bool) error {
 	if fl.Given(FlagDeviceID) {
 		e.DeviceID = fl.DeviceID
 	}
-	return fl.ApplyFields(enroll.Of(e))
+	return fl.ApplyFields(e)
 }
 
 // attestationFlags are the flags of each attestation type.
@@ -110,7 +110,7 @@ var attestationFlags = []enroll.TypeFlags{
 }
 
 func (fl *Flags) applyAttestation(e *model.IndividualEnrollment, update bool) error {
-	a, err := fl.Mechanism(enroll.Of(e), update, attestationFlags,
+	a, err := fl.Mechanism(e, update, attestationFlags,
 		cmdutil.FlagErrorf("--%s is required: tpm, x509 or symmetric-key", FlagAttestation),
 		cmdutil.FlagErrorf("--%s, --%s and --%s/--%s belong to different attestation mechanisms; give only one kind", FlagEndorsementKey, FlagCertificate, FlagPrimaryKey, FlagSecondaryKey))
 	if err != nil {

@@ -8,10 +8,8 @@ import (
 
 // Kind describes individual enrollments to the code they share with
 // enrollment groups.
-var Kind = &enroll.Kind[model.IndividualEnrollment]{
-	Noun: "enrollment", Command: "enrollment",
+var Kind = &enroll.Kind[model.IndividualEnrollment, *model.IndividualEnrollment]{
 	Get: (*dps.Client).GetEnrollment, GetAttestation: (*dps.Client).GetEnrollmentAttestation,
 	Put: (*dps.Client).PutEnrollment, List: (*dps.Client).Enrollments,
-	Detail:       DetailColumns,
-	Certificates: func(x *model.X509Attestation) **model.X509Certificates { return &x.ClientCertificates },
+	Detail: DetailColumns,
 }

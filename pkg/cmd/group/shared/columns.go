@@ -13,14 +13,18 @@ import (
 
 type group = model.EnrollmentGroup
 
+// common returns the fields a group shares with enrollments, which the
+// shared columns read.
+func common(g group) model.EnrollmentCommon { return g.EnrollmentCommon }
+
 // Columns are the list columns of an enrollment group.
 var Columns = slices.Concat(
 	[]output.Column[group]{
 		{Header: "GROUP ID", Value: func(g group) string { return g.EnrollmentGroupID }},
-		enroll.TypeColumn[group](),
+		enroll.TypeColumn(common),
 	},
-	enroll.AssignmentColumns[group](),
-	[]output.Column[group]{enroll.LastUpdatedColumn[group]()},
+	enroll.AssignmentColumns(common),
+	[]output.Column[group]{enroll.LastUpdatedColumn(common)},
 )
 
 // DetailColumns are the fields "group show" prints in table form.
@@ -31,8 +35,8 @@ var DetailColumns = slices.Concat(
 	},
 	mechanismColumns(func(g group) *mechanism { return g.Attestation }),
 	Columns[2:5],
-	enroll.SettingColumns[group](),
-	enroll.VersionColumns[group](),
+	enroll.SettingColumns(common),
+	enroll.VersionColumns(common),
 	Columns[5:],
 )
 

@@ -102,7 +102,7 @@ func (fl *Flags) Apply(g *model.EnrollmentGroup, update bool) error {
 	if err := fl.applyAttestation(g, update); err != nil {
 		return err
 	}
-	return fl.ApplyFields(enroll.Of(g))
+	return fl.ApplyFields(g)
 }
 
 // attestationFlags are the flags of each attestation type.
@@ -112,7 +112,7 @@ var attestationFlags = []enroll.TypeFlags{
 }
 
 func (fl *Flags) applyAttestation(g *model.EnrollmentGroup, update bool) error {
-	a, err := fl.Mechanism(enroll.Of(g), update, attestationFlags,
+	a, err := fl.Mechanism(g, update, attestationFlags,
 		cmdutil.FlagErrorf("choose the attestation: --%s FILE, --%s NAME or --%s symmetric-key", enroll.FlagCertificate, FlagCAReference, enroll.FlagAttestation),
 		cmdutil.FlagErrorf("--%s/--%s and --%s/--%s belong to different attestation mechanisms; give only one kind", enroll.FlagCertificate, FlagCAReference, enroll.FlagPrimaryKey, enroll.FlagSecondaryKey))
 	if err != nil {

@@ -10,12 +10,10 @@ import (
 
 // Kind describes enrollment groups to the code they share with individual
 // enrollments.
-var Kind = &enroll.Kind[model.EnrollmentGroup]{
-	Noun: "enrollment group", Command: "group",
+var Kind = &enroll.Kind[model.EnrollmentGroup, *model.EnrollmentGroup]{
 	Get: (*dps.Client).GetGroup, GetAttestation: (*dps.Client).GetGroupAttestation,
 	Put: (*dps.Client).PutGroup, List: (*dps.Client).Groups,
 	Detail:          DetailColumns,
-	Certificates:    func(x *model.X509Attestation) **model.X509Certificates { return &x.SigningCertificates },
 	SameCertificate: sameCert,
 }
 

@@ -8,48 +8,49 @@ import (
 	"github.com/dpsctl/dpsctl/pkg/output"
 )
 
-// Each Value below reads the row through Of within the function, so that
-// the row stays on the stack: listings print many rows.
+// The columns below read the shared fields of a row of type T through
+// common, which returns them by value (for a row e, e.EnrollmentCommon):
+// the row then stays on the stack, and listings print many rows.
 
 // TypeColumn is the ATTESTATION column: the wire attestation type.
-func TypeColumn[E Entity]() output.Column[E] {
-	return output.Column[E]{Header: "ATTESTATION", Value: func(e E) string { return AttestationType(*Of(&e).Attestation) }}
+func TypeColumn[T any](common func(T) model.EnrollmentCommon) output.Column[T] {
+	return output.Column[T]{Header: "ATTESTATION", Value: func(e T) string { return AttestationType(common(e).Attestation) }}
 }
 
 // AssignmentColumns are STATUS, ALLOCATION and IOT HUBS.
-func AssignmentColumns[E Entity]() []output.Column[E] {
-	return []output.Column[E]{
-		{Header: "STATUS", Value: func(e E) string { return *Of(&e).ProvisioningStatus }},
-		{Header: "ALLOCATION", Value: func(e E) string { return *Of(&e).AllocationPolicy }},
-		{Header: "IOT HUBS", Value: func(e E) string { return strings.Join(*Of(&e).IoTHubs, ",") }},
+func AssignmentColumns[T any](common func(T) model.EnrollmentCommon) []output.Column[T] {
+	return []output.Column[T]{
+		{Header: "STATUS", Value: func(e T) string { return common(e).ProvisioningStatus }},
+		{Header: "ALLOCATION", Value: func(e T) string { return common(e).AllocationPolicy }},
+		{Header: "IOT HUBS", Value: func(e T) string { return strings.Join(common(e).IoTHubs, ",") }},
 	}
 }
 
 // SettingColumns are WEBHOOK, REPROVISION, EDGE, TWIN TAGS and TWIN
 // DESIRED.
-func SettingColumns[E Entity]() []output.Column[E] {
-	return []output.Column[E]{
-		{Header: "WEBHOOK", Value: func(e E) string {
-			if d := *Of(&e).CustomAllocationDefinition; d != nil {
+func SettingColumns[T any](common func(T) model.EnrollmentCommon) []output.Column[T] {
+	return []output.Column[T]{
+		{Header: "WEBHOOK", Value: func(e T) string {
+			if d := common(e).CustomAllocationDefinition; d != nil {
 				return d.WebhookURL + " (api-version " + d.APIVersion + ")"
 			}
 			return ""
 		}},
-		{Header: "REPROVISION", Value: func(e E) string { return (*Of(&e).ReprovisionPolicy).Name() }},
-		{Header: "EDGE", Value: func(e E) string {
-			if c := *Of(&e).Capabilities; c != nil && c.IoTEdge {
+		{Header: "REPROVISION", Value: func(e T) string { return common(e).ReprovisionPolicy.Name() }},
+		{Header: "EDGE", Value: func(e T) string {
+			if c := common(e).Capabilities; c != nil && c.IoTEdge {
 				return "true"
 			}
 			return "false"
 		}},
-		{Header: "TWIN TAGS", Value: func(e E) string {
-			if t := *Of(&e).InitialTwin; t != nil {
+		{Header: "TWIN TAGS", Value: func(e T) string {
+			if t := common(e).InitialTwin; t != nil {
 				return string(t.Tags)
 			}
 			return ""
 		}},
-		{Header: "TWIN DESIRED", Value: func(e E) string {
-			if t := *Of(&e).InitialTwin; t != nil && t.Properties != nil {
+		{Header: "TWIN DESIRED", Value: func(e T) string {
+			if t := common(e).InitialTwin; t != nil && t.Properties != nil {
 				return string(t.Properties.Desired)
 			}
 			return ""
@@ -58,16 +59,16 @@ func SettingColumns[E Entity]() []output.Column[E] {
 }
 
 // VersionColumns are ETAG and CREATED.
-func VersionColumns[E Entity]() []output.Column[E] {
-	return []output.Column[E]{
-		{Header: "ETAG", Value: func(e E) string { return *Of(&e).ETag }},
-		{Header: "CREATED", Value: func(e E) string { return cmdutil.Timestamp(*Of(&e).CreatedDateTimeUTC) }},
+func VersionColumns[T any](common func(T) model.EnrollmentCommon) []output.Column[T] {
+	return []output.Column[T]{
+		{Header: "ETAG", Value: func(e T) string { return common(e).ETag }},
+		{Header: "CREATED", Value: func(e T) string { return cmdutil.Timestamp(common(e).CreatedDateTimeUTC) }},
 	}
 }
 
 // LastUpdatedColumn is LAST UPDATED.
-func LastUpdatedColumn[E Entity]() output.Column[E] {
-	return output.Column[E]{Header: "LAST UPDATED", Value: func(e E) string { return cmdutil.Timestamp(*Of(&e).LastUpdatedDateTimeUTC) }}
+func LastUpdatedColumn[T any](common func(T) model.EnrollmentCommon) output.Column[T] {
+	return output.Column[T]{Header: "LAST UPDATED", Value: func(e T) string { return cmdutil.Timestamp(common(e).LastUpdatedDateTimeUTC) }}
 }
 
 // KeyColumns are PRIMARY KEY and SECONDARY KEY, secret, of the attestation

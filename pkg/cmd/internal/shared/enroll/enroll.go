@@ -4,57 +4,31 @@
 // those fields, --from-file documents, table columns, the wording of service
 // errors and the read, patch and write of update.
 //
-// A noun describes its entity with a Kind; its verbs keep their own options,
-// help text and checks and hand the rest to Kind methods.
+// The shared fields are model.EnrollmentCommon, reached through
+// model.Enrollable. A noun describes the service calls and detail columns
+// of its entity with a Kind; its verbs keep their own options, help text
+// and checks and hand the rest to Kind methods.
 package enroll
 
 import (
 	"github.com/dpsctl/dpsctl/pkg/model"
 )
 
-// Entity is an individual enrollment or an enrollment group.
-type Entity interface {
-	model.IndividualEnrollment | model.EnrollmentGroup
-}
-
-// Fields points at the fields of an entity that both kinds have.
-type Fields struct {
-	// Name is how flag messages call the entity: "enrollment" or "group".
-	Name string
-
-	ID                         *string // registrationId or enrollmentGroupId
-	Attestation                **model.AttestationMechanism
-	Capabilities               **model.DeviceCapabilities
-	InitialTwin                **model.InitialTwin
-	ETag                       *string
-	ProvisioningStatus         *string
-	ReprovisionPolicy          **model.ReprovisionPolicy
-	CreatedDateTimeUTC         *string
-	LastUpdatedDateTimeUTC     *string
-	AllocationPolicy           *string
-	IoTHubs                    *[]string
-	CustomAllocationDefinition **model.CustomAllocationDefinition
-}
-
-// Of returns the shared fields of e.
-func Of[E Entity](e *E) Fields {
-	switch x := any(e).(type) {
-	case *model.IndividualEnrollment:
-		return Fields{"enrollment", &x.RegistrationID, &x.Attestation, &x.Capabilities, &x.InitialTwin, &x.ETag, &x.ProvisioningStatus,
-			&x.ReprovisionPolicy, &x.CreatedDateTimeUTC, &x.LastUpdatedDateTimeUTC, &x.AllocationPolicy, &x.IoTHubs, &x.CustomAllocationDefinition}
-	case *model.EnrollmentGroup:
-		return Fields{"group", &x.EnrollmentGroupID, &x.Attestation, &x.Capabilities, &x.InitialTwin, &x.ETag, &x.ProvisioningStatus,
-			&x.ReprovisionPolicy, &x.CreatedDateTimeUTC, &x.LastUpdatedDateTimeUTC, &x.AllocationPolicy, &x.IoTHubs, &x.CustomAllocationDefinition}
+// command is the CLI noun of kind k, "enrollment" or "group", which flag
+// messages call the entity by.
+func command(k model.EnrollmentKind) string {
+	if k == model.KindGroup {
+		return "group"
 	}
-	panic("enroll: not an entity") // the Entity constraint rules this out
+	return "enrollment"
 }
 
 // ClearServerFields drops what the service owns before a write: the etag,
 // the timestamps and an enrollment's registration state.
-func ClearServerFields[E Entity](e *E) {
-	f := Of(e)
-	*f.ETag, *f.CreatedDateTimeUTC, *f.LastUpdatedDateTimeUTC = "", "", ""
-	if x, ok := any(e).(*model.IndividualEnrollment); ok {
+func ClearServerFields(e model.Enrollable) {
+	c := e.Common()
+	c.ETag, c.CreatedDateTimeUTC, c.LastUpdatedDateTimeUTC = "", "", ""
+	if x, ok := e.(*model.IndividualEnrollment); ok {
 		x.RegistrationState = nil
 	}
 }

@@ -19,33 +19,38 @@ const (
 
 // Kinds as the nouns describe them, without the service calls.
 var (
-	enrollments = &Kind[model.IndividualEnrollment]{Noun: "enrollment", Command: "enrollment",
-		Certificates: func(x *model.X509Attestation) **model.X509Certificates { return &x.ClientCertificates }}
-	groups = &Kind[model.EnrollmentGroup]{Noun: "enrollment group", Command: "group",
-		Certificates: func(x *model.X509Attestation) **model.X509Certificates { return &x.SigningCertificates },
+	enrollments = &Kind[model.IndividualEnrollment, *model.IndividualEnrollment]{}
+	groups      = &Kind[model.EnrollmentGroup, *model.EnrollmentGroup]{
 		SameCertificate: func(exported, held *model.X509CertificateWithInfo) bool {
 			return held != nil && (exported.Info == nil || held.Info == nil || exported.Info.SHA256Thumbprint == held.Info.SHA256Thumbprint)
 		}}
 )
 
-// fill sets every shared field of f to a value naming it.
-func fill(f Fields) {
-	*f.ID = "id"
-	*f.Attestation = &model.AttestationMechanism{Type: model.AttestationX509}
-	*f.Capabilities = &model.DeviceCapabilities{IoTEdge: true}
-	*f.InitialTwin = &model.InitialTwin{Tags: json.RawMessage(`{"t":1}`)}
-	*f.ETag = "etag"
-	*f.ProvisioningStatus = "status"
-	*f.ReprovisionPolicy = &model.ReprovisionPolicy{UpdateHubAssignment: true, MigrateDeviceData: true}
-	*f.CreatedDateTimeUTC = "created"
-	*f.LastUpdatedDateTimeUTC = "updated"
-	*f.AllocationPolicy = "allocation"
-	*f.IoTHubs = []string{"hub"}
-	*f.CustomAllocationDefinition = &model.CustomAllocationDefinition{WebhookURL: "url"}
+// fill sets the ID and every shared field of e to a value naming it.
+func fill(e model.Enrollable) {
+	switch x := e.(type) {
+	case *model.IndividualEnrollment:
+		x.RegistrationID = "id"
+	case *model.EnrollmentGroup:
+		x.EnrollmentGroupID = "id"
+	}
+	c := e.Common()
+	c.Attestation = &model.AttestationMechanism{Type: model.AttestationX509}
+	c.Capabilities = &model.DeviceCapabilities{IoTEdge: true}
+	c.InitialTwin = &model.InitialTwin{Tags: json.RawMessage(`{"t":1}`)}
+	c.ETag = "etag"
+	c.ProvisioningStatus = "status"
+	c.ReprovisionPolicy = &model.ReprovisionPolicy{UpdateHubAssignment: true, MigrateDeviceData: true}
+	c.CreatedDateTimeUTC = "created"
+	c.LastUpdatedDateTimeUTC = "updated"
+	c.AllocationPolicy = "allocation"
+	c.IoTHubs = []string{"hub"}
+	c.CustomAllocationDefinition = &model.CustomAllocationDefinition{WebhookURL: "url"}
 }
 
-// Of must point each field at the member of the same name, whatever the kind.
-func TestOf(t *testing.T) {
+// Common must reach each shared member, whatever the kind, and messages
+// name each kind by its command.
+func TestCommon(t *testing.T) {
 	want := func(idMember string) string {
 		return `{"` + idMember + `":"id","attestation":{"type":"x509"},"capabilities":{"iotEdge":true},` +
 			`"initialTwin":{"tags":{"t":1}},"etag":"etag","provisioningStatus":"status",` +
@@ -54,9 +59,9 @@ func TestOf(t *testing.T) {
 			`"iotHubs":["hub"],"customAllocationDefinition":{"webhookUrl":"url","apiVersion":""}}`
 	}
 	e := &model.IndividualEnrollment{}
-	fill(Of(e))
+	fill(e)
 	g := &model.EnrollmentGroup{}
-	fill(Of(g))
+	fill(g)
 	for _, tt := range []struct {
 		name, wantName string
 		v              any
@@ -70,23 +75,24 @@ func TestOf(t *testing.T) {
 			t.Errorf("%s:\n got %s, %v\nwant %s", tt.name, got, err, tt.want)
 		}
 	}
-	if Of(e).Name != "enrollment" || Of(g).Name != "group" {
-		t.Errorf("names %q, %q", Of(e).Name, Of(g).Name)
+	if command(e.Kind()) != "enrollment" || command(g.Kind()) != "group" {
+		t.Errorf("names %q, %q", command(e.Kind()), command(g.Kind()))
 	}
 }
 
 func TestClearServerFields(t *testing.T) {
 	e := &model.IndividualEnrollment{RegistrationState: &model.DeviceRegistrationState{Status: "assigned"}}
-	fill(Of(e))
+	fill(e)
 	ClearServerFields(e)
 	g := &model.EnrollmentGroup{}
-	fill(Of(g))
+	fill(g)
 	ClearServerFields(g)
-	for name, f := range map[string]Fields{"enrollment": Of(e), "group": Of(g)} {
-		if *f.ETag != "" || *f.CreatedDateTimeUTC != "" || *f.LastUpdatedDateTimeUTC != "" {
+	for name, v := range map[string]model.Enrollable{"enrollment": e, "group": g} {
+		c := v.Common()
+		if c.ETag != "" || c.CreatedDateTimeUTC != "" || c.LastUpdatedDateTimeUTC != "" {
 			t.Errorf("%s: server fields kept", name)
 		}
-		if *f.ID != "id" || *f.ProvisioningStatus != "status" || len(*f.IoTHubs) != 1 {
+		if v.ID() != "id" || c.ProvisioningStatus != "status" || len(c.IoTHubs) != 1 {
 			t.Errorf("%s: other fields cleared", name)
 		}
 	}
@@ -332,12 +338,15 @@ func TestOverlay(t *testing.T) {
 	}
 }
 
+func enrollmentCommon(e model.IndividualEnrollment) model.EnrollmentCommon { return e.EnrollmentCommon }
+func groupCommon(g model.EnrollmentGroup) model.EnrollmentCommon           { return g.EnrollmentCommon }
+
 func TestColumns(t *testing.T) {
 	e := model.IndividualEnrollment{}
-	fill(Of(&e))
+	fill(&e)
 	e.CreatedDateTimeUTC = "2025-01-02T03:04:05.1234567Z"
 	g := model.EnrollmentGroup{}
-	fill(Of(&g))
+	fill(&g)
 	g.CreatedDateTimeUTC = "2025-01-02T03:04:05.1234567Z"
 	g.InitialTwin.Properties = &model.InitialTwinProperties{Desired: json.RawMessage(`{"d":2}`)}
 	cells := func(cols ...[]output.Column[model.IndividualEnrollment]) string {
@@ -349,23 +358,23 @@ func TestColumns(t *testing.T) {
 		}
 		return strings.Join(out, "|")
 	}
-	got := cells([]output.Column[model.IndividualEnrollment]{TypeColumn[model.IndividualEnrollment]()}, AssignmentColumns[model.IndividualEnrollment](),
-		SettingColumns[model.IndividualEnrollment](), VersionColumns[model.IndividualEnrollment](),
-		[]output.Column[model.IndividualEnrollment]{LastUpdatedColumn[model.IndividualEnrollment]()})
+	got := cells([]output.Column[model.IndividualEnrollment]{TypeColumn(enrollmentCommon)}, AssignmentColumns(enrollmentCommon),
+		SettingColumns(enrollmentCommon), VersionColumns(enrollmentCommon),
+		[]output.Column[model.IndividualEnrollment]{LastUpdatedColumn(enrollmentCommon)})
 	want := "ATTESTATION=x509|STATUS=status|ALLOCATION=allocation|IOT HUBS=hub|WEBHOOK=url (api-version )|REPROVISION=reprovision-and-migrate|" +
 		`EDGE=true|TWIN TAGS={"t":1}|TWIN DESIRED=|ETAG=etag|CREATED=2025-01-02T03:04:05Z|LAST UPDATED=updated`
 	if got != want {
 		t.Errorf("enrollment cells\n got %s\nwant %s", got, want)
 	}
 	var groupCells []string
-	for _, c := range SettingColumns[model.EnrollmentGroup]() {
+	for _, c := range SettingColumns(groupCommon) {
 		groupCells = append(groupCells, c.Value(g))
 	}
 	if got, want := strings.Join(groupCells, "|"), `url (api-version )|reprovision-and-migrate|true|{"t":1}|{"d":2}`; got != want {
 		t.Errorf("group cells %s, want %s", got, want)
 	}
 	var emptyCells []string
-	for _, c := range SettingColumns[model.EnrollmentGroup]() {
+	for _, c := range SettingColumns(groupCommon) {
 		emptyCells = append(emptyCells, c.Value(model.EnrollmentGroup{}))
 	}
 	if got := strings.Join(emptyCells, "|"); got != "||false||" {

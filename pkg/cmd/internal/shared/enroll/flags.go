@@ -199,58 +199,59 @@ func jsonObject(s string) (json.RawMessage, error) {
 	return json.RawMessage(buf.Bytes()), nil
 }
 
-// ApplyFields changes the fields of f that the shared flags other than
+// ApplyFields changes the fields of e that the shared flags other than
 // the attestation ones name: IoT hubs, allocation, webhook, status,
 // reprovision policy, edge and initial twin.
-func (fl *Flags) ApplyFields(f Fields) error {
+func (fl *Flags) ApplyFields(e model.Enrollable) error {
+	c := e.Common()
 	if fl.Given(FlagIoTHubs) {
-		*f.IoTHubs = nonEmpty(fl.IoTHubs)
+		c.IoTHubs = nonEmpty(fl.IoTHubs)
 	}
 	for _, h := range nonEmpty(fl.AddIoTHubs) {
-		if !slices.ContainsFunc(*f.IoTHubs, func(x string) bool { return strings.EqualFold(x, h) }) {
-			*f.IoTHubs = append(*f.IoTHubs, h)
+		if !slices.ContainsFunc(c.IoTHubs, func(x string) bool { return strings.EqualFold(x, h) }) {
+			c.IoTHubs = append(c.IoTHubs, h)
 		}
 	}
 	for _, h := range nonEmpty(fl.RemoveIoTHubs) {
-		i := slices.IndexFunc(*f.IoTHubs, func(x string) bool { return strings.EqualFold(x, h) })
+		i := slices.IndexFunc(c.IoTHubs, func(x string) bool { return strings.EqualFold(x, h) })
 		if i < 0 {
-			return fmt.Errorf("--%s %s: the %s does not list that hub (it lists %s)", FlagRemoveIoTHub, h, f.Name, hubList(*f.IoTHubs))
+			return fmt.Errorf("--%s %s: the %s does not list that hub (it lists %s)", FlagRemoveIoTHub, h, command(e.Kind()), hubList(c.IoTHubs))
 		}
-		*f.IoTHubs = slices.Delete(*f.IoTHubs, i, i+1)
+		c.IoTHubs = slices.Delete(c.IoTHubs, i, i+1)
 	}
-	if len(*f.IoTHubs) == 0 {
-		*f.IoTHubs = nil
+	if len(c.IoTHubs) == 0 {
+		c.IoTHubs = nil
 	}
 	if fl.Given(FlagAllocationPolicy) {
-		*f.AllocationPolicy = fl.AllocationPolicy
+		c.AllocationPolicy = fl.AllocationPolicy
 	}
-	if err := fl.applyWebhook(f); err != nil {
+	if err := fl.applyWebhook(c); err != nil {
 		return err
 	}
 	if fl.Given(FlagProvisioningStatus) {
-		*f.ProvisioningStatus = fl.ProvisioningStatus
+		c.ProvisioningStatus = fl.ProvisioningStatus
 	}
 	if fl.Given(FlagReprovisionPolicy) {
 		p, err := model.ReprovisionPolicyFromName(fl.ReprovisionPolicy)
 		if err != nil {
 			return cmdutil.FlagErrorWrap(err)
 		}
-		*f.ReprovisionPolicy = p
+		c.ReprovisionPolicy = p
 	}
 	if fl.Given(FlagEdge) {
-		*f.Capabilities = &model.DeviceCapabilities{IoTEdge: fl.Edge}
+		c.Capabilities = &model.DeviceCapabilities{IoTEdge: fl.Edge}
 	}
-	return fl.applyTwin(f)
+	return fl.applyTwin(c)
 }
 
-func (fl *Flags) applyTwin(f Fields) error {
+func (fl *Flags) applyTwin(c *model.EnrollmentCommon) error {
 	if !fl.Given(FlagInitialTwinTags) && !fl.Given(FlagInitialTwinProperties) {
 		return nil
 	}
-	if *f.InitialTwin == nil {
-		*f.InitialTwin = &model.InitialTwin{}
+	if c.InitialTwin == nil {
+		c.InitialTwin = &model.InitialTwin{}
 	}
-	twin := *f.InitialTwin
+	twin := c.InitialTwin
 	if fl.Given(FlagInitialTwinTags) {
 		raw, err := jsonObject(fl.InitialTwinTags)
 		if err != nil {
@@ -270,7 +271,7 @@ func (fl *Flags) applyTwin(f Fields) error {
 		}
 	}
 	if twin.Tags == nil && twin.Properties == nil {
-		*f.InitialTwin = nil
+		c.InitialTwin = nil
 	}
 	return nil
 }
@@ -292,16 +293,16 @@ func nonEmpty(list []string) []string {
 	return out
 }
 
-func (fl *Flags) applyWebhook(f Fields) error {
+func (fl *Flags) applyWebhook(c *model.EnrollmentCommon) error {
 	webhook := fl.Given(FlagWebhookURL) || fl.Given(FlagWebhookAPIVersion)
-	if *f.AllocationPolicy != model.AllocationCustom {
+	if c.AllocationPolicy != model.AllocationCustom {
 		if webhook {
 			return cmdutil.FlagErrorf("--%s and --%s need --%s custom", FlagWebhookURL, FlagWebhookAPIVersion, FlagAllocationPolicy)
 		}
-		*f.CustomAllocationDefinition = nil
+		c.CustomAllocationDefinition = nil
 		return nil
 	}
-	d := *f.CustomAllocationDefinition
+	d := c.CustomAllocationDefinition
 	if d == nil {
 		d = &model.CustomAllocationDefinition{}
 	}
@@ -317,7 +318,7 @@ func (fl *Flags) applyWebhook(f Fields) error {
 	if d.APIVersion == "" {
 		d.APIVersion = DefaultWebhookAPIVersion
 	}
-	*f.CustomAllocationDefinition = d
+	c.CustomAllocationDefinition = d
 	return nil
 }
 
@@ -329,24 +330,25 @@ type TypeFlags struct {
 }
 
 // Mechanism returns the attestation mechanism the flags are to fill in:
-// the current one of f if its type stays, else a new one. The type is that
+// the current one of e if its type stays, else a new one. The type is that
 // of --attestation, else the one the attestation flags given imply (types
 // says which flags belong to which type), else the current one. missing is
 // the error when there is none at all and mixed the one when flags of two
 // types are given; with update set the type may not change.
-func (fl *Flags) Mechanism(f Fields, update bool, types []TypeFlags, missing, mixed error) (*model.AttestationMechanism, error) {
+func (fl *Flags) Mechanism(e model.Enrollable, update bool, types []TypeFlags, missing, mixed error) (*model.AttestationMechanism, error) {
 	want, err := fl.wantedType(types, mixed)
 	if err != nil {
 		return nil, err
 	}
-	current := AttestationType(*f.Attestation)
+	a := e.Common().Attestation
+	current := AttestationType(a)
 	switch {
 	case want == "" && current == "":
 		return nil, missing
 	case want == "":
 		want = current
 	case current != "" && want != current && update:
-		return nil, cmdutil.FlagErrorf("the %s uses %s attestation; it cannot change to %s (delete it and create it again)", f.Name, cliName(current), cliName(want))
+		return nil, cmdutil.FlagErrorf("the %s uses %s attestation; it cannot change to %s (delete it and create it again)", command(e.Kind()), cliName(current), cliName(want))
 	}
 	// Flags of another mechanism are mistakes.
 	for _, t := range types {
@@ -356,7 +358,6 @@ func (fl *Flags) Mechanism(f Fields, update bool, types []TypeFlags, missing, mi
 			}
 		}
 	}
-	a := *f.Attestation
 	if a == nil || a.Type != want {
 		a = &model.AttestationMechanism{Type: want}
 	}

@@ -128,18 +128,18 @@ func TestCaptureAndValidate(t *testing.T) {
 func TestApplyFields(t *testing.T) {
 	tests := []struct {
 		name      string
-		start     func(f Fields)
+		start     func(e model.Enrollable)
 		args      []string
-		check     func(f Fields) string // "" when right
-		wantError string                // with %s for "enrollment" or "group"
+		check     func(e model.Enrollable) string // "" when right
+		wantError string                          // with %s for "enrollment" or "group"
 	}{
 		{
 			name:  "unnamed fields kept",
 			start: fill,
 			args:  []string{"--provisioning-status", "disabled"},
-			check: func(f Fields) string {
-				if *f.ProvisioningStatus != "disabled" || *f.ID != "id" || (*f.IoTHubs)[0] != "hub" || *f.AllocationPolicy != "allocation" ||
-					string((*f.InitialTwin).Tags) != `{"t":1}` || !(*f.Capabilities).IoTEdge || (*f.ReprovisionPolicy).Name() != "reprovision-and-migrate" {
+			check: func(e model.Enrollable) string {
+				if e.Common().ProvisioningStatus != "disabled" || e.ID() != "id" || e.Common().IoTHubs[0] != "hub" || e.Common().AllocationPolicy != "allocation" ||
+					string(e.Common().InitialTwin.Tags) != `{"t":1}` || !e.Common().Capabilities.IoTEdge || e.Common().ReprovisionPolicy.Name() != "reprovision-and-migrate" {
 					return "fields changed"
 				}
 				return ""
@@ -147,21 +147,21 @@ func TestApplyFields(t *testing.T) {
 		},
 		{
 			name:  "hubs added and removed",
-			start: func(f Fields) { *f.IoTHubs = []string{"a.net", "b.net"} },
+			start: func(e model.Enrollable) { e.Common().IoTHubs = []string{"a.net", "b.net"} },
 			args:  []string{"--add-iot-hub", "c.net,A.NET", "--add-iot-hub", " ", "--remove-iot-hub", "B.NET"},
-			check: func(f Fields) string {
-				if strings.Join(*f.IoTHubs, ",") != "a.net,c.net" {
-					return strings.Join(*f.IoTHubs, ",")
+			check: func(e model.Enrollable) string {
+				if strings.Join(e.Common().IoTHubs, ",") != "a.net,c.net" {
+					return strings.Join(e.Common().IoTHubs, ",")
 				}
 				return ""
 			},
 		},
 		{
 			name:  "hubs cleared",
-			start: func(f Fields) { *f.IoTHubs = []string{"a.net"} },
+			start: func(e model.Enrollable) { e.Common().IoTHubs = []string{"a.net"} },
 			args:  []string{"--iot-hubs", ""},
-			check: func(f Fields) string {
-				if *f.IoTHubs != nil {
+			check: func(e model.Enrollable) string {
+				if e.Common().IoTHubs != nil {
 					return "not cleared"
 				}
 				return ""
@@ -169,7 +169,7 @@ func TestApplyFields(t *testing.T) {
 		},
 		{
 			name:      "unknown hub",
-			start:     func(f Fields) { *f.IoTHubs = []string{"a.net", "b.net"} },
+			start:     func(e model.Enrollable) { e.Common().IoTHubs = []string{"a.net", "b.net"} },
 			args:      []string{"--remove-iot-hub", "z.net"},
 			wantError: "--remove-iot-hub z.net: the %s does not list that hub (it lists a.net, b.net)",
 		},
@@ -181,8 +181,8 @@ func TestApplyFields(t *testing.T) {
 		{
 			name: "custom allocation",
 			args: []string{"--allocation-policy", "custom", "--webhook-url", "https://example.net/a"},
-			check: func(f Fields) string {
-				if d := *f.CustomAllocationDefinition; d == nil || d.WebhookURL != "https://example.net/a" || d.APIVersion != DefaultWebhookAPIVersion {
+			check: func(e model.Enrollable) string {
+				if d := e.Common().CustomAllocationDefinition; d == nil || d.WebhookURL != "https://example.net/a" || d.APIVersion != DefaultWebhookAPIVersion {
 					return "webhook not set"
 				}
 				return ""
@@ -190,13 +190,13 @@ func TestApplyFields(t *testing.T) {
 		},
 		{
 			name: "webhook version kept on a custom entity",
-			start: func(f Fields) {
-				*f.AllocationPolicy = model.AllocationCustom
-				*f.CustomAllocationDefinition = &model.CustomAllocationDefinition{WebhookURL: "u", APIVersion: "v"}
+			start: func(e model.Enrollable) {
+				e.Common().AllocationPolicy = model.AllocationCustom
+				e.Common().CustomAllocationDefinition = &model.CustomAllocationDefinition{WebhookURL: "u", APIVersion: "v"}
 			},
 			args: []string{"--webhook-url", "w"},
-			check: func(f Fields) string {
-				if d := *f.CustomAllocationDefinition; d.WebhookURL != "w" || d.APIVersion != "v" {
+			check: func(e model.Enrollable) string {
+				if d := e.Common().CustomAllocationDefinition; d.WebhookURL != "w" || d.APIVersion != "v" {
 					return "webhook " + d.WebhookURL + " " + d.APIVersion
 				}
 				return ""
@@ -204,13 +204,13 @@ func TestApplyFields(t *testing.T) {
 		},
 		{
 			name: "webhook dropped when the policy changes",
-			start: func(f Fields) {
-				*f.AllocationPolicy = model.AllocationCustom
-				*f.CustomAllocationDefinition = &model.CustomAllocationDefinition{WebhookURL: "u", APIVersion: "v"}
+			start: func(e model.Enrollable) {
+				e.Common().AllocationPolicy = model.AllocationCustom
+				e.Common().CustomAllocationDefinition = &model.CustomAllocationDefinition{WebhookURL: "u", APIVersion: "v"}
 			},
 			args: []string{"--allocation-policy", "hashed"},
-			check: func(f Fields) string {
-				if *f.CustomAllocationDefinition != nil {
+			check: func(e model.Enrollable) string {
+				if e.Common().CustomAllocationDefinition != nil {
 					return "webhook kept"
 				}
 				return ""
@@ -221,9 +221,9 @@ func TestApplyFields(t *testing.T) {
 		{
 			name: "twin, edge and policy",
 			args: []string{"--initial-twin-tags", `{ "site": "lab" }`, "--initial-twin-properties", `{"n":1}`, "--edge", "--reprovision-policy", "reprovisionandresetdata"},
-			check: func(f Fields) string {
-				tw := *f.InitialTwin
-				if string(tw.Tags) != `{"site":"lab"}` || string(tw.Properties.Desired) != `{"n":1}` || !(*f.Capabilities).IoTEdge || (*f.ReprovisionPolicy).Name() != "reprovision-and-reset" {
+			check: func(e model.Enrollable) string {
+				tw := e.Common().InitialTwin
+				if string(tw.Tags) != `{"site":"lab"}` || string(tw.Properties.Desired) != `{"n":1}` || !e.Common().Capabilities.IoTEdge || e.Common().ReprovisionPolicy.Name() != "reprovision-and-reset" {
 					return "not applied"
 				}
 				return ""
@@ -233,8 +233,8 @@ func TestApplyFields(t *testing.T) {
 			name:  "twin cleared",
 			start: fill,
 			args:  []string{"--initial-twin-tags", "", "--edge=false"},
-			check: func(f Fields) string {
-				if *f.InitialTwin != nil || (*f.Capabilities).IoTEdge {
+			check: func(e model.Enrollable) string {
+				if e.Common().InitialTwin != nil || e.Common().Capabilities.IoTEdge {
 					return "twin or edge kept"
 				}
 				return ""
@@ -242,12 +242,12 @@ func TestApplyFields(t *testing.T) {
 		},
 		{
 			name: "twin properties cleared, tags kept",
-			start: func(f Fields) {
-				*f.InitialTwin = &model.InitialTwin{Tags: json.RawMessage(`{"a":1}`), Properties: &model.InitialTwinProperties{Desired: json.RawMessage(`{"b":2}`)}}
+			start: func(e model.Enrollable) {
+				e.Common().InitialTwin = &model.InitialTwin{Tags: json.RawMessage(`{"a":1}`), Properties: &model.InitialTwinProperties{Desired: json.RawMessage(`{"b":2}`)}}
 			},
 			args: []string{"--initial-twin-properties", " "},
-			check: func(f Fields) string {
-				if tw := *f.InitialTwin; tw == nil || tw.Properties != nil || string(tw.Tags) != `{"a":1}` {
+			check: func(e model.Enrollable) string {
+				if tw := e.Common().InitialTwin; tw == nil || tw.Properties != nil || string(tw.Tags) != `{"a":1}` {
 					return "twin wrong"
 				}
 				return ""
@@ -256,29 +256,29 @@ func TestApplyFields(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			for _, f := range []Fields{Of(&model.IndividualEnrollment{}), Of(&model.EnrollmentGroup{})} {
+			for _, e := range []model.Enrollable{&model.IndividualEnrollment{}, &model.EnrollmentGroup{}} {
 				if tt.start != nil {
-					tt.start(f)
+					tt.start(e)
 				}
 				fl, err := parse(t, true, tt.args...)
 				if err == nil {
-					err = fl.ApplyFields(f)
+					err = fl.ApplyFields(e)
 				}
 				if tt.wantError != "" {
 					want := tt.wantError
 					if strings.Contains(want, "%s") {
-						want = fmt.Sprintf(want, f.Name)
+						want = fmt.Sprintf(want, command(e.Kind()))
 					}
 					if err == nil || err.Error() != want {
-						t.Fatalf("%s: err = %v, want %q", f.Name, err, want)
+						t.Fatalf("%s: err = %v, want %q", command(e.Kind()), err, want)
 					}
 					continue
 				}
 				if err != nil {
-					t.Fatalf("%s: %v", f.Name, err)
+					t.Fatalf("%s: %v", command(e.Kind()), err)
 				}
-				if msg := tt.check(f); msg != "" {
-					t.Fatalf("%s: %s", f.Name, msg)
+				if msg := tt.check(e); msg != "" {
+					t.Fatalf("%s: %s", command(e.Kind()), msg)
 				}
 			}
 		})
@@ -317,24 +317,24 @@ func TestMechanism(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			for _, f := range []Fields{Of(&model.IndividualEnrollment{EnrollmentCommon: model.EnrollmentCommon{Attestation: tt.current}}), Of(&model.EnrollmentGroup{EnrollmentCommon: model.EnrollmentCommon{Attestation: tt.current}})} {
+			for _, e := range []model.Enrollable{&model.IndividualEnrollment{EnrollmentCommon: model.EnrollmentCommon{Attestation: tt.current}}, &model.EnrollmentGroup{EnrollmentCommon: model.EnrollmentCommon{Attestation: tt.current}}} {
 				fl, err := parse(t, tt.update, tt.args...)
 				if err != nil {
 					t.Fatal(err)
 				}
-				a, err := fl.Mechanism(f, tt.update, testTypes, missing, mixed)
+				a, err := fl.Mechanism(e, tt.update, testTypes, missing, mixed)
 				if tt.wantErr != "" {
 					want := tt.wantErr
 					if strings.Contains(want, "%s") {
-						want = fmt.Sprintf(want, f.Name)
+						want = fmt.Sprintf(want, command(e.Kind()))
 					}
 					if err == nil || err.Error() != want {
-						t.Fatalf("%s: err = %v, want %q", f.Name, err, want)
+						t.Fatalf("%s: err = %v, want %q", command(e.Kind()), err, want)
 					}
 					continue
 				}
 				if err != nil || a.Type != tt.wantType || (a == tt.current) != tt.kept {
-					t.Fatalf("%s: %+v (kept %v), %v; want %s, kept %v", f.Name, a, a == tt.current, err, tt.wantType, tt.kept)
+					t.Fatalf("%s: %+v (kept %v), %v; want %s, kept %v", command(e.Kind()), a, a == tt.current, err, tt.wantType, tt.kept)
 				}
 			}
 		})

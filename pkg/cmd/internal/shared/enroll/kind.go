@@ -19,50 +19,51 @@ import (
 // maxCompletions bounds how many IDs completion fetches.
 const maxCompletions = 1000
 
-// Kind describes one kind of entity to the shared code: how the service
-// reads and writes it and how messages name it.
-type Kind[E Entity] struct {
-	// Noun names the entity in messages ("enrollment", "enrollment
-	// group"); Command is its CLI noun ("enrollment", "group").
-	Noun, Command string
-
+// Kind describes one kind of entity, T through its pointer P, to the
+// shared code: the service calls that read and write it, and the columns
+// it prints with. What the model says of the kind (model.EnrollmentKind)
+// it does not repeat.
+type Kind[T any, P model.EnrollablePointer[T]] struct {
 	// The service calls, as method expressions of *dps.Client.
-	Get            func(c *dps.Client, ctx context.Context, id string) (*E, error)
+	Get            func(c *dps.Client, ctx context.Context, id string) (*T, error)
 	GetAttestation func(c *dps.Client, ctx context.Context, id string) (*model.AttestationMechanism, error)
-	Put            func(c *dps.Client, ctx context.Context, e *E, ifMatch string) (*E, error)
-	List           func(c *dps.Client, ctx context.Context, opts dps.QueryOptions) iter.Seq2[E, error]
+	Put            func(c *dps.Client, ctx context.Context, e *T, ifMatch string) (*T, error)
+	List           func(c *dps.Client, ctx context.Context, opts dps.QueryOptions) iter.Seq2[T, error]
 
 	// Detail are the table columns create and update print.
-	Detail []output.Column[E]
+	Detail []output.Column[T]
 
-	// Certificates picks the certificate slots of the entity's X.509
-	// attestation: an enrollment's client certificates, a group's signing
-	// certificates.
-	Certificates func(x *model.X509Attestation) **model.X509Certificates
 	// SameCertificate reports whether a certificate exported by its details
 	// only stands for the one the service holds; nil takes any to.
 	SameCertificate func(exported, held *model.X509CertificateWithInfo) bool
 }
 
+// kind returns the model's kind of T.
+func (*Kind[T, P]) kind() model.EnrollmentKind {
+	var p P
+	return p.Kind()
+}
+
 // Explain gives the usual service answers about entity id a clear
 // message, keeping the service error in the chain.
-func (k *Kind[E]) Explain(err error, id string) error {
+func (k *Kind[T, P]) Explain(err error, id string) error {
+	kind := k.kind()
 	switch {
 	case err == nil:
 		return nil
 	case dps.IsNotFound(err):
-		return cmdutil.Reword(err, "%s %q not found", k.Noun, id)
+		return cmdutil.Reword(err, "%s %q not found", kind, id)
 	case dps.IsConflict(err):
-		return cmdutil.Reword(err, "%s %q already exists (use \"dpsctl %s update\")", k.Noun, id, k.Command)
+		return cmdutil.Reword(err, "%s %q already exists (use \"dpsctl %s update\")", kind, id, command(kind))
 	case dps.IsPreconditionFailed(err):
-		return cmdutil.Reword(err, "%s %q was changed since it was read (its etag no longer matches); read it again, or use --force to overwrite", k.Noun, id)
+		return cmdutil.Reword(err, "%s %q was changed since it was read (its etag no longer matches); read it again, or use --force to overwrite", kind, id)
 	}
 	return err
 }
 
 // Read fetches entity id; withAttestation fetches its attestation mechanism
 // as well, which the service returns with its keys.
-func (k *Kind[E]) Read(ctx context.Context, c *dps.Client, id string, withAttestation bool) (*E, error) {
+func (k *Kind[T, P]) Read(ctx context.Context, c *dps.Client, id string, withAttestation bool) (*T, error) {
 	e, err := k.Get(c, ctx, id)
 	if err != nil {
 		return nil, k.Explain(err, id)
@@ -72,13 +73,13 @@ func (k *Kind[E]) Read(ctx context.Context, c *dps.Client, id string, withAttest
 		if err != nil {
 			return nil, err
 		}
-		*Of(e).Attestation = a
+		P(e).Common().Attestation = a
 	}
 	return e, nil
 }
 
 // ReadAttestation fetches the attestation mechanism of entity id.
-func (k *Kind[E]) ReadAttestation(ctx context.Context, c *dps.Client, id string) (*model.AttestationMechanism, error) {
+func (k *Kind[T, P]) ReadAttestation(ctx context.Context, c *dps.Client, id string) (*model.AttestationMechanism, error) {
 	a, err := k.GetAttestation(c, ctx, id)
 	if err != nil {
 		return nil, k.Explain(err, id)
@@ -87,27 +88,27 @@ func (k *Kind[E]) ReadAttestation(ctx context.Context, c *dps.Client, id string)
 }
 
 // ListIDs lists up to a thousand IDs, for completion.
-func (k *Kind[E]) ListIDs(ctx context.Context, c *dps.Client) ([]string, error) {
-	return cmdutil.CollectIDs(k.List(c, ctx, dps.QueryOptions{}), func(e E) string { return *Of(&e).ID }, maxCompletions)
+func (k *Kind[T, P]) ListIDs(ctx context.Context, c *dps.Client) ([]string, error) {
+	return cmdutil.CollectIDs(k.List(c, ctx, dps.QueryOptions{}), func(e T) string { return P(&e).ID() }, maxCompletions)
 }
 
 // ParseFile decodes the entity of a --from-file document: one JSON object
 // in the form "-o json" prints.
-func (k *Kind[E]) ParseFile(name string, data []byte) (*E, error) {
+func (k *Kind[T, P]) ParseFile(name string, data []byte) (*T, error) {
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 {
 		return nil, fmt.Errorf("--%s %s: empty", FlagFromFile, name)
 	}
 	if trimmed[0] != '{' {
-		return nil, fmt.Errorf("--%s %s: want one %s as a JSON object", FlagFromFile, name, k.Noun)
+		return nil, fmt.Errorf("--%s %s: want one %s as a JSON object", FlagFromFile, name, k.kind())
 	}
-	e := new(E)
+	e := new(T)
 	dec := json.NewDecoder(bytes.NewReader(trimmed))
 	if err := dec.Decode(e); err != nil {
 		return nil, fmt.Errorf("--%s %s: %v", FlagFromFile, name, err)
 	}
 	if dec.More() {
-		return nil, fmt.Errorf("--%s %s: trailing data after the %s", FlagFromFile, name, k.Noun)
+		return nil, fmt.Errorf("--%s %s: trailing data after the %s", FlagFromFile, name, k.kind())
 	}
 	return e, nil
 }
@@ -115,13 +116,12 @@ func (k *Kind[E]) ParseFile(name string, data []byte) (*E, error) {
 // RequireCertificates fails when an entity to be created carries a
 // certificate slot with details but no certificate, as in a "-o json"
 // export: the service never returns certificates.
-func (k *Kind[E]) RequireCertificates(e *E) error {
-	f := Of(e)
-	a := *f.Attestation
+func (k *Kind[T, P]) RequireCertificates(e *T) error {
+	a := P(e).Common().Attestation
 	if a == nil || a.X509 == nil {
 		return nil
 	}
-	slots := *k.Certificates(a.X509)
+	slots := *k.kind().Certificates(a.X509)
 	if slots == nil {
 		return nil
 	}
@@ -130,7 +130,7 @@ func (k *Kind[E]) RequireCertificates(e *E) error {
 		c    *model.X509CertificateWithInfo
 	}{{FlagCertificate, slots.Primary}, {FlagSecondaryCertificate, slots.Secondary}} {
 		if slot.c != nil && slot.c.Certificate == "" {
-			return cmdutil.FlagErrorf("the %s has no certificate for --%s (the service returns only certificate details); give --%s", f.Name, slot.flag, slot.flag)
+			return cmdutil.FlagErrorf("the %s has no certificate for --%s (the service returns only certificate details); give --%s", command(k.kind()), slot.flag, slot.flag)
 		}
 	}
 	return nil
@@ -139,8 +139,8 @@ func (k *Kind[E]) RequireCertificates(e *E) error {
 // Start returns the entity a create begins with: an empty one, or the one
 // of the --from-file document name ("-" reads ios), without what the
 // service owns.
-func (k *Kind[E]) Start(ios *iostreams.IOStreams, name string) (*E, error) {
-	e := new(E)
+func (k *Kind[T, P]) Start(ios *iostreams.IOStreams, name string) (*T, error) {
+	e := new(T)
 	if name != "" {
 		data, err := cmdutil.ReadFile(ios, name)
 		if err != nil {
@@ -150,27 +150,27 @@ func (k *Kind[E]) Start(ios *iostreams.IOStreams, name string) (*E, error) {
 			return nil, err
 		}
 	}
-	ClearServerFields(e)
+	ClearServerFields(P(e))
 	return e, nil
 }
 
 // Create writes e, which the service must not hold yet, and prints what it
 // made of it with p.
-func (k *Kind[E]) Create(s cmdutil.Service, p *output.Printer, e *E) error {
+func (k *Kind[T, P]) Create(s cmdutil.Service, p *output.Printer, e *T) error {
 	c, err := s.Client(s.Ctx)
 	if err != nil {
 		return err
 	}
 	created, err := k.Put(c, s.Ctx, e, "")
 	if err != nil {
-		return k.Explain(err, *Of(e).ID)
+		return k.Explain(err, P(e).ID())
 	}
 	return output.Print(p, *created, k.Detail)
 }
 
 // UpdateFlags defines --etag and --force of an update verb.
-func (k *Kind[E]) UpdateFlags(cmd *cobra.Command, etag *string, force *bool) {
-	name := Of(new(E)).Name
+func (k *Kind[T, P]) UpdateFlags(cmd *cobra.Command, etag *string, force *bool) {
+	name := command(k.kind())
 	cmd.Flags().StringVar(etag, "etag", "", "Write only if the "+name+" still has this etag")
 	cmd.Flags().BoolVar(force, "force", false, "Overwrite even if the "+name+" changed since it was read")
 	_ = cmd.RegisterFlagCompletionFunc("etag", cobra.NoFileCompletions)
@@ -193,7 +193,7 @@ func CheckUpdate(etag string, force bool, validate func() error, changed map[str
 }
 
 // UpdateInput is what an update verb passes to Kind.Update.
-type UpdateInput[E Entity] struct {
+type UpdateInput[T any] struct {
 	cmdutil.Service
 
 	ID       string
@@ -202,7 +202,7 @@ type UpdateInput[E Entity] struct {
 	Force    bool   // --force: If-Match: *
 
 	// Apply changes the entity read as the flags say.
-	Apply func(e *E) error
+	Apply func(e *T) error
 	// Explain rewords an error of the write; nil uses Kind.Explain.
 	Explain func(err error, id string) error
 }
@@ -211,7 +211,7 @@ type UpdateInput[E Entity] struct {
 // kept), lays a --from-file document over it, applies the flags and writes
 // it back only if it is still at the etag read (or at --etag, or whatever
 // it is with --force), then prints it.
-func (k *Kind[E]) Update(in UpdateInput[E]) error {
+func (k *Kind[T, P]) Update(in UpdateInput[T]) error {
 	p, err := in.Printer()
 	if err != nil {
 		return err
@@ -230,7 +230,7 @@ func (k *Kind[E]) Update(in UpdateInput[E]) error {
 	if err != nil {
 		return err
 	}
-	ifMatch := *Of(e).ETag
+	ifMatch := P(e).Common().ETag
 	switch {
 	case in.Force:
 		ifMatch = "*"
@@ -243,7 +243,7 @@ func (k *Kind[E]) Update(in UpdateInput[E]) error {
 			return err
 		}
 	}
-	ClearServerFields(e)
+	ClearServerFields(P(e))
 	if err := in.Apply(e); err != nil {
 		return err
 	}
@@ -269,14 +269,14 @@ var serverOwned = map[string]bool{
 // overlay replaces the top-level members of current with those of a
 // --from-file document. Masked keys and certificate details without the
 // certificate keep what the service has.
-func (k *Kind[E]) overlay(current *E, name string, data []byte) (*E, error) {
+func (k *Kind[T, P]) overlay(current *T, name string, data []byte) (*T, error) {
 	incoming, err := k.ParseFile(name, data)
 	if err != nil {
 		return nil, err
 	}
-	in, cur := Of(incoming), Of(current)
-	if *in.ID != "" && !strings.EqualFold(*in.ID, *cur.ID) {
-		return nil, cmdutil.FlagErrorf("--%s %s is %s %q, not %q", FlagFromFile, name, k.Noun, *in.ID, *cur.ID)
+	in, cur := P(incoming), P(current)
+	if in.ID() != "" && !strings.EqualFold(in.ID(), cur.ID()) {
+		return nil, cmdutil.FlagErrorf("--%s %s is %s %q, not %q", FlagFromFile, name, k.kind(), in.ID(), cur.ID())
 	}
 	var members map[string]json.RawMessage
 	if err := json.Unmarshal(bytes.TrimSpace(data), &members); err != nil {
@@ -295,7 +295,7 @@ func (k *Kind[E]) overlay(current *E, name string, data []byte) (*E, error) {
 			continue
 		}
 		if m == "attestation" {
-			if v, err = k.keepSecrets(*cur.Attestation, *in.Attestation); err != nil {
+			if v, err = k.keepSecrets(cur.Common().Attestation, in.Common().Attestation); err != nil {
 				return nil, err
 			}
 		}
@@ -305,7 +305,7 @@ func (k *Kind[E]) overlay(current *E, name string, data []byte) (*E, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := new(E)
+	e := new(T)
 	if err := json.Unmarshal(out, e); err != nil {
 		return nil, err
 	}
@@ -315,7 +315,7 @@ func (k *Kind[E]) overlay(current *E, name string, data []byte) (*E, error) {
 // keepSecrets fills masked keys and missing certificates of an exported
 // attestation from the current one, so a "-o json" round trip changes
 // nothing it did not mean to.
-func (k *Kind[E]) keepSecrets(current, incoming *model.AttestationMechanism) (json.RawMessage, error) {
+func (k *Kind[T, P]) keepSecrets(current, incoming *model.AttestationMechanism) (json.RawMessage, error) {
 	if incoming == nil {
 		return json.Marshal(current)
 	}
@@ -333,7 +333,7 @@ func (k *Kind[E]) keepSecrets(current, incoming *model.AttestationMechanism) (js
 		}
 		if in.X509 != nil && current.X509 != nil {
 			x := *in.X509
-			if exported, held := k.Certificates(&x), *k.Certificates(current.X509); *exported != nil && held != nil {
+			if exported, held := k.kind().Certificates(&x), *k.kind().Certificates(current.X509); *exported != nil && held != nil {
 				slots := **exported
 				slots.Primary = k.keepCertificate(slots.Primary, held.Primary)
 				slots.Secondary = k.keepCertificate(slots.Secondary, held.Secondary)
@@ -347,7 +347,7 @@ func (k *Kind[E]) keepSecrets(current, incoming *model.AttestationMechanism) (js
 
 // keepCertificate returns the certificate the service holds in place of
 // one exported by its details only that stands for it.
-func (k *Kind[E]) keepCertificate(exported, held *model.X509CertificateWithInfo) *model.X509CertificateWithInfo {
+func (k *Kind[T, P]) keepCertificate(exported, held *model.X509CertificateWithInfo) *model.X509CertificateWithInfo {
 	if exported != nil && exported.Certificate == "" && (k.SameCertificate == nil || k.SameCertificate(exported, held)) {
 		return held
 	}
