@@ -23,6 +23,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/dpsctl/dpsctl/pkg/apierr"
 )
 
 // APIVersion is the IoT hub device API version of the requests.
@@ -238,5 +240,5 @@ func (c *Client) Send(ctx context.Context, m Message) error {
 	if res.StatusCode >= 200 && res.StatusCode < 300 {
 		return nil
 	}
-	return newError(http.MethodPost, path, res, body)
+	return &Error{*apierr.DecodeHub(http.MethodPost, path, res, body, c.now())}
 }

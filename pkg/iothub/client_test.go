@@ -145,7 +145,7 @@ func TestSend(t *testing.T) {
 			reply: answer{status: 401, body: `{"Message":"ErrorCode:IotHubUnauthorizedAccess;Unauthorized","ExceptionMessage":"Tracking ID:abc123-G:0-TimeStamp:01/02/2025 03:04:05"}`},
 			check: func(t *testing.T, err error, got []received, host string) {
 				var e *Error
-				if !errors.As(err, &e) || !IsDenied(err) || e.ErrorCode != "IotHubUnauthorizedAccess" || e.Message != "Unauthorized" || e.TrackingID != "abc123-G:0" {
+				if !errors.As(err, &e) || !IsDenied(err) || e.Code != "IotHubUnauthorizedAccess" || e.Message != "Unauthorized" || e.TrackingID != "abc123-G:0" {
 					t.Fatalf("err %#v", err)
 				}
 			},
@@ -156,7 +156,7 @@ func TestSend(t *testing.T) {
 			reply: answer{status: 404, body: `{"errorCode":404001,"message":"Device not found","trackingId":"t"}`},
 			check: func(t *testing.T, err error, got []received, host string) {
 				var e *Error
-				if !errors.As(err, &e) || IsDenied(err) || e.ErrorCode != "404001" || e.TrackingID != "t" {
+				if !errors.As(err, &e) || IsDenied(err) || e.Code != "404001" || e.TrackingID != "t" {
 					t.Fatalf("err %#v", err)
 				}
 				if err.Error() != "POST /devices/d/messages/events: 404 Not Found: 404001: Device not found (trackingId t)" {
@@ -170,7 +170,7 @@ func TestSend(t *testing.T) {
 			reply: answer{status: 403, header: map[string]string{"IotHub-ErrorCode": "DeviceDisabled"}},
 			check: func(t *testing.T, err error, got []received, host string) {
 				var e *Error
-				if !errors.As(err, &e) || e.ErrorCode != "DeviceDisabled" || !IsDenied(err) {
+				if !errors.As(err, &e) || e.Code != "DeviceDisabled" || !IsDenied(err) {
 					t.Fatalf("err %#v", err)
 				}
 			},
