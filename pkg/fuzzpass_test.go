@@ -226,7 +226,7 @@ func (p *fuzzPlan) next(now time.Time, left int) (time.Duration, error) {
 	// of the deadline does not start.
 	if !p.hard.IsZero() && now.Add(d+30*time.Second).After(p.hard) {
 		return 0, fmt.Errorf("%s left before the test's deadline, too little to fuzz for %s and stop; "+
-			"raise go test's -timeout or lower DPSCTL_FUZZ_BUDGET", p.hard.Sub(now).Round(time.Second), d)
+			"raise go test's -timeout (a first pass on empty caches builds for minutes)", p.hard.Sub(now).Round(time.Second), d)
 	}
 	return d, nil
 }
