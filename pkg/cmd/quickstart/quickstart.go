@@ -16,7 +16,6 @@ import (
 
 	"github.com/dpsctl/dpsctl/pkg/certs"
 	"github.com/dpsctl/dpsctl/pkg/cmd/device/shared"
-	groupshared "github.com/dpsctl/dpsctl/pkg/cmd/group/shared"
 	tpmshared "github.com/dpsctl/dpsctl/pkg/cmd/tpm/shared"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
 	"github.com/dpsctl/dpsctl/pkg/config"
@@ -172,7 +171,7 @@ var Columns = []output.Column[Device]{
 		return hubField(d, func(h *HubDevice) string { return strconv.FormatInt(h.DeviceToCloudMessageCount, 10) })
 	}},
 	{Header: "LAST ACTIVITY", Value: func(d Device) string {
-		return hubField(d, func(h *HubDevice) string { return groupshared.Time(h.LastActivityTime) })
+		return hubField(d, func(h *HubDevice) string { return cmdutil.Timestamp(h.LastActivityTime) })
 	}},
 }
 

@@ -3,7 +3,7 @@ package shared
 import (
 	"strconv"
 
-	groupshared "github.com/dpsctl/dpsctl/pkg/cmd/group/shared"
+	"github.com/dpsctl/dpsctl/pkg/cmdutil"
 	"github.com/dpsctl/dpsctl/pkg/model"
 	"github.com/dpsctl/dpsctl/pkg/output"
 )
@@ -21,8 +21,8 @@ var Columns = []output.Column[result]{
 	{Header: "GROUP", Value: GroupID},
 	{Header: "ERROR", Value: ErrorText},
 	{Header: "PAYLOAD", Value: func(r result) string { return string(r.Payload) }},
-	{Header: "CREATED", Value: func(r result) string { return groupshared.Time(r.CreatedDateTimeUTC) }},
-	{Header: "LAST UPDATED", Value: func(r result) string { return groupshared.Time(r.LastUpdatedDateTimeUTC) }},
+	{Header: "CREATED", Value: func(r result) string { return cmdutil.Timestamp(r.CreatedDateTimeUTC) }},
+	{Header: "LAST UPDATED", Value: func(r result) string { return cmdutil.Timestamp(r.LastUpdatedDateTimeUTC) }},
 }
 
 // Attestation names the attestation the result reports.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/dpsctl/dpsctl/pkg/certs"
 	"github.com/dpsctl/dpsctl/pkg/cmd/enrollment/shared"
+	"github.com/dpsctl/dpsctl/pkg/cmd/internal/shared/enroll"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
 	"github.com/dpsctl/dpsctl/pkg/model"
 	"github.com/dpsctl/dpsctl/pkg/tpm"
@@ -208,7 +209,7 @@ func (opts *CreateOptions) check(e *model.IndividualEnrollment) error {
 			}
 			return "--" + flag + " " + path
 		}
-		return fmt.Sprintf("--%s %s (%s)", shared.FlagFromFile, fl.FromFile, field)
+		return fmt.Sprintf("--%s %s (%s)", enroll.FlagFromFile, fl.FromFile, field)
 	}
 	switch {
 	case a.Type == model.AttestationTPM && a.TPM != nil && a.TPM.EndorsementKey != "":
@@ -229,8 +230,8 @@ func (opts *CreateOptions) check(e *model.IndividualEnrollment) error {
 			flag, path, field string
 			c                 *model.X509CertificateWithInfo
 		}{
-			{shared.FlagCertificate, fl.Certificate, "primary certificate", cc.Primary},
-			{shared.FlagSecondaryCertificate, fl.SecondaryCertificate, "secondary certificate", cc.Secondary},
+			{enroll.FlagCertificate, fl.Certificate, "primary certificate", cc.Primary},
+			{enroll.FlagSecondaryCertificate, fl.SecondaryCertificate, "secondary certificate", cc.Secondary},
 		} {
 			if slot.c == nil || strings.TrimSpace(slot.c.Certificate) == "" {
 				continue

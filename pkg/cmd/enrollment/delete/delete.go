@@ -58,6 +58,6 @@ func deleteRun(opts *DeleteOptions) error {
 		Delete: func(ctx context.Context, c *dps.Client, id string) error {
 			return c.DeleteEnrollment(ctx, id, opts.ETag)
 		},
-		Explain: shared.Explain,
+		Explain: shared.Kind.Explain,
 	})
 }

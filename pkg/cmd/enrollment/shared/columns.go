@@ -1,5 +1,6 @@
-// Package shared holds what the enrollment verbs share: table columns,
-// ID completion, the create/update flag bundle and --from-file parsing.
+// Package shared holds what the enrollment verbs share beyond package
+// enroll: the Kind, table columns, ID completion and the flags only
+// enrollments have.
 package shared
 
 import (

@@ -12,27 +12,10 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// Flag names of the bundle.
+// Names of the flags only enrollments have; the shared ones are enroll.Flag*.
 const (
-	FlagAttestation           = enroll.FlagAttestation
-	FlagEndorsementKey        = "endorsement-key"
-	FlagCertificate           = enroll.FlagCertificate
-	FlagSecondaryCertificate  = enroll.FlagSecondaryCertificate
-	FlagPrimaryKey            = enroll.FlagPrimaryKey
-	FlagSecondaryKey          = enroll.FlagSecondaryKey
-	FlagDeviceID              = "device-id"
-	FlagIoTHubs               = enroll.FlagIoTHubs
-	FlagAddIoTHub             = enroll.FlagAddIoTHub
-	FlagRemoveIoTHub          = enroll.FlagRemoveIoTHub
-	FlagAllocationPolicy      = enroll.FlagAllocationPolicy
-	FlagWebhookURL            = enroll.FlagWebhookURL
-	FlagWebhookAPIVersion     = enroll.FlagWebhookAPIVersion
-	FlagProvisioningStatus    = enroll.FlagProvisioningStatus
-	FlagReprovisionPolicy     = enroll.FlagReprovisionPolicy
-	FlagEdge                  = enroll.FlagEdge
-	FlagInitialTwinTags       = enroll.FlagInitialTwinTags
-	FlagInitialTwinProperties = enroll.FlagInitialTwinProperties
-	FlagFromFile              = enroll.FlagFromFile
+	FlagEndorsementKey = "endorsement-key"
+	FlagDeviceID       = "device-id"
 )
 
 // Flags is the flag bundle of "enrollment create" and "enrollment update":
@@ -105,14 +88,14 @@ func (fl *Flags) Apply(e *model.IndividualEnrollment, update bool) error {
 // attestationFlags are the flags of each attestation type.
 var attestationFlags = []enroll.TypeFlags{
 	{Type: model.AttestationTPM, Flags: []string{FlagEndorsementKey}},
-	{Type: model.AttestationX509, Flags: []string{FlagCertificate, FlagSecondaryCertificate}},
-	{Type: model.AttestationSymmetricKey, Flags: []string{FlagPrimaryKey, FlagSecondaryKey}},
+	{Type: model.AttestationX509, Flags: []string{enroll.FlagCertificate, enroll.FlagSecondaryCertificate}},
+	{Type: model.AttestationSymmetricKey, Flags: []string{enroll.FlagPrimaryKey, enroll.FlagSecondaryKey}},
 }
 
 func (fl *Flags) applyAttestation(e *model.IndividualEnrollment, update bool) error {
 	a, err := fl.Mechanism(e, update, attestationFlags,
-		cmdutil.FlagErrorf("--%s is required: tpm, x509 or symmetric-key", FlagAttestation),
-		cmdutil.FlagErrorf("--%s, --%s and --%s/--%s belong to different attestation mechanisms; give only one kind", FlagEndorsementKey, FlagCertificate, FlagPrimaryKey, FlagSecondaryKey))
+		cmdutil.FlagErrorf("--%s is required: tpm, x509 or symmetric-key", enroll.FlagAttestation),
+		cmdutil.FlagErrorf("--%s, --%s and --%s/--%s belong to different attestation mechanisms; give only one kind", FlagEndorsementKey, enroll.FlagCertificate, enroll.FlagPrimaryKey, enroll.FlagSecondaryKey))
 	if err != nil {
 		return err
 	}
@@ -145,21 +128,21 @@ func (fl *Flags) applyX509(a *model.AttestationMechanism) error {
 		a.X509 = &model.X509Attestation{}
 	}
 	x := a.X509
-	if fl.Given(FlagCertificate) || fl.Given(FlagSecondaryCertificate) {
+	if fl.Given(enroll.FlagCertificate) || fl.Given(enroll.FlagSecondaryCertificate) {
 		if x.ClientCertificates == nil {
 			x.ClientCertificates = &model.X509Certificates{}
 		}
 		x.SigningCertificates, x.CAReferences = nil, nil
 	}
-	if fl.Given(FlagCertificate) {
-		c, err := enroll.ReadCertificate(FlagCertificate, fl.Certificate)
+	if fl.Given(enroll.FlagCertificate) {
+		c, err := enroll.ReadCertificate(enroll.FlagCertificate, fl.Certificate)
 		if err != nil {
 			return err
 		}
 		x.ClientCertificates.Primary = c
 	}
-	if fl.Given(FlagSecondaryCertificate) {
-		c, err := enroll.ReadCertificate(FlagSecondaryCertificate, fl.SecondaryCertificate)
+	if fl.Given(enroll.FlagSecondaryCertificate) {
+		c, err := enroll.ReadCertificate(enroll.FlagSecondaryCertificate, fl.SecondaryCertificate)
 		if err != nil {
 			return err
 		}
@@ -167,7 +150,7 @@ func (fl *Flags) applyX509(a *model.AttestationMechanism) error {
 	}
 	if cc := x.ClientCertificates; cc == nil || (cc.Primary == nil && cc.Secondary == nil) {
 		if x.SigningCertificates == nil && x.CAReferences == nil {
-			return cmdutil.FlagErrorf("x509 attestation needs --%s", FlagCertificate)
+			return cmdutil.FlagErrorf("x509 attestation needs --%s", enroll.FlagCertificate)
 		}
 	}
 	return nil
@@ -184,10 +167,4 @@ func CertificateCN(path string) (string, error) {
 		return "", fmt.Errorf("%s: the certificate has no subject common name", path)
 	}
 	return cs[0].Subject.CommonName, nil
-}
-
-// ParseFile decodes the enrollment of a --from-file document: one JSON
-// object in the form "-o json" prints.
-func ParseFile(name string, data []byte) (*model.IndividualEnrollment, error) {
-	return Kind.ParseFile(name, data)
 }

@@ -21,7 +21,7 @@ func TestApplyKeepsUnnamedFields(t *testing.T) {
 		},
 	}
 	before, _ := json.Marshal(e)
-	fl := Flags{Flags: enroll.Flags{ProvisioningStatus: "disabled", Changed: map[string]bool{FlagProvisioningStatus: true}}}
+	fl := Flags{Flags: enroll.Flags{ProvisioningStatus: "disabled", Changed: map[string]bool{enroll.FlagProvisioningStatus: true}}}
 	if err := fl.Apply(e, true); err != nil {
 		t.Fatal(err)
 	}
@@ -37,14 +37,14 @@ func TestApplyKeepsUnnamedFields(t *testing.T) {
 
 func TestApplyHubs(t *testing.T) {
 	e := &model.IndividualEnrollment{EnrollmentCommon: model.EnrollmentCommon{Attestation: &model.AttestationMechanism{Type: model.AttestationSymmetricKey}, IoTHubs: []string{"a.net", "b.net"}}}
-	fl := Flags{Flags: enroll.Flags{AddIoTHubs: []string{"c.net", "A.NET", " "}, RemoveIoTHubs: []string{"b.net"}, Changed: map[string]bool{FlagAddIoTHub: true, FlagRemoveIoTHub: true}}}
+	fl := Flags{Flags: enroll.Flags{AddIoTHubs: []string{"c.net", "A.NET", " "}, RemoveIoTHubs: []string{"b.net"}, Changed: map[string]bool{enroll.FlagAddIoTHub: true, enroll.FlagRemoveIoTHub: true}}}
 	if err := fl.Apply(e, true); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Join(e.IoTHubs, ",") != "a.net,c.net" {
 		t.Fatalf("hubs %v", e.IoTHubs)
 	}
-	fl = Flags{Flags: enroll.Flags{IoTHubs: []string{""}, Changed: map[string]bool{FlagIoTHubs: true}}}
+	fl = Flags{Flags: enroll.Flags{IoTHubs: []string{""}, Changed: map[string]bool{enroll.FlagIoTHubs: true}}}
 	if err := fl.Apply(e, true); err != nil || e.IoTHubs != nil {
 		t.Fatalf("clear: %v %v", e.IoTHubs, err)
 	}
@@ -56,7 +56,7 @@ func FuzzParseFile(f *testing.F) {
 	f.Add([]byte(`[]`))
 	f.Add([]byte(`{} {}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		e, err := ParseFile("fuzz.json", data)
+		e, err := Kind.ParseFile("fuzz.json", data)
 		if err != nil {
 			return
 		}

@@ -151,7 +151,7 @@ func groupKey(opts *ComputeKeyOptions) (string, error) {
 	}
 	a, err := c.GetGroupAttestation(opts.Ctx, opts.GroupID)
 	if err != nil {
-		return "", shared.Explain(err, opts.GroupID)
+		return "", shared.Kind.Explain(err, opts.GroupID)
 	}
 	if a.Type != model.AttestationSymmetricKey {
 		return "", fmt.Errorf("enrollment group %q uses %s attestation; device keys exist only for symmetric-key groups", opts.GroupID, a.Type)

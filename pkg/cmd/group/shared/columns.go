@@ -1,12 +1,12 @@
-// Package shared holds what the enrollment group verbs share: table columns,
-// ID completion, the create/update flag bundle and --from-file parsing.
+// Package shared holds what the enrollment group verbs share beyond package
+// enroll: the Kind, table columns, ID completion, the wording of errors
+// only groups have, and the flags and certificate checks only groups have.
 package shared
 
 import (
 	"slices"
 
 	"github.com/dpsctl/dpsctl/pkg/cmd/internal/shared/enroll"
-	"github.com/dpsctl/dpsctl/pkg/cmdutil"
 	"github.com/dpsctl/dpsctl/pkg/model"
 	"github.com/dpsctl/dpsctl/pkg/output"
 )
@@ -63,14 +63,11 @@ func mechanismColumns[T any](m func(T) *mechanism) []output.Column[T] {
 	)
 }
 
-// AttestationType returns the wire attestation type, "" when absent.
-func AttestationType(a *model.AttestationMechanism) string { return enroll.AttestationType(a) }
-
 // AttestationSummary names the attestation of a group: its wire type, and
 // for x509 whether the group holds signing certificates or references CA
 // certificates of the service.
 func AttestationSummary(a *model.AttestationMechanism) string {
-	t := AttestationType(a)
+	t := enroll.AttestationType(a)
 	if t != model.AttestationX509 || a.X509 == nil {
 		return t
 	}
@@ -99,7 +96,3 @@ func caReference(a *model.AttestationMechanism, secondary bool) string {
 	}
 	return a.X509.CAReferences.Primary
 }
-
-// Time shortens a service timestamp to RFC 3339 in whole seconds; text that
-// does not parse is returned as is.
-func Time(s string) string { return cmdutil.Timestamp(s) }

@@ -1,10 +1,7 @@
 package shared
 
 import (
-	"context"
-
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
-	"github.com/dpsctl/dpsctl/pkg/dps"
 	"github.com/spf13/cobra"
 )
 
@@ -13,8 +10,5 @@ import (
 // taking a group ID (--group) also wants multi, so that arguments already
 // given do not stop it.
 func CompleteIDs(f *cmdutil.Factory, multi bool) cobra.CompletionFunc {
-	return cmdutil.CompleteIDs(f, multi, ListIDs)
+	return cmdutil.CompleteIDs(f, multi, Kind.ListIDs)
 }
-
-// ListIDs lists up to a thousand group IDs, for completion.
-func ListIDs(ctx context.Context, c *dps.Client) ([]string, error) { return Kind.ListIDs(ctx, c) }

@@ -5,24 +5,20 @@ import (
 	"github.com/dpsctl/dpsctl/pkg/dps"
 )
 
-// Explain gives the usual service answers about enrollment group id a
-// clear message, keeping the service error in the chain.
-func Explain(err error, id string) error { return Kind.Explain(err, id) }
-
-// ExplainDelete is Explain for a delete, where a stale --etag is the only
+// ExplainDelete is Kind.Explain for a delete, where a stale --etag is the only
 // cause of a failed precondition.
 func ExplainDelete(err error, id string) error {
 	if dps.IsPreconditionFailed(err) {
 		return cmdutil.Reword(err, "enrollment group %q was not deleted: it changed since --etag was read (its etag no longer matches)", id)
 	}
-	return Explain(err, id)
+	return Kind.Explain(err, id)
 }
 
-// ExplainUpdate is Explain for the write of an update: with --etag, a
+// ExplainUpdate is Kind.Explain for the write of an update: with --etag, a
 // failed precondition means the group is no longer at that etag.
 func ExplainUpdate(err error, id, etag string) error {
 	if etag != "" && dps.IsPreconditionFailed(err) {
 		return cmdutil.Reword(err, "enrollment group %q is no longer at --etag %s (it changed since that etag was read); read it again, or use --force to overwrite", id, etag)
 	}
-	return Explain(err, id)
+	return Kind.Explain(err, id)
 }

@@ -13,10 +13,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// DefaultWebhookAPIVersion is used for custom allocation when
-// --webhook-api-version is not given.
-const DefaultWebhookAPIVersion = enroll.DefaultWebhookAPIVersion
-
 // Flag names of the bundle beyond those of enroll.Flags.
 const (
 	FlagCAReference          = "ca-reference"
@@ -256,14 +252,3 @@ func checkSigning(source string, cert *x509.Certificate, now time.Time) error {
 	}
 	return cmdutil.VerificationErrorf("%s cannot sign device certificates: %s (--%s sends it anyway)", source, strings.Join(reasons, "; "), FlagSkipChecks)
 }
-
-// ParseFile decodes the group of a --from-file document: one JSON object
-// in the form "-o json" prints.
-func ParseFile(name string, data []byte) (*model.EnrollmentGroup, error) {
-	return Kind.ParseFile(name, data)
-}
-
-// RequireCertificates fails when a group to be created carries a signing
-// certificate slot with details but no certificate, as in a "-o json"
-// export: the service never returns certificates.
-func RequireCertificates(g *model.EnrollmentGroup) error { return Kind.RequireCertificates(g) }

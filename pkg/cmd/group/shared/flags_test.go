@@ -10,6 +10,7 @@ import (
 
 	"github.com/dpsctl/dpsctl/pkg/certs"
 	"github.com/dpsctl/dpsctl/pkg/certs/certstest"
+	"github.com/dpsctl/dpsctl/pkg/cmd/internal/shared/enroll"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
 	"github.com/dpsctl/dpsctl/pkg/model"
 	"github.com/spf13/cobra"
@@ -153,7 +154,7 @@ func TestApply(t *testing.T) {
 		{
 			name: "custom allocation", args: []string{"--attestation", "symmetric-key", "--allocation-policy", "custom", "--webhook-url", "https://example.net/a"},
 			check: func(t *testing.T, g *model.EnrollmentGroup) {
-				if d := g.CustomAllocationDefinition; d == nil || d.WebhookURL != "https://example.net/a" || d.APIVersion != DefaultWebhookAPIVersion {
+				if d := g.CustomAllocationDefinition; d == nil || d.WebhookURL != "https://example.net/a" || d.APIVersion != enroll.DefaultWebhookAPIVersion {
 					t.Errorf("webhook %+v", d)
 				}
 			},
@@ -284,7 +285,7 @@ func TestParseFile(t *testing.T) {
 	good := filepath.Join(dir, "g.json")
 	os.WriteFile(good, []byte(`{"enrollmentGroupId":"g1","attestation":{"type":"symmetricKey"},"iotHubs":["a.net"]}`), 0o600)
 	data, _ := os.ReadFile(good)
-	g, err := ParseFile(good, data)
+	g, err := Kind.ParseFile(good, data)
 	if err != nil || g.EnrollmentGroupID != "g1" || g.IoTHubs[0] != "a.net" {
 		t.Fatalf("good: %+v %v", g, err)
 	}
@@ -294,7 +295,7 @@ func TestParseFile(t *testing.T) {
 		`{"a":1} {}`:    "trailing data",
 		`{"iotHubs":1}`: "cannot unmarshal",
 	} {
-		if _, err := ParseFile("f", []byte(in)); err == nil || !strings.Contains(err.Error(), want) {
+		if _, err := Kind.ParseFile("f", []byte(in)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want %q", in, err, want)
 		}
 	}
@@ -306,7 +307,7 @@ func FuzzParseFile(f *testing.F) {
 	f.Add([]byte(`[]`))
 	f.Add([]byte(`{`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		g, err := ParseFile("f", data)
+		g, err := Kind.ParseFile("f", data)
 		if err == nil && g == nil {
 			t.Fatal("nil group without error")
 		}
@@ -319,11 +320,11 @@ func TestRequireCertificates(t *testing.T) {
 			SigningCertificates: &model.X509Certificates{Primary: &model.X509CertificateWithInfo{Info: &model.X509CertificateInfo{}}},
 		}}},
 	}
-	if err := RequireCertificates(g); err == nil || !strings.Contains(err.Error(), "give --certificate") {
+	if err := Kind.RequireCertificates(g); err == nil || !strings.Contains(err.Error(), "give --certificate") {
 		t.Fatalf("err = %v", err)
 	}
 	g.Attestation.X509.SigningCertificates.Primary.Certificate = "PEM"
-	if err := RequireCertificates(g); err != nil {
+	if err := Kind.RequireCertificates(g); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -339,11 +340,5 @@ func TestAttestationSummary(t *testing.T) {
 		if got := AttestationSummary(a); got != want {
 			t.Errorf("AttestationSummary(%+v) = %q, want %q", a, got, want)
 		}
-	}
-	if got := Time("2025-01-02T03:04:05.1234567Z"); got != "2025-01-02T03:04:05Z" {
-		t.Errorf("Time = %q", got)
-	}
-	if got := Time("yesterday"); got != "yesterday" {
-		t.Errorf("Time = %q", got)
 	}
 }

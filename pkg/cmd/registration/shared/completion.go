@@ -32,7 +32,7 @@ func listIDs(ctx context.Context, c *dps.Client) ([]string, error) {
 		}
 		return len(ids) < maxCompletions
 	}
-	groups, err := groupshared.ListIDs(ctx, c)
+	groups, err := groupshared.Kind.ListIDs(ctx, c)
 	if err != nil {
 		return nil, err
 	}

@@ -25,7 +25,7 @@ func GroupRegistrations(ctx context.Context, c *dps.Client, groupID string, opts
 		n := 0
 		for s, err := range c.Registrations(ctx, groupID, opts) {
 			if err != nil {
-				yield(Registration{}, groupshared.Explain(err, groupID))
+				yield(Registration{}, groupshared.Kind.Explain(err, groupID))
 				return
 			}
 			n++
@@ -37,7 +37,7 @@ func GroupRegistrations(ctx context.Context, c *dps.Client, groupID string, opts
 			return
 		}
 		if _, err := c.GetGroup(ctx, groupID); dps.IsNotFound(err) {
-			yield(Registration{}, groupshared.Explain(err, groupID))
+			yield(Registration{}, groupshared.Kind.Explain(err, groupID))
 		}
 	}
 }
