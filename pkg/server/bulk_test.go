@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/dpsctl/dpsctl/pkg/model"
 	"github.com/dpsctl/dpsctl/pkg/store"
@@ -377,7 +378,36 @@ func refDecodeJSON(b []byte, v any) error {
 	if len(t) == 0 || t[0] != '{' {
 		return badRequest("the request body must be a JSON object")
 	}
+	// The service's limits, checked here independently of jsoncheck.go:
+	// UTF-8 by the standard library, depth by encoding/json's tokens.
+	if !utf8.Valid(t) {
+		return badRequest("the request body is not valid UTF-8")
+	}
+	if refTooDeep(t) {
+		return badRequest("the request body nests deeper than %d levels", MaxJSONDepth)
+	}
 	return decodeJSONStd(t, v)
+}
+
+// refTooDeep reports whether the JSON text nests objects and arrays deeper
+// than MaxJSONDepth before its first syntax error.
+func refTooDeep(t []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(t))
+	depth := 0
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			if depth++; depth > MaxJSONDepth {
+				return true
+			}
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+		}
+	}
 }
 
 // TestDecodeJSONAnswersAsEncodingJSON: the service's decoder gives the
@@ -403,6 +433,9 @@ func FuzzDecodeJSON(f *testing.F) {
 	for _, s := range bodySeeds {
 		f.Add([]byte(s))
 	}
+	// Refused by the service's limits, which encoding/json alone accepts.
+	f.Add([]byte("{\"mode\":\"c\xebeate\",\"enrollments\":[]}"))
+	f.Add([]byte(`{"enrollments":[{"initialTwin":{"tags":` + strings.Repeat(`{"a":`, MaxJSONDepth+1) + `1` + strings.Repeat(`}`, MaxJSONDepth+1) + `}}]}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var a, b bulkBody[model.IndividualEnrollment]
 		errA, errB := decodeJSON(body, &a), refDecodeJSON(body, &b)
