@@ -21,7 +21,6 @@ type LinkOptions struct {
 	IO      *iostreams.IOStreams
 	Hubs    func(context.Context) (linkedhub.Service, error)
 	Printer func() (*output.Printer, error)
-	Ctx     context.Context
 	Quiet   bool
 
 	HostName              string
@@ -56,12 +55,11 @@ enrollments that name it.`,
 				return cmdutil.FlagErrorf("--weight must be between 0 and %d", MaxWeight)
 			}
 			opts.HostName = args[0]
-			opts.Ctx = cmd.Context()
 			opts.Quiet = f.Quiet()
 			if runF != nil {
 				return runF(opts)
 			}
-			return linkRun(opts)
+			return linkRun(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().IntVar(&opts.Weight, "weight", 1, "Allocation weight in the hashed policy (0 to 1000)")
@@ -70,20 +68,20 @@ enrollments that name it.`,
 	return cmd
 }
 
-func linkRun(opts *LinkOptions) error {
+func linkRun(ctx context.Context, opts *LinkOptions) error {
 	p, err := opts.Printer()
 	if err != nil {
 		return err
 	}
-	svc, err := opts.Hubs(opts.Ctx)
+	svc, err := opts.Hubs(ctx)
 	if err != nil {
 		return err
 	}
-	before, err := svc.LinkedHubs(opts.Ctx)
+	before, err := svc.LinkedHubs(ctx)
 	if err != nil {
 		return err
 	}
-	h, err := svc.LinkHub(opts.Ctx, opts.HostName, opts.Weight, opts.ApplyAllocationPolicy)
+	h, err := svc.LinkHub(ctx, opts.HostName, opts.Weight, opts.ApplyAllocationPolicy)
 	if err != nil {
 		return cmdutil.FlagErrorWrap(err)
 	}
@@ -93,7 +91,7 @@ func linkRun(opts *LinkOptions) error {
 			verb = "Updated"
 		}
 	}
-	view, err := shared.View(opts.Ctx, svc, h)
+	view, err := shared.View(ctx, svc, h)
 	if err != nil {
 		return err
 	}

@@ -15,7 +15,6 @@ import (
 type ListOptions struct {
 	Hubs    func(context.Context) (linkedhub.Service, error)
 	Printer func() (*output.Printer, error)
-	Ctx     context.Context
 }
 
 // NewCmdList builds "dpsctl hub list".
@@ -33,25 +32,24 @@ The connection strings show with -o json --show-keys.`,
   dpsctl hub list -o json --show-keys`,
 		Args: cmdutil.ExactArgs(0, "list takes no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Ctx = cmd.Context()
 			if runF != nil {
 				return runF(opts)
 			}
-			return listRun(opts)
+			return listRun(cmd.Context(), opts)
 		},
 	}
 }
 
-func listRun(opts *ListOptions) error {
+func listRun(ctx context.Context, opts *ListOptions) error {
 	p, err := opts.Printer()
 	if err != nil {
 		return err
 	}
-	svc, err := opts.Hubs(opts.Ctx)
+	svc, err := opts.Hubs(ctx)
 	if err != nil {
 		return err
 	}
-	hubs, err := shared.Hubs(opts.Ctx, svc)
+	hubs, err := shared.Hubs(ctx, svc)
 	if err != nil {
 		return err
 	}

@@ -18,7 +18,6 @@ import (
 type UnlinkOptions struct {
 	IO    *iostreams.IOStreams
 	Hubs  func(context.Context) (linkedhub.Service, error)
-	Ctx   context.Context
 	Quiet bool
 
 	HostNames []string
@@ -39,19 +38,18 @@ still connect. With no hub linked, registrations fail with error 400208.`,
 		ValidArgsFunction: shared.CompleteHubs(f, true),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.HostNames = args
-			opts.Ctx = cmd.Context()
 			opts.Quiet = f.Quiet()
 			if runF != nil {
 				return runF(opts)
 			}
-			return unlinkRun(opts)
+			return unlinkRun(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "Do not ask for confirmation")
 	return cmd
 }
 
-func unlinkRun(opts *UnlinkOptions) error {
+func unlinkRun(ctx context.Context, opts *UnlinkOptions) error {
 	question := fmt.Sprintf("Unlink IoT hub %q?", opts.HostNames[0])
 	if len(opts.HostNames) > 1 {
 		question = fmt.Sprintf("Unlink %d IoT hubs (%s)?", len(opts.HostNames), strings.Join(opts.HostNames, ", "))
@@ -59,13 +57,13 @@ func unlinkRun(opts *UnlinkOptions) error {
 	if err := cmdutil.ConfirmDestructive(opts.IO, opts.Yes, question); err != nil {
 		return err
 	}
-	svc, err := opts.Hubs(opts.Ctx)
+	svc, err := opts.Hubs(ctx)
 	if err != nil {
 		return err
 	}
 	var errs []error
 	for _, name := range opts.HostNames {
-		err := svc.UnlinkHub(opts.Ctx, name)
+		err := svc.UnlinkHub(ctx, name)
 		switch {
 		case errors.Is(err, linkedhub.ErrNotFound):
 			errs = append(errs, fmt.Errorf("IoT hub %q is not linked", name))

@@ -15,7 +15,6 @@ import (
 type ListOptions struct {
 	Hubs    func(context.Context) (linkedhub.Service, error)
 	Printer func() (*output.Printer, error)
-	Ctx     context.Context
 
 	Hub string // "" for every hub
 	Top int    // 0: all
@@ -41,11 +40,10 @@ and last activity change when a device talks to its hub.`,
 			if opts.Top < 0 {
 				return cmdutil.FlagErrorf("--top must be positive")
 			}
-			opts.Ctx = cmd.Context()
 			if runF != nil {
 				return runF(opts)
 			}
-			return listRun(opts)
+			return listRun(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().StringVar(&opts.Hub, "hub", "", "Only the devices of this hub (host name)")
@@ -55,12 +53,12 @@ and last activity change when a device talks to its hub.`,
 	return cmd
 }
 
-func listRun(opts *ListOptions) error {
+func listRun(ctx context.Context, opts *ListOptions) error {
 	p, err := opts.Printer()
 	if err != nil {
 		return err
 	}
-	svc, err := opts.Hubs(opts.Ctx)
+	svc, err := opts.Hubs(ctx)
 	if err != nil {
 		return err
 	}
@@ -68,5 +66,5 @@ func listRun(opts *ListOptions) error {
 	if opts.Hub != "" {
 		noun = "devices in IoT hub " + opts.Hub
 	}
-	return output.PrintSeq(p, cmdutil.Limit(svc.HubDevices(opts.Ctx, opts.Hub), opts.Top), shared.DeviceColumns, noun)
+	return output.PrintSeq(p, cmdutil.Limit(svc.HubDevices(ctx, opts.Hub), opts.Top), shared.DeviceColumns, noun)
 }

@@ -17,7 +17,6 @@ import (
 type ShowOptions struct {
 	Hubs    func(context.Context) (linkedhub.Service, error)
 	Printer func() (*output.Printer, error)
-	Ctx     context.Context
 
 	DeviceID string
 	Hub      string // "" to search every hub
@@ -40,11 +39,10 @@ desired properties (the enrollment's initial twin) and reported properties.
 		ValidArgsFunction: shared.CompleteDevices(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.DeviceID = args[0]
-			opts.Ctx = cmd.Context()
 			if runF != nil {
 				return runF(opts)
 			}
-			return showRun(opts)
+			return showRun(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().StringVar(&opts.Hub, "hub", "", "The hub (host name) whose device to show")
@@ -52,16 +50,16 @@ desired properties (the enrollment's initial twin) and reported properties.
 	return cmd
 }
 
-func showRun(opts *ShowOptions) error {
+func showRun(ctx context.Context, opts *ShowOptions) error {
 	p, err := opts.Printer()
 	if err != nil {
 		return err
 	}
-	svc, err := opts.Hubs(opts.Ctx)
+	svc, err := opts.Hubs(ctx)
 	if err != nil {
 		return err
 	}
-	d, err := svc.HubDevice(opts.Ctx, opts.Hub, opts.DeviceID)
+	d, err := svc.HubDevice(ctx, opts.Hub, opts.DeviceID)
 	if errors.Is(err, linkedhub.ErrNotFound) {
 		where := "any local IoT hub"
 		if opts.Hub != "" {
