@@ -30,7 +30,6 @@ const (
 type ServeOptions struct {
 	IO       *iostreams.IOStreams
 	Config   func() (*config.Config, error)
-	Ctx      context.Context
 	Addr     string
 	HostName string
 	TLSCert  string
@@ -121,12 +120,11 @@ precise reason. Keys, tokens and signatures are never logged.`,
 			if err := server.CheckWebhookAllow(opts.WebhookAllow); err != nil {
 				return cmdutil.FlagErrorf("--webhook-allow: %v", err)
 			}
-			opts.Ctx = cmd.Context()
 			opts.ShowKeys = f.Flags.ShowKeys
 			if runF != nil {
 				return runF(opts)
 			}
-			return serveRun(opts)
+			return serveRun(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().StringVar(&opts.Addr, "addr", DefaultAddr, "Address to listen on (port 0 picks a free port)")
@@ -147,7 +145,7 @@ precise reason. Keys, tokens and signatures are never logged.`,
 	return cmd
 }
 
-func serveRun(opts *ServeOptions) error {
+func serveRun(ctx context.Context, opts *ServeOptions) error {
 	cfg, err := opts.Config()
 	if err != nil {
 		return err
@@ -176,7 +174,7 @@ func serveRun(opts *ServeOptions) error {
 		fmt.Fprintf(opts.IO.ErrOut, "Made a new CA and server certificate: clients must now trust %s\n", inst.CAFile())
 	}
 	var hubs []string
-	if linked, err := inst.LinkedHubs(opts.Ctx); err == nil {
+	if linked, err := inst.LinkedHubs(ctx); err == nil {
 		for _, h := range linked {
 			hubs = append(hubs, h.HostName)
 		}
@@ -187,7 +185,7 @@ func serveRun(opts *ServeOptions) error {
 		return err
 	}
 	served := make(chan error, 1)
-	go func() { served <- inst.Serve(opts.Ctx, ln) }()
+	go func() { served <- inst.Serve(ctx, ln) }()
 
 	// Serve records the bound address; wait until Info reports it.
 	bound := ln.Addr().String()
@@ -203,7 +201,7 @@ func serveRun(opts *ServeOptions) error {
 		}
 		it = inst.Info()
 		if it.Address != bound {
-			sleep(opts.Ctx)
+			sleep(ctx)
 		}
 	}
 	describe(opts.IO.ErrOut, it, hubs, cfg, opts.ShowKeys)

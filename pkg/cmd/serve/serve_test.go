@@ -66,10 +66,10 @@ func TestServeRun(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	ready := make(chan server.Info, 1)
-	opts := &ServeOptions{IO: f.IOStreams, Config: f.Config, Ctx: ctx, Addr: "127.0.0.1:0", HostName: "localhost",
+	opts := &ServeOptions{IO: f.IOStreams, Config: f.Config, Addr: "127.0.0.1:0", HostName: "localhost",
 		Hubs: []string{"hub-b.lab.example"}, ready: func(i server.Info) { ready <- i }}
 	done := make(chan error, 1)
-	go func() { done <- serveRun(opts) }()
+	go func() { done <- serveRun(ctx, opts) }()
 
 	var it server.Info
 	select {
@@ -237,10 +237,10 @@ func TestServeVerboseLogsRequests(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	ready := make(chan server.Info, 1)
-	opts := &ServeOptions{IO: f.IOStreams, Config: f.Config, Ctx: ctx, Addr: "127.0.0.1:0", HostName: "localhost", Verbose: true,
+	opts := &ServeOptions{IO: f.IOStreams, Config: f.Config, Addr: "127.0.0.1:0", HostName: "localhost", Verbose: true,
 		MaxConnections: 16, ready: func(i server.Info) { ready <- i }}
 	done := make(chan error, 1)
-	go func() { done <- serveRun(opts) }()
+	go func() { done <- serveRun(ctx, opts) }()
 	var it server.Info
 	select {
 	case it = <-ready:
