@@ -32,7 +32,6 @@ type VerifyOptions struct {
 	Client  func(context.Context) (*dps.Client, error)
 	Quiet   func() bool
 	Now     func() time.Time
-	Ctx     context.Context
 
 	File           string   // leaf first, then any intermediates; "-" is stdin
 	Chain          []string // files of intermediate certificates
@@ -104,7 +103,6 @@ Exit status: 0 valid, 3 problems found.`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.File = args[0]
-			opts.Ctx = cmd.Context()
 			if opts.Signing && (len(opts.Roots) > 0 || len(opts.Chain) > 0 || opts.RegistrationID != "" || opts.Group != "") {
 				return cmdutil.FlagErrorf("--signing checks one certificate; it does not take --root, --chain, --group or --registration-id")
 			}
@@ -121,7 +119,7 @@ Exit status: 0 valid, 3 problems found.`,
 			if runF != nil {
 				return runF(opts)
 			}
-			return verifyRun(opts)
+			return verifyRun(cmd.Context(), opts)
 		},
 	}
 	fl := cmd.Flags()
@@ -160,7 +158,7 @@ var Columns = []output.Column[certs.Problem]{
 // Line renders a problem as the one line the table form prints.
 func Line(p certs.Problem) string { return p.Cert + ": " + p.Reason + " [" + p.Code + "]" }
 
-func verifyRun(opts *VerifyOptions) error {
+func verifyRun(ctx context.Context, opts *VerifyOptions) error {
 	p, err := opts.Printer()
 	if err != nil {
 		return err
@@ -203,7 +201,7 @@ func verifyRun(opts *VerifyOptions) error {
 			roots = append(roots, cs...)
 		}
 		if opts.Group != "" {
-			problems, summary, err = verifyGroup(opts, leaf, inter, roots, at)
+			problems, summary, err = verifyGroup(ctx, opts, leaf, inter, roots, at)
 			if err != nil {
 				return err
 			}
@@ -248,11 +246,7 @@ func verifyRun(opts *VerifyOptions) error {
 // enrollment group opts.Group. The service returns only the thumbprints of
 // a group's certificates, so the certificate itself must be among those
 // given; the chain must end at it.
-func verifyGroup(opts *VerifyOptions, leaf *x509.Certificate, inter, roots []*x509.Certificate, at time.Time) ([]certs.Problem, string, error) {
-	ctx := opts.Ctx
-	if ctx == nil {
-		ctx = context.Background()
-	}
+func verifyGroup(ctx context.Context, opts *VerifyOptions, leaf *x509.Certificate, inter, roots []*x509.Certificate, at time.Time) ([]certs.Problem, string, error) {
 	c, err := opts.Client(ctx)
 	if err != nil {
 		return nil, "", err
