@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"slices"
 	"strings"
 	"testing"
 
@@ -14,36 +13,6 @@ import (
 	"github.com/dpsctl/dpsctl/pkg/linkedhub"
 	"github.com/dpsctl/dpsctl/pkg/server"
 )
-
-// Every verb documents itself and --help works without a service.
-func TestHelp(t *testing.T) {
-	f, _ := cmdtest.NewFactory(t, nil, false)
-	noun := NewCmdHub(f)
-	if noun.Example == "" || !slices.Contains(noun.Aliases, "hubs") {
-		t.Errorf("noun: example %q, aliases %v", noun.Example, noun.Aliases)
-	}
-	var got []string
-	for _, c := range noun.Commands() {
-		got = append(got, c.Name())
-		if c.Short == "" || c.Long == "" || c.Example == "" {
-			t.Errorf("%s: short %q, long %d bytes, example %q", c.Name(), c.Short, len(c.Long), c.Example)
-		}
-	}
-	if want := "device link list unlink"; strings.Join(got, " ") != want {
-		t.Errorf("verbs %v, want %s", got, want)
-	}
-	for _, args := range [][]string{{"list"}, {"link"}, {"unlink"}, {"device", "list"}, {"device", "show"}} {
-		t.Run(strings.Join(args, " "), func(t *testing.T) {
-			f, s := cmdtest.NewFactory(t, nil, false)
-			if err := cmdtest.Run(t, f, NewCmdHub(f), append(args, "--help")...); err != nil {
-				t.Fatal(err)
-			}
-			if !strings.Contains(s.Out.String(), "Examples:") {
-				t.Errorf("help:\n%s", s.Out)
-			}
-		})
-	}
-}
 
 // localData points the configuration at a fresh data directory with the
 // default hub and one device in its registry.

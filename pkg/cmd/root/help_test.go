@@ -1,6 +1,7 @@
 package root
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/spf13/cobra"
@@ -46,6 +47,43 @@ func TestEveryCommandHasHelpAndExamples(t *testing.T) {
 	walk(root)
 	if n < 40 {
 		t.Fatalf("only %d commands found", n)
+	}
+}
+
+// Every command's examples run the command itself, and "--help" works
+// without a configured service.
+func TestEveryCommandsHelpRunsWithoutService(t *testing.T) {
+	ios, _, _, _ := iostreams.Test()
+	root := NewCmdRoot(&cmdutil.Factory{IOStreams: ios, Flags: &cmdutil.GlobalFlags{}})
+	var paths []string
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+		if c.Hidden || c.Name() == "help" || !c.Runnable() || isHelpTopic(c) {
+			return
+		}
+		if !strings.Contains(c.Example, c.CommandPath()) {
+			t.Errorf("%s: no example runs it:\n%s", c.CommandPath(), c.Example)
+		}
+		paths = append(paths, c.CommandPath())
+	}
+	walk(root)
+	for _, path := range paths {
+		t.Run(path, func(t *testing.T) {
+			ios, _, out, _ := iostreams.Test()
+			f := &cmdutil.Factory{IOStreams: ios, Flags: &cmdutil.GlobalFlags{}}
+			root := NewCmdRoot(f)
+			root.SetArgs(append(strings.Fields(path)[1:], "--help"))
+			root.SetOut(out)
+			if err := root.Execute(); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(out.String(), "Examples:") {
+				t.Errorf("help:\n%s", out)
+			}
+		})
 	}
 }
 

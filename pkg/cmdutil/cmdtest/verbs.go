@@ -135,49 +135,6 @@ func Deletes[O any](t *testing.T, newCmd NewCmd[O], seed func(t *testing.T) *dps
 	}
 }
 
-// NounHelp checks that every verb of a noun documents itself: newNoun
-// builds a noun with alias among its aliases, an example and the verbs,
-// in order; each verb has a short and a long description and examples
-// whose lines are comments, run the verb, or start with one of also; and
-// "<verb> --help" works without a service.
-func NounHelp(t *testing.T, newNoun func(*cmdutil.Factory) *cobra.Command, alias string, verbs []string, also ...string) {
-	t.Helper()
-	f, _ := NewFactory(t, nil, false)
-	noun := newNoun(f)
-	if noun.Example == "" || !slices.Contains(noun.Aliases, alias) {
-		t.Errorf("noun: example %q, aliases %v", noun.Example, noun.Aliases)
-	}
-	var got []string
-	for _, c := range noun.Commands() {
-		got = append(got, c.Name())
-		if c.Short == "" || c.Long == "" || c.Example == "" {
-			t.Errorf("%s: short %q, long %d bytes, example %q", c.Name(), c.Short, len(c.Long), c.Example)
-		}
-		for _, line := range strings.Split(c.Example, "\n") {
-			l := strings.TrimSpace(line)
-			ok := l == "" || strings.HasPrefix(l, "#") || strings.HasPrefix(l, "dpsctl "+noun.Name()+" "+c.Name()) ||
-				slices.ContainsFunc(also, func(p string) bool { return strings.HasPrefix(l, p) })
-			if !ok {
-				t.Errorf("%s: example line %q does not run the command", c.Name(), l)
-			}
-		}
-	}
-	if strings.Join(got, " ") != strings.Join(verbs, " ") {
-		t.Errorf("verbs %v, want %v", got, verbs)
-	}
-	for _, verb := range verbs {
-		t.Run(verb, func(t *testing.T) {
-			f, s := NewFactory(t, nil, false)
-			if err := Run(t, f, newNoun(f), verb, "--help"); err != nil {
-				t.Fatal(err)
-			}
-			if !strings.Contains(s.Out.String(), "Examples:") {
-				t.Errorf("help of %s:\n%s", verb, s.Out)
-			}
-		})
-	}
-}
-
 // Exists returns a check, for Deletes, of whether the service still has an
 // item: get is a read of *dps.Client such as (*dps.Client).GetGroup.
 func Exists[T any](get func(c *dps.Client, ctx context.Context, id string) (*T, error)) func(t *testing.T, c *dps.Client, id string) bool {
