@@ -49,7 +49,6 @@ type QuickstartOptions struct {
 	Config  func() (*config.Config, error)
 	Printer func() (*output.Printer, error)
 	Quiet   func() bool
-	Ctx     context.Context
 
 	// TPM selects the TPM of the TPM device; with none given, the
 	// simulator with its state in the work directory.
@@ -106,11 +105,10 @@ leaves the TPM device out.`, TPMRegistrationID, X509RegistrationID, GroupID, Gro
 				return cmdutil.FlagErrorf("--skip-tpm leaves the TPM out; do not name one")
 			}
 			opts.TPM.Create = true
-			opts.Ctx = cmd.Context()
 			if runF != nil {
 				return runF(opts)
 			}
-			return quickstartRun(opts)
+			return quickstartRun(cmd.Context(), opts)
 		},
 	}
 	fl := cmd.Flags()
@@ -189,14 +187,10 @@ type device struct {
 	att        provisioning.Attester
 }
 
-func quickstartRun(opts *QuickstartOptions) error {
+func quickstartRun(ctx context.Context, opts *QuickstartOptions) error {
 	p, err := opts.Printer()
 	if err != nil {
 		return err
-	}
-	ctx := opts.Ctx
-	if ctx == nil {
-		ctx = context.Background()
 	}
 	quiet := opts.Quiet != nil && opts.Quiet()
 	status := func(format string, args ...any) {
