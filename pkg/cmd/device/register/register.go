@@ -32,7 +32,6 @@ type RegisterOptions struct {
 	Config  func() (*config.Config, error)
 	Printer func() (*output.Printer, error)
 	Quiet   func() bool
-	Ctx     context.Context
 
 	IDScope          string
 	RegistrationID   string
@@ -116,7 +115,6 @@ when the service returned one.`, "/dev/tpmrm0", tpmshared.EnvTPM, provisioning.D
 		ValidArgsFunction: cobra.NoFileCompletions,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			fl := cmd.Flags()
-			opts.Ctx = cmd.Context()
 			opts.HostGiven = fl.Changed("provisioning-host")
 			opts.MessageGiven = fl.Changed("message")
 			tpmGiven := fl.Changed("tpm-device") || fl.Changed("tpm-simulator") || fl.Changed("tpm-tcp")
@@ -166,7 +164,7 @@ when the service returned one.`, "/dev/tpmrm0", tpmshared.EnvTPM, provisioning.D
 			if runF != nil {
 				return runF(opts)
 			}
-			return registerRun(opts)
+			return registerRun(cmd.Context(), opts)
 		},
 	}
 	fl := cmd.Flags()
@@ -201,14 +199,10 @@ func checkKey(k string) error {
 	return nil
 }
 
-func registerRun(opts *RegisterOptions) error {
+func registerRun(ctx context.Context, opts *RegisterOptions) error {
 	p, err := opts.Printer()
 	if err != nil {
 		return err
-	}
-	ctx := opts.Ctx
-	if ctx == nil {
-		ctx = context.Background()
 	}
 	quiet := opts.Quiet != nil && opts.Quiet()
 	status := func(format string, args ...any) {
