@@ -5,15 +5,14 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"testing"
-	"time"
 
 	"github.com/dpsctl/dpsctl/pkg/dps"
 	"github.com/dpsctl/dpsctl/pkg/model"
 	"github.com/dpsctl/dpsctl/pkg/server"
+	"github.com/dpsctl/dpsctl/pkg/server/servertest"
 )
 
 // serve runs the local provisioning service over real TLS on 127.0.0.1:0 and
@@ -21,49 +20,20 @@ import (
 // would configure it.
 func serve(t *testing.T) (*dps.Client, *server.Instance) {
 	t.Helper()
-	inst, err := server.Open(server.Options{DataDir: t.TempDir(), Addr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- inst.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-		inst.Close()
-	})
-	pem, err := os.ReadFile(inst.CAFile())
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pem)
-	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
+	srv := servertest.Start(t, server.Options{Addr: "127.0.0.1:0"})
+	cs := srv.Info.ConnectionString
+	// Only the connection string and the CA, as a user configures it: the
+	// host name resolves by itself.
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: srv.RootCAs}}
 	t.Cleanup(tr.CloseIdleConnections)
-	// Serve records the bound address; wait for it (bounded).
-	want := ln.Addr().String()
-	for i := 0; inst.Info().Address != want; i++ {
-		if i == 500 {
-			t.Fatalf("serve did not record its address %s (info says %s)", want, inst.Info().Address)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	cs := inst.Info().ConnectionString
 	c, err := dps.New(dps.Options{ConnectionString: cs, HTTPClient: &http.Client{Transport: tr}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "https://localhost:" + fmt.Sprint(ln.Addr().(*net.TCPAddr).Port); c.Endpoint() != want {
+	if want := "https://localhost:" + srv.Port(); c.Endpoint() != want {
 		t.Fatalf("connection string %q gives endpoint %s, want %s", cs, c.Endpoint(), want)
 	}
-	return c, inst
+	return c, srv.Instance
 }
 
 func symmetric(id string) *model.IndividualEnrollment {

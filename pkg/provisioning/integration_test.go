@@ -20,6 +20,7 @@ import (
 	"github.com/dpsctl/dpsctl/pkg/model"
 	"github.com/dpsctl/dpsctl/pkg/provisioning"
 	"github.com/dpsctl/dpsctl/pkg/server"
+	"github.com/dpsctl/dpsctl/pkg/server/servertest"
 )
 
 // service is the local provisioning service served over HTTPS on
@@ -33,41 +34,16 @@ type service struct {
 
 func startService(t *testing.T) *service {
 	t.Helper()
-	inst, err := server.Open(server.Options{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- inst.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-served; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-		inst.Close()
-	})
+	srv := servertest.Start(t, server.Options{})
 	c, err := dps.New(dps.Options{
-		ConnectionString: inst.Info().ConnectionString,
-		HTTPClient:       &http.Client{Transport: server.Transport(inst.Handler())},
+		ConnectionString: srv.Info.ConnectionString,
+		HTTPClient:       &http.Client{Transport: server.Transport(srv.Instance.Handler())},
 		MaxRetries:       -1,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ca, err := certs.ReadFile(inst.CAFile())
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	for _, c := range ca {
-		roots.AddCert(c)
-	}
-	return &service{inst: inst, client: c, addr: ln.Addr().String(), roots: roots}
+	return &service{inst: srv.Instance, client: c, addr: srv.Addr, roots: srv.RootCAs}
 }
 
 // dial reaches the service whatever host name is asked for (the device

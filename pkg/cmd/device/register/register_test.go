@@ -4,13 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/dpsctl/dpsctl/pkg/certs"
 	"github.com/dpsctl/dpsctl/pkg/certs/certstest"
@@ -21,6 +19,7 @@ import (
 	"github.com/dpsctl/dpsctl/pkg/dps"
 	"github.com/dpsctl/dpsctl/pkg/model"
 	"github.com/dpsctl/dpsctl/pkg/server"
+	"github.com/dpsctl/dpsctl/pkg/server/servertest"
 )
 
 const key = "c2VjcmV0LWRldmljZS1rZXktb2YtMzItYnl0ZXMhIQ=="
@@ -335,36 +334,16 @@ func TestRegisterEmbedded(t *testing.T) {
 // --provisioning-host.
 func TestRegisterWithServe(t *testing.T) {
 	data := isolate(t)
-	inst, err := server.Open(server.Options{DataDir: data})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer inst.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- inst.Serve(ctx, ln) }()
-	defer func() {
-		cancel()
-		<-served
-	}()
-	// Serve records its address as it starts; the command looks for it.
-	for i := 0; inst.Info().Address != ln.Addr().String(); i++ {
-		if i == 1000 {
-			t.Fatal("serve did not record its address")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	// The command finds the running service by the address it records.
+	srv := servertest.Start(t, server.Options{DataDir: data})
+	inst := srv.Instance
 	c, err := dps.New(dps.Options{ConnectionString: inst.Info().ConnectionString, HTTPClient: &http.Client{Transport: server.Transport(inst.Handler())}, MaxRetries: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e := mustPut(t, c, symmetric("dev-2", ""))
 	k := e.Attestation.SymmetricKey.PrimaryKey
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	port := srv.Port()
 
 	tests := []struct {
 		name  string
@@ -378,7 +357,7 @@ func TestRegisterWithServe(t *testing.T) {
 				if r.err != nil {
 					t.Fatal(r.err)
 				}
-				if !strings.Contains(r.errOut, "dpsctl serve at "+ln.Addr().String()) {
+				if !strings.Contains(r.errOut, "dpsctl serve at "+srv.Addr) {
 					t.Errorf("stderr %q", r.errOut)
 				}
 			},
