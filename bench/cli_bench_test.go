@@ -1,6 +1,9 @@
 // Package bench measures the dpsctl binary end to end: process start, one
 // enrollment read against a running "dpsctl serve", and listing many
-// enrollments. Run with:
+// enrollments. Machines differ several-fold, so each benchmark also runs a
+// baseline in the same loop and reports the ratio: process start against a
+// hello-world binary built by the same toolchain, one read against process
+// start, JSON listing against the tab-separated listing. Run with:
 //
 //	go test -run '^$' -bench . -benchtime 50x ./bench/
 //
@@ -26,7 +29,17 @@ import (
 	"github.com/dpsctl/dpsctl/pkg/model"
 )
 
-var binary string
+// binary is dpsctl; hello is a hello-world program built the same way,
+// the floor of starting a Go process.
+var binary, hello string
+
+// helloSource is the hello-world baseline.
+const helloSource = `package main
+
+import "os"
+
+func main() { os.Stdout.WriteString("hello\n") }
+`
 
 func TestMain(m *testing.M) {
 	flag.Parse()
@@ -44,9 +57,35 @@ func TestMain(m *testing.M) {
 	if out, err := build.CombinedOutput(); err != nil {
 		panic(fmt.Sprintf("build: %v\n%s", err, out))
 	}
+	hello, err = buildHello(dir)
+	if err != nil {
+		panic(err)
+	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// buildHello builds helloSource with the flags dpsctl is built with.
+func buildHello(dir string) (string, error) {
+	src := filepath.Join(dir, "hello")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(src, "main.go"), []byte(helloSource), 0o644); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(src, "go.mod"), []byte("module hello\n\ngo 1.26\n"), 0o644); err != nil {
+		return "", err
+	}
+	out := filepath.Join(dir, "hello-bin")
+	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, ".")
+	build.Dir = src
+	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=", "GOWORK=off")
+	if b, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build hello: %v\n%s", err, b)
+	}
+	return out, nil
 }
 
 // server is a "dpsctl serve" child process on 127.0.0.1:0.
@@ -113,7 +152,12 @@ func (s *server) client(b *testing.B) *dps.Client {
 
 func run(b *testing.B, env []string, args ...string) (time.Duration, int64) {
 	b.Helper()
-	cmd := exec.Command(binary, args...)
+	return runBinary(b, binary, env, args...)
+}
+
+func runBinary(b *testing.B, bin string, env []string, args ...string) (time.Duration, int64) {
+	b.Helper()
+	cmd := exec.Command(bin, args...)
 	cmd.Env = env
 	cmd.Stdout = nil
 	var stderr strings.Builder
@@ -128,20 +172,53 @@ func run(b *testing.B, env []string, args ...string) (time.Duration, int64) {
 }
 
 func reportMedian(b *testing.B, ds []time.Duration) {
-	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
-	b.ReportMetric(float64(ds[len(ds)/2].Microseconds())/1000, "median-ms")
-	b.ReportMetric(float64(ds[len(ds)*95/100].Microseconds())/1000, "p95-ms")
+	b.ReportMetric(msOf(median(ds)), "median-ms")
+	b.ReportMetric(msOf(quantile(ds, 0.95)), "p95-ms")
 }
 
-// BenchmarkVersionColdStart: a new dpsctl process printing its version.
+// reportRatio reports the median of ds against the median of the baseline
+// measured in the same loop.
+func reportRatio(b *testing.B, ds, baseline []time.Duration, baselineName string) {
+	reportMedian(b, ds)
+	b.ReportMetric(msOf(median(baseline)), baselineName+"-median-ms")
+	b.ReportMetric(float64(median(ds))/float64(median(baseline)), "x-"+baselineName)
+}
+
+func median(ds []time.Duration) time.Duration { return quantile(ds, 0.5) }
+
+func quantile(ds []time.Duration, q float64) time.Duration {
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[int(float64(len(s)-1)*q)]
+}
+
+func msOf(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// BenchmarkVersionColdStart: a new dpsctl process printing its version,
+// against a hello-world process started in the same loop.
 func BenchmarkVersionColdStart(b *testing.B) {
 	env := append(os.Environ(), "XDG_CONFIG_HOME="+b.TempDir())
-	var ds []time.Duration
+	var ds, base []time.Duration
 	for b.Loop() {
-		d, _ := run(b, env, "version")
+		d, _ := runBinary(b, hello, env)
+		base = append(base, d)
+		d, _ = run(b, env, "version")
 		ds = append(ds, d)
 	}
-	reportMedian(b, ds)
+	reportRatio(b, ds, base, "hello")
+}
+
+// BenchmarkHelpColdStart: "dpsctl --help", against hello-world.
+func BenchmarkHelpColdStart(b *testing.B) {
+	env := append(os.Environ(), "XDG_CONFIG_HOME="+b.TempDir())
+	var ds, base []time.Duration
+	for b.Loop() {
+		d, _ := runBinary(b, hello, env)
+		base = append(base, d)
+		d, _ = run(b, env, "--help")
+		ds = append(ds, d)
+	}
+	reportRatio(b, ds, base, "hello")
 }
 
 // BenchmarkEnrollmentShow: "dpsctl enrollment show" against "dpsctl serve".
@@ -152,12 +229,16 @@ func BenchmarkEnrollmentShow(b *testing.B) {
 	if _, err := c.PutEnrollment(context.Background(), e, ""); err != nil {
 		b.Fatal(err)
 	}
-	var ds []time.Duration
+	var ds, base []time.Duration
 	for b.Loop() {
-		d, _ := run(b, s.env, "enrollment", "show", "bench-show", "-o", "json")
+		d, _ := run(b, s.env, "version")
+		base = append(base, d)
+		d, _ = run(b, s.env, "enrollment", "show", "bench-show", "-o", "json")
 		ds = append(ds, d)
 	}
-	reportMedian(b, ds)
+	// Against "dpsctl version": what the round trip (TLS, SAS, one GET)
+	// adds to starting the process.
+	reportRatio(b, ds, base, "version")
 }
 
 func seed(b *testing.B, c *dps.Client, n int) {
@@ -192,14 +273,18 @@ func BenchmarkEnrollmentListJSON(b *testing.B) {
 		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
 			s := startServer(b)
 			seed(b, s.client(b), n)
-			var ds []time.Duration
+			var ds, base []time.Duration
 			var peak int64
 			for b.Loop() {
+				d, _ := run(b, s.env, "enrollment", "list", "-o", "tsv")
+				base = append(base, d)
 				d, rss := run(b, s.env, "enrollment", "list", "-o", "json")
 				ds = append(ds, d)
 				peak = max(peak, rss)
 			}
-			reportMedian(b, ds)
+			// Against the tab-separated listing of the same enrollments:
+			// what rendering JSON costs over the same pages.
+			reportRatio(b, ds, base, "tsv")
 			b.ReportMetric(float64(peak)/1024, "peak-rss-MiB")
 		})
 	}
