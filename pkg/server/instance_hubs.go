@@ -113,7 +113,7 @@ func (i *Instance) HubDevices(ctx context.Context, hub string) iter.Seq2[linkedh
 				return
 			}
 			for _, d := range page.Items {
-				if !yield(linkedhub.Device(*d), nil) {
+				if !yield(*d, nil) {
 					return
 				}
 			}
@@ -135,7 +135,7 @@ func (i *Instance) HubDevice(ctx context.Context, hub, id string) (linkedhub.Dev
 		if err != nil {
 			return linkedhub.Device{}, notFound(err)
 		}
-		return linkedhub.Device(*d), nil
+		return *d, nil
 	}
 	devs, err := i.st.FindHubDevices(ctx, id)
 	if err != nil {
@@ -145,7 +145,7 @@ func (i *Instance) HubDevice(ctx context.Context, hub, id string) (linkedhub.Dev
 	case 0:
 		return linkedhub.Device{}, notFound(fmt.Errorf("device %q: %w", id, store.ErrNotFound))
 	case 1:
-		return linkedhub.Device(*devs[0]), nil
+		return *devs[0], nil
 	}
 	names := make([]string, len(devs))
 	for k, d := range devs {
@@ -158,7 +158,7 @@ func (i *Instance) HubDevice(ctx context.Context, hub, id string) (linkedhub.Dev
 // as the service does when it assigns a device: for tools and tests that
 // need registries without devices registering.
 func (i *Instance) PutHubDevice(ctx context.Context, d linkedhub.Device) error {
-	sd := store.HubDevice(d)
+	sd := d
 	return i.st.PutHubDevice(ctx, &sd)
 }
 

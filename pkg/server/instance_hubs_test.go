@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -12,54 +11,6 @@ import (
 	"github.com/dpsctl/dpsctl/pkg/model"
 	"github.com/dpsctl/dpsctl/pkg/store"
 )
-
-// The hub commands print linkedhub.Device: its JSON must be the stored
-// document's, field for field, set or not.
-func TestHubDeviceJSONIsTheStoredDocument(t *testing.T) {
-	var full store.HubDevice
-	v := reflect.ValueOf(&full).Elem()
-	for k := range v.NumField() {
-		f := v.Field(k)
-		switch {
-		case f.Kind() == reflect.String:
-			f.SetString(fmt.Sprintf("v%d", k))
-		case f.Kind() == reflect.Bool:
-			f.SetBool(true)
-		case f.CanInt():
-			f.SetInt(int64(k + 1))
-		case f.Type() == reflect.TypeFor[json.RawMessage]():
-			f.SetBytes([]byte(fmt.Sprintf(`{"k":%d}`, k)))
-		default:
-			t.Fatalf("field %s of kind %s: fill it in", v.Type().Field(k).Name, f.Kind())
-		}
-	}
-	for _, d := range []store.HubDevice{{}, full} {
-		want, err := json.Marshal(d)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := json.Marshal(linkedhub.Device(d))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if string(got) != string(want) {
-			t.Errorf("linkedhub.Device\n%s\nstored document\n%s", got, want)
-		}
-	}
-}
-
-func TestHubConstantsAgree(t *testing.T) {
-	for _, c := range [][2]string{
-		{store.AuthSAS, linkedhub.AuthSAS},
-		{store.AuthSelfSigned, linkedhub.AuthSelfSigned},
-		{store.ConnectionConnected, linkedhub.ConnectionConnected},
-		{store.ConnectionDisconnected, linkedhub.ConnectionDisconnected},
-	} {
-		if c[0] != c[1] {
-			t.Errorf("store says %q, linkedhub %q", c[0], c[1])
-		}
-	}
-}
 
 // TestInstanceHubService runs the instance as the hub commands use it.
 func TestInstanceHubService(t *testing.T) {

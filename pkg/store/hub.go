@@ -3,65 +3,29 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
+	"github.com/dpsctl/dpsctl/pkg/linkedhub"
 	fastjson "github.com/segmentio/encoding/json"
 )
 
 // ---- device registries of the local IoT hubs
 
-// Authentication types of hub devices, spelled as IoT Hub does.
+// Authentication types and connection states of hub devices: linkedhub's.
 const (
-	AuthSAS        = "sas"
-	AuthSelfSigned = "selfSigned"
+	AuthSAS                = linkedhub.AuthSAS
+	AuthSelfSigned         = linkedhub.AuthSelfSigned
+	ConnectionDisconnected = linkedhub.ConnectionDisconnected
+	ConnectionConnected    = linkedhub.ConnectionConnected
 )
 
-// Hub device connection states, spelled as IoT Hub does.
-const (
-	ConnectionDisconnected = "Disconnected"
-	ConnectionConnected    = "Connected"
-)
-
-// HubDevice is a device identity in the registry of a local IoT hub: what
-// the provisioning service created when it assigned the device, and what
-// the hub recorded when the device connected. Device IDs compare without
+// HubDevice is a device identity in the registry of a local IoT hub, stored
+// as the JSON document of linkedhub.Device. Device IDs compare without
 // regard to case (they come from registration IDs, which DPS compares that
 // way).
-type HubDevice struct {
-	HubHostName    string `json:"hubHostName"`
-	DeviceID       string `json:"deviceId"`
-	RegistrationID string `json:"registrationId,omitempty"`
-	GenerationID   string `json:"generationId,omitempty"`
-	ETag           string `json:"etag,omitempty"`
-	Status         string `json:"status"` // enabled or disabled
-
-	// AuthenticationType is AuthSAS (keys) or AuthSelfSigned (thumbprints).
-	AuthenticationType  string `json:"authenticationType"`
-	PrimaryKey          string `json:"primaryKey,omitempty"`
-	SecondaryKey        string `json:"secondaryKey,omitempty"`
-	PrimaryThumbprint   string `json:"primaryThumbprint,omitempty"`
-	SecondaryThumbprint string `json:"secondaryThumbprint,omitempty"`
-	IoTEdge             bool   `json:"iotEdge"`
-
-	ConnectionState            string `json:"connectionState"`
-	ConnectionStateUpdatedTime string `json:"connectionStateUpdatedTime,omitempty"`
-	LastActivityTime           string `json:"lastActivityTime,omitempty"`
-	StatusUpdatedTime          string `json:"statusUpdatedTime,omitempty"`
-	CreatedTime                string `json:"createdTime,omitempty"`
-	LastUpdatedTime            string `json:"lastUpdatedTime,omitempty"`
-	CloudToDeviceMessageCount  int    `json:"cloudToDeviceMessageCount"`
-	DeviceToCloudMessageCount  int64  `json:"deviceToCloudMessageCount"`
-
-	// The twin: tags and desired properties start from the initial twin.
-	Tags         json.RawMessage `json:"tags,omitempty"`
-	Desired      json.RawMessage `json:"desired,omitempty"`
-	Reported     json.RawMessage `json:"reported,omitempty"`
-	TwinVersion  int64           `json:"twinVersion,omitempty"`
-	TwinModified string          `json:"twinModified,omitempty"`
-}
+type HubDevice = linkedhub.Device
 
 type hubDeviceStmts struct {
 	get, list, listHub, find, count, countHub *sql.Stmt // readers
