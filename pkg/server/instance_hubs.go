@@ -158,8 +158,7 @@ func (i *Instance) HubDevice(ctx context.Context, hub, id string) (linkedhub.Dev
 // as the service does when it assigns a device: for tools and tests that
 // need registries without devices registering.
 func (i *Instance) PutHubDevice(ctx context.Context, d linkedhub.Device) error {
-	sd := d
-	return i.st.PutHubDevice(ctx, &sd)
+	return i.st.PutHubDevice(ctx, &d)
 }
 
 // PutRegistration records a registration state as if the device had
