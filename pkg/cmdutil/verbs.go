@@ -33,12 +33,12 @@ func (f *Factory) Service() Service {
 
 // open builds the printer, then the client: a bad -o or --query fails
 // before any service call.
-func (s Service) open() (*output.Printer, *dps.Client, error) {
+func (s Service) open(ctx context.Context) (*output.Printer, *dps.Client, error) {
 	p, err := s.Printer()
 	if err != nil {
 		return nil, nil, err
 	}
-	c, err := s.Client(s.Ctx)
+	c, err := s.Client(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -46,12 +46,12 @@ func (s Service) open() (*output.Printer, *dps.Client, error) {
 }
 
 // ShowOne prints the item get fetches, as the show verbs do.
-func ShowOne[T any](s Service, get func(c *dps.Client) (*T, error), cols []output.Column[T]) error {
-	p, c, err := s.open()
+func ShowOne[T any](ctx context.Context, s Service, get func(ctx context.Context, c *dps.Client) (*T, error), cols []output.Column[T]) error {
+	p, c, err := s.open(ctx)
 	if err != nil {
 		return err
 	}
-	v, err := get(c)
+	v, err := get(ctx, c)
 	if err != nil {
 		return err
 	}
@@ -61,12 +61,12 @@ func ShowOne[T any](s Service, get func(c *dps.Client) (*T, error), cols []outpu
 // ShowList prints the stream list returns as it arrives, stopping after top
 // items (0: all). noun names the items when there are none ("no
 // enrollments found").
-func ShowList[T any](s Service, list func(c *dps.Client) iter.Seq2[T, error], top int, cols []output.Column[T], noun string) error {
-	p, c, err := s.open()
+func ShowList[T any](ctx context.Context, s Service, list func(ctx context.Context, c *dps.Client) iter.Seq2[T, error], top int, cols []output.Column[T], noun string) error {
+	p, c, err := s.open(ctx)
 	if err != nil {
 		return err
 	}
-	return output.PrintSeq(p, Limit(list(c), top), cols, noun)
+	return output.PrintSeq(p, Limit(list(ctx, c), top), cols, noun)
 }
 
 // PagingFlags defines --page-size and --top of a list verb. perRequest
@@ -124,8 +124,8 @@ type Deletion struct {
 // deletes them in turn, reporting each on stderr. One failure does not stop
 // the rest: the failures, explained, come back together. Only the end of
 // ctx stops at once.
-func DeleteEach(s Service, ids []string, yes bool, d Deletion) error {
-	ctx, ios := s.Ctx, s.IO
+func DeleteEach(ctx context.Context, s Service, ids []string, yes bool, d Deletion) error {
+	ios := s.IO
 	question := fmt.Sprintf(d.Ask, ids[0])
 	if len(ids) > 1 {
 		question = fmt.Sprintf("Delete %d %s (%s)?", len(ids), d.Plural, strings.Join(ids, ", "))

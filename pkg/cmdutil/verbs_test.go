@@ -49,7 +49,7 @@ func TestShowOne(t *testing.T) {
 				return p, nil
 			}
 			client := func(context.Context) (*dps.Client, error) { calls++; return nil, tt.clientErr }
-			err := ShowOne(Service{Printer: printer, Client: client, Ctx: context.Background()}, func(*dps.Client) (*item, error) {
+			err := ShowOne(t.Context(), Service{Printer: printer, Client: client}, func(context.Context, *dps.Client) (*item, error) {
 				if tt.getErr != nil {
 					return nil, tt.getErr
 				}
@@ -101,7 +101,7 @@ func TestShowList(t *testing.T) {
 			ios, _, out, errOut := iostreams.Test()
 			printer := func() (*output.Printer, error) { return output.New(ios, output.Options{Format: tt.format}) }
 			client := func(context.Context) (*dps.Client, error) { return nil, nil }
-			err := ShowList(Service{Printer: printer, Client: client, Ctx: context.Background()}, func(*dps.Client) iter.Seq2[item, error] { return items(tt.ids...) }, tt.top, itemColumns, "items")
+			err := ShowList(t.Context(), Service{Printer: printer, Client: client}, func(context.Context, *dps.Client) iter.Seq2[item, error] { return items(tt.ids...) }, tt.top, itemColumns, "items")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -190,7 +190,7 @@ func TestDeleteEach(t *testing.T) {
 			defer cancel()
 			var deleted []string
 			client := func(context.Context) (*dps.Client, error) { return nil, nil }
-			err := DeleteEach(Service{IO: ios, Client: client, Ctx: ctx}, tt.ids, tt.yes, Deletion{
+			err := DeleteEach(ctx, Service{IO: ios, Client: client}, tt.ids, tt.yes, Deletion{
 				Ask: "Delete thing %q?", Plural: "things", Done: "Deleted thing %q",
 				Delete: func(ctx context.Context, _ *dps.Client, id string) error {
 					if id == tt.cancelAt {

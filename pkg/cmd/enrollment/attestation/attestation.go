@@ -2,6 +2,8 @@
 package attestation
 
 import (
+	"context"
+
 	"github.com/dpsctl/dpsctl/pkg/cmd/enrollment/shared"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
 	"github.com/dpsctl/dpsctl/pkg/dps"
@@ -41,7 +43,7 @@ are masked unless --show-keys is given.`,
 }
 
 func attestationRun(opts *AttestationOptions) error {
-	return cmdutil.ShowOne(opts.Service, func(c *dps.Client) (*model.AttestationMechanism, error) {
-		return shared.Kind.ReadAttestation(opts.Ctx, c, opts.RegistrationID)
+	return cmdutil.ShowOne(opts.Ctx, opts.Service, func(ctx context.Context, c *dps.Client) (*model.AttestationMechanism, error) {
+		return shared.Kind.ReadAttestation(ctx, c, opts.RegistrationID)
 	}, shared.AttestationColumns)
 }

@@ -53,7 +53,7 @@ The device's registration state is deleted with the enrollment.`,
 }
 
 func deleteRun(opts *DeleteOptions) error {
-	return cmdutil.DeleteEach(opts.Service, opts.RegistrationIDs, opts.Yes, cmdutil.Deletion{
+	return cmdutil.DeleteEach(opts.Ctx, opts.Service, opts.RegistrationIDs, opts.Yes, cmdutil.Deletion{
 		Ask: "Delete enrollment %q?", Plural: "enrollments", Done: "Deleted enrollment %q",
 		Delete: func(ctx context.Context, c *dps.Client, id string) error {
 			return c.DeleteEnrollment(ctx, id, opts.ETag)

@@ -2,6 +2,7 @@
 package list
 
 import (
+	"context"
 	"iter"
 
 	"github.com/dpsctl/dpsctl/pkg/cmd/enrollment/shared"
@@ -49,7 +50,7 @@ The service returns them without symmetric keys or registration state.`,
 
 func listRun(opts *ListOptions) error {
 	q := dps.QueryOptions{PageSize: cmdutil.PageSize(opts.PageSize, opts.Top)}
-	return cmdutil.ShowList(opts.Service, func(c *dps.Client) iter.Seq2[model.IndividualEnrollment, error] {
-		return c.Enrollments(opts.Ctx, q)
+	return cmdutil.ShowList(opts.Ctx, opts.Service, func(ctx context.Context, c *dps.Client) iter.Seq2[model.IndividualEnrollment, error] {
+		return c.Enrollments(ctx, q)
 	}, opts.Top, shared.Columns, "enrollments")
 }

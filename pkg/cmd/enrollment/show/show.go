@@ -2,6 +2,8 @@
 package show
 
 import (
+	"context"
+
 	"github.com/dpsctl/dpsctl/pkg/cmd/enrollment/shared"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
 	"github.com/dpsctl/dpsctl/pkg/dps"
@@ -45,7 +47,7 @@ registered. The service does not return symmetric keys with an enrollment;
 }
 
 func showRun(opts *ShowOptions) error {
-	return cmdutil.ShowOne(opts.Service, func(c *dps.Client) (*model.IndividualEnrollment, error) {
-		return shared.Kind.Read(opts.Ctx, c, opts.RegistrationID, opts.ShowKeys)
+	return cmdutil.ShowOne(opts.Ctx, opts.Service, func(ctx context.Context, c *dps.Client) (*model.IndividualEnrollment, error) {
+		return shared.Kind.Read(ctx, c, opts.RegistrationID, opts.ShowKeys)
 	}, shared.DetailColumns)
 }

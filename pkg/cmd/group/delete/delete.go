@@ -54,7 +54,7 @@ stay in their IoT hub.`,
 }
 
 func deleteRun(opts *DeleteOptions) error {
-	return cmdutil.DeleteEach(opts.Service, opts.GroupIDs, opts.Yes, cmdutil.Deletion{
+	return cmdutil.DeleteEach(opts.Ctx, opts.Service, opts.GroupIDs, opts.Yes, cmdutil.Deletion{
 		Ask: "Delete enrollment group %q?", Plural: "enrollment groups", Done: "Deleted enrollment group %q",
 		Delete:  func(ctx context.Context, c *dps.Client, id string) error { return c.DeleteGroup(ctx, id, opts.ETag) },
 		Explain: shared.ExplainDelete,

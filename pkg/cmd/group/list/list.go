@@ -2,6 +2,7 @@
 package list
 
 import (
+	"context"
 	"iter"
 
 	"github.com/dpsctl/dpsctl/pkg/cmd/group/shared"
@@ -49,7 +50,7 @@ service returns them without keys or certificates.`,
 
 func listRun(opts *ListOptions) error {
 	q := dps.QueryOptions{PageSize: cmdutil.PageSize(opts.PageSize, opts.Top)}
-	return cmdutil.ShowList(opts.Service, func(c *dps.Client) iter.Seq2[model.EnrollmentGroup, error] {
-		return c.Groups(opts.Ctx, q)
+	return cmdutil.ShowList(opts.Ctx, opts.Service, func(ctx context.Context, c *dps.Client) iter.Seq2[model.EnrollmentGroup, error] {
+		return c.Groups(ctx, q)
 	}, opts.Top, shared.Columns, "enrollment groups")
 }

@@ -2,6 +2,7 @@
 package registrations
 
 import (
+	"context"
 	"iter"
 
 	groupshared "github.com/dpsctl/dpsctl/pkg/cmd/group/shared"
@@ -51,7 +52,7 @@ enrollment group, page by page as they are printed. It is the same as
 
 func registrationsRun(opts *RegistrationsOptions) error {
 	q := dps.QueryOptions{PageSize: cmdutil.PageSize(opts.PageSize, opts.Top)}
-	return cmdutil.ShowList(opts.Service, func(c *dps.Client) iter.Seq2[shared.Registration, error] {
-		return shared.GroupRegistrations(opts.Ctx, c, opts.GroupID, q)
+	return cmdutil.ShowList(opts.Ctx, opts.Service, func(ctx context.Context, c *dps.Client) iter.Seq2[shared.Registration, error] {
+		return shared.GroupRegistrations(ctx, c, opts.GroupID, q)
 	}, opts.Top, shared.Columns, "registrations")
 }

@@ -2,6 +2,8 @@
 package show
 
 import (
+	"context"
+
 	"github.com/dpsctl/dpsctl/pkg/cmd/group/shared"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
 	"github.com/dpsctl/dpsctl/pkg/dps"
@@ -47,7 +49,7 @@ them from its attestation mechanism as well.`,
 }
 
 func showRun(opts *ShowOptions) error {
-	return cmdutil.ShowOne(opts.Service, func(c *dps.Client) (*model.EnrollmentGroup, error) {
-		return shared.Kind.Read(opts.Ctx, c, opts.GroupID, opts.ShowKeys)
+	return cmdutil.ShowOne(opts.Ctx, opts.Service, func(ctx context.Context, c *dps.Client) (*model.EnrollmentGroup, error) {
+		return shared.Kind.Read(ctx, c, opts.GroupID, opts.ShowKeys)
 	}, shared.DetailColumns)
 }

@@ -39,22 +39,21 @@ in its IoT hub. The next time the device registers it is assigned afresh.
 		ValidArgsFunction: shared.CompleteIDs(f, true),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.RegistrationIDs = args
-			opts.Ctx = cmd.Context()
 			if opts.ETag != "" && len(args) > 1 {
 				return cmdutil.FlagErrorf("--etag applies to one registration; give one registration ID")
 			}
 			if runF != nil {
 				return runF(opts)
 			}
-			return deleteRun(opts)
+			return deleteRun(cmd.Context(), opts)
 		},
 	}
 	cmdutil.DeleteFlags(cmd, &opts.ETag, &opts.Yes, "Delete only if the registration state still has this etag")
 	return cmd
 }
 
-func deleteRun(opts *DeleteOptions) error {
-	return cmdutil.DeleteEach(opts.Service, opts.RegistrationIDs, opts.Yes, cmdutil.Deletion{
+func deleteRun(ctx context.Context, opts *DeleteOptions) error {
+	return cmdutil.DeleteEach(ctx, opts.Service, opts.RegistrationIDs, opts.Yes, cmdutil.Deletion{
 		Ask: "Delete the registration state of %q?", Plural: "registration states", Done: "Deleted registration state %q",
 		Delete: func(ctx context.Context, c *dps.Client, id string) error {
 			return c.DeleteRegistration(ctx, id, opts.ETag)

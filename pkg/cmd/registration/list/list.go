@@ -2,6 +2,7 @@
 package list
 
 import (
+	"context"
 	"iter"
 
 	"github.com/dpsctl/dpsctl/pkg/cmd/registration/shared"
@@ -56,11 +57,10 @@ registration was listed through; it is empty for individual enrollments.`,
 					return cmdutil.FlagErrorf("--group %q: %v", opts.GroupID, err)
 				}
 			}
-			opts.Ctx = cmd.Context()
 			if runF != nil {
 				return runF(opts)
 			}
-			return listRun(opts)
+			return listRun(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().StringVar(&opts.GroupID, "group", "", "List the registrations of this enrollment group only")
@@ -69,12 +69,12 @@ registration was listed through; it is empty for individual enrollments.`,
 	return cmd
 }
 
-func listRun(opts *ListOptions) error {
-	return cmdutil.ShowList(opts.Service, func(c *dps.Client) iter.Seq2[shared.Registration, error] {
+func listRun(ctx context.Context, opts *ListOptions) error {
+	return cmdutil.ShowList(ctx, opts.Service, func(ctx context.Context, c *dps.Client) iter.Seq2[shared.Registration, error] {
 		if opts.GroupID == "" {
-			return shared.AllRegistrations(opts.Ctx, c, dps.QueryOptions{PageSize: opts.PageSize}, opts.Workers)
+			return shared.AllRegistrations(ctx, c, dps.QueryOptions{PageSize: opts.PageSize}, opts.Workers)
 		}
 		q := dps.QueryOptions{PageSize: cmdutil.PageSize(opts.PageSize, opts.Top)}
-		return shared.GroupRegistrations(opts.Ctx, c, opts.GroupID, q)
+		return shared.GroupRegistrations(ctx, c, opts.GroupID, q)
 	}, opts.Top, shared.Columns, "registrations")
 }

@@ -2,6 +2,8 @@
 package show
 
 import (
+	"context"
+
 	"github.com/dpsctl/dpsctl/pkg/cmd/registration/shared"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
 	"github.com/dpsctl/dpsctl/pkg/dps"
@@ -33,18 +35,17 @@ list" does.`,
 		ValidArgsFunction: shared.CompleteIDs(f, false),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.RegistrationID = args[0]
-			opts.Ctx = cmd.Context()
 			if runF != nil {
 				return runF(opts)
 			}
-			return showRun(opts)
+			return showRun(cmd.Context(), opts)
 		},
 	}
 }
 
-func showRun(opts *ShowOptions) error {
-	return cmdutil.ShowOne(opts.Service, func(c *dps.Client) (*model.DeviceRegistrationState, error) {
-		s, err := c.GetRegistration(opts.Ctx, opts.RegistrationID)
+func showRun(ctx context.Context, opts *ShowOptions) error {
+	return cmdutil.ShowOne(ctx, opts.Service, func(ctx context.Context, c *dps.Client) (*model.DeviceRegistrationState, error) {
+		s, err := c.GetRegistration(ctx, opts.RegistrationID)
 		return s, shared.Explain(err, opts.RegistrationID)
 	}, shared.DetailColumns)
 }
