@@ -261,6 +261,11 @@ type fuzzRun struct {
 //     alone, whatever fuzzing the machine did before; its start-up time does
 //     not grow with the cache.
 //   - -parallel=2: two fuzzing workers, as many as the two cores CI has.
+//     The rest of go test ./... runs beside the pass, and one worker would
+//     leave it more CPU time; but on a busy machine the scheduler's share
+//     that a worker takes is small, so the run would end little sooner,
+//     while the executions, and so the chance that a failing input turns
+//     up within a target's few seconds, would halve.
 //
 // If the run is still going when ctx is done it is interrupted (the engine
 // then stops its workers and writes any failing input) and killed soon
