@@ -33,17 +33,16 @@ are masked unless --show-keys is given.`,
 		ValidArgsFunction: shared.CompleteIDs(f, false),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.RegistrationID = args[0]
-			opts.Ctx = cmd.Context()
 			if runF != nil {
 				return runF(opts)
 			}
-			return attestationRun(opts)
+			return attestationRun(cmd.Context(), opts)
 		},
 	}
 }
 
-func attestationRun(opts *AttestationOptions) error {
-	return cmdutil.ShowOne(opts.Ctx, opts.Service, func(ctx context.Context, c *dps.Client) (*model.AttestationMechanism, error) {
+func attestationRun(ctx context.Context, opts *AttestationOptions) error {
+	return cmdutil.ShowOne(ctx, opts.Service, func(ctx context.Context, c *dps.Client) (*model.AttestationMechanism, error) {
 		return shared.Kind.ReadAttestation(ctx, c, opts.RegistrationID)
 	}, shared.AttestationColumns)
 }

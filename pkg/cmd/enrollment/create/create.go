@@ -2,6 +2,7 @@
 package create
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"strings"
@@ -78,7 +79,6 @@ The created enrollment is printed; keys are masked unless --show-keys.`,
 		ValidArgsFunction: cobra.NoFileCompletions,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Flags.Capture(cmd)
-			opts.Ctx = cmd.Context()
 			if len(args) == 1 {
 				opts.RegistrationID = args[0]
 			}
@@ -99,7 +99,7 @@ The created enrollment is printed; keys are masked unless --show-keys.`,
 			if runF != nil {
 				return runF(opts)
 			}
-			return createRun(opts)
+			return createRun(cmd.Context(), opts)
 		},
 	}
 	opts.Flags.Register(cmd, false)
@@ -131,7 +131,7 @@ func validateFlags(fl shared.Flags, skipChecks bool) error {
 	return fl.Validate()
 }
 
-func createRun(opts *CreateOptions) error {
+func createRun(ctx context.Context, opts *CreateOptions) error {
 	p, err := opts.Printer()
 	if err != nil {
 		return err
@@ -164,7 +164,7 @@ func createRun(opts *CreateOptions) error {
 			return err
 		}
 	}
-	return shared.Kind.Create(opts.Service, p, e)
+	return shared.Kind.Create(ctx, opts.Service, p, e)
 }
 
 // deriveID picks the registration ID when none is given: the EK's for TPM,

@@ -38,22 +38,21 @@ The device's registration state is deleted with the enrollment.`,
 		ValidArgsFunction: shared.CompleteIDs(f, true),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.RegistrationIDs = args
-			opts.Ctx = cmd.Context()
 			if opts.ETag != "" && len(args) > 1 {
 				return cmdutil.FlagErrorf("--etag applies to one enrollment; give one registration ID")
 			}
 			if runF != nil {
 				return runF(opts)
 			}
-			return deleteRun(opts)
+			return deleteRun(cmd.Context(), opts)
 		},
 	}
 	cmdutil.DeleteFlags(cmd, &opts.ETag, &opts.Yes, "Delete only if the enrollment still has this etag")
 	return cmd
 }
 
-func deleteRun(opts *DeleteOptions) error {
-	return cmdutil.DeleteEach(opts.Ctx, opts.Service, opts.RegistrationIDs, opts.Yes, cmdutil.Deletion{
+func deleteRun(ctx context.Context, opts *DeleteOptions) error {
+	return cmdutil.DeleteEach(ctx, opts.Service, opts.RegistrationIDs, opts.Yes, cmdutil.Deletion{
 		Ask: "Delete enrollment %q?", Plural: "enrollments", Done: "Deleted enrollment %q",
 		Delete: func(ctx context.Context, c *dps.Client, id string) error {
 			return c.DeleteEnrollment(ctx, id, opts.ETag)

@@ -24,7 +24,6 @@ type Client interface {
 type ExportOptions struct {
 	IO     *iostreams.IOStreams
 	Client func(context.Context) (Client, error)
-	Ctx    context.Context
 	Format string
 	// RawCSV writes CSV cells as they are (--raw-csv), without the quote
 	// that keeps spreadsheets from running them as formulas.
@@ -74,11 +73,10 @@ so the round trip is exact. --raw-csv writes the cells as they are.`,
   dpsctl enrollment export --show-keys | dpsctl enrollment import - --connection-string "$OTHER"`,
 		Args: cmdutil.ExactArgs(0, "export takes no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Ctx = cmd.Context()
 			if runF != nil {
 				return runF(opts)
 			}
-			return exportRun(opts)
+			return exportRun(cmd.Context(), opts)
 		},
 	}
 	// -o here picks the file format; it replaces the global -o.
@@ -95,11 +93,7 @@ type row struct {
 	done chan struct{}
 }
 
-func exportRun(opts *ExportOptions) error {
-	ctx := opts.Ctx
-	if ctx == nil {
-		ctx = context.Background()
-	}
+func exportRun(ctx context.Context, opts *ExportOptions) error {
 	format, err := enrollfile.ParseFormat(opts.Format)
 	if err != nil {
 		return cmdutil.FlagErrorf("-o: %v", err)

@@ -24,7 +24,6 @@ type ImportOptions struct {
 	Client  func(context.Context) (importer.Client, error)
 	Printer func() (*output.Printer, error)
 	Now     func() time.Time
-	Ctx     context.Context
 
 	File        string // "-" is stdin
 	Format      string // "" guesses from the file name
@@ -119,7 +118,6 @@ progress line is shown on stderr when it is a terminal.`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.File = args[0]
-			opts.Ctx = cmd.Context()
 			if opts.Format != "" {
 				if _, err := enrollfile.ParseFormat(opts.Format); err != nil {
 					return cmdutil.FlagErrorf("--format: %v", err)
@@ -137,7 +135,7 @@ progress line is shown on stderr when it is a terminal.`,
 			if runF != nil {
 				return runF(opts)
 			}
-			return importRun(opts)
+			return importRun(cmd.Context(), opts)
 		},
 	}
 	fs := cmd.Flags()
@@ -224,11 +222,7 @@ const maxPrintedFailures = 20
 // file (8 bytes a row).
 const importMemoryLimit = 32 << 20
 
-func importRun(opts *ImportOptions) error {
-	ctx := opts.Ctx
-	if ctx == nil {
-		ctx = context.Background()
-	}
+func importRun(ctx context.Context, opts *ImportOptions) error {
 	p, err := opts.Printer()
 	if err != nil {
 		return err

@@ -104,7 +104,7 @@ func (e *env) run(args ...string) error {
 	return cmdtest.Run(e.t, e.f, NewCmdImport(e.f, func(o *ImportOptions) error {
 		o.Backoff = func(int) time.Duration { return time.Millisecond }
 		o.Now = time.Now
-		return importRun(o)
+		return importRun(e.t.Context(), o)
 	}), args...)
 }
 
@@ -305,7 +305,7 @@ func TestStoppedImport(t *testing.T) {
 	err := cmdtest.Run(t, f, NewCmdImport(f, func(o *ImportOptions) error {
 		o.Client = func(context.Context) (importer.Client, error) { return down, nil }
 		o.Backoff = func(int) time.Duration { return time.Millisecond }
-		return importRun(o)
+		return importRun(t.Context(), o)
 	}), path, "--retries", "2", "--report", filepath.Join(e.dir, "r.csv"))
 	if err == nil || !strings.Contains(err.Error(), "the import stopped (the service kept failing (3 attempts)") || !strings.Contains(err.Error(), "run the same command again to finish") {
 		t.Fatalf("error %v", err)

@@ -36,18 +36,17 @@ registered. The service does not return symmetric keys with an enrollment;
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.RegistrationID = args[0]
 			opts.ShowKeys = f.Flags.ShowKeys
-			opts.Ctx = cmd.Context()
 			if runF != nil {
 				return runF(opts)
 			}
-			return showRun(opts)
+			return showRun(cmd.Context(), opts)
 		},
 	}
 	return cmd
 }
 
-func showRun(opts *ShowOptions) error {
-	return cmdutil.ShowOne(opts.Ctx, opts.Service, func(ctx context.Context, c *dps.Client) (*model.IndividualEnrollment, error) {
+func showRun(ctx context.Context, opts *ShowOptions) error {
+	return cmdutil.ShowOne(ctx, opts.Service, func(ctx context.Context, c *dps.Client) (*model.IndividualEnrollment, error) {
 		return shared.Kind.Read(ctx, c, opts.RegistrationID, opts.ShowKeys)
 	}, shared.DetailColumns)
 }

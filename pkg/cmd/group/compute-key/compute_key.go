@@ -3,6 +3,7 @@ package computekey
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -73,14 +74,13 @@ shell history; --group avoids that.`,
 		ValidArgsFunction: cobra.NoFileCompletions,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.RegistrationIDs = args
-			opts.Ctx = cmd.Context()
 			if err := validate(opts); err != nil {
 				return err
 			}
 			if runF != nil {
 				return runF(opts)
 			}
-			return computeKeyRun(opts)
+			return computeKeyRun(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().StringVar(&opts.Key, "key", "", "Group key (base64) to derive from, without calling the service")
@@ -129,14 +129,14 @@ func validate(opts *ComputeKeyOptions) error {
 	return nil
 }
 
-func computeKeyRun(opts *ComputeKeyOptions) error {
+func computeKeyRun(ctx context.Context, opts *ComputeKeyOptions) error {
 	p, err := opts.Printer()
 	if err != nil {
 		return err
 	}
 	key := opts.Key
 	if opts.GroupID != "" {
-		if key, err = groupKey(opts); err != nil {
+		if key, err = groupKey(ctx, opts); err != nil {
 			return err
 		}
 	}
@@ -144,12 +144,12 @@ func computeKeyRun(opts *ComputeKeyOptions) error {
 }
 
 // groupKey reads the chosen key of a symmetric-key group.
-func groupKey(opts *ComputeKeyOptions) (string, error) {
-	c, err := opts.Client(opts.Ctx)
+func groupKey(ctx context.Context, opts *ComputeKeyOptions) (string, error) {
+	c, err := opts.Client(ctx)
 	if err != nil {
 		return "", err
 	}
-	a, err := c.GetGroupAttestation(opts.Ctx, opts.GroupID)
+	a, err := c.GetGroupAttestation(ctx, opts.GroupID)
 	if err != nil {
 		return "", shared.Kind.Explain(err, opts.GroupID)
 	}

@@ -2,6 +2,8 @@
 package create
 
 import (
+	"context"
+
 	"github.com/dpsctl/dpsctl/pkg/cmd/group/shared"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
 	"github.com/dpsctl/dpsctl/pkg/model"
@@ -65,7 +67,6 @@ The created group is printed; keys are masked unless --show-keys.`,
 		ValidArgsFunction: cobra.NoFileCompletions,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Flags.Capture(cmd)
-			opts.Ctx = cmd.Context()
 			if len(args) == 1 {
 				opts.GroupID = args[0]
 				if err := model.ValidateID(opts.GroupID); err != nil {
@@ -80,14 +81,14 @@ The created group is printed; keys are masked unless --show-keys.`,
 			if runF != nil {
 				return runF(opts)
 			}
-			return createRun(opts)
+			return createRun(cmd.Context(), opts)
 		},
 	}
 	opts.Flags.Register(cmd, false)
 	return cmd
 }
 
-func createRun(opts *CreateOptions) error {
+func createRun(ctx context.Context, opts *CreateOptions) error {
 	p, err := opts.Printer()
 	if err != nil {
 		return err
@@ -114,5 +115,5 @@ func createRun(opts *CreateOptions) error {
 	if err := opts.Flags.CheckCertificates(g); err != nil {
 		return err
 	}
-	return shared.Kind.Create(opts.Service, p, g)
+	return shared.Kind.Create(ctx, opts.Service, p, g)
 }

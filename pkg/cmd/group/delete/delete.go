@@ -39,22 +39,21 @@ stay in their IoT hub.`,
 		ValidArgsFunction: shared.CompleteIDs(f, true),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.GroupIDs = args
-			opts.Ctx = cmd.Context()
 			if opts.ETag != "" && len(args) > 1 {
 				return cmdutil.FlagErrorf("--etag applies to one group; give one group ID")
 			}
 			if runF != nil {
 				return runF(opts)
 			}
-			return deleteRun(opts)
+			return deleteRun(cmd.Context(), opts)
 		},
 	}
 	cmdutil.DeleteFlags(cmd, &opts.ETag, &opts.Yes, "Delete only if the group still has this etag")
 	return cmd
 }
 
-func deleteRun(opts *DeleteOptions) error {
-	return cmdutil.DeleteEach(opts.Ctx, opts.Service, opts.GroupIDs, opts.Yes, cmdutil.Deletion{
+func deleteRun(ctx context.Context, opts *DeleteOptions) error {
+	return cmdutil.DeleteEach(ctx, opts.Service, opts.GroupIDs, opts.Yes, cmdutil.Deletion{
 		Ask: "Delete enrollment group %q?", Plural: "enrollment groups", Done: "Deleted enrollment group %q",
 		Delete:  func(ctx context.Context, c *dps.Client, id string) error { return c.DeleteGroup(ctx, id, opts.ETag) },
 		Explain: shared.ExplainDelete,

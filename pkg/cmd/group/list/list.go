@@ -37,20 +37,19 @@ service returns them without keys or certificates.`,
 			if err := cmdutil.CheckPaging(opts.PageSize, opts.Top); err != nil {
 				return err
 			}
-			opts.Ctx = cmd.Context()
 			if runF != nil {
 				return runF(opts)
 			}
-			return listRun(opts)
+			return listRun(cmd.Context(), opts)
 		},
 	}
 	cmdutil.PagingFlags(cmd, &opts.PageSize, &opts.Top, "Groups per request", "groups")
 	return cmd
 }
 
-func listRun(opts *ListOptions) error {
+func listRun(ctx context.Context, opts *ListOptions) error {
 	q := dps.QueryOptions{PageSize: cmdutil.PageSize(opts.PageSize, opts.Top)}
-	return cmdutil.ShowList(opts.Ctx, opts.Service, func(ctx context.Context, c *dps.Client) iter.Seq2[model.EnrollmentGroup, error] {
+	return cmdutil.ShowList(ctx, opts.Service, func(ctx context.Context, c *dps.Client) iter.Seq2[model.EnrollmentGroup, error] {
 		return c.Groups(ctx, q)
 	}, opts.Top, shared.Columns, "enrollment groups")
 }

@@ -39,20 +39,19 @@ enrollment group, page by page as they are printed. It is the same as
 				return err
 			}
 			opts.GroupID = args[0]
-			opts.Ctx = cmd.Context()
 			if runF != nil {
 				return runF(opts)
 			}
-			return registrationsRun(opts)
+			return registrationsRun(cmd.Context(), opts)
 		},
 	}
 	cmdutil.PagingFlags(cmd, &opts.PageSize, &opts.Top, "Registrations per request", "registrations")
 	return cmd
 }
 
-func registrationsRun(opts *RegistrationsOptions) error {
+func registrationsRun(ctx context.Context, opts *RegistrationsOptions) error {
 	q := dps.QueryOptions{PageSize: cmdutil.PageSize(opts.PageSize, opts.Top)}
-	return cmdutil.ShowList(opts.Ctx, opts.Service, func(ctx context.Context, c *dps.Client) iter.Seq2[shared.Registration, error] {
+	return cmdutil.ShowList(ctx, opts.Service, func(ctx context.Context, c *dps.Client) iter.Seq2[shared.Registration, error] {
 		return shared.GroupRegistrations(ctx, c, opts.GroupID, q)
 	}, opts.Top, shared.Columns, "registrations")
 }

@@ -39,17 +39,16 @@ them from its attestation mechanism as well.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.GroupID = args[0]
 			opts.ShowKeys = f.Flags != nil && f.Flags.ShowKeys
-			opts.Ctx = cmd.Context()
 			if runF != nil {
 				return runF(opts)
 			}
-			return showRun(opts)
+			return showRun(cmd.Context(), opts)
 		},
 	}
 }
 
-func showRun(opts *ShowOptions) error {
-	return cmdutil.ShowOne(opts.Ctx, opts.Service, func(ctx context.Context, c *dps.Client) (*model.EnrollmentGroup, error) {
+func showRun(ctx context.Context, opts *ShowOptions) error {
+	return cmdutil.ShowOne(ctx, opts.Service, func(ctx context.Context, c *dps.Client) (*model.EnrollmentGroup, error) {
 		return shared.Kind.Read(ctx, c, opts.GroupID, opts.ShowKeys)
 	}, shared.DetailColumns)
 }

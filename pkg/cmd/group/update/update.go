@@ -2,6 +2,8 @@
 package update
 
 import (
+	"context"
+
 	"github.com/dpsctl/dpsctl/pkg/cmd/group/shared"
 	"github.com/dpsctl/dpsctl/pkg/cmd/internal/shared/enroll"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
@@ -48,14 +50,13 @@ replace the current ones, and flags given as well override both.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Flags.Capture(cmd)
 			opts.GroupID = args[0]
-			opts.Ctx = cmd.Context()
 			if err := enroll.CheckUpdate(opts.ETag, opts.Force, opts.Flags.Validate, opts.Flags.Changed); err != nil {
 				return err
 			}
 			if runF != nil {
 				return runF(opts)
 			}
-			return updateRun(opts)
+			return updateRun(cmd.Context(), opts)
 		},
 	}
 	opts.Flags.Register(cmd, true)
@@ -63,8 +64,8 @@ replace the current ones, and flags given as well override both.`,
 	return cmd
 }
 
-func updateRun(opts *UpdateOptions) error {
-	return shared.Kind.Update(enroll.UpdateInput[model.EnrollmentGroup]{
+func updateRun(ctx context.Context, opts *UpdateOptions) error {
+	return shared.Kind.Update(ctx, enroll.UpdateInput[model.EnrollmentGroup]{
 		Service: opts.Service,
 		ID:      opts.GroupID, FromFile: opts.Flags.FromFile, ETag: opts.ETag, Force: opts.Force,
 		Apply: func(g *model.EnrollmentGroup) error {

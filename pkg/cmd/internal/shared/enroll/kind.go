@@ -156,12 +156,12 @@ func (k *Kind[T, P]) Start(ios *iostreams.IOStreams, name string) (*T, error) {
 
 // Create writes e, which the service must not hold yet, and prints what it
 // made of it with p.
-func (k *Kind[T, P]) Create(s cmdutil.Service, p *output.Printer, e *T) error {
-	c, err := s.Client(s.Ctx)
+func (k *Kind[T, P]) Create(ctx context.Context, s cmdutil.Service, p *output.Printer, e *T) error {
+	c, err := s.Client(ctx)
 	if err != nil {
 		return err
 	}
-	created, err := k.Put(c, s.Ctx, e, "")
+	created, err := k.Put(c, ctx, e, "")
 	if err != nil {
 		return k.Explain(err, P(e).ID())
 	}
@@ -211,7 +211,7 @@ type UpdateInput[T any] struct {
 // kept), lays a --from-file document over it, applies the flags and writes
 // it back only if it is still at the etag read (or at --etag, or whatever
 // it is with --force), then prints it.
-func (k *Kind[T, P]) Update(in UpdateInput[T]) error {
+func (k *Kind[T, P]) Update(ctx context.Context, in UpdateInput[T]) error {
 	p, err := in.Printer()
 	if err != nil {
 		return err
@@ -222,11 +222,11 @@ func (k *Kind[T, P]) Update(in UpdateInput[T]) error {
 			return fmt.Errorf("--%s: %w", FlagFromFile, err)
 		}
 	}
-	c, err := in.Client(in.Ctx)
+	c, err := in.Client(ctx)
 	if err != nil {
 		return err
 	}
-	e, err := k.Read(in.Ctx, c, in.ID, true)
+	e, err := k.Read(ctx, c, in.ID, true)
 	if err != nil {
 		return err
 	}
@@ -247,7 +247,7 @@ func (k *Kind[T, P]) Update(in UpdateInput[T]) error {
 	if err := in.Apply(e); err != nil {
 		return err
 	}
-	updated, err := k.Put(c, in.Ctx, e, ifMatch)
+	updated, err := k.Put(c, ctx, e, ifMatch)
 	if err != nil {
 		explain := in.Explain
 		if explain == nil {
