@@ -16,17 +16,16 @@ import (
 )
 
 // Service is what a verb that talks to the service takes from the
-// Factory: the streams, the client and the printer, and the context of the
-// run, which RunE sets. Verb options embed it, so tests can still replace
-// Client or Printer.
+// Factory: the streams, the client and the printer. Verb options embed it,
+// so tests can still replace Client or Printer. The context of the run is
+// not part of it: RunE passes cmd.Context() to the run function.
 type Service struct {
 	IO      *iostreams.IOStreams
 	Client  func(context.Context) (*dps.Client, error)
 	Printer func() (*output.Printer, error)
-	Ctx     context.Context
 }
 
-// Service returns the Service of f, without a context yet.
+// Service returns the Service of f.
 func (f *Factory) Service() Service {
 	return Service{IO: f.IOStreams, Client: f.Client, Printer: f.Printer}
 }

@@ -255,7 +255,7 @@ func TestFactoryService(t *testing.T) {
 		Printer:   func() (*output.Printer, error) { return nil, errPrinter },
 	}
 	s := f.Service()
-	if _, err := s.Client(context.Background()); s.IO != ios || s.Ctx != nil || !errors.Is(err, errClient) {
+	if _, err := s.Client(context.Background()); s.IO != ios || !errors.Is(err, errClient) {
 		t.Fatalf("service %+v: client %v", s, err)
 	}
 	if _, err := s.Printer(); !errors.Is(err, errPrinter) {
