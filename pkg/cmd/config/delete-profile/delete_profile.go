@@ -2,6 +2,7 @@
 package deleteprofile
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/dpsctl/dpsctl/pkg/cmd/config/shared"
@@ -32,12 +33,12 @@ leaves no profile current, so dpsctl falls back to the embedded service.`,
 			if runF != nil {
 				return runF(opts)
 			}
-			return deleteProfileRun(opts)
+			return deleteProfileRun(cmd.Context(), opts)
 		},
 	}
 }
 
-func deleteProfileRun(opts *DeleteProfileOptions) error {
+func deleteProfileRun(ctx context.Context, opts *DeleteProfileOptions) error {
 	file, err := shared.ReadFile()
 	if err != nil {
 		return err

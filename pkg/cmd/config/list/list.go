@@ -2,6 +2,8 @@
 package list
 
 import (
+	"context"
+
 	"github.com/dpsctl/dpsctl/pkg/cmd/config/shared"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
 	"github.com/dpsctl/dpsctl/pkg/output"
@@ -28,12 +30,12 @@ func NewCmdList(f *cmdutil.Factory, runF func(*ListOptions) error) *cobra.Comman
 			if runF != nil {
 				return runF(opts)
 			}
-			return listRun(opts)
+			return listRun(cmd.Context(), opts)
 		},
 	}
 }
 
-func listRun(opts *ListOptions) error {
+func listRun(ctx context.Context, opts *ListOptions) error {
 	p, err := opts.Printer()
 	if err != nil {
 		return err

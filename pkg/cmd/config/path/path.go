@@ -2,6 +2,8 @@
 package path
 
 import (
+	"context"
+
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
 	"github.com/dpsctl/dpsctl/pkg/config"
 	"github.com/dpsctl/dpsctl/pkg/output"
@@ -26,12 +28,12 @@ func NewCmdPath(f *cmdutil.Factory, runF func(*PathOptions) error) *cobra.Comman
 			if runF != nil {
 				return runF(opts)
 			}
-			return pathRun(opts)
+			return pathRun(cmd.Context(), opts)
 		},
 	}
 }
 
-func pathRun(opts *PathOptions) error {
+func pathRun(ctx context.Context, opts *PathOptions) error {
 	p, err := opts.Printer()
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@
 package setprofile
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -47,7 +48,7 @@ makes any profile current.`,
 			if runF != nil {
 				return runF(opts)
 			}
-			return setProfileRun(opts)
+			return setProfileRun(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().StringVar(&opts.ConnectionString, "connection-string", "", "Service connection string (HostName=…;SharedAccessKeyName=…;SharedAccessKey=…)")
@@ -57,7 +58,7 @@ makes any profile current.`,
 	return cmd
 }
 
-func setProfileRun(opts *SetProfileOptions) error {
+func setProfileRun(ctx context.Context, opts *SetProfileOptions) error {
 	cs, err := sas.ParseConnectionString(opts.ConnectionString)
 	if err != nil {
 		return err

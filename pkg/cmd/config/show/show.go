@@ -2,6 +2,7 @@
 package show
 
 import (
+	"context"
 	"errors"
 
 	"github.com/dpsctl/dpsctl/pkg/cmd/config/shared"
@@ -34,12 +35,12 @@ func NewCmdShow(f *cmdutil.Factory, runF func(*ShowOptions) error) *cobra.Comman
 			if runF != nil {
 				return runF(opts)
 			}
-			return showRun(opts)
+			return showRun(cmd.Context(), opts)
 		},
 	}
 }
 
-func showRun(opts *ShowOptions) error {
+func showRun(ctx context.Context, opts *ShowOptions) error {
 	p, err := opts.Printer()
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@
 package useprofile
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/dpsctl/dpsctl/pkg/cmd/config/shared"
@@ -33,12 +34,12 @@ says otherwise. "dpsctl config list" shows which profile is current.`,
 			if runF != nil {
 				return runF(opts)
 			}
-			return useProfileRun(opts)
+			return useProfileRun(cmd.Context(), opts)
 		},
 	}
 }
 
-func useProfileRun(opts *UseProfileOptions) error {
+func useProfileRun(ctx context.Context, opts *UseProfileOptions) error {
 	file, err := shared.ReadFile()
 	if err != nil {
 		return err
