@@ -2,6 +2,7 @@
 package ek
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -80,7 +81,7 @@ simulator[:SEED]), else the default device.`, tpm.DefaultDevice, shared.SeedFile
 			if runF != nil {
 				return runF(opts)
 			}
-			return ekRun(opts)
+			return ekRun(cmd.Context(), opts)
 		},
 	}
 	opts.TPM.Register(cmd, false)
@@ -89,7 +90,7 @@ simulator[:SEED]), else the default device.`, tpm.DefaultDevice, shared.SeedFile
 	return cmd
 }
 
-func ekRun(opts *EKOptions) error {
+func ekRun(ctx context.Context, opts *EKOptions) error {
 	p, err := opts.Printer()
 	if err != nil {
 		return err

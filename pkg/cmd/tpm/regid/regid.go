@@ -2,6 +2,7 @@
 package regid
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -86,7 +87,7 @@ key is invalid, the valid ones are still printed and the command fails.`,
 			if runF != nil {
 				return runF(opts)
 			}
-			return regidRun(opts)
+			return regidRun(cmd.Context(), opts)
 		},
 	}
 	cmdutil.StringEnumFlag(cmd, &opts.Format, "format", "", FormatBase32, []string{FormatBase32, FormatHex}, "Registration ID convention")
@@ -117,7 +118,7 @@ func (opts *RegidOptions) id(ek *tpm.EK) string {
 	return ek.RegistrationID()
 }
 
-func regidRun(opts *RegidOptions) error {
+func regidRun(ctx context.Context, opts *RegidOptions) error {
 	p, err := opts.Printer()
 	if err != nil {
 		return err
