@@ -3,6 +3,7 @@
 package create
 
 import (
+	"context"
 	"crypto/x509"
 	"fmt"
 	"os"
@@ -116,7 +117,7 @@ func newCmdKind(f *cmdutil.Factory, runF func(*CreateOptions) error, kind string
 			if runF != nil {
 				return runF(opts)
 			}
-			return createRun(opts)
+			return createRun(cmd.Context(), opts)
 		},
 	}
 	fl := cmd.Flags()
@@ -270,7 +271,7 @@ func validate(opts *CreateOptions) error {
 	return nil
 }
 
-func createRun(opts *CreateOptions) error {
+func createRun(ctx context.Context, opts *CreateOptions) error {
 	p, err := opts.Printer()
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@
 package inspect
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -73,7 +74,7 @@ Nothing is verified; see "dpsctl cert verify".`,
 			if runF != nil {
 				return runF(opts)
 			}
-			return inspectRun(opts)
+			return inspectRun(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().BoolVar(&opts.Info, "info", false, "Print the details the service reports for the certificates")
@@ -90,7 +91,7 @@ type Certificate struct {
 	certs.Inspection
 }
 
-func inspectRun(opts *InspectOptions) error {
+func inspectRun(ctx context.Context, opts *InspectOptions) error {
 	p, err := opts.Printer()
 	if err != nil {
 		return err

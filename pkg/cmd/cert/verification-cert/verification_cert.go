@@ -2,6 +2,7 @@
 package verificationcert
 
 import (
+	"context"
 	"crypto/x509"
 	"fmt"
 	"os"
@@ -71,7 +72,7 @@ overwritten unless --force.`,
 			if runF != nil {
 				return runF(opts)
 			}
-			return verificationCertRun(opts)
+			return verificationCertRun(cmd.Context(), opts)
 		},
 	}
 	fl := cmd.Flags()
@@ -87,7 +88,7 @@ overwritten unless --force.`,
 	return cmd
 }
 
-func verificationCertRun(opts *VerificationCertOptions) error {
+func verificationCertRun(ctx context.Context, opts *VerificationCertOptions) error {
 	if !opts.Force {
 		for _, path := range []string{opts.CertFile, opts.KeyFile} {
 			if path == "" || path == "-" {
