@@ -2,6 +2,7 @@
 package info
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
@@ -44,12 +45,12 @@ trust. The data directory is set up on first use.`,
 			if runF != nil {
 				return runF(opts)
 			}
-			return infoRun(opts)
+			return infoRun(cmd.Context(), opts)
 		},
 	}
 }
 
-func infoRun(opts *InfoOptions) error {
+func infoRun(ctx context.Context, opts *InfoOptions) error {
 	p, err := opts.Printer()
 	if err != nil {
 		return err
