@@ -9,6 +9,7 @@
 package version
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"runtime/debug"
@@ -113,13 +114,13 @@ func NewCmdVersion(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command
 			if runF != nil {
 				return runF(opts)
 			}
-			return versionRun(opts)
+			return versionRun(cmd.Context(), opts)
 		},
 	}
 	return cmd
 }
 
-func versionRun(opts *Options) error {
+func versionRun(ctx context.Context, opts *Options) error {
 	p, err := opts.Printer()
 	if err != nil {
 		return err
