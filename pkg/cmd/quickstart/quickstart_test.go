@@ -2,13 +2,11 @@ package quickstart
 
 import (
 	"encoding/json"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/dpsctl/dpsctl/pkg/cmdutil"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil/cmdtest"
 	"github.com/dpsctl/dpsctl/pkg/config"
 	"github.com/dpsctl/dpsctl/pkg/model"
@@ -65,14 +63,9 @@ func TestNewCmdQuickstart(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f, _ := cmdtest.NewFactory(t, nil, false)
-			var got *QuickstartOptions
-			err := cmdtest.Run(t, f, NewCmdQuickstart(f, func(o *QuickstartOptions) error { got = o; return nil }), tt.args...)
+			got, err := cmdtest.Parse(t, NewCmdQuickstart, tt.args...)
 			if tt.wantErr != "" {
-				var fe *cmdutil.FlagError
-				if !errors.As(err, &fe) || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err %v, want %q", err, tt.wantErr)
-				}
+				cmdtest.WantUsageError(t, err, tt.wantErr)
 				return
 			}
 			if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"log/slog"
 	"net/http"
 	"os"
@@ -13,7 +12,6 @@ import (
 	"time"
 
 	"github.com/dpsctl/dpsctl/pkg/cmd/serve/info"
-	"github.com/dpsctl/dpsctl/pkg/cmdutil"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil/cmdtest"
 	"github.com/dpsctl/dpsctl/pkg/config"
 	"github.com/dpsctl/dpsctl/pkg/server"
@@ -35,14 +33,9 @@ func TestNewCmdServe(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			f, _ := cmdtest.NewFactory(t, nil, false)
-			var got *ServeOptions
-			err := cmdtest.Run(t, f, NewCmdServe(f, func(o *ServeOptions) error { got = o; return nil }), tt.args...)
+			got, err := cmdtest.Parse(t, NewCmdServe, tt.args...)
 			if tt.wantErr != "" {
-				var fe *cmdutil.FlagError
-				if !errors.As(err, &fe) || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want usage error %q", err, tt.wantErr)
-				}
+				cmdtest.WantUsageError(t, err, tt.wantErr)
 				return
 			}
 			if err != nil {
@@ -192,14 +185,9 @@ func TestServeLimitFlags(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			f, _ := cmdtest.NewFactory(t, nil, false)
-			var got *ServeOptions
-			err := cmdtest.Run(t, f, NewCmdServe(f, func(o *ServeOptions) error { got = o; return nil }), tt.args...)
+			got, err := cmdtest.Parse(t, NewCmdServe, tt.args...)
 			if tt.wantErr != "" {
-				var fe *cmdutil.FlagError
-				if !errors.As(err, &fe) || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want usage error %q", err, tt.wantErr)
-				}
+				cmdtest.WantUsageError(t, err, tt.wantErr)
 				return
 			}
 			if err != nil {

@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/dpsctl/dpsctl/pkg/certs"
-	"github.com/dpsctl/dpsctl/pkg/cmdutil"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil/cmdtest"
 )
 
@@ -169,14 +168,9 @@ func TestNewCmdInspect(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f, _ := cmdtest.NewFactory(t, nil, false)
-			var got *InspectOptions
-			err := cmdtest.Run(t, f, NewCmdInspect(f, func(o *InspectOptions) error { got = o; return nil }), tt.args...)
+			got, err := cmdtest.Parse(t, NewCmdInspect, tt.args...)
 			if tt.wantErr != "" {
-				var fe *cmdutil.FlagError
-				if !errors.As(err, &fe) || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want usage error %q", err, tt.wantErr)
-				}
+				cmdtest.WantUsageError(t, err, tt.wantErr)
 				return
 			}
 			if err != nil {

@@ -3,7 +3,6 @@ package importcmd
 import (
 	"context"
 	"crypto/x509"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -40,14 +39,9 @@ func TestNewCmdImport(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f, _ := cmdtest.NewFactory(t, nil, false)
-			var got *ImportOptions
-			err := cmdtest.Run(t, f, NewCmdImport(f, func(o *ImportOptions) error { got = o; return nil }), tt.args...)
+			got, err := cmdtest.Parse(t, NewCmdImport, tt.args...)
 			if tt.wantErr != "" {
-				var fe *cmdutil.FlagError
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.As(err, &fe) {
-					t.Fatalf("error %v, want a usage error with %q", err, tt.wantErr)
-				}
+				cmdtest.WantUsageError(t, err, tt.wantErr)
 				return
 			}
 			if err != nil {
