@@ -9,6 +9,7 @@ import (
 
 	setprofile "github.com/dpsctl/dpsctl/pkg/cmd/config/set-profile"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
+	"github.com/dpsctl/dpsctl/pkg/cmdutil/cmdtest"
 	"github.com/dpsctl/dpsctl/pkg/iostreams"
 	"github.com/dpsctl/dpsctl/pkg/output"
 	"github.com/dpsctl/dpsctl/pkg/sas"
@@ -124,19 +125,9 @@ func TestNewCmdSetProfile(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			ios, _, _, _ := iostreams.Test()
-			f := &cmdutil.Factory{IOStreams: ios, Flags: &cmdutil.GlobalFlags{}}
-			var got *setprofile.SetProfileOptions
-			cmd := setprofile.NewCmdSetProfile(f, func(o *setprofile.SetProfileOptions) error { got = o; return nil })
-			cmd.SetArgs(tt.args)
-			cmd.SetOut(ios.Out)
-			cmd.SetErr(ios.ErrOut)
-			err := cmd.Execute()
+			got, err := cmdtest.Parse(t, setprofile.NewCmdSetProfile, tt.args...)
 			if tt.wantErr {
-				var fe *cmdutil.FlagError
-				if !errors.As(err, &fe) {
-					t.Fatalf("err = %v, want FlagError", err)
-				}
+				cmdtest.WantUsageError(t, err, "")
 				return
 			}
 			if err != nil {
