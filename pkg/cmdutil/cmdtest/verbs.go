@@ -21,6 +21,13 @@ type NewCmd[O any] func(f *cmdutil.Factory, runF func(*O) error) *cobra.Command
 func Parse[O any](t testing.TB, newCmd NewCmd[O], args ...string) (*O, error) {
 	t.Helper()
 	f, _ := NewFactory(t, nil, false)
+	return ParseWith(t, f, newCmd, args...)
+}
+
+// ParseWith is Parse on a Factory the test prepared (a terminal on stdin,
+// say).
+func ParseWith[O any](t testing.TB, f *cmdutil.Factory, newCmd NewCmd[O], args ...string) (*O, error) {
+	t.Helper()
 	var got *O
 	err := Run(t, f, newCmd(f, func(o *O) error { got = o; return nil }), args...)
 	return got, err

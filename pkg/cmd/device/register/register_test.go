@@ -97,14 +97,9 @@ func TestNewCmdRegister(t *testing.T) {
 			for k, v := range tt.env {
 				t.Setenv(k, v)
 			}
-			f, _ := cmdtest.NewFactory(t, nil, false)
-			var got *RegisterOptions
-			err := cmdtest.Run(t, f, NewCmdRegister(f, func(o *RegisterOptions) error { got = o; return nil }), tt.args...)
+			got, err := cmdtest.Parse(t, NewCmdRegister, tt.args...)
 			if tt.wantErr != "" {
-				var fe *cmdutil.FlagError
-				if !errors.As(err, &fe) || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err %v, want a usage error with %q", err, tt.wantErr)
-				}
+				cmdtest.WantUsageError(t, err, tt.wantErr)
 				return
 			}
 			if err != nil {

@@ -3,14 +3,12 @@ package computekey
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"testing"
 
 	"github.com/dpsctl/dpsctl/pkg/cmd/group/shared/grouptest"
-	"github.com/dpsctl/dpsctl/pkg/cmdutil"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil/cmdtest"
 	"github.com/dpsctl/dpsctl/pkg/dps"
 	"github.com/dpsctl/dpsctl/pkg/model"
@@ -50,13 +48,9 @@ func TestNewCmdComputeKey(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f, _ := cmdtest.NewFactory(t, nil, false)
 			f.IOStreams.SetStdinTTY(tt.stdinTTY)
-			var got *ComputeKeyOptions
-			err := cmdtest.Run(t, f, NewCmdComputeKey(f, func(o *ComputeKeyOptions) error { got = o; return nil }), tt.args...)
+			got, err := cmdtest.ParseWith(t, f, NewCmdComputeKey, tt.args...)
 			if tt.wantErr != "" {
-				var fe *cmdutil.FlagError
-				if !errors.As(err, &fe) || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want usage error %q", err, tt.wantErr)
-				}
+				cmdtest.WantUsageError(t, err, tt.wantErr)
 				return
 			}
 			if err != nil {
