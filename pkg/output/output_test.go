@@ -1,6 +1,7 @@
 package output
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"iter"
@@ -273,6 +274,8 @@ func FuzzMaskJSON(f *testing.F) {
 	f.Add([]byte(`{"primaryKey":"x","a":[1,2,{"secondaryKey":null}],"b":{"connectionString":"HostName=h;SharedAccessKey=k"}}`))
 	f.Add([]byte(`[]`))
 	f.Add([]byte(`"primaryKey"`))
+	f.Add([]byte(`{"registrationId":"dev-1","attestation":{"type":"symmetricKey"},"initialTwin":{"tags":{"a":[1,2.5e3,true,null]}}}`))
+	f.Add([]byte(`{"a":"<&>","b":{"primaryKeyX":"y"}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if !json.Valid(data) {
 			return
@@ -283,6 +286,13 @@ func FuzzMaskJSON(f *testing.F) {
 		}
 		if !json.Valid(out) {
 			t.Fatalf("maskJSON(%s) = %s: not valid JSON", data, out)
+		}
+		// The shortcut of jsonForm holds only where maskJSON changes nothing.
+		var compact bytes.Buffer
+		if json.Compact(&compact, data) == nil && maskChangesNothing(compact.Bytes()) {
+			if got, err := maskJSON(compact.Bytes()); err != nil || !bytes.Equal(got, compact.Bytes()) {
+				t.Fatalf("maskChangesNothing(%s), but maskJSON gives %s (%v)", compact.Bytes(), got, err)
+			}
 		}
 	})
 }

@@ -1,10 +1,10 @@
 package output
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"iter"
 	"slices"
 	"strings"
@@ -133,10 +133,14 @@ func rowOf[T any](p *Printer, v T, cols []Column[T]) []string {
 	return row
 }
 
-// streamJSON writes a JSON array item by item, two-space indented.
+// streamJSON writes a JSON array item by item, two-space indented, through
+// a buffer that is flushed as it fills and at the end (also when the stream
+// fails), so a long listing costs few writes.
 func (p *Printer) streamJSON(seq iter.Seq2[any, error]) error {
+	w := bufio.NewWriterSize(p.out, 64<<10)
 	n := 0
 	var failure error
+	var ind bytes.Buffer
 	for it, err := range seq {
 		if err != nil {
 			failure = err
@@ -147,7 +151,7 @@ func (p *Printer) streamJSON(seq iter.Seq2[any, error]) error {
 			failure = err
 			break
 		}
-		var ind bytes.Buffer
+		ind.Reset()
 		if err := json.Indent(&ind, b, "  ", "  "); err != nil {
 			failure = err
 			break
@@ -156,7 +160,8 @@ func (p *Printer) streamJSON(seq iter.Seq2[any, error]) error {
 		if n == 0 {
 			sep = "[\n  "
 		}
-		if _, err := io.WriteString(p.out, sep+ind.String()); err != nil {
+		w.WriteString(sep)
+		if _, err := w.Write(ind.Bytes()); err != nil {
 			return err
 		}
 		n++
@@ -165,7 +170,8 @@ func (p *Printer) streamJSON(seq iter.Seq2[any, error]) error {
 	if n == 0 {
 		end = "[]\n"
 	}
-	if _, err := io.WriteString(p.out, end); err != nil {
+	w.WriteString(end)
+	if err := w.Flush(); err != nil {
 		return err
 	}
 	return failure
