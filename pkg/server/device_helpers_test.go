@@ -50,6 +50,13 @@ func serve(t testing.TB, inst *Instance) *served {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return serveOn(t, inst, ln)
+}
+
+// serveOn runs inst on ln (a loopback listener, possibly wrapped) until
+// the test ends.
+func serveOn(t testing.TB, inst *Instance, ln net.Listener) *served {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- inst.Serve(ctx, ln) }()
@@ -57,7 +64,7 @@ func serve(t testing.TB, inst *Instance) *served {
 		cancel()
 		select {
 		case <-done:
-		case <-time.After(10 * time.Second):
+		case <-time.After(20 * time.Second): // a bound, for slow clients' tests too
 			t.Error("Serve did not stop")
 		}
 	})

@@ -4,14 +4,12 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -63,25 +61,7 @@ func serveCounted(t testing.TB, inst *Instance) (*served, *countingListener) {
 		t.Fatal(err)
 	}
 	cl := &countingListener{Listener: ln}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- inst.Serve(ctx, cl) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			t.Error("Serve did not stop")
-		}
-	})
-	caPEM, err := os.ReadFile(inst.CAFile())
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(caPEM)
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	return &served{inst: inst, addr: ln.Addr().String(), port: port, pool: pool}, cl
+	return serveOn(t, inst, cl), cl
 }
 
 // slowKind is how a slow client holds its connection.
