@@ -36,20 +36,7 @@ func TestTPMReplaySimulator(t *testing.T) {
 	e.put("/enrollments/"+regID, tpmEnrollment(regID, id.EK.Base64(), "enabled"))
 	body := map[string]any{"registrationId": regID, "tpm": map[string]string{"endorsementKey": id.EK.Base64(), "storageRootKey": id.SRKBase64()}}
 
-	r := d.register(regID, "", body)
-	if r.status != 401 {
-		t.Fatalf("challenge: %d %s", r.status, r.body)
-	}
-	var ch model.TPMChallenge
-	r.json(t, &ch)
-	blob, _ := base64.StdEncoding.DecodeString(ch.AuthenticationKey)
-	if err := tpm.ActivateIdentityKey(tp, blob); err != nil {
-		t.Fatalf("activating the challenge: %v", err)
-	}
-	tok, err := tpm.SASToken(tp, d.scope, regID, time.Now().Add(time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok := answerChallenge(t, d, tp, regID, body)
 	op := d.provision(regID, tok, body)
 	rs := op.RegistrationState
 	if op.Status != model.RegAssigned || rs.TPM == nil {
@@ -87,13 +74,7 @@ func TestTPMReplaySimulator(t *testing.T) {
 	mustHub(t, d.sendMessage(rs.DeviceID, hubTok), 204)
 
 	// A new challenge registers the device again, once.
-	r = d.register(regID, "", body)
-	r.json(t, &ch)
-	blob, _ = base64.StdEncoding.DecodeString(ch.AuthenticationKey)
-	if err := tpm.ActivateIdentityKey(tp, blob); err != nil {
-		t.Fatal(err)
-	}
-	tok, _ = tpm.SASToken(tp, d.scope, regID, time.Now().Add(time.Hour))
+	tok = answerChallenge(t, d, tp, regID, body)
 	if op := d.provision(regID, tok, body); op.Status != model.RegAssigned {
 		t.Fatalf("%+v", op)
 	}

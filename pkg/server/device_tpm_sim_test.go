@@ -31,6 +31,31 @@ func simIdentity(t *testing.T, seed int64) (transport.TPMCloser, *tpm.Identity) 
 	return tp, id
 }
 
+// answerChallenge sends a TPM device's first register call, activates the
+// challenge in the simulator and returns the SAS token the device signs
+// with the activated key.
+func answerChallenge(t *testing.T, d *devClient, tp transport.TPM, regID string, body any) string {
+	t.Helper()
+	r := d.register(regID, "", body)
+	if r.status != 401 {
+		t.Fatalf("challenge: %d %s", r.status, r.body)
+	}
+	var ch model.TPMChallenge
+	r.json(t, &ch)
+	blob, err := base64.StdEncoding.DecodeString(ch.AuthenticationKey)
+	if err != nil {
+		t.Fatalf("challenge blob: %v", err)
+	}
+	if err := tpm.ActivateIdentityKey(tp, blob); err != nil {
+		t.Fatalf("activating the challenge: %v", err)
+	}
+	tok, err := tpm.SASToken(tp, d.scope, regID, time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
 // TestTPMRegistrationSimulator is a TPM device end to end, over TLS: the
 // challenge blob is activated in the simulator, the SAS token signed in
 // it, and the hub key blob activated again to talk to the hub.
@@ -59,20 +84,7 @@ func TestTPMRegistrationSimulator(t *testing.T) {
 	// as for an unknown registration ID.
 	mustStatus(t, d.register(regID, "", map[string]any{"tpm": map[string]string{"endorsementKey": foreign.EK.Base64(), "storageRootKey": id.SRKBase64()}}), 404, model.ErrEnrollmentNotFound)
 
-	r := d.register(regID, "", body)
-	if r.status != 401 {
-		t.Fatalf("challenge: %d %s", r.status, r.body)
-	}
-	var ch model.TPMChallenge
-	r.json(t, &ch)
-	blob, _ := base64.StdEncoding.DecodeString(ch.AuthenticationKey)
-	if err := tpm.ActivateIdentityKey(tp, blob); err != nil {
-		t.Fatalf("activating the challenge: %v", err)
-	}
-	tok, err := tpm.SASToken(tp, d.scope, regID, time.Now().Add(time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok := answerChallenge(t, d, tp, regID, body)
 	op := d.provision(regID, tok, body)
 	rs := op.RegistrationState
 	if op.Status != model.RegAssigned || rs.TPM == nil || rs.AssignedHub == "" || rs.DeviceID == "" {
@@ -102,13 +114,7 @@ func TestTPMRegistrationSimulator(t *testing.T) {
 	// A disabled enrollment: the device completes the challenge and is
 	// told it is disabled.
 	e.put("/enrollments/"+regID, tpmEnrollment(regID, id.EK.Base64(), "disabled"))
-	r = d.register(regID, "", body)
-	r.json(t, &ch)
-	blob, _ = base64.StdEncoding.DecodeString(ch.AuthenticationKey)
-	if err := tpm.ActivateIdentityKey(tp, blob); err != nil {
-		t.Fatal(err)
-	}
-	tok, _ = tpm.SASToken(tp, d.scope, regID, time.Now().Add(time.Hour))
+	tok = answerChallenge(t, d, tp, regID, body)
 	if op := d.provision(regID, tok, body); op.Status != model.RegDisabled {
 		t.Fatalf("%+v", op)
 	}
