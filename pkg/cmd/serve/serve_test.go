@@ -18,18 +18,34 @@ import (
 )
 
 func TestNewCmdServe(t *testing.T) {
+	// with returns the defaults changed by set.
+	with := func(set func(o *ServeOptions)) ServeOptions {
+		o := ServeOptions{Addr: DefaultAddr, HostName: DefaultHostName, MaxConnections: server.DefaultMaxConnections}
+		if set != nil {
+			set(&o)
+		}
+		return o
+	}
 	tests := []struct {
 		args    []string
 		want    ServeOptions
 		wantErr string
 	}{
-		{args: nil, want: ServeOptions{Addr: DefaultAddr, HostName: DefaultHostName}},
-		{args: []string{"--addr", "127.0.0.1:0", "--hostname", "dps.lab", "-v"}, want: ServeOptions{Addr: "127.0.0.1:0", HostName: "dps.lab", Verbose: true}},
-		{args: []string{"--tls-cert", "c.pem", "--tls-key", "k.pem"}, want: ServeOptions{Addr: DefaultAddr, HostName: DefaultHostName, TLSCert: "c.pem", TLSKey: "k.pem"}},
-		{args: []string{"--hub", "hub-a.lab", "--hub", "hub-b.lab"}, want: ServeOptions{Addr: DefaultAddr, HostName: DefaultHostName, Hubs: []string{"hub-a.lab", "hub-b.lab"}}},
+		{args: nil, want: with(nil)},
+		{args: []string{"--addr", "127.0.0.1:0", "--hostname", "dps.lab", "-v"}, want: with(func(o *ServeOptions) { o.Addr, o.HostName, o.Verbose = "127.0.0.1:0", "dps.lab", true })},
+		{args: []string{"--tls-cert", "c.pem", "--tls-key", "k.pem"}, want: with(func(o *ServeOptions) { o.TLSCert, o.TLSKey = "c.pem", "k.pem" })},
+		{args: []string{"--hub", "hub-a.lab", "--hub", "hub-b.lab"}, want: with(func(o *ServeOptions) { o.Hubs = []string{"hub-a.lab", "hub-b.lab"} })},
+		{args: []string{"--max-connections", "64"}, want: with(func(o *ServeOptions) { o.MaxConnections = 64 })},
+		{args: []string{"--webhook-allow", "10.20.0.0/16", "--webhook-allow", "alloc.lab.example", "--webhook-allow", "*.functions.lab.example"},
+			want: with(func(o *ServeOptions) {
+				o.WebhookAllow = []string{"10.20.0.0/16", "alloc.lab.example", "*.functions.lab.example"}
+			})},
 		{args: []string{"--tls-cert", "c.pem"}, wantErr: "give both --tls-cert and --tls-key"},
 		{args: []string{"--addr", "nonsense"}, wantErr: "--addr"},
 		{args: []string{"extra"}, wantErr: "serve takes no arguments"},
+		{args: []string{"--max-connections", "0"}, wantErr: "--max-connections must be at least 1"},
+		{args: []string{"--max-connections", "-5"}, wantErr: "--max-connections must be at least 1"},
+		{args: []string{"--webhook-allow", "10.0.0.0/8", "--webhook-allow", "https://alloc.lab.example"}, wantErr: `--webhook-allow: webhook destination "https://alloc.lab.example"`},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -41,7 +57,9 @@ func TestNewCmdServe(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got.Addr != tt.want.Addr || got.HostName != tt.want.HostName || got.TLSCert != tt.want.TLSCert || got.TLSKey != tt.want.TLSKey || got.Verbose != tt.want.Verbose || strings.Join(got.Hubs, ",") != strings.Join(tt.want.Hubs, ",") {
+			w := tt.want
+			if got.Addr != w.Addr || got.HostName != w.HostName || got.TLSCert != w.TLSCert || got.TLSKey != w.TLSKey || got.Verbose != w.Verbose ||
+				strings.Join(got.Hubs, ",") != strings.Join(w.Hubs, ",") || got.MaxConnections != w.MaxConnections || strings.Join(got.WebhookAllow, ",") != strings.Join(w.WebhookAllow, ",") {
 				t.Fatalf("got %+v", got)
 			}
 		})
@@ -166,37 +184,6 @@ func TestShellQuote(t *testing.T) {
 		if got := shellQuote(in); got != want {
 			t.Errorf("shellQuote(%q) = %s, want %s", in, got, want)
 		}
-	}
-}
-
-func TestServeLimitFlags(t *testing.T) {
-	tests := []struct {
-		args      []string
-		wantConns int
-		wantAllow []string
-		wantErr   string
-	}{
-		{args: nil, wantConns: server.DefaultMaxConnections},
-		{args: []string{"--max-connections", "64"}, wantConns: 64},
-		{args: []string{"--webhook-allow", "10.20.0.0/16", "--webhook-allow", "alloc.lab.example", "--webhook-allow", "*.functions.lab.example"}, wantConns: server.DefaultMaxConnections, wantAllow: []string{"10.20.0.0/16", "alloc.lab.example", "*.functions.lab.example"}},
-		{args: []string{"--max-connections", "0"}, wantErr: "--max-connections must be at least 1"},
-		{args: []string{"--max-connections", "-5"}, wantErr: "--max-connections must be at least 1"},
-		{args: []string{"--webhook-allow", "10.0.0.0/8", "--webhook-allow", "https://alloc.lab.example"}, wantErr: `--webhook-allow: webhook destination "https://alloc.lab.example"`},
-	}
-	for _, tt := range tests {
-		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			got, err := cmdtest.Parse(t, NewCmdServe, tt.args...)
-			if tt.wantErr != "" {
-				cmdtest.WantUsageError(t, err, tt.wantErr)
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got.MaxConnections != tt.wantConns || strings.Join(got.WebhookAllow, ",") != strings.Join(tt.wantAllow, ",") {
-				t.Fatalf("got %+v", got)
-			}
-		})
 	}
 }
 
