@@ -16,7 +16,9 @@
 # CONCURRENCY=n passes --concurrency n to the import (default: the
 # command's default). The machine's load (uptime) is printed first: other
 # work on the machine slows both sides. Needs GNU time (/usr/bin/time).
-# Figures go to docs/benchmarks.md. bench/import/prof profiles each side.
+# Last, bench/import/floor gives the floor: the same rows checked, encoded
+# and inserted into SQLite in one transaction. Figures go to
+# docs/benchmarks.md. bench/import/prof profiles each side.
 set -euo pipefail
 N=${1:-100000}
 SEQ=${2:-2000}
@@ -34,6 +36,7 @@ echo "load: $(uptime | sed 's/.*load average: //')"
 CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$work/dpsctl" ./cmd/dpsctl
 go build -o "$work/gen" ./bench/import/gen
 go build -o "$work/seq" ./bench/import/seq
+go build -o "$work/floor" ./bench/import/floor
 export HOME="$work" XDG_CONFIG_HOME="$work/config" DPSCTL_PROFILE= DPSCTL_OUTPUT=
 echo "generating $N rows…" >&2
 "$work/gen" -n "$N" > "$work/enrollments.csv"
@@ -97,6 +100,14 @@ for round in $(seq "$ROUNDS"); do
 done
 median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 echo "median of $ROUNDS rounds: import $(cut -d' ' -f1 "$work/rounds" | median)s, sequential loop $(cut -d' ' -f2 "$work/rounds" | median)s, speed-up $(cut -d' ' -f3 "$work/rounds" | median)x"
+
+# The floor: the same rows checked, encoded and inserted straight into a
+# fresh SQLite store in one transaction, no HTTPS and no service between.
+mkdir -p "$work/floor.d"
+floor=$("$work/floor" -file "$work/enrollments.csv" -dir "$work/floor.d")
+echo "$floor"
+floor_s=$(echo "$floor" | sed -n 's/.*total \([0-9.]*\) s$/\1/p')
+echo "import median / floor: $(awk -v a="$(cut -d' ' -f1 "$work/rounds" | median)" -v b="$floor_s" 'BEGIN {printf "%.1f", a / b}')x"
 [ -z "$BIG" ] && exit 0
 
 echo "generating $BIG rows…" >&2
