@@ -20,7 +20,7 @@ import (
 // GlobalFlags are the persistent flags of the root command. The root binds
 // them; commands read them after flag parsing.
 type GlobalFlags struct {
-	config.Overrides        // --connection-string, --ca-file, --profile, --data-dir, -o/--output
+	config.Overrides        // --connection-string, --ca-file, --profile, --data-dir, -o/--output, --api-version
 	Query            string // --query
 	ShowKeys         bool   // --show-keys
 	Quiet            bool   // --quiet

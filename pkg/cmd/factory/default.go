@@ -99,6 +99,7 @@ func embeddedClient(f *cmdutil.Factory, cfg *config.Config, userAgent string) (*
 		ConnectionString: inst.Info().ConnectionString,
 		HTTPClient:       &http.Client{Transport: server.Transport(inst.Handler())},
 		UserAgent:        userAgent,
+		APIVersion:       cfg.APIVersion,
 	})
 	if err != nil {
 		return nil, "", err
@@ -144,6 +145,7 @@ func remoteClient(cfg *config.Config, userAgent string) (*dps.Client, string, er
 		ConnectionString: cfg.ConnectionString,
 		HTTPClient:       &http.Client{Transport: dps.NewTransport(tlsConfig)},
 		UserAgent:        userAgent,
+		APIVersion:       cfg.APIVersion,
 	})
 	if err != nil {
 		return nil, "", &cmdutil.AuthError{Err: fmt.Errorf("%s: %w", cfg.ConnectionStringOrigin(), err)}
