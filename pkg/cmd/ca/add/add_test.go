@@ -12,7 +12,9 @@ func TestNewCmdAdd(t *testing.T) {
 		check   func(*AddOptions) bool
 		wantErr string
 	}{
-		{args: []string{"certs/root.pem"}, check: func(o *AddOptions) bool { return o.File == "certs/root.pem" && o.Name == "root" && !o.Verify && !o.Force }},
+		{args: []string{"certs/root.pem"}, check: func(o *AddOptions) bool {
+			return o.File == "certs/root.pem" && o.Name == "root" && !o.Verify && !o.Force
+		}},
 		{args: []string{"root.cer", "--name", "lab-root", "--force"}, check: func(o *AddOptions) bool { return o.Name == "lab-root" && o.Force }},
 		{args: []string{"root.pem", "--ca-key", "root.key"}, check: func(o *AddOptions) bool { return o.Verify && o.CAKey == "root.key" }},
 		{args: []string{"root.pem", "--verify", "--ca-key", "root.key"}, check: func(o *AddOptions) bool { return o.Verify && o.CAKey == "root.key" }},
