@@ -118,6 +118,7 @@ func reflectAs(err error, te **json.UnmarshalTypeError) bool {
 }
 
 // FuzzUnknownMembers holds decode→encode to keeping every unknown member
+// of an enrollment and of a group
 // (its key HTML-escaped and its value compacted and HTML-escaped as the encoder writes any raw
 // value), both encoders to the same bytes, and the members the package
 // models to what the method-less types decode and encode.
@@ -158,6 +159,7 @@ func FuzzUnknownMembers(f *testing.F) {
 		if e.Attestation != nil && back.Attestation != nil {
 			sameUnknown(t, "attestation", e.Attestation.Unknown, back.Attestation.Unknown)
 		}
+		checkGroup(t, data)
 		// Without its unknown members, the enrollment is what the
 		// method-less types make of it.
 		e.Unknown, back.Unknown = nil, nil
@@ -211,4 +213,28 @@ func sameUnknown(t *testing.T, where string, in, out Unknown) {
 			t.Fatalf("%s: %s was %s, is %s", where, in[i].Key, in[i].Value, out[i].Value)
 		}
 	}
+}
+
+// checkGroup holds a group decoded from data to the same round trip: both
+// decoders agree, and its unknown members survive encoding.
+func checkGroup(t *testing.T, data []byte) {
+	t.Helper()
+	var g, fg, back EnrollmentGroup
+	if json.Unmarshal(data, &g) != nil {
+		return
+	}
+	if err := fastjson.Unmarshal(data, &fg); err != nil || !reflect.DeepEqual(g, fg) {
+		t.Fatalf("group decoded\n%+v\nsegmentio\n%+v (%v)", g, fg, err)
+	}
+	out, err := json.Marshal(&g)
+	if err != nil {
+		return
+	}
+	if fout, err := fastjson.Marshal(&g); err != nil || !bytes.Equal(out, fout) {
+		t.Fatalf("group encoded\n%s\nsegmentio\n%s (%v)", out, fout, err)
+	}
+	if err := json.Unmarshal(out, &back); err != nil {
+		t.Fatalf("decode group %s: %v", out, err)
+	}
+	sameUnknown(t, "group", g.Unknown, back.Unknown)
 }
