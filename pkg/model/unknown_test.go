@@ -118,10 +118,10 @@ func reflectAs(err error, te **json.UnmarshalTypeError) bool {
 }
 
 // FuzzUnknownMembers holds decode→encode to keeping every unknown member
-// of an enrollment and of a group
-// (its key HTML-escaped and its value compacted and HTML-escaped as the encoder writes any raw
-// value), both encoders to the same bytes, and the members the package
-// models to what the method-less types decode and encode.
+// of an enrollment and of a group (its key HTML-escaped, its value
+// compacted and HTML-escaped, as the encoder writes any raw value), both
+// encoders to the same bytes, and the members the package models to what
+// the method-less types decode and encode.
 func FuzzUnknownMembers(f *testing.F) {
 	for _, s := range []string{
 		`{"registrationId":"r","credentialPolicyName":"p","attestation":{"type":"x509","x509":{"caReferences":{"primary":"ca"}},"extra":[1,"a\"b"]}}`,
