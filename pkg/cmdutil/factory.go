@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/dpsctl/dpsctl/pkg/cacert"
 	"github.com/dpsctl/dpsctl/pkg/config"
 	"github.com/dpsctl/dpsctl/pkg/dps"
 	"github.com/dpsctl/dpsctl/pkg/iostreams"
@@ -20,7 +21,7 @@ import (
 // GlobalFlags are the persistent flags of the root command. The root binds
 // them; commands read them after flag parsing.
 type GlobalFlags struct {
-	config.Overrides        // --connection-string, --ca-file, --profile, --data-dir, -o/--output
+	config.Overrides        // --connection-string, --ca-file, --profile, --data-dir, -o/--output, --api-version
 	Query            string // --query
 	ShowKeys         bool   // --show-keys
 	Quiet            bool   // --quiet
@@ -48,6 +49,9 @@ type Factory struct {
 	// call notes on stderr, unless quiet, that a configured connection
 	// string is not used.
 	Hubs func(ctx context.Context) (linkedhub.Service, error)
+	// CAs returns what manages the CA certificates of the provisioning
+	// service: the local service of the data directory, as for Hubs.
+	CAs func(ctx context.Context) (cacert.Service, error)
 	// Printer returns the printer for -o, --query and --show-keys.
 	Printer func() (*output.Printer, error)
 

@@ -21,6 +21,7 @@ func AddGlobalFlags(cmd *cobra.Command, f *Factory) {
 	pf.StringVar(&g.Profile, "profile", "", "Configuration profile to use; its connection string and CA file beat $DPSCTL_CONNECTION_STRING and $DPSCTL_CA_FILE (default $DPSCTL_PROFILE or the current profile)")
 	pf.StringVar(&g.DataDir, "data-dir", "", "Use the embedded service on this data directory, whatever connection string the environment or profile gives (default $DPSCTL_DATA_DIR or ~/.local/share/dpsctl)")
 	pf.BoolVar(&g.Quiet, "quiet", false, "Do not print which service is in use")
+	pf.StringVar(&g.APIVersion, "api-version", "", "Service api-version to send, YYYY-MM-DD[-preview], for preview features (default $DPSCTL_API_VERSION, the profile, or 2021-10-01)")
 	_ = cmd.MarkPersistentFlagFilename("ca-file", "pem", "cer", "crt", "der")
 	_ = cmd.MarkPersistentFlagDirname("data-dir")
 	_ = cmd.RegisterFlagCompletionFunc("profile", func(*cobra.Command, []string, string) ([]cobra.Completion, cobra.ShellCompDirective) {

@@ -12,6 +12,7 @@
 //	  prod:
 //	    connection-string: HostName=…;SharedAccessKeyName=…;SharedAccessKey=…
 //	    ca-file: /path/to/ca.pem
+//	    api-version: 2025-02-01-preview   # optional; see APIVersion
 //
 // It is read and written with a private viper instance; nothing here touches
 // viper's global state.
@@ -38,6 +39,7 @@ const (
 	EnvOutput           = "DPSCTL_OUTPUT"
 	EnvQuiet            = "DPSCTL_QUIET"
 	EnvConfigFile       = "DPSCTL_CONFIG" // overrides the configuration file path
+	EnvAPIVersion       = "DPSCTL_API_VERSION"
 )
 
 // Keys of the configuration file.
@@ -46,6 +48,7 @@ const (
 	keyProfiles         = "profiles"
 	keyConnectionString = "connection-string"
 	keyCAFile           = "ca-file"
+	keyAPIVersion       = "api-version"
 )
 
 // Source says where a setting came from.
@@ -66,6 +69,7 @@ type Overrides struct {
 	Profile          string
 	DataDir          string
 	Output           string
+	APIVersion       string
 }
 
 // Config is the resolved configuration of one run.
@@ -80,8 +84,12 @@ type Config struct {
 	DataDirSource          Source
 	Output                 string
 	OutputSource           Source
-	Path                   string // the configuration file
-	File                   *File
+	// APIVersion is the api-version the service API client sends ("" for
+	// the client's default, model.APIVersion); see ValidateAPIVersion.
+	APIVersion       string
+	APIVersionSource Source
+	Path             string // the configuration file
+	File             *File
 }
 
 // Embedded reports whether no connection string is configured, so the
@@ -181,6 +189,13 @@ func Load(o Overrides) (*Config, error) {
 	if c.DataDir == "" {
 		c.DataDir = dataDir
 	}
+	c.APIVersion, c.APIVersionSource = pick(o.APIVersion, EnvAPIVersion, prof.APIVersion, "")
+	if c.APIVersion != "" {
+		if err := ValidateAPIVersion(c.APIVersion); err != nil {
+			how := map[Source]string{SourceFlag: "--api-version", SourceEnv: EnvAPIVersion, SourceProfile: fmt.Sprintf("profile %q", c.Profile)}[c.APIVersionSource]
+			return nil, fmt.Errorf("%s: %w", how, err)
+		}
+	}
 	c.Output, c.OutputSource = pick(o.Output, EnvOutput, "", "")
 	if c.Output == "" {
 		c.Output = "table"
@@ -251,6 +266,7 @@ type Profile struct {
 	Name             string `json:"name"`
 	ConnectionString string `json:"connectionString"`
 	CAFile           string `json:"caFile,omitempty"`
+	APIVersion       string `json:"apiVersion,omitempty"`
 	Current          bool   `json:"current"`
 }
 
@@ -283,6 +299,7 @@ func ReadFile(path string) (*File, error) {
 			Name:             name,
 			ConnectionString: sub.GetString(keyConnectionString),
 			CAFile:           sub.GetString(keyCAFile),
+			APIVersion:       sub.GetString(keyAPIVersion),
 		}
 	}
 	return f, nil
@@ -373,6 +390,9 @@ func (f *File) Save() error {
 		if p.CAFile != "" {
 			m[keyCAFile] = p.CAFile
 		}
+		if p.APIVersion != "" {
+			m[keyAPIVersion] = p.APIVersion
+		}
 		profiles[name] = m
 	}
 	v.Set(keyProfiles, profiles)
@@ -394,4 +414,41 @@ func (f *File) Save() error {
 		return err
 	}
 	return os.Rename(tmp.Name(), f.Path)
+}
+
+// ValidateAPIVersion checks the shape of a service api-version: a date,
+// YYYY-MM-DD, optionally followed by a suffix of lower-case letters and
+// digits such as "-preview" (2021-10-01, 2025-02-01-preview).
+func ValidateAPIVersion(v string) error {
+	bad := func() error {
+		return fmt.Errorf("api-version %q is not of the form YYYY-MM-DD or YYYY-MM-DD-preview", v)
+	}
+	if len(v) < 10 {
+		return bad()
+	}
+	for i := range 10 {
+		c := v[i]
+		if i == 4 || i == 7 {
+			if c != '-' {
+				return bad()
+			}
+		} else if c < '0' || c > '9' {
+			return bad()
+		}
+	}
+	month, day := (v[5]-'0')*10+v[6]-'0', (v[8]-'0')*10+v[9]-'0'
+	if month < 1 || month > 12 || day < 1 || day > 31 {
+		return bad()
+	}
+	if rest := v[10:]; rest != "" {
+		if len(rest) < 2 || rest[0] != '-' {
+			return bad()
+		}
+		for _, c := range rest[1:] {
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
+				return bad()
+			}
+		}
+	}
+	return nil
 }

@@ -327,6 +327,38 @@ func TestModes(t *testing.T) {
 	}
 }
 
+// An update from a file keeps the members of the enrollment dpsctl does
+// not model (those of a newer API version): the file cannot name them.
+func TestUpdateKeepsUnknownMembers(t *testing.T) {
+	for _, mode := range []Mode{ModeUpsert, ModeUpdate} {
+		t.Run(string(mode), func(t *testing.T) {
+			const key1, key2 = "MDEyMzQ1Njc4OWFiY2RlZg==", "ZmVkY2JhOTg3NjU0MzIxMA=="
+			c := newService(t)
+			ctx := context.Background()
+			held := symmetric("dev", key1)
+			held.Unknown = model.Unknown{{Key: []byte(`"credentialPolicyName"`), Value: []byte(`"policy-a"`)}}
+			held.Attestation.Unknown = model.Unknown{{Key: []byte(`"keyRotation"`), Value: []byte(`{"days":30}`)}}
+			if _, err := c.PutEnrollment(ctx, held, ""); err != nil {
+				t.Fatal(err)
+			}
+			want := symmetric("dev", key2)
+			want.DeviceID = "from-file"
+			got, _ := collect(t, c, Options{Mode: mode}, itemsOf(want))
+			if got[0].Outcome != Updated {
+				t.Fatalf("%s", outcomes(got))
+			}
+			e, _ := c.GetEnrollment(ctx, "dev")
+			if e.DeviceID != "from-file" || string(e.Unknown.Lookup("credentialPolicyName")) != `"policy-a"` || len(e.Unknown) != 1 {
+				t.Errorf("after update: deviceId %q, members %q", e.DeviceID, e.Unknown)
+			}
+			a, _ := c.GetEnrollmentAttestation(ctx, "dev")
+			if a.SymmetricKey.PrimaryKey != key2 || string(a.Unknown.Lookup("keyRotation")) != `{"days":30}` || len(a.Unknown) != 1 {
+				t.Errorf("attestation after update: %+v", a)
+			}
+		})
+	}
+}
+
 // TestEncodedItems: items given as JSON are sent as they are by a client
 // that takes JSON, decoded and sent as enrollments by one that does not,
 // and a broken one fails alone.

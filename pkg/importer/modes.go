@@ -155,6 +155,7 @@ func (r *run) reconcile(slots []*slot, write bool) {
 			}
 			body := *want
 			body.ETag = cur.ETag
+			keepUnknown(&body, cur)
 			if body.Attestation != nil && body.Attestation.Type == model.AttestationSymmetricKey && keys != nil {
 				// Send the current keys back rather than let the service
 				// make new ones for a row that gave none.
@@ -248,4 +249,32 @@ func x509Of(e *model.IndividualEnrollment) *model.X509Attestation {
 		return nil
 	}
 	return e.Attestation.X509
+}
+
+// keepUnknown gives body the members of cur that dpsctl does not model
+// (those of a newer API version, see model.Unknown) and body does not
+// carry itself, at the top level and in an attestation mechanism of the
+// same type, so an update keeps them.
+func keepUnknown(body, cur *model.IndividualEnrollment) {
+	body.Unknown = mergeUnknown(body.Unknown, cur.Unknown)
+	if a, c := body.Attestation, cur.Attestation; a != nil && c != nil && a.Type == c.Type && len(c.Unknown) > 0 {
+		copied := *a
+		copied.Unknown = mergeUnknown(a.Unknown, c.Unknown)
+		body.Attestation = &copied
+	}
+}
+
+// mergeUnknown returns own and the members of held own has no member of
+// the same name for.
+func mergeUnknown(own, held model.Unknown) model.Unknown {
+	if len(held) == 0 {
+		return own
+	}
+	out := own[:len(own):len(own)]
+	for _, m := range held {
+		if own.Lookup(m.Name()) == nil {
+			out = append(out, m)
+		}
+	}
+	return out
 }

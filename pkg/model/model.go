@@ -68,12 +68,18 @@ type IndividualEnrollment struct {
 	RegistrationState         *DeviceRegistrationState `json:"registrationState,omitempty"`
 	OptionalDeviceInformation json.RawMessage          `json:"optionalDeviceInformation,omitempty"`
 	EnrollmentCommon
+
+	// Unknown are the members this package does not model; see Unknown.
+	Unknown Unknown `json:"-"`
 }
 
 // EnrollmentGroup is an enrollment shared by many devices.
 type EnrollmentGroup struct {
 	EnrollmentGroupID string `json:"enrollmentGroupId"`
 	EnrollmentCommon
+
+	// Unknown are the members this package does not model; see Unknown.
+	Unknown Unknown `json:"-"`
 }
 
 // EnrollmentCommon holds the members individual enrollments and enrollment
@@ -100,6 +106,9 @@ type AttestationMechanism struct {
 	TPM          *TPMAttestation          `json:"tpm,omitempty"`
 	X509         *X509Attestation         `json:"x509,omitempty"`
 	SymmetricKey *SymmetricKeyAttestation `json:"symmetricKey,omitempty"`
+
+	// Unknown are the members this package does not model; see Unknown.
+	Unknown Unknown `json:"-"`
 }
 
 // TPMAttestation carries the base64 TPM2B_PUBLIC of the endorsement key.

@@ -15,6 +15,7 @@ var codecSeeds = []string{
 	`{"registrationId":"dev-2","attestation":{"type":"x509","x509":{"clientCertificates":{"primary":{"certificate":"-----BEGIN CERTIFICATE-----\nMIIB\u003c\u0026\n-----END CERTIFICATE-----\n","info":{"subjectName":"CN=dev-2, O=\"A <b> & c\"","version":3}}}}},"iotHubs":["h1","h2"],"allocationPolicy":"hashed"}`,
 	`{"registrationId":"dev-3","attestation":{"type":"tpm","tpm":{"endorsementKey":"AHoA","storageRootKey":""}},"initialTwin":{"tags":{"a":[1,2.5e3,null,true],"b":{"c":"\u2028\ud83d\ude00"}},"properties":{"desired":{"x":"y"}}},"reprovisionPolicy":{"updateHubAssignment":false,"migrateDeviceData":true},"customAllocationDefinition":{"webhookUrl":"https://x/y?a=1&b=2","apiVersion":"2021-10-01"}}`,
 	`{"registrationId":"\u00e9\t\"q\"","deviceId":"","optionalDeviceInformation":{"p":1}}`,
+	`{"registrationId":"dev-4","credentialPolicyName":"p","attestation":{"type":"x509","x509":{},"future":{"a":["<&>"]}},"\u0078":[1,2]}`,
 }
 
 // FuzzDocumentCodec holds the stored-document codec to encoding/json: any

@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"time"
@@ -264,16 +266,23 @@ type Certificate struct {
 	Certificate string // PEM
 	Verified    bool
 	Created     string
+	// ETag changes with every write; Updated is the time of the last one.
+	ETag    string
+	Updated string
+	// Code is the verification code issued last, pending until Expires
+	// (unix seconds); "" when none is pending.
+	Code    string
+	Expires int64
 }
 
-const certificateColumns = "SELECT name, certificate, verified, created FROM certificates"
+const certificateColumns = "SELECT name, certificate, verified, created, etag, updated, verification_code, code_expires FROM certificates"
 
 func scanCertificates(rows *sql.Rows) ([]Certificate, error) {
 	defer rows.Close()
 	var out []Certificate
 	for rows.Next() {
 		var c Certificate
-		if err := rows.Scan(&c.Name, &c.Certificate, &c.Verified, &c.Created); err != nil {
+		if err := rows.Scan(&c.Name, &c.Certificate, &c.Verified, &c.Created, &c.ETag, &c.Updated, &c.Code, &c.Expires); err != nil {
 			return nil, fmt.Errorf("read certificates: %w", err)
 		}
 		out = append(out, c)
@@ -315,13 +324,108 @@ func (s *Store) PutCertificate(ctx context.Context, c Certificate) error {
 	if c.Name == "" || c.Certificate == "" {
 		return errors.New("certificate needs a name and a PEM body")
 	}
-	return s.Update(ctx, func(tx *Tx) error {
-		_, err := tx.tx.ExecContext(tx.ctx, `INSERT INTO certificates (name, certificate, verified, created, seq)
-VALUES (?, ?, ?, ?, (SELECT coalesce(max(seq), 0) + 1 FROM certificates))
-ON CONFLICT (name) DO UPDATE SET certificate = excluded.certificate, verified = excluded.verified`,
-			c.Name, c.Certificate, c.Verified, c.Created)
+	return s.Update(ctx, func(tx *Tx) error { return tx.putCertificate(c) })
+}
+
+func (tx *Tx) putCertificate(c Certificate) error {
+	if c.Updated == "" {
+		c.Updated = c.Created
+	}
+	if c.ETag == "" {
+		var b [12]byte
+		rand.Read(b[:])
+		c.ETag = base64.StdEncoding.EncodeToString(b[:])
+	}
+	_, err := tx.tx.ExecContext(tx.ctx, `INSERT INTO certificates (name, certificate, verified, created, etag, updated, verification_code, code_expires, seq)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, (SELECT coalesce(max(seq), 0) + 1 FROM certificates))
+ON CONFLICT (name) DO UPDATE SET certificate = excluded.certificate, verified = excluded.verified, etag = excluded.etag,
+	updated = excluded.updated, verification_code = excluded.verification_code, code_expires = excluded.code_expires`,
+		c.Name, c.Certificate, c.Verified, c.Created, c.ETag, c.Updated, c.Code, c.Expires)
+	if err != nil {
+		return fmt.Errorf("write certificate %q: %w", c.Name, err)
+	}
+	return nil
+}
+
+func (tx *Tx) certificate(name string) (Certificate, error) {
+	rows, err := tx.tx.QueryContext(tx.ctx, certificateColumns+" WHERE name = ?", name)
+	if err != nil {
+		return Certificate{}, fmt.Errorf("read certificate %q: %w", name, err)
+	}
+	cs, err := scanCertificates(rows)
+	if err != nil {
+		return Certificate{}, err
+	}
+	if len(cs) == 0 {
+		return Certificate{}, fmt.Errorf("certificate %q: %w", name, ErrNotFound)
+	}
+	return cs[0], nil
+}
+
+// UpdateCertificate changes the certificate called name in one write
+// transaction: the certificate must be at ifMatch (MatchAny for any;
+// ErrETagMismatch otherwise), fn changes it and the result is stored and
+// returned. A missing certificate is ErrNotFound.
+func (s *Store) UpdateCertificate(ctx context.Context, name, ifMatch string, fn func(*Certificate) error) (Certificate, error) {
+	var out Certificate
+	err := s.Update(ctx, func(tx *Tx) error {
+		c, err := tx.certificate(name)
 		if err != nil {
-			return fmt.Errorf("write certificate %q: %w", c.Name, err)
+			return err
+		}
+		if ifMatch != MatchAny && ifMatch != c.ETag {
+			return fmt.Errorf("certificate %q: %w", name, ErrETagMismatch)
+		}
+		if err := fn(&c); err != nil {
+			return err
+		}
+		out = c
+		return tx.putCertificate(c)
+	})
+	return out, err
+}
+
+// AddCertificate stores a new certificate, or with ifMatch (MatchAny or
+// its etag) replaces an existing one: ErrExists when one exists and
+// ifMatch is "", ErrETagMismatch when it is at another etag, ErrNotFound
+// when there is none and ifMatch names an etag.
+func (s *Store) AddCertificate(ctx context.Context, c Certificate, ifMatch string) error {
+	if c.Name == "" || c.Certificate == "" {
+		return errors.New("certificate needs a name and a PEM body")
+	}
+	return s.Update(ctx, func(tx *Tx) error {
+		cur, err := tx.certificate(c.Name)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			if ifMatch != "" && ifMatch != MatchAny {
+				return err
+			}
+		case err != nil:
+			return err
+		case ifMatch == "":
+			return fmt.Errorf("certificate %q: %w", c.Name, ErrExists)
+		case ifMatch != MatchAny && ifMatch != cur.ETag:
+			return fmt.Errorf("certificate %q: %w", c.Name, ErrETagMismatch)
+		default:
+			c.Name, c.Created = cur.Name, cur.Created // the name as first written
+		}
+		return tx.putCertificate(c)
+	})
+}
+
+// DeleteCertificateIf removes the certificate at ifMatch (MatchAny for
+// any): ErrNotFound or ErrETagMismatch otherwise.
+func (s *Store) DeleteCertificateIf(ctx context.Context, name, ifMatch string) error {
+	return s.Update(ctx, func(tx *Tx) error {
+		c, err := tx.certificate(name)
+		if err != nil {
+			return err
+		}
+		if ifMatch != MatchAny && ifMatch != c.ETag {
+			return fmt.Errorf("certificate %q: %w", name, ErrETagMismatch)
+		}
+		if _, err := tx.tx.ExecContext(tx.ctx, "DELETE FROM certificates WHERE name = ?", name); err != nil {
+			return fmt.Errorf("delete certificate %q: %w", name, err)
 		}
 		return nil
 	})

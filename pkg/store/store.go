@@ -35,7 +35,7 @@ import (
 const FileName = "dpsctl.db"
 
 // SchemaVersion is the schema this package writes (PRAGMA user_version).
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // MatchAny is the If-Match wildcard: any existing entity, or none.
 const MatchAny = "*"
@@ -234,6 +234,15 @@ CREATE TABLE tpm_challenges (
 	key     TEXT NOT NULL,
 	expires INTEGER NOT NULL
 );
+`,
+	// 3: proof of possession of CA certificates. Each has an etag and a
+	// time of its last change, and the verification code issued last with
+	// its expiry (unix seconds; 0 when none is pending).
+	`
+ALTER TABLE certificates ADD COLUMN etag TEXT NOT NULL DEFAULT '';
+ALTER TABLE certificates ADD COLUMN updated TEXT NOT NULL DEFAULT '';
+ALTER TABLE certificates ADD COLUMN verification_code TEXT NOT NULL DEFAULT '';
+ALTER TABLE certificates ADD COLUMN code_expires INTEGER NOT NULL DEFAULT 0;
 `,
 }
 

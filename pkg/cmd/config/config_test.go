@@ -10,6 +10,7 @@ import (
 	setprofile "github.com/dpsctl/dpsctl/pkg/cmd/config/set-profile"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil/cmdtest"
+	cfg "github.com/dpsctl/dpsctl/pkg/config"
 	"github.com/dpsctl/dpsctl/pkg/iostreams"
 	"github.com/dpsctl/dpsctl/pkg/output"
 	"github.com/dpsctl/dpsctl/pkg/sas"
@@ -119,6 +120,8 @@ func TestNewCmdSetProfile(t *testing.T) {
 	}{
 		{args: []string{"p", "--connection-string", csProd}, want: setprofile.SetProfileOptions{Name: "p", ConnectionString: csProd}},
 		{args: []string{"p", "--connection-string", csProd, "--ca-file", "ca.pem", "--use"}, want: setprofile.SetProfileOptions{Name: "p", ConnectionString: csProd, CAFile: "ca.pem", Use: true}},
+		{args: []string{"p", "--connection-string", csProd, "--api-version", "2025-07-01-preview"}, want: setprofile.SetProfileOptions{Name: "p", ConnectionString: csProd, APIVersion: "2025-07-01-preview"}},
+		{args: []string{"p", "--connection-string", csProd, "--api-version", "preview"}, wantErr: true},
 		{args: []string{"p"}, wantErr: true},
 		{args: []string{}, wantErr: true},
 		{args: []string{"a", "b", "--connection-string", csProd}, wantErr: true},
@@ -148,5 +151,21 @@ func TestSetProfileBadConnectionString(t *testing.T) {
 	var pe *sas.ParseError
 	if !errors.As(r.err, &pe) {
 		t.Fatalf("err = %v", r.err)
+	}
+}
+
+// set-profile --api-version saves the api-version in the profile.
+func TestSetProfileAPIVersion(t *testing.T) {
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	if r := exec(t, "set-profile", "prev", "--connection-string", csProd, "--api-version", "2025-07-01-preview"); r.err != nil {
+		t.Fatal(r.err)
+	}
+	path, err := cfg.FilePath()
+	if err != nil {
+		t.Fatal(err)
+	}
+	file, err := cfg.ReadFile(path)
+	if err != nil || file.Profiles["prev"].APIVersion != "2025-07-01-preview" {
+		t.Fatalf("saved %+v, %v", file, err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"sync"
 
+	"github.com/dpsctl/dpsctl/pkg/cacert"
 	"github.com/dpsctl/dpsctl/pkg/certs"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
 	"github.com/dpsctl/dpsctl/pkg/config"
@@ -42,6 +43,7 @@ func NewWithIO(ios *iostreams.IOStreams, appVersion string) *cmdutil.Factory {
 	f.Printer = printerFunc(f)
 	f.Client = clientFunc(f, "dpsctl/"+appVersion)
 	f.Hubs = LocalHubs(f)
+	f.CAs = LocalCAs(f)
 	return f
 }
 
@@ -99,6 +101,7 @@ func embeddedClient(f *cmdutil.Factory, cfg *config.Config, userAgent string) (*
 		ConnectionString: inst.Info().ConnectionString,
 		HTTPClient:       &http.Client{Transport: server.Transport(inst.Handler())},
 		UserAgent:        userAgent,
+		APIVersion:       cfg.APIVersion,
 	})
 	if err != nil {
 		return nil, "", err
@@ -129,6 +132,28 @@ func LocalHubs(f *cmdutil.Factory) func(context.Context) (linkedhub.Service, err
 	return func(context.Context) (linkedhub.Service, error) { return open() }
 }
 
+// LocalCAs returns the usual Factory.CAs: the CA certificates of the local
+// provisioning service of the data directory, opened on first use and
+// closed when the command ends, with the same note as LocalHubs.
+func LocalCAs(f *cmdutil.Factory) func(context.Context) (cacert.Service, error) {
+	open := sync.OnceValues(func() (cacert.Service, error) {
+		cfg, err := f.Config()
+		if err != nil {
+			return nil, err
+		}
+		inst, err := server.Open(server.Options{DataDir: cfg.DataDir})
+		if err != nil {
+			return nil, fmt.Errorf("open the local provisioning service in %s: %w", cfg.DataDir, err)
+		}
+		f.OnClose(inst.Close)
+		if !cfg.Embedded() && !f.Quiet() {
+			fmt.Fprintf(f.IOStreams.ErrOut, "managing the CA certificates of the local provisioning service (data dir %s); the connection string (%s) is not used\n", cfg.DataDir, cfg.ConnectionStringOrigin())
+		}
+		return inst.CACertificates(), nil
+	})
+	return func(context.Context) (cacert.Service, error) { return open() }
+}
+
 // remoteClient talks HTTPS to the host of the connection string, trusting
 // the system roots plus --ca-file.
 func remoteClient(cfg *config.Config, userAgent string) (*dps.Client, string, error) {
@@ -144,6 +169,7 @@ func remoteClient(cfg *config.Config, userAgent string) (*dps.Client, string, er
 		ConnectionString: cfg.ConnectionString,
 		HTTPClient:       &http.Client{Transport: dps.NewTransport(tlsConfig)},
 		UserAgent:        userAgent,
+		APIVersion:       cfg.APIVersion,
 	})
 	if err != nil {
 		return nil, "", &cmdutil.AuthError{Err: fmt.Errorf("%s: %w", cfg.ConnectionStringOrigin(), err)}

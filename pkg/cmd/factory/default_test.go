@@ -23,7 +23,7 @@ func isolate(t *testing.T) string {
 	t.Setenv("HOME", dir)
 	t.Setenv("XDG_CONFIG_HOME", filepath.Join(dir, "config"))
 	t.Setenv("XDG_DATA_HOME", filepath.Join(dir, "data"))
-	for _, e := range []string{config.EnvConnectionString, config.EnvCAFile, config.EnvProfile, config.EnvDataDir, config.EnvOutput, config.EnvQuiet, config.EnvConfigFile} {
+	for _, e := range []string{config.EnvConnectionString, config.EnvCAFile, config.EnvProfile, config.EnvDataDir, config.EnvOutput, config.EnvQuiet, config.EnvConfigFile, config.EnvAPIVersion} {
 		t.Setenv(e, "")
 		os.Unsetenv(e)
 	}

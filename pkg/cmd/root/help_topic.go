@@ -54,6 +54,9 @@ DPSCTL_DATA_DIR           data directory of the embedded service and of
                           service over a connection string.
 DPSCTL_OUTPUT             default output format: table, json, yaml or tsv
 DPSCTL_QUIET              set to 1 to drop the line naming the service in use
+DPSCTL_API_VERSION        service api-version to send, YYYY-MM-DD[-preview]
+                          (--api-version, or api-version in the profile);
+                          default 2021-10-01
 DPSCTL_CONFIG             configuration file; default
                           $XDG_CONFIG_HOME/dpsctl/config.yaml or
                           ~/.config/dpsctl/config.yaml

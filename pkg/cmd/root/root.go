@@ -10,6 +10,7 @@ package root
 import (
 	"strings"
 
+	"github.com/dpsctl/dpsctl/pkg/cmd/ca"
 	"github.com/dpsctl/dpsctl/pkg/cmd/cert"
 	"github.com/dpsctl/dpsctl/pkg/cmd/completion"
 	configcmd "github.com/dpsctl/dpsctl/pkg/cmd/config"
@@ -77,6 +78,7 @@ uses the embedded provisioning service on the local data directory, which
 		registration.NewCmdRegistration(f),
 		device.NewCmdDevice(f),
 		hub.NewCmdHub(f),
+		ca.NewCmdCA(f),
 	} {
 		c.GroupID = groupService
 		cmd.AddCommand(c)

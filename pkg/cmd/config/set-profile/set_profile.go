@@ -22,6 +22,7 @@ type SetProfileOptions struct {
 	Name             string
 	ConnectionString string
 	CAFile           string
+	APIVersion       string
 	Use              bool
 }
 
@@ -45,6 +46,11 @@ makes any profile current.`,
 			if strings.TrimSpace(opts.ConnectionString) == "" {
 				return cmdutil.FlagErrorf("--connection-string is required")
 			}
+			if opts.APIVersion != "" {
+				if err := config.ValidateAPIVersion(opts.APIVersion); err != nil {
+					return cmdutil.FlagErrorf("--api-version: %v", err)
+				}
+			}
 			if runF != nil {
 				return runF(opts)
 			}
@@ -53,6 +59,7 @@ makes any profile current.`,
 	}
 	cmd.Flags().StringVar(&opts.ConnectionString, "connection-string", "", "Service connection string (HostName=…;SharedAccessKeyName=…;SharedAccessKey=…)")
 	cmd.Flags().StringVar(&opts.CAFile, "ca-file", "", "Extra CA certificates to trust for this service")
+	cmd.Flags().StringVar(&opts.APIVersion, "api-version", "", "Service api-version to send for this service, YYYY-MM-DD[-preview] (default 2021-10-01)")
 	cmd.Flags().BoolVar(&opts.Use, "use", false, "Make the profile current")
 	cmdutil.FileFlag(cmd, "ca-file", "pem", "cer", "crt", "der")
 	return cmd
@@ -77,7 +84,7 @@ func setProfileRun(ctx context.Context, opts *SetProfileOptions) error {
 		return err
 	}
 	_, existed := file.Profiles[opts.Name]
-	if err := file.Set(config.Profile{Name: opts.Name, ConnectionString: cs.String(), CAFile: caFile}); err != nil {
+	if err := file.Set(config.Profile{Name: opts.Name, ConnectionString: cs.String(), CAFile: caFile, APIVersion: opts.APIVersion}); err != nil {
 		return err
 	}
 	if opts.Use || file.CurrentProfile == "" {

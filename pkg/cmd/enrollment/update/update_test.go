@@ -1,6 +1,7 @@
 package update
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -334,5 +335,69 @@ func TestUpdateKeepsCertificate(t *testing.T) {
 	after = current(t, c, "x509-dev")
 	if after.Attestation.X509.ClientCertificates.Primary.Info.SHA256Thumbprint == before.Attestation.X509.ClientCertificates.Primary.Info.SHA256Thumbprint {
 		t.Fatal("certificate not replaced")
+	}
+}
+
+// An enrollment carrying members dpsctl does not model (those of a newer
+// API version) keeps them, byte for byte, through an update by flags and
+// one from a file: at the top level and in the attestation mechanism.
+func TestUpdateKeepsUnknownMembers(t *testing.T) {
+	const doc = `{"registrationId":"dev-1","credentialPolicyName":"policy-a","attestation":{"type":"symmetricKey",` +
+		`"symmetricKey":{"primaryKey":"` + key1 + `","secondaryKey":"` + key2 + `"},"keyRotation":{"days":30,"next":"2027-01-01T00:00:00Z"}},` +
+		`"futureSetting":{"a":[1,2.50,null],"b":"x"}}`
+	wantTop := map[string]string{"credentialPolicyName": `"policy-a"`, "futureSetting": `{"a":[1,2.50,null],"b":"x"}`}
+	wantAttestation := map[string]string{"keyRotation": `{"days":30,"next":"2027-01-01T00:00:00Z"}`}
+	for _, tt := range []struct {
+		name  string
+		args  []string
+		stdin string
+	}{
+		{name: "flags", args: []string{"dev-1", "--provisioning-status", "disabled", "-o", "json"}},
+		{name: "from file", args: []string{"dev-1", "--from-file", "-", "-o", "json"}, stdin: `{"provisioningStatus":"disabled"}`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, c := cmdtest.NewServer(t)
+			var e model.IndividualEnrollment
+			if err := json.Unmarshal([]byte(doc), &e); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.PutEnrollment(context.Background(), &e, ""); err != nil {
+				t.Fatal(err)
+			}
+			f, s := cmdtest.NewFactory(t, c, false)
+			s.In.WriteString(tt.stdin)
+			if err := cmdtest.Run(t, f, NewCmdUpdate(f, nil), tt.args...); err != nil {
+				t.Fatal(err)
+			}
+			after := current(t, c, "dev-1")
+			if after.ProvisioningStatus != model.StatusDisabled {
+				t.Errorf("status %q", after.ProvisioningStatus)
+			}
+			checkMembers(t, "enrollment", after.Unknown, wantTop)
+			checkMembers(t, "attestation", after.Attestation.Unknown, wantAttestation)
+			// The printed enrollment shows them as well.
+			var printed map[string]json.RawMessage
+			if err := json.Unmarshal(s.Out.Bytes(), &printed); err != nil {
+				t.Fatal(err)
+			}
+			for name, want := range wantTop {
+				var c bytes.Buffer
+				if err := json.Compact(&c, printed[name]); err != nil || c.String() != want {
+					t.Errorf("printed %s = %s, want %s", name, printed[name], want)
+				}
+			}
+		})
+	}
+}
+
+func checkMembers(t *testing.T, where string, got model.Unknown, want map[string]string) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("%s: %d unknown members, want %d", where, len(got), len(want))
+	}
+	for _, m := range got {
+		if w, ok := want[m.Name()]; !ok || string(m.Value) != w {
+			t.Errorf("%s: member %s = %s, want %s", where, m.Key, m.Value, w)
+		}
 	}
 }

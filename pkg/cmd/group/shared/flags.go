@@ -57,7 +57,7 @@ var help = enroll.Help{
 func (fl *Flags) Register(cmd *cobra.Command, update bool) {
 	fl.Flags.Register(cmd, update, &fl.FromFile, help)
 	fs := cmd.Flags()
-	fs.StringVar(&fl.CAReference, FlagCAReference, "", "Name of a CA certificate uploaded to and verified by the service, instead of --certificate")
+	fs.StringVar(&fl.CAReference, FlagCAReference, "", "Name of a CA certificate uploaded to and verified by the service (dpsctl ca add), instead of --certificate")
 	fs.StringVar(&fl.SecondaryCAReference, FlagSecondaryCAReference, "", "Name of a secondary CA certificate of the service (\"\" removes it)")
 	fs.BoolVar(&fl.SkipChecks, FlagSkipChecks, false, "Send signing certificates even if they are not CAs or not currently valid")
 	for _, name := range []string{FlagCAReference, FlagSecondaryCAReference} {

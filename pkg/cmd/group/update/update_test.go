@@ -272,3 +272,29 @@ func TestUpdateLostUpdate(t *testing.T) {
 		t.Errorf("the other change was lost: %+v", g)
 	}
 }
+
+// A group carrying members dpsctl does not model keeps them, byte for
+// byte, through an update: at the top level and in the attestation.
+func TestUpdateKeepsUnknownMembers(t *testing.T) {
+	_, c := cmdtest.NewServer(t)
+	seed(t, c)
+	g := current(t, c, "g1")
+	g.Unknown = model.Unknown{{Key: []byte(`"credentialPolicyName"`), Value: []byte(`"policy-a"`)}}
+	g.Attestation.Unknown = model.Unknown{{Key: []byte(`"keyRotation"`), Value: []byte(`{"days":30}`)}}
+	if _, err := c.PutGroup(context.Background(), g, g.ETag); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(t, c, false, "", "g1", "--provisioning-status", "disabled"); err != nil {
+		t.Fatal(err)
+	}
+	after := current(t, c, "g1")
+	if after.ProvisioningStatus != model.StatusDisabled {
+		t.Errorf("status %q", after.ProvisioningStatus)
+	}
+	if len(after.Unknown) != 1 || after.Unknown.Lookup("credentialPolicyName") == nil || string(after.Unknown[0].Value) != `"policy-a"` {
+		t.Errorf("group members %q", after.Unknown)
+	}
+	if a := after.Attestation.Unknown; len(a) != 1 || string(a.Lookup("keyRotation")) != `{"days":30}` {
+		t.Errorf("attestation members %q", a)
+	}
+}
