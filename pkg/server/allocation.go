@@ -41,6 +41,7 @@ import (
 
 	"github.com/dpsctl/dpsctl/pkg/certs"
 	"github.com/dpsctl/dpsctl/pkg/model"
+	"github.com/dpsctl/dpsctl/pkg/server/internal/httpapi"
 	"github.com/dpsctl/dpsctl/pkg/store"
 	"github.com/dpsctl/dpsctl/pkg/tpm"
 )
@@ -229,7 +230,7 @@ func (d *deviceAPI) assign(ctx context.Context, req *deviceRequest, att *attesta
 		RegistrationID:         req.regID,
 		CreatedDateTimeUTC:     created,
 		LastUpdatedDateTimeUTC: ts,
-		ETag:                   newETag(),
+		ETag:                   httpapi.NewETag(),
 	}
 	switch att.kind {
 	case model.AttestationSymmetricKey:
@@ -290,7 +291,7 @@ func (d *deviceAPI) assign(ctx context.Context, req *deviceRequest, att *attesta
 		rand.Read(key)
 		blob, err := tpm.NewActivationBlob(att.ek, att.srk, key, nil, nil)
 		if err != nil {
-			return badRequest("cannot wrap the hub key for this TPM: %v", err)
+			return httpapi.BadRequest("cannot wrap the hub key for this TPM: %v", err)
 		}
 		dev.AuthenticationType = store.AuthSAS
 		dev.PrimaryKey = b64(key)
@@ -369,7 +370,7 @@ func (d *deviceAPI) assign(ctx context.Context, req *deviceRequest, att *attesta
 			dev.TwinVersion++
 			dev.TwinModified = ts
 		}
-		dev.ETag = newETag()
+		dev.ETag = httpapi.NewETag()
 		dev.StatusUpdatedTime = ts
 		dev.LastUpdatedTime = ts
 		return tx.PutHubDevice(dev)

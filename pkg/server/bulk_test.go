@@ -1,20 +1,17 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"reflect"
 	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
-	"unicode/utf8"
 
 	"github.com/dpsctl/dpsctl/pkg/model"
 	"github.com/dpsctl/dpsctl/pkg/store"
@@ -351,107 +348,4 @@ func BenchmarkBulkCreateMixed(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(next.Load()), "ns/enrollment")
-}
-
-var bodySeeds = []string{
-	`{"mode":"create","enrollments":[{"registrationId":"a","attestation":{"type":"tpm","tpm":{"endorsementKey":"AAAA"}}}]}`,
-	`  {"mode":"create","enrollments":[]}  `,
-	`{"mode":"create"} {"mode":"delete"}`,
-	`{"mode":"create"} garbage`,
-	`{"mode":"create","enrollments":[{"registrationId":`,
-	`{"mode":5}`,
-	`{"mode":"create","enrollments":[{"registrationId":"a","iotHubs":"x"}]}`,
-	`{"mode":"create","enrollments":{}}`,
-	`{"mode":"create",}`,
-	`{"mode":"create","enrollments":[{"registrationId":"\ud800"}]}`,
-	`[]`,
-	``,
-	`null`,
-	`{}`,
-	`{"Mode":"CREATE","ENROLLMENTS":[{"REGISTRATIONID":"x"}]}`,
-}
-
-// refDecodeJSON decodes as encoding/json does; decodeJSON must agree
-// with it.
-func refDecodeJSON(b []byte, v any) error {
-	t := bytes.TrimSpace(b)
-	if len(t) == 0 || t[0] != '{' {
-		return badRequest("the request body must be a JSON object")
-	}
-	// The service's limits, checked here independently of jsoncheck.go:
-	// UTF-8 by the standard library, depth by encoding/json's tokens.
-	if !utf8.Valid(t) {
-		return badRequest("the request body is not valid UTF-8")
-	}
-	if refTooDeep(t) {
-		return badRequest("the request body nests deeper than %d levels", MaxJSONDepth)
-	}
-	return decodeJSONStd(t, v)
-}
-
-// refTooDeep reports whether the JSON text nests objects and arrays deeper
-// than MaxJSONDepth before its first syntax error.
-func refTooDeep(t []byte) bool {
-	dec := json.NewDecoder(bytes.NewReader(t))
-	depth := 0
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			return false
-		}
-		switch tok {
-		case json.Delim('{'), json.Delim('['):
-			if depth++; depth > MaxJSONDepth {
-				return true
-			}
-		case json.Delim('}'), json.Delim(']'):
-			depth--
-		}
-	}
-}
-
-// TestDecodeJSONAnswersAsEncodingJSON: the service's decoder gives the
-// answers of encoding/json, message for message.
-func TestDecodeJSONAnswersAsEncodingJSON(t *testing.T) {
-	for _, s := range bodySeeds {
-		t.Run(s, func(t *testing.T) {
-			var a, b bulkBody[model.IndividualEnrollment]
-			errA, errB := decodeJSON([]byte(s), &a), refDecodeJSON([]byte(s), &b)
-			if fmt.Sprint(errA) != fmt.Sprint(errB) {
-				t.Fatalf("decodeJSON:    %v\nencoding/json: %v", errA, errB)
-			}
-			if errA == nil && !reflect.DeepEqual(a, b) {
-				t.Fatalf("decoded %+v, encoding/json %+v", a, b)
-			}
-		})
-	}
-}
-
-// FuzzDecodeJSON holds the service's decoder to encoding/json: both accept
-// or both refuse (with the same status), and decode alike.
-func FuzzDecodeJSON(f *testing.F) {
-	for _, s := range bodySeeds {
-		f.Add([]byte(s))
-	}
-	// Refused by the service's limits, which encoding/json alone accepts.
-	f.Add([]byte("{\"mode\":\"c\xebeate\",\"enrollments\":[]}"))
-	f.Add([]byte(`{"enrollments":[{"initialTwin":{"tags":` + strings.Repeat(`{"a":`, MaxJSONDepth+1) + `1` + strings.Repeat(`}`, MaxJSONDepth+1) + `}}]}`))
-	f.Fuzz(func(t *testing.T, body []byte) {
-		var a, b bulkBody[model.IndividualEnrollment]
-		errA, errB := decodeJSON(body, &a), refDecodeJSON(body, &b)
-		if (errA == nil) != (errB == nil) {
-			t.Fatalf("decodeJSON: %v; encoding/json: %v", errA, errB)
-		}
-		if errA != nil {
-			ea, okA := asAPIError(errA)
-			eb, okB := asAPIError(errB)
-			if !okA || !okB || ea.code != eb.code {
-				t.Fatalf("decodeJSON: %v; encoding/json: %v", errA, errB)
-			}
-			return
-		}
-		if !reflect.DeepEqual(a, b) {
-			t.Fatalf("decoded %+v, encoding/json %+v", a, b)
-		}
-	})
 }

@@ -41,6 +41,7 @@ import (
 	"time"
 
 	"github.com/dpsctl/dpsctl/pkg/model"
+	"github.com/dpsctl/dpsctl/pkg/server/internal/httpapi"
 	"github.com/dpsctl/dpsctl/pkg/store"
 )
 
@@ -89,23 +90,23 @@ func (d *deviceAPI) serveRoute(w http.ResponseWriter, r *http.Request, rt *Route
 	start := time.Now()
 	err := d.serve(w, r, rt, params, allowed)
 	if err != nil {
-		d.h.fail(w, r, err)
+		httpapi.Fail(w, r, err, d.h.log, d.h.now())
 	}
 	if d.h.log.Enabled(r.Context(), slog.LevelDebug) {
 		msg := ""
 		if err != nil {
-			msg = logDetail(err)
+			msg = httpapi.LogDetail(err)
 		}
-		d.h.log.Debug("device API request", "method", r.Method, "route", routeName(rt), "error", msg, "duration", time.Since(start))
+		d.h.log.Debug("device API request", "method", r.Method, "route", httpapi.RouteName(rt), "error", msg, "duration", time.Since(start))
 	}
 }
 
 func (d *deviceAPI) serve(w http.ResponseWriter, r *http.Request, rt *Route, params map[string]string, allowed []string) error {
 	if rt == nil {
 		if len(allowed) > 0 {
-			return &methodError{method: r.Method, allowed: allowed}
+			return &httpapi.MethodError{Method: r.Method, Allowed: allowed}
 		}
-		return errorf(model.ErrNotFound, "no device API operation at %s", r.URL.Path)
+		return httpapi.Errorf(model.ErrNotFound, "no device API operation at %s", r.URL.Path)
 	}
 	run := d.runs[rt.Name]
 	if run == nil {
@@ -115,10 +116,10 @@ func (d *deviceAPI) serve(w http.ResponseWriter, r *http.Request, rt *Route, par
 		return err
 	}
 	if !strings.EqualFold(params["idScope"], d.idScope) {
-		return denied("the ID scope %q is not known to this provisioning service", params["idScope"])
+		return httpapi.Denied("the ID scope %q is not known to this provisioning service", params["idScope"])
 	}
 	req := &deviceRequest{r: r, regID: params["id"], opID: params["operationId"]}
-	if err := validateID("registration id", req.regID); err != nil {
+	if err := httpapi.ValidateID("registration id", req.regID); err != nil {
 		return err
 	}
 	return run(r.Context(), w, req)
@@ -131,17 +132,17 @@ func (d *deviceAPI) readBody(req *deviceRequest) error {
 		return nil
 	}
 	req.read = true
-	b, err := readBody(req.r)
+	b, err := httpapi.ReadBody(req.r)
 	if err != nil {
 		return err
 	}
 	if len(b) > 0 {
-		if err := decodeJSON(b, &req.body); err != nil {
+		if err := httpapi.DecodeJSON(b, &req.body); err != nil {
 			return err
 		}
 	}
 	if id := req.body.RegistrationID; id != "" && !strings.EqualFold(id, req.regID) {
-		return badRequest("registrationId %q in the body does not match %q in the path", id, req.regID)
+		return httpapi.BadRequest("registrationId %q in the body does not match %q in the path", id, req.regID)
 	}
 	return nil
 }
@@ -150,12 +151,12 @@ func checkDeviceAPIVersion(r *http.Request) error {
 	for k, vs := range r.URL.Query() {
 		if strings.EqualFold(k, "api-version") && len(vs) > 0 && vs[0] != "" {
 			if !apiVersionShape.MatchString(vs[0]) {
-				return badRequest("api-version %q is not valid (for example api-version=%s)", vs[0], model.DeviceAPIVersion)
+				return httpapi.BadRequest("api-version %q is not valid (for example api-version=%s)", vs[0], model.DeviceAPIVersion)
 			}
 			return nil
 		}
 	}
-	return badRequest("the api-version query parameter is required (for example api-version=%s)", model.DeviceAPIVersion)
+	return httpapi.BadRequest("the api-version query parameter is required (for example api-version=%s)", model.DeviceAPIVersion)
 }
 
 // register authenticates the device, assigns it and answers 202 with the
@@ -172,8 +173,8 @@ func (d *deviceAPI) register(ctx context.Context, w http.ResponseWriter, req *de
 	h := w.Header()
 	h.Set("Retry-After", strconv.Itoa(RetryAfterSeconds))
 	h.Set("Location", d.location(req))
-	setHeader(h, "x-ms-request-id", newUUID())
-	writeJSON(w, http.StatusAccepted, model.RegistrationOperationStatus{OperationID: opID, Status: model.RegAssigning})
+	httpapi.SetHeader(h, "x-ms-request-id", httpapi.NewUUID())
+	httpapi.WriteJSON(w, http.StatusAccepted, model.RegistrationOperationStatus{OperationID: opID, Status: model.RegAssigning})
 	return nil
 }
 
@@ -197,7 +198,7 @@ func (d *deviceAPI) operationStatus(ctx context.Context, w http.ResponseWriter, 
 		if err := d.readBody(req); err != nil {
 			return err
 		}
-		return errorf(model.ErrNotFound, "operation %q of registration %q does not exist", req.opID, req.regID)
+		return httpapi.Errorf(model.ErrNotFound, "operation %q of registration %q does not exist", req.opID, req.regID)
 	}
 	if err != nil {
 		return err
@@ -217,7 +218,7 @@ func (d *deviceAPI) operationStatus(ctx context.Context, w http.ResponseWriter, 
 	if reg.Result != nil {
 		op.Status = reg.Result.Status
 	}
-	writeJSON(w, status, op)
+	httpapi.WriteJSON(w, status, op)
 	return nil
 }
 
@@ -237,14 +238,14 @@ func (d *deviceAPI) statusLookup(ctx context.Context, w http.ResponseWriter, req
 		return err
 	}
 	if req.body.CSR != "" {
-		return badRequest("csr is not accepted by the status lookup; send it with register")
+		return httpapi.BadRequest("csr is not accepted by the status lookup; send it with register")
 	}
 	if reg == nil || reg.Result == nil {
-		return errorf(model.ErrRegistrationNotFound, "registration %q does not exist", req.regID)
+		return httpapi.Errorf(model.ErrRegistrationNotFound, "registration %q does not exist", req.regID)
 	}
 	res := *reg.Result
 	res.IssuedCertificateChain = nil
-	writeJSON(w, http.StatusOK, &res)
+	httpapi.WriteJSON(w, http.StatusOK, &res)
 	return nil
 }
 
@@ -253,7 +254,7 @@ func (d *deviceAPI) statusLookup(ctx context.Context, w http.ResponseWriter, req
 func newOperationID() string {
 	var b [8]byte
 	rand.Read(b[:])
-	return "5." + hex.EncodeToString(b[:]) + "." + newUUID()
+	return "5." + hex.EncodeToString(b[:]) + "." + httpapi.NewUUID()
 }
 
 // deviceTime renders a time for registration records.

@@ -40,6 +40,7 @@ import (
 	"github.com/dpsctl/dpsctl/pkg/certs"
 	"github.com/dpsctl/dpsctl/pkg/model"
 	"github.com/dpsctl/dpsctl/pkg/sas"
+	"github.com/dpsctl/dpsctl/pkg/server/internal/httpapi"
 	"github.com/dpsctl/dpsctl/pkg/store"
 )
 
@@ -82,8 +83,8 @@ func (a *attestation) groupID() string {
 
 // invalidCertificate is the service's answer to any X.509 failure; the
 // reason is kept for the server log only.
-func invalidCertificate(reason string) *apiError {
-	return &apiError{code: model.ErrUnauthorized, msg: invalidCertificateMessage, detail: reason}
+func invalidCertificate(reason string) *httpapi.Error {
+	return &httpapi.Error{Code: model.ErrUnauthorized, Msg: invalidCertificateMessage, Detail: reason}
 }
 
 // invalidCertificateMessage is the one message of a refused certificate.
@@ -91,7 +92,7 @@ const invalidCertificateMessage = "Invalid certificate."
 
 // errCSR refuses certificate issuance.
 func errCSR() error {
-	return badRequest("certificate issuance (csr) is not supported by the local provisioning service")
+	return httpapi.BadRequest("certificate issuance (csr) is not supported by the local provisioning service")
 }
 
 func peerChain(r *http.Request) []*x509.Certificate {
@@ -127,7 +128,7 @@ func (d *deviceAPI) authenticate(ctx context.Context, w http.ResponseWriter, req
 		if req.body.TPM != nil {
 			return nil, d.tpmChallenge(ctx, w, req)
 		}
-		return nil, denied("%s sent no credentials: no SAS token, TLS client certificate or tpm.endorsementKey", describeDevice(req.regID))
+		return nil, httpapi.Denied("%s sent no credentials: no SAS token, TLS client certificate or tpm.endorsementKey", describeDevice(req.regID))
 	}
 	if err != nil {
 		return nil, err
@@ -183,7 +184,7 @@ func (d *deviceAPI) authenticateAgain(ctx context.Context, req *deviceRequest, r
 	case len(chain) > 0:
 		return d.authX509(ctx, req, chain)
 	}
-	return nil, denied("%s sent no credentials: no SAS token or TLS client certificate", describeDevice(req.regID))
+	return nil, httpapi.Denied("%s sent no credentials: no SAS token or TLS client certificate", describeDevice(req.regID))
 }
 
 // parseDeviceToken parses a device SAS token and checks its audience and
@@ -192,14 +193,14 @@ func (d *deviceAPI) parseDeviceToken(hdr string, req *deviceRequest) (*sas.Token
 	tok, err := sas.ParseToken(hdr)
 	if err != nil {
 		// The parser's reason may quote a field of the token: not logged.
-		return nil, denied("%s: the Authorization header is not a valid SharedAccessSignature token", describeDevice(req.regID))
+		return nil, httpapi.Denied("%s: the Authorization header is not a valid SharedAccessSignature token", describeDevice(req.regID))
 	}
 	want := d.idScope + "/registrations/" + req.regID
 	if !strings.EqualFold(strings.Trim(tok.Resource, "/"), want) {
-		return nil, denied("%s: the SAS token's sr %q does not name this registration (%s)", describeDevice(req.regID), tok.Resource, want)
+		return nil, httpapi.Denied("%s: the SAS token's sr %q does not name this registration (%s)", describeDevice(req.regID), tok.Resource, want)
 	}
 	if tok.KeyName != "" && !strings.EqualFold(tok.KeyName, model.DeviceKeyName) {
-		return nil, denied("%s: the SAS token's skn %q is not %q", describeDevice(req.regID), tok.KeyName, model.DeviceKeyName)
+		return nil, httpapi.Denied("%s: the SAS token's skn %q is not %q", describeDevice(req.regID), tok.KeyName, model.DeviceKeyName)
 	}
 	return tok, nil
 }
@@ -223,7 +224,7 @@ func verifyKeys(tok *sas.Token, now time.Time, keys ...string) (string, error) {
 }
 
 func expiredToken(req *deviceRequest, tok *sas.Token) error {
-	return denied("%s: the SAS token expired at %s", describeDevice(req.regID), tok.Expiry.UTC().Format(time.RFC3339))
+	return httpapi.Denied("%s: the SAS token expired at %s", describeDevice(req.regID), tok.Expiry.UTC().Format(time.RFC3339))
 }
 
 func quote(s string) string { return `"` + s + `"` }

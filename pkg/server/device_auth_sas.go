@@ -7,6 +7,7 @@ import (
 
 	"github.com/dpsctl/dpsctl/pkg/model"
 	"github.com/dpsctl/dpsctl/pkg/sas"
+	"github.com/dpsctl/dpsctl/pkg/server/internal/httpapi"
 	"github.com/dpsctl/dpsctl/pkg/store"
 )
 
@@ -44,7 +45,7 @@ func (d *deviceAPI) authSAS(ctx context.Context, req *deviceRequest, hdr string,
 		case model.AttestationTPM:
 			att, verr = d.verifyTPMToken(ctx, req, tok, e, register)
 		default:
-			return nil, denied("%s is enrolled with %s attestation but sent a SAS token", describeDevice(req.regID), e.Attestation.Type)
+			return nil, httpapi.Denied("%s is enrolled with %s attestation but sent a SAS token", describeDevice(req.regID), e.Attestation.Type)
 		}
 		switch {
 		case errors.Is(verr, sas.ErrExpired):
@@ -56,16 +57,16 @@ func (d *deviceAPI) authSAS(ctx context.Context, req *deviceRequest, hdr string,
 			att.disabled = e.ProvisioningStatus == model.StatusDisabled
 			return att, nil
 		case e.ProvisioningStatus != model.StatusDisabled:
-			return nil, denied("the SAS token signature does not match the keys of %s", describeDevice(req.regID))
+			return nil, httpapi.Denied("the SAS token signature does not match the keys of %s", describeDevice(req.regID))
 		}
 		// A disabled individual enrollment: the device is disabled if a
 		// group accepts it.
 		ga, err := d.symmetricGroup(ctx, req, tok, now)
 		if err != nil {
-			if ae, ok := asAPIError(err); !ok || ae.code != model.ErrUnauthorized {
+			if ae, ok := httpapi.AsError(err); !ok || ae.Code != model.ErrUnauthorized {
 				return nil, err
 			}
-			return nil, denied("the SAS token signature does not match the keys of %s (disabled), nor of a group", describeDevice(req.regID))
+			return nil, httpapi.Denied("the SAS token signature does not match the keys of %s (disabled), nor of a group", describeDevice(req.regID))
 		}
 		ga.enrollment, ga.group, ga.disabled = e, nil, true
 		return ga, nil
@@ -104,5 +105,5 @@ func (d *deviceAPI) symmetricGroup(ctx context.Context, req *deviceRequest, tok 
 			}
 		}
 	}
-	return nil, denied("the SAS token signature does not match any enrollment of %s", describeDevice(req.regID))
+	return nil, httpapi.Denied("the SAS token signature does not match any enrollment of %s", describeDevice(req.regID))
 }

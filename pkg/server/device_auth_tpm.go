@@ -10,6 +10,7 @@ import (
 
 	"github.com/dpsctl/dpsctl/pkg/model"
 	"github.com/dpsctl/dpsctl/pkg/sas"
+	"github.com/dpsctl/dpsctl/pkg/server/internal/httpapi"
 	"github.com/dpsctl/dpsctl/pkg/store"
 	"github.com/dpsctl/dpsctl/pkg/tpm"
 )
@@ -25,8 +26,8 @@ import (
 const noTPMEnrollmentMessage = "Enrollment not found."
 
 // noTPMEnrollment is that 404; the precise reason is kept for the log.
-func noTPMEnrollment(format string, args ...any) *apiError {
-	return &apiError{code: model.ErrEnrollmentNotFound, msg: noTPMEnrollmentMessage, detail: fmt.Sprintf(format, args...)}
+func noTPMEnrollment(format string, args ...any) *httpapi.Error {
+	return &httpapi.Error{Code: model.ErrEnrollmentNotFound, Msg: noTPMEnrollmentMessage, Detail: fmt.Sprintf(format, args...)}
 }
 
 // verifyTPMToken checks a TPM device's token against the key of its last
@@ -40,7 +41,7 @@ func (d *deviceAPI) verifyTPMToken(ctx context.Context, req *deviceRequest, tok 
 	now := d.h.now()
 	key, err := d.h.st.TPMChallenge(ctx, req.regID, now)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, denied("%s has no pending TPM challenge (none issued, expired or already used)", describeDevice(req.regID))
+		return nil, httpapi.Denied("%s has no pending TPM challenge (none issued, expired or already used)", describeDevice(req.regID))
 	}
 	if err != nil {
 		return nil, err
@@ -71,7 +72,7 @@ func (d *deviceAPI) acceptTPM(ctx context.Context, req *deviceRequest, att *atte
 	if t != nil && t.EndorsementKey != "" {
 		presented, err := tpm.DecodeEK(t.EndorsementKey)
 		if err != nil || !presented.Equal(ek) {
-			return denied("the endorsement key sent with the token does not match the one enrolled for %s", describeDevice(req.regID))
+			return httpapi.Denied("the endorsement key sent with the token does not match the one enrolled for %s", describeDevice(req.regID))
 		}
 	}
 	srk := ""
@@ -82,15 +83,15 @@ func (d *deviceAPI) acceptTPM(ctx context.Context, req *deviceRequest, att *atte
 		srk = e.Attestation.TPM.StorageRootKey
 	}
 	if srk == "" {
-		return badRequest("tpm.storageRootKey is required")
+		return httpapi.BadRequest("tpm.storageRootKey is required")
 	}
 	if att.srk, err = base64.StdEncoding.DecodeString(srk); err != nil {
-		return badRequest("tpm.storageRootKey is not valid base64")
+		return httpapi.BadRequest("tpm.storageRootKey is not valid base64")
 	}
 	now := d.h.now()
 	err = d.write(ctx, func(tx *store.Tx) error { return tx.ConsumeTPMChallenge(req.regID, att.challenge, now) })
 	if errors.Is(err, store.ErrNotFound) {
-		return denied("the TPM challenge of %s was already used, replaced or expired", describeDevice(req.regID))
+		return httpapi.Denied("the TPM challenge of %s was already used, replaced or expired", describeDevice(req.regID))
 	}
 	return err
 }
@@ -98,11 +99,11 @@ func (d *deviceAPI) acceptTPM(ctx context.Context, req *deviceRequest, att *atte
 // enrolledEK decodes the endorsement key of a TPM enrollment.
 func enrolledEK(e *model.IndividualEnrollment) (*tpm.EK, error) {
 	if e.Attestation == nil || e.Attestation.TPM == nil {
-		return nil, denied("%s has no TPM enrollment", describeDevice(e.RegistrationID))
+		return nil, httpapi.Denied("%s has no TPM enrollment", describeDevice(e.RegistrationID))
 	}
 	ek, err := tpm.DecodeEK(e.Attestation.TPM.EndorsementKey)
 	if err != nil {
-		return nil, denied("the endorsement key enrolled for %s is not usable: %v", describeDevice(e.RegistrationID), err)
+		return nil, httpapi.Denied("the endorsement key enrolled for %s is not usable: %v", describeDevice(e.RegistrationID), err)
 	}
 	return ek, nil
 }
@@ -112,13 +113,13 @@ func enrolledEK(e *model.IndividualEnrollment) (*tpm.EK, error) {
 func (d *deviceAPI) tpmChallenge(ctx context.Context, w http.ResponseWriter, req *deviceRequest) error {
 	t := req.body.TPM
 	if t.EndorsementKey == "" {
-		return badRequest("tpm.endorsementKey is required")
+		return httpapi.BadRequest("tpm.endorsementKey is required")
 	}
 	// What the request alone shows is checked before the enrollment is
 	// looked up, so that the answer cannot depend on it.
 	presented, err := tpm.DecodeEK(t.EndorsementKey)
 	if err != nil {
-		return denied("%s: tpm.endorsementKey is not a valid endorsement key: %v", describeDevice(req.regID), err)
+		return httpapi.Denied("%s: tpm.endorsementKey is not a valid endorsement key: %v", describeDevice(req.regID), err)
 	}
 	e, err := d.h.st.Enrollment(ctx, req.regID)
 	switch {
@@ -145,22 +146,22 @@ func (d *deviceAPI) tpmChallenge(ctx context.Context, w http.ResponseWriter, req
 		srkB64 = e.Attestation.TPM.StorageRootKey
 	}
 	if srkB64 == "" {
-		return badRequest("tpm.storageRootKey is required")
+		return httpapi.BadRequest("tpm.storageRootKey is required")
 	}
 	srk, err := base64.StdEncoding.DecodeString(srkB64)
 	if err != nil {
-		return badRequest("tpm.storageRootKey is not valid base64")
+		return httpapi.BadRequest("tpm.storageRootKey is not valid base64")
 	}
 	key := make([]byte, challengeKeyBytes)
 	rand.Read(key)
 	blob, err := tpm.NewActivationBlob(enrolled.TPM2BPublic, srk, key, nil, nil)
 	if err != nil {
-		return badRequest("cannot wrap a key for this TPM: %v", err)
+		return httpapi.BadRequest("cannot wrap a key for this TPM: %v", err)
 	}
 	if err := d.h.st.PutTPMChallenge(ctx, req.regID, b64(key), d.h.now().Add(tpmChallengeTTL)); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusUnauthorized, model.TPMChallenge{
+	httpapi.WriteJSON(w, http.StatusUnauthorized, model.TPMChallenge{
 		Message:           "Activate the authentication key in the TPM and register again with a SAS token signed by it.",
 		AuthenticationKey: b64(blob),
 		KeyName:           model.DeviceKeyName,

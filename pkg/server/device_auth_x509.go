@@ -10,6 +10,7 @@ import (
 
 	"github.com/dpsctl/dpsctl/pkg/certs"
 	"github.com/dpsctl/dpsctl/pkg/model"
+	"github.com/dpsctl/dpsctl/pkg/server/internal/httpapi"
 	"github.com/dpsctl/dpsctl/pkg/store"
 )
 
@@ -65,10 +66,10 @@ func (d *deviceAPI) authX509(ctx context.Context, req *deviceRequest, chain []*x
 		}
 		ga, err := d.x509Group(ctx, req, chain, thumb, now)
 		if err != nil {
-			if ae, ok := asAPIError(err); !ok || ae.code != model.ErrUnauthorized {
+			if ae, ok := httpapi.AsError(err); !ok || ae.Code != model.ErrUnauthorized {
 				return nil, err
 			}
-			return nil, invalidCertificate(reason + " (disabled), and " + logDetail(err))
+			return nil, invalidCertificate(reason + " (disabled), and " + httpapi.LogDetail(err))
 		}
 		ga.enrollment, ga.group, ga.disabled = e, nil, true
 		return ga, nil

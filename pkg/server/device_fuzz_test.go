@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-tpm/tpm2"
 
 	"github.com/dpsctl/dpsctl/pkg/model"
+	"github.com/dpsctl/dpsctl/pkg/server/internal/httpapi"
 )
 
 // FuzzDeviceRequest throws arbitrary device API requests at the handler
@@ -88,7 +89,7 @@ func FuzzDeviceRequest(f *testing.F) {
 		if res.StatusCode >= 500 {
 			t.Fatalf("%s %s: status %d: %s", method, u, res.StatusCode, b)
 		}
-		if len(b) > 0 && res.Header.Get("Content-Type") != contentTypeJSON {
+		if len(b) > 0 && res.Header.Get("Content-Type") != httpapi.ContentTypeJSON {
 			t.Fatalf("%s %s: content type %q", method, u, res.Header.Get("Content-Type"))
 		}
 		if len(b) > 0 && !json.Valid(b) {

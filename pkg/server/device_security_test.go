@@ -20,6 +20,7 @@ import (
 
 	"github.com/dpsctl/dpsctl/pkg/certs/certstest"
 	"github.com/dpsctl/dpsctl/pkg/model"
+	"github.com/dpsctl/dpsctl/pkg/server/internal/httpapi"
 	"github.com/dpsctl/dpsctl/pkg/tpm"
 )
 
@@ -386,7 +387,7 @@ func TestDeviceBodyReadAfterAuthentication(t *testing.T) {
 	stranger := certstest.New(t).Device(t, "ba-x509")
 	op := d.provision("ba-sym", d.symToken("ba-sym", keyA), nil)
 
-	huge := `{"payload":"` + strings.Repeat("x", 2*MaxBodyBytes) + `"}`
+	huge := `{"payload":"` + strings.Repeat("x", 2*httpapi.MaxBodyBytes) + `"}`
 	tpmFirst, _ := json.Marshal(tdev.body)
 	tests := []struct {
 		name, method, path, auth string
@@ -437,7 +438,7 @@ func TestDeviceBodyReadAfterAuthentication(t *testing.T) {
 			} else if r.status != tt.status {
 				t.Fatalf("status %d: %s", r.status, r.body)
 			}
-			if got := n.Load(); (got > 0) != tt.read || got > MaxBodyBytes+64*1024 {
+			if got := n.Load(); (got > 0) != tt.read || got > httpapi.MaxBodyBytes+64*1024 {
 				t.Fatalf("%d body bytes read (read allowed: %v)", got, tt.read)
 			}
 		})

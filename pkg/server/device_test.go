@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dpsctl/dpsctl/pkg/model"
+	"github.com/dpsctl/dpsctl/pkg/server/internal/httpapi"
 	"github.com/dpsctl/dpsctl/pkg/store"
 )
 
@@ -209,7 +210,7 @@ func TestDeviceRequestChecks(t *testing.T) {
 		{"bad registration id", "PUT", d.regPath("bad!id") + "/register?api-version=2019-03-31", nil, tok, 400, model.ErrInvalidRegistrationID},
 		{"body id differs", "PUT", reg + "?api-version=2019-03-31", `{"registrationId":"other"}`, tok, 400, model.ErrBadRequest},
 		{"body not JSON", "PUT", reg + "?api-version=2019-03-31", `{"registrationId":`, tok, 400, model.ErrBadRequest},
-		{"body too large", "PUT", reg + "?api-version=2019-03-31", `{"payload":"` + strings.Repeat("x", MaxBodyBytes) + `"}`, tok, 413, model.ErrRequestTooLarge},
+		{"body too large", "PUT", reg + "?api-version=2019-03-31", `{"payload":"` + strings.Repeat("x", httpapi.MaxBodyBytes) + `"}`, tok, 413, model.ErrRequestTooLarge},
 		{"csr", "PUT", reg + "?api-version=2025-07-01-preview", `{"registrationId":"chk","csr":"MIIB"}`, tok, 400, model.ErrBadRequest},
 		{"wrong method", "POST", reg + "?api-version=2019-03-31", nil, tok, 405, model.ErrMethodNotAllowed},
 		{"unknown path", "GET", d.regPath("chk") + "/nothing/here?api-version=2019-03-31", nil, tok, 404, model.ErrNotFound},
@@ -242,7 +243,7 @@ func TestOperationAndStatusLookup(t *testing.T) {
 	mustStatus(t, r, 202)
 	var op model.RegistrationOperationStatus
 	r.json(t, &op)
-	if !strings.HasPrefix(op.OperationID, "5.") || len(strings.Split(op.OperationID, ".")) != 3 || r.header.Get("Retry-After") != "1" || r.header.Get("Content-Type") != contentTypeJSON {
+	if !strings.HasPrefix(op.OperationID, "5.") || len(strings.Split(op.OperationID, ".")) != 3 || r.header.Get("Retry-After") != "1" || r.header.Get("Content-Type") != httpapi.ContentTypeJSON {
 		t.Fatalf("%s %v", r.body, r.header)
 	}
 	// The poll needs the device's credential: another device's token, or

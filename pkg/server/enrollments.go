@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/dpsctl/dpsctl/pkg/model"
+	"github.com/dpsctl/dpsctl/pkg/server/internal/httpapi"
 	"github.com/dpsctl/dpsctl/pkg/store"
 )
 
@@ -79,13 +80,13 @@ func (k *kind[T, P]) name() string { return k.what().String() }
 func (k *kind[T, P]) load(ctx context.Context, id string) (*T, error) {
 	v, err := k.get(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, errorf(k.what().NotFoundCode(), "%s does not exist", describe(k.name(), id))
+		return nil, httpapi.Errorf(k.what().NotFoundCode(), "%s does not exist", describe(k.name(), id))
 	}
 	return v, err
 }
 
 func (k *kind[T, P]) runGet(ctx context.Context, w http.ResponseWriter, req *request) error {
-	if err := validateID(k.name()+" id", req.id); err != nil {
+	if err := httpapi.ValidateID(k.name()+" id", req.id); err != nil {
 		return err
 	}
 	v, err := k.load(ctx, req.id)
@@ -102,12 +103,12 @@ func (k *kind[T, P]) runGet(ctx context.Context, w http.ResponseWriter, req *req
 			return err
 		}
 	}
-	writeJSON(w, http.StatusOK, v)
+	httpapi.WriteJSON(w, http.StatusOK, v)
 	return nil
 }
 
 func (k *kind[T, P]) runAttestation(ctx context.Context, w http.ResponseWriter, req *request) error {
-	if err := validateID(k.name()+" id", req.id); err != nil {
+	if err := httpapi.ValidateID(k.name()+" id", req.id); err != nil {
 		return err
 	}
 	v, err := k.load(ctx, req.id)
@@ -119,7 +120,7 @@ func (k *kind[T, P]) runAttestation(ctx context.Context, w http.ResponseWriter, 
 		a = &model.AttestationMechanism{Type: model.AttestationNone}
 	}
 	stripCertificates(a)
-	writeJSON(w, http.StatusOK, a)
+	httpapi.WriteJSON(w, http.StatusOK, a)
 	return nil
 }
 
@@ -128,24 +129,24 @@ func (k *kind[T, P]) runAttestation(ctx context.Context, w http.ResponseWriter, 
 // If-Match etag replaces only the entity carrying it (412 otherwise, also
 // when there is no entity).
 func (k *kind[T, P]) runPut(ctx context.Context, w http.ResponseWriter, req *request) error {
-	if err := validateID(k.name()+" id", req.id); err != nil {
+	if err := httpapi.ValidateID(k.name()+" id", req.id); err != nil {
 		return err
 	}
 	v := new(T)
-	if err := decodeJSON(req.body, v); err != nil {
+	if err := httpapi.DecodeJSON(req.body, v); err != nil {
 		return err
 	}
 	e := P(v)
 	switch id := e.ID(); {
 	case id == "":
-		return errorf(model.ErrInvalidRegistrationID, "%s is required in the body", k.what().IDMember())
+		return httpapi.Errorf(model.ErrInvalidRegistrationID, "%s is required in the body", k.what().IDMember())
 	case !strings.EqualFold(id, req.id):
-		return badRequest("%s %q in the body does not match %q in the path", k.what().IDMember(), id, req.id)
+		return httpapi.BadRequest("%s %q in the body does not match %q in the path", k.what().IDMember(), id, req.id)
 	}
 	if err := validate(e); err != nil {
 		return err
 	}
-	ifMatch := parseIfMatch(req.r)
+	ifMatch := httpapi.IfMatch(req.r)
 	err := k.h.st.Update(ctx, func(tx *store.Tx) error {
 		return k.write(tx, v, ifMatch)
 	})
@@ -153,7 +154,7 @@ func (k *kind[T, P]) runPut(ctx context.Context, w http.ResponseWriter, req *req
 		return k.writeError(req.id, ifMatch, err)
 	}
 	stripCertificates(e.Common().Attestation)
-	writeJSON(w, http.StatusOK, v)
+	httpapi.WriteJSON(w, http.StatusOK, v)
 	return nil
 }
 
@@ -178,27 +179,27 @@ func (k *kind[T, P]) write(tx *store.Tx, v *T, ifMatch string) error {
 func (k *kind[T, P]) writeError(id, ifMatch string, err error) error {
 	switch {
 	case errors.Is(err, store.ErrExists):
-		return errorf(model.ErrConflict, "%s already exists; to replace it send If-Match with its etag (or *)", describe(k.name(), id))
+		return httpapi.Errorf(model.ErrConflict, "%s already exists; to replace it send If-Match with its etag (or *)", describe(k.name(), id))
 	case errors.Is(err, store.ErrETagMismatch):
-		return errorf(model.ErrPreconditionFailed, "the etag in If-Match does not match the current etag of %s", describe(k.name(), id))
+		return httpapi.Errorf(model.ErrPreconditionFailed, "the etag in If-Match does not match the current etag of %s", describe(k.name(), id))
 	case errors.Is(err, store.ErrNotFound) && ifMatch != "":
-		return errorf(model.ErrPreconditionFailed, "If-Match names an etag but %s does not exist", describe(k.name(), id))
+		return httpapi.Errorf(model.ErrPreconditionFailed, "If-Match names an etag but %s does not exist", describe(k.name(), id))
 	}
 	return err
 }
 
 func (k *kind[T, P]) runDelete(ctx context.Context, w http.ResponseWriter, req *request) error {
-	if err := validateID(k.name()+" id", req.id); err != nil {
+	if err := httpapi.ValidateID(k.name()+" id", req.id); err != nil {
 		return err
 	}
 	err := k.h.st.Update(ctx, func(tx *store.Tx) error {
-		return k.txDelete(tx, req.id, parseIfMatch(req.r))
+		return k.txDelete(tx, req.id, httpapi.IfMatch(req.r))
 	})
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return errorf(k.what().NotFoundCode(), "%s does not exist", describe(k.name(), req.id))
+		return httpapi.Errorf(k.what().NotFoundCode(), "%s does not exist", describe(k.name(), req.id))
 	case errors.Is(err, store.ErrETagMismatch):
-		return errorf(model.ErrPreconditionFailed, "the etag in If-Match does not match the current etag of %s", describe(k.name(), req.id))
+		return httpapi.Errorf(model.ErrPreconditionFailed, "the etag in If-Match does not match the current etag of %s", describe(k.name(), req.id))
 	case err != nil:
 		return err
 	}
@@ -292,41 +293,41 @@ func (k *kind[T, P]) runBulk(ctx context.Context, w http.ResponseWriter, req *re
 	// Room for a full call, so that decoding does not grow the list.
 	list, _ := body.items(k.what())
 	*list = make([]T, 0, MaxBulkItems)
-	if err := decodeJSON(req.body, &body); err != nil {
+	if err := httpapi.DecodeJSON(req.body, &body); err != nil {
 		return err
 	}
 	mode, ok := bulkMode(body.Mode)
 	if !ok {
 		if body.Mode == "" {
-			return badRequest("mode is required (create, update, updateIfMatchETag or delete)")
+			return httpapi.BadRequest("mode is required (create, update, updateIfMatchETag or delete)")
 		}
-		return badRequest("mode %q is not valid; use create, update, updateIfMatchETag or delete", body.Mode)
+		return httpapi.BadRequest("mode %q is not valid; use create, update, updateIfMatchETag or delete", body.Mode)
 	}
 	list, listName := body.items(k.what())
 	items := *list
 	switch {
 	case len(items) == 0:
-		return badRequest("%s must list at least one %s", listName, k.name())
+		return httpapi.BadRequest("%s must list at least one %s", listName, k.name())
 	case len(items) > MaxBulkItems:
-		return badRequest("%s lists %d %ss; a bulk operation takes at most %d", listName, len(items), k.name(), MaxBulkItems)
+		return httpapi.BadRequest("%s lists %d %ss; a bulk operation takes at most %d", listName, len(items), k.name(), MaxBulkItems)
 	}
 	itemErrs := make([]*bulkItemError, len(items))
 	fail := func(i int, id string, err error) error {
 		if err == nil {
 			return nil
 		}
-		ae, ok := asAPIError(err)
+		ae, ok := httpapi.AsError(err)
 		if !ok {
 			return err
 		}
-		itemErrs[i] = &bulkItemError{id: id, code: ae.code, msg: ae.msg}
+		itemErrs[i] = &bulkItemError{id: id, code: ae.Code, msg: ae.Msg}
 		return nil
 	}
 	ifMatches := make([]string, len(items))
 	for i := range items {
 		e := P(&items[i])
 		id := e.ID()
-		err := validateID(k.name()+" id", id)
+		err := httpapi.ValidateID(k.name()+" id", id)
 		if err == nil && mode != model.BulkDelete {
 			err = validate(e)
 		}
@@ -336,7 +337,7 @@ func (k *kind[T, P]) runBulk(ctx context.Context, w http.ResponseWriter, req *re
 		case model.BulkUpdate:
 			ifMatches[i] = store.MatchAny
 		case model.BulkUpdateIfMatchETag:
-			ifMatches[i] = stripETagQuotes(e.Common().ETag)
+			ifMatches[i] = httpapi.StripETagQuotes(e.Common().ETag)
 			if ifMatches[i] == "" {
 				ifMatches[i] = store.MatchAny
 			}
@@ -413,7 +414,7 @@ func (k *kind[T, P]) runBulk(ctx context.Context, w http.ResponseWriter, req *re
 			if mode == model.BulkDelete {
 				err = k.txDelete(tx, id, "")
 				if errors.Is(err, store.ErrNotFound) {
-					err = errorf(k.what().NotFoundCode(), "%s does not exist", describe(k.name(), id))
+					err = httpapi.Errorf(k.what().NotFoundCode(), "%s does not exist", describe(k.name(), id))
 				}
 			} else {
 				err = k.writeError(id, ifMatches[i], k.write(tx, &items[i], ifMatches[i]))
@@ -433,6 +434,6 @@ func (k *kind[T, P]) runBulk(ctx context.Context, w http.ResponseWriter, req *re
 			errs = append(errs, *e)
 		}
 	}
-	writeJSON(w, http.StatusOK, bulkResult(k.what(), errs))
+	httpapi.WriteJSON(w, http.StatusOK, bulkResult(k.what(), errs))
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dpsctl/dpsctl/pkg/sas"
+	"github.com/dpsctl/dpsctl/pkg/server/internal/httpapi"
 )
 
 // FuzzServiceRequest throws arbitrary requests at the handler in-process.
@@ -76,7 +77,7 @@ func FuzzServiceRequest(f *testing.F) {
 		if res.StatusCode >= 500 {
 			t.Fatalf("%s %s: status %d: %s", method, path, res.StatusCode, b)
 		}
-		if len(b) > 0 && res.Header.Get("Content-Type") != contentTypeJSON {
+		if len(b) > 0 && res.Header.Get("Content-Type") != httpapi.ContentTypeJSON {
 			t.Fatalf("%s %s: content type %q", method, path, res.Header.Get("Content-Type"))
 		}
 		if res.StatusCode < 400 {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/dpsctl/dpsctl/pkg/model"
 	"github.com/dpsctl/dpsctl/pkg/sas"
+	"github.com/dpsctl/dpsctl/pkg/server/internal/httpapi"
 )
 
 // testEnv is an instance with an in-process client.
@@ -175,7 +176,7 @@ func (e *testEnv) try(method, path string, body any, headers ...string) (resp, e
 	if res.ContentLength != int64(len(b)) {
 		return resp{}, fmt.Errorf("ContentLength %d, body %d bytes", res.ContentLength, len(b))
 	}
-	if len(b) > 0 && res.Header.Get("Content-Type") != contentTypeJSON {
+	if len(b) > 0 && res.Header.Get("Content-Type") != httpapi.ContentTypeJSON {
 		return resp{}, fmt.Errorf("Content-Type %q", res.Header.Get("Content-Type"))
 	}
 	return resp{status: res.StatusCode, header: res.Header, body: b}, nil

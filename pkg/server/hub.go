@@ -40,6 +40,7 @@ import (
 	"github.com/dpsctl/dpsctl/pkg/certs"
 	"github.com/dpsctl/dpsctl/pkg/model"
 	"github.com/dpsctl/dpsctl/pkg/sas"
+	"github.com/dpsctl/dpsctl/pkg/server/internal/httpapi"
 	"github.com/dpsctl/dpsctl/pkg/store"
 )
 
@@ -82,12 +83,12 @@ func (a *hubAPI) serveRoute(w http.ResponseWriter, r *http.Request, rt *Route, p
 	if err == nil {
 		return
 	}
-	noteError(w, err)
-	closeIfBodyUnread(w, r)
+	httpapi.NoteError(w, err)
+	httpapi.CloseIfBodyUnread(w, r)
 	var he *hubError
 	if !errors.As(err, &he) {
-		if ae, ok := asAPIError(err); ok {
-			he = &hubError{status: ae.status(), code: "ArgumentInvalid", msg: ae.msg}
+		if ae, ok := httpapi.AsError(err); ok {
+			he = &hubError{status: ae.Status(), code: "ArgumentInvalid", msg: ae.Msg}
 		} else {
 			a.h.log.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 			he = &hubError{status: http.StatusInternalServerError, code: "ServerError", msg: "internal error"}
@@ -96,12 +97,12 @@ func (a *hubAPI) serveRoute(w http.ResponseWriter, r *http.Request, rt *Route, p
 	now := a.h.now()
 	body, _ := json.Marshal(map[string]string{
 		"Message":          "ErrorCode:" + he.code + ";" + he.msg,
-		"ExceptionMessage": "Tracking ID:" + newUUID() + "-TimeStamp:" + now.UTC().Format("01/02/2006 15:04:05"),
+		"ExceptionMessage": "Tracking ID:" + httpapi.NewUUID() + "-TimeStamp:" + now.UTC().Format("01/02/2006 15:04:05"),
 	})
 	hd := w.Header()
-	hd.Set("Content-Type", contentTypeJSON)
+	hd.Set("Content-Type", httpapi.ContentTypeJSON)
 	hd.Set("Content-Length", strconv.Itoa(len(body)))
-	setHeader(hd, "iothub-errorcode", he.code)
+	httpapi.SetHeader(hd, "iothub-errorcode", he.code)
 	w.WriteHeader(he.status)
 	w.Write(body)
 }
@@ -198,7 +199,7 @@ func (a *hubAPI) authenticate(ctx context.Context, r *http.Request, id string) (
 			return nil, hubUnauthorized("the Authorization header is not a valid SharedAccessSignature token: %v", err)
 		}
 		host, path, _ := strings.Cut(strings.Trim(tok.Resource, "/"), "/")
-		host = stripPort(strings.TrimPrefix(host, "https://"))
+		host = httpapi.StripPort(strings.TrimPrefix(host, "https://"))
 		if !strings.EqualFold(path, "devices/"+id) {
 			return nil, hubUnauthorized("the SAS token's sr %q does not name device %q", tok.Resource, id)
 		}
@@ -227,14 +228,14 @@ func (a *hubAPI) authenticate(ctx context.Context, r *http.Request, id string) (
 	if len(chain) == 0 {
 		return nil, hubUnauthorized("no credentials: send a SAS token or a TLS client certificate")
 	}
-	dev, err := a.h.st.HubDevice(ctx, stripPort(r.Host), id)
+	dev, err := a.h.st.HubDevice(ctx, httpapi.StripPort(r.Host), id)
 	if errors.Is(err, store.ErrNotFound) {
 		devs, ferr := a.h.st.FindHubDevices(ctx, id)
 		if ferr != nil {
 			return nil, ferr
 		}
 		if len(devs) != 1 {
-			return nil, hubUnauthorized("device %q is not registered in IoT hub %q", id, stripPort(r.Host))
+			return nil, hubUnauthorized("device %q is not registered in IoT hub %q", id, httpapi.StripPort(r.Host))
 		}
 		dev, err = devs[0], nil
 	}
@@ -275,7 +276,7 @@ func certMatches(leaf *x509.Certificate, dev *store.HubDevice) bool {
 // newLinkedHub describes a local hub: weight 1, in the allocation policy,
 // and a connection string with a fresh owner key.
 func newLinkedHub(hostName string) store.LinkedHub {
-	cs := sas.ConnectionString{HostName: hostName, KeyName: hubKeyName, Key: randomKey(policyKeyBytes)}
+	cs := sas.ConnectionString{HostName: hostName, KeyName: hubKeyName, Key: httpapi.RandomKey(policyKeyBytes)}
 	return store.LinkedHub{HostName: hostName, ConnectionString: cs.String(), AllocationWeight: 1, ApplyAllocationPolicy: true}
 }
 

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/dpsctl/dpsctl/pkg/server/internal/httpapi"
 )
 
 // Only a write that succeeded drops the device API's group index: refused
@@ -99,8 +101,8 @@ func TestEncodeFailureIsLogged(t *testing.T) {
 			h := &handler{log: slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: level})), now: time.Now}
 			r := httptest.NewRequest(http.MethodGet, "/enrollments/x?api-version=2021-10-01", nil)
 			rec := httptest.NewRecorder()
-			sw := newStatusWriter(rec, r)
-			writeJSON(sw, http.StatusOK, math.Inf(1))
+			sw := httpapi.NewStatusWriter(rec, r)
+			httpapi.WriteJSON(sw, http.StatusOK, math.Inf(1))
 			h.logRequest(sw, r, []string{"enrollments", "x"}, time.Now())
 			if rec.Code != 500 {
 				t.Fatalf("status %d", rec.Code)

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/dpsctl/dpsctl/pkg/server/internal/httpapi"
 )
 
 // TestEveryRouteIsServed checks that the table and the implementations
@@ -81,7 +83,7 @@ func TestMatchRoute(t *testing.T) {
 		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
 			segs := strings.Split(strings.Trim(tt.path, "/"), "/")
 			rt, params, allowed := matchRoute(tt.method, segs)
-			if got := routeName(rt); got != tt.route {
+			if got := httpapi.RouteName(rt); got != tt.route {
 				t.Fatalf("route %q, want %q", got, tt.route)
 			}
 			var ps []string

@@ -55,6 +55,7 @@ import (
 	"time"
 
 	"github.com/dpsctl/dpsctl/pkg/sas"
+	"github.com/dpsctl/dpsctl/pkg/server/internal/httpapi"
 	"github.com/dpsctl/dpsctl/pkg/store"
 )
 
@@ -248,7 +249,7 @@ func (i *Instance) bootstrap(opts Options) error {
 				{Name: OwnerPolicy, Rights: AllRights},
 				{Name: ReadOnlyPolicy, Rights: []string{RightEnrollmentRead, RightRegistrationStatusRead}},
 			} {
-				pol.PrimaryKey, pol.SecondaryKey = randomKey(policyKeyBytes), randomKey(policyKeyBytes)
+				pol.PrimaryKey, pol.SecondaryKey = httpapi.RandomKey(policyKeyBytes), httpapi.RandomKey(policyKeyBytes)
 				if err := tx.PutPolicy(pol); err != nil {
 					return err
 				}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/dpsctl/dpsctl/pkg/model"
+	"github.com/dpsctl/dpsctl/pkg/server/internal/httpapi"
 	"github.com/dpsctl/dpsctl/pkg/store"
 )
 
@@ -189,7 +190,7 @@ func TestBadRequests(t *testing.T) {
 
 func TestStatusCodes(t *testing.T) {
 	e := newEnv(t)
-	big := `{"registrationId":"a","attestation":{"type":"symmetricKey"},"initialTwin":{"tags":{"x":"` + strings.Repeat("a", MaxBodyBytes) + `"}}}`
+	big := `{"registrationId":"a","attestation":{"type":"symmetricKey"},"initialTwin":{"tags":{"x":"` + strings.Repeat("a", httpapi.MaxBodyBytes) + `"}}}`
 	tests := []struct {
 		name    string
 		method  string

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/dpsctl/dpsctl/pkg/model"
+	"github.com/dpsctl/dpsctl/pkg/server/internal/httpapi"
 )
 
 // countingListener counts the connections accepted and open, and the most
@@ -453,7 +454,7 @@ func BenchmarkRequestUnderSlowClients(b *testing.B) {
 func TestReadBodyDoesNotTrustContentLength(t *testing.T) {
 	r := httptest.NewRequest(http.MethodPut, "/x", strings.NewReader(`{"a":1}`))
 	r.ContentLength = 90000
-	b, err := readBody(r)
+	b, err := httpapi.ReadBody(r)
 	if err != nil {
 		t.Fatal(err)
 	}

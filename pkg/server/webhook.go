@@ -45,6 +45,7 @@ import (
 	"time"
 
 	"github.com/dpsctl/dpsctl/pkg/model"
+	"github.com/dpsctl/dpsctl/pkg/server/internal/httpapi"
 	"github.com/dpsctl/dpsctl/pkg/store"
 )
 
@@ -52,7 +53,7 @@ import (
 const WebhookTimeout = 5 * time.Second
 
 // maxWebhookResponse bounds the webhook's answer.
-const maxWebhookResponse = MaxBodyBytes
+const maxWebhookResponse = httpapi.MaxBodyBytes
 
 // webhookFailed is what a device and the service API learn of a failed
 // webhook call.
@@ -275,7 +276,7 @@ func (d *deviceAPI) callWebhook(ctx context.Context, rawURL string, areq *model.
 	if err != nil {
 		return nil, errors.New("the webhook URL is not valid")
 	}
-	hreq.Header.Set("Content-Type", contentTypeJSON)
+	hreq.Header.Set("Content-Type", httpapi.ContentTypeJSON)
 	hreq.Header.Set("Accept", "application/json")
 	res, err := d.webhook.Do(hreq)
 	if err != nil {
@@ -299,8 +300,8 @@ func (d *deviceAPI) callWebhook(ctx context.Context, rawURL string, areq *model.
 		return nil, fmt.Errorf("the answer exceeds %d bytes", maxWebhookResponse)
 	}
 	if t := bytes.TrimSpace(b); len(t) > 0 {
-		if err := checkJSONBody(t); err != nil {
-			return nil, fmt.Errorf("the answer: %s", logDetail(err))
+		if err := httpapi.CheckJSONBody(t); err != nil {
+			return nil, fmt.Errorf("the answer: %s", httpapi.LogDetail(err))
 		}
 	}
 	var ares model.AllocationResponse

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/dpsctl/dpsctl/pkg/model"
+	"github.com/dpsctl/dpsctl/pkg/server/internal/httpapi"
 )
 
 // probeTarget is a web server on 127.0.0.1 that counts its requests.
@@ -92,7 +93,7 @@ func TestWebhookFailuresAreGeneric(t *testing.T) {
 		{"connection refused", nil, "call failed"},
 		{"not JSON", answer(200, `<html>hello</html>`), "not an AllocationResponse"},
 		{"no hub", answer(200, `{"payload":{}}`), "no iotHubHostName"},
-		{"nested too deep", answer(200, `{"iotHubHostName":"localhost","payload":`+nest(MaxJSONDepth)+`}`), "deeper than 64 levels"},
+		{"nested too deep", answer(200, `{"iotHubHostName":"localhost","payload":`+nest(httpapi.MaxJSONDepth)+`}`), "deeper than 64 levels"},
 		{"not UTF-8", answer(200, "{\"iotHubHostName\":\"localhost\",\"payload\":\"\xff\"}"), "not valid UTF-8"},
 	}
 	for i, tt := range tests {
