@@ -418,7 +418,7 @@ func newGenerationID() string {
 // write runs fn in a store transaction, batched with the writes of
 // registrations running at the same time.
 func (d *deviceAPI) write(ctx context.Context, fn func(tx *store.Tx) error) error {
-	return d.writes.do(ctx, fn)
+	return d.writes.Do(ctx, fn)
 }
 
 // x509Info is the certificate info for the webhook's device context.

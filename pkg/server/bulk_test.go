@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"sort"
@@ -14,7 +13,6 @@ import (
 	"testing"
 
 	"github.com/dpsctl/dpsctl/pkg/model"
-	"github.com/dpsctl/dpsctl/pkg/store"
 )
 
 func x509Enrollment(id string, cert map[string]any) map[string]any {
@@ -201,13 +199,8 @@ func TestConcurrentBulkCreates(t *testing.T) {
 	if len(wrong) > 0 {
 		t.Fatal(strings.Join(wrong, "\n"))
 	}
-	for _, k := range []*bulkWriter{e.inst.h.enrollments.writes, e.inst.h.groups.writes} {
-		k.mu.Lock()
-		p, a := k.preparing, k.active
-		k.mu.Unlock()
-		if p != 0 || a != 0 {
-			t.Errorf("%d calls still announced, %d active", p, a)
-		}
+	if p, a := e.inst.h.service.BulkCallsInFlight(); p != 0 || a != 0 {
+		t.Errorf("%d calls still announced, %d active", p, a)
 	}
 }
 
@@ -219,89 +212,8 @@ func TestBulkCallsThatFailEarlyWithdrawTheirAnnouncement(t *testing.T) {
 		r := e.call(http.MethodPost, "/enrollments", body)
 		mustStatus(t, r, 400)
 	}
-	w := e.inst.h.enrollments.writes
-	w.mu.Lock()
-	p, a := w.preparing, w.active
-	w.mu.Unlock()
-	if p != 0 || a != 0 {
+	if p, a := e.inst.h.service.BulkCallsInFlight(); p != 0 || a != 0 {
 		t.Fatalf("%d calls still announced, %d active", p, a)
-	}
-}
-
-func TestBatchReady(t *testing.T) {
-	tests := []struct {
-		name                    string
-		queued, preparing, peak int
-		ready                   bool
-	}{
-		{"one caller at a time", 1, 0, 1, true},
-		{"two callers", 1, 0, 2, true},
-		{"four in flight, one queued", 1, 0, 4, false},
-		{"four in flight, two queued", 2, 0, 4, true},
-		{"one still being prepared", 3, 1, 4, false},
-		{"full", maxBulkBatch, 5, 64, true},
-		{"sixteen in flight, eight queued", 8, 0, 16, true},
-	}
-	for _, tt := range tests {
-		if got := batchReady(tt.queued, tt.preparing, tt.peak); got != tt.ready {
-			t.Errorf("%s: batchReady(%d, %d, %d) = %v", tt.name, tt.queued, tt.preparing, tt.peak, got)
-		}
-	}
-}
-
-func TestBulkWriterIsolatesAFailingCall(t *testing.T) {
-	e := newEnv(t)
-	w := newBulkWriter(e.inst.st)
-	boom := errors.New("boom")
-	const n = 6
-	tickets := make([]*bulkTicket, n)
-	for i := range tickets {
-		tickets[i] = w.announce()
-	}
-	results := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer tickets[i].close()
-			results[i] = w.do(context.Background(), tickets[i], func(tx *store.Tx) error {
-				if i == 2 {
-					if err := tx.PutEnrollment(&model.IndividualEnrollment{RegistrationID: "bad", EnrollmentCommon: model.EnrollmentCommon{ETag: "x"}}, ""); err != nil {
-						return err
-					}
-					return boom
-				}
-				return tx.PutEnrollment(&model.IndividualEnrollment{RegistrationID: fmt.Sprintf("ok-%d", i), EnrollmentCommon: model.EnrollmentCommon{ETag: "x"}}, "")
-			})
-		}()
-	}
-	wg.Wait()
-	for i, err := range results {
-		if want := i == 2; errors.Is(err, boom) != want || (!want && err != nil) {
-			t.Errorf("call %d: %v", i, err)
-		}
-	}
-	ctx := context.Background()
-	if n, _ := e.inst.st.CountEnrollments(ctx); n != 5 {
-		t.Fatalf("%d enrollments, want 5", n)
-	}
-	if _, err := e.inst.st.Enrollment(ctx, "bad"); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("the failed call's write stayed: %v", err)
-	}
-	// A withdrawn announcement and a cancelled context leave nothing behind.
-	tk := w.announce()
-	tk.close()
-	tk.close()
-	cctx, cancel := context.WithCancel(ctx)
-	cancel()
-	if err := w.do(cctx, w.announce(), func(*store.Tx) error { return nil }); !errors.Is(err, context.Canceled) {
-		t.Fatalf("do with a cancelled context: %v", err)
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.preparing != 0 || w.active != 0 {
-		t.Fatalf("%d calls still announced, %d active", w.preparing, w.active)
 	}
 }
 

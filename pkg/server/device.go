@@ -34,13 +34,16 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/dpsctl/dpsctl/pkg/model"
+	"github.com/dpsctl/dpsctl/pkg/server/internal/groupcommit"
 	"github.com/dpsctl/dpsctl/pkg/server/internal/httpapi"
 	"github.com/dpsctl/dpsctl/pkg/store"
 )
@@ -55,7 +58,7 @@ type deviceAPI struct {
 	creds   *credentialCache
 	hubs    *snapshotCache[hubSnapshot]
 	webhook *http.Client
-	writes  *writeBatcher
+	writes  *groupcommit.Batcher
 	// runs implements the device API routes, by Route.Name.
 	runs map[string]deviceFunc
 }
@@ -84,9 +87,9 @@ func (d *deviceAPI) bindRoutes() map[string]deviceFunc {
 	}
 }
 
-// serveRoute serves a device API request routed by the table (rt is nil
+// ServeRoute serves a device API request routed by the table (rt is nil
 // when no route fits).
-func (d *deviceAPI) serveRoute(w http.ResponseWriter, r *http.Request, rt *Route, params map[string]string, allowed []string) {
+func (d *deviceAPI) ServeRoute(w http.ResponseWriter, r *http.Request, rt *Route, params map[string]string, allowed []string) {
 	start := time.Now()
 	err := d.serve(w, r, rt, params, allowed)
 	if err != nil {
@@ -265,3 +268,6 @@ func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
 
 // describeDevice names a device for messages.
 func describeDevice(id string) string { return fmt.Sprintf("registration %q", id) }
+
+// Operations names the routes the device API implements.
+func (d *deviceAPI) Operations() []string { return slices.Sorted(maps.Keys(d.runs)) }

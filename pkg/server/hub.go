@@ -32,7 +32,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -76,9 +78,9 @@ func hubUnauthorized(format string, args ...any) *hubError {
 	return &hubError{status: http.StatusUnauthorized, code: "IotHubUnauthorizedAccess", msg: fmt.Sprintf(format, args...)}
 }
 
-// serveRoute serves a hub request routed by the table (rt is nil when no
+// ServeRoute serves a hub request routed by the table (rt is nil when no
 // route fits).
-func (a *hubAPI) serveRoute(w http.ResponseWriter, r *http.Request, rt *Route, params map[string]string, allowed []string) {
+func (a *hubAPI) ServeRoute(w http.ResponseWriter, r *http.Request, rt *Route, params map[string]string, allowed []string) {
 	err := a.serve(w, r, rt, params, allowed)
 	if err == nil {
 		return
@@ -350,3 +352,6 @@ func (i *Instance) PutCACertificate(ctx context.Context, name string, cert *x509
 	i.invalidate()
 	return nil
 }
+
+// Operations names the routes the hub API implements.
+func (a *hubAPI) Operations() []string { return slices.Sorted(maps.Keys(a.runs)) }

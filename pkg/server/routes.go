@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	"github.com/dpsctl/dpsctl/pkg/server/internal/httpapi"
+	"github.com/dpsctl/dpsctl/pkg/server/service"
 )
 
 type (
@@ -13,6 +14,30 @@ type (
 	// Route is one operation of the service's HTTP API.
 	Route = httpapi.Route
 )
+
+// Shared access policy rights, which the service API routes require.
+const (
+	RightServiceConfig           = service.RightServiceConfig
+	RightEnrollmentRead          = service.RightEnrollmentRead
+	RightEnrollmentWrite         = service.RightEnrollmentWrite
+	RightDeviceConnect           = service.RightDeviceConnect
+	RightRegistrationStatusRead  = service.RightRegistrationStatusRead
+	RightRegistrationStatusWrite = service.RightRegistrationStatusWrite
+)
+
+// Limits of the service API and of the JSON bodies of every API.
+const (
+	MaxBulkItems = service.MaxBulkItems
+	MaxPageSize  = service.MaxPageSize
+	MaxBodyBytes = httpapi.MaxBodyBytes
+	MaxJSONDepth = httpapi.MaxJSONDepth
+)
+
+// AllRights are the rights of the owner policy.
+var AllRights = service.AllRights
+
+// APIVersions lists the api-version values the service API accepts.
+var APIVersions = service.APIVersions
 
 // The APIs of the routes.
 const (

@@ -18,14 +18,10 @@ import (
 func TestEveryRouteIsServed(t *testing.T) {
 	e := newEnv(t)
 	bound := map[API]map[string]bool{ServiceAPI: {}, DeviceAPI: {}, HubAPI: {}}
-	for name := range e.inst.h.ops {
-		bound[ServiceAPI][name] = true
-	}
-	for name := range e.inst.h.device.runs {
-		bound[DeviceAPI][name] = true
-	}
-	for name := range e.inst.h.hub.runs {
-		bound[HubAPI][name] = true
+	for api, s := range e.inst.h.apis {
+		for _, name := range s.Operations() {
+			bound[api][name] = true
+		}
 	}
 	seen := map[string]bool{}
 	for _, rt := range Routes() {

@@ -55,7 +55,9 @@ import (
 	"time"
 
 	"github.com/dpsctl/dpsctl/pkg/sas"
+	"github.com/dpsctl/dpsctl/pkg/server/internal/groupcommit"
 	"github.com/dpsctl/dpsctl/pkg/server/internal/httpapi"
+	"github.com/dpsctl/dpsctl/pkg/server/service"
 	"github.com/dpsctl/dpsctl/pkg/store"
 )
 
@@ -193,11 +195,8 @@ func Open(opts Options) (*Instance, error) {
 		log:      i.log,
 		now:      i.now,
 		hostName: i.currentHostName,
-		policies: &policyCache{st: st},
 	}
-	i.h.enrollments = newEnrollmentKind(i.h)
-	i.h.groups = newGroupKind(i.h)
-	i.h.ops = i.h.bindServiceRoutes()
+	i.h.service = service.New(service.Config{Store: st, Log: i.log, Now: i.now, HostName: i.currentHostName})
 	i.limits = newServeLimits(opts)
 	i.h.device = &deviceAPI{
 		h:       i.h,
@@ -208,11 +207,13 @@ func Open(opts Options) (*Instance, error) {
 			load: func(ctx context.Context) (hubSnapshot, error) { return loadHubSnapshot(ctx, st) },
 		},
 		webhook: webhook,
-		writes:  &writeBatcher{st: st},
+		writes:  groupcommit.NewBatcher(st),
 	}
 	i.h.device.runs = i.h.device.bindRoutes()
 	i.h.hub = &hubAPI{h: i.h}
 	i.h.hub.runs = i.h.hub.bindRoutes()
+	i.h.apis = map[API]routeServer{ServiceAPI: i.h.service, DeviceAPI: i.h.device, HubAPI: i.h.hub}
+	i.h.onEnrollmentWrite = i.h.device.creds.invalidate
 	return i, nil
 }
 

@@ -234,13 +234,13 @@ func (d *deviceAPI) allocateCustom(ctx context.Context, req *deviceRequest, att 
 	case att.enrollment != nil:
 		e := *att.enrollment
 		e.Attestation = cloneAttestation(e.Attestation)
-		stripSecrets(e.Attestation)
+		httpapi.StripSecrets(e.Attestation)
 		e.RegistrationState = nil
 		areq.IndividualEnrollment = &e
 	case att.group != nil:
 		g := *att.group
 		g.Attestation = cloneAttestation(g.Attestation)
-		stripSecrets(g.Attestation)
+		httpapi.StripSecrets(g.Attestation)
 		areq.EnrollmentGroup = &g
 	}
 	ares, err := d.callWebhook(ctx, v.custom.WebhookURL, &areq)
@@ -312,11 +312,11 @@ func (d *deviceAPI) callWebhook(ctx context.Context, rawURL string, areq *model.
 		return nil, fmt.Errorf("the answer has no iotHubHostName")
 	}
 	if t := ares.InitialTwin; t != nil {
-		if err := objectField("initialTwin.tags", &t.Tags); err != nil {
+		if err := httpapi.ObjectField("initialTwin.tags", &t.Tags); err != nil {
 			return nil, fmt.Errorf("the answer's initialTwin.tags is not an object")
 		}
 		if t.Properties != nil {
-			if err := objectField("initialTwin.properties.desired", &t.Properties.Desired); err != nil {
+			if err := httpapi.ObjectField("initialTwin.properties.desired", &t.Properties.Desired); err != nil {
 				return nil, fmt.Errorf("the answer's initialTwin.properties.desired is not an object")
 			}
 		}

@@ -1,4 +1,4 @@
-package server
+package service
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/dpsctl/dpsctl/pkg/model"
+	"github.com/dpsctl/dpsctl/pkg/server/internal/groupcommit"
 	"github.com/dpsctl/dpsctl/pkg/server/internal/httpapi"
 	"github.com/dpsctl/dpsctl/pkg/store"
 )
@@ -19,7 +20,7 @@ const MaxBulkItems = 10
 // groups. What the kinds share the operations reach through
 // model.Enrollable; the store keeps each kind under its own methods.
 type kind[T any, P model.EnrollablePointer[T]] struct {
-	h        *handler
+	h        *API
 	tokenTag string // continuation token prefix
 
 	get      func(ctx context.Context, id string) (*T, error)
@@ -34,10 +35,10 @@ type kind[T any, P model.EnrollablePointer[T]] struct {
 	txInsert func(tx *store.Tx, rows []store.Encoded) ([]bool, error)
 	// writes commits the bulk calls that arrive together in one
 	// transaction.
-	writes *bulkWriter
+	writes *groupcommit.BulkWriter
 }
 
-func newEnrollmentKind(h *handler) *kind[model.IndividualEnrollment, *model.IndividualEnrollment] {
+func newEnrollmentKind(h *API) *kind[model.IndividualEnrollment, *model.IndividualEnrollment] {
 	st := h.st
 	return &kind[model.IndividualEnrollment, *model.IndividualEnrollment]{
 		h: h, tokenTag: "e",
@@ -48,11 +49,11 @@ func newEnrollmentKind(h *handler) *kind[model.IndividualEnrollment, *model.Indi
 		txDelete: (*store.Tx).DeleteEnrollment,
 		encode:   store.EncodeEnrollment,
 		txInsert: (*store.Tx).InsertEnrollments,
-		writes:   newBulkWriter(st),
+		writes:   groupcommit.NewBulkWriter(st),
 	}
 }
 
-func newGroupKind(h *handler) *kind[model.EnrollmentGroup, *model.EnrollmentGroup] {
+func newGroupKind(h *API) *kind[model.EnrollmentGroup, *model.EnrollmentGroup] {
 	st := h.st
 	return &kind[model.EnrollmentGroup, *model.EnrollmentGroup]{
 		h: h, tokenTag: "g",
@@ -63,7 +64,7 @@ func newGroupKind(h *handler) *kind[model.EnrollmentGroup, *model.EnrollmentGrou
 		txDelete: (*store.Tx).DeleteEnrollmentGroup,
 		encode:   store.EncodeEnrollmentGroup,
 		txInsert: (*store.Tx).InsertEnrollmentGroups,
-		writes:   newBulkWriter(st),
+		writes:   groupcommit.NewBulkWriter(st),
 	}
 }
 
@@ -93,7 +94,7 @@ func (k *kind[T, P]) runGet(ctx context.Context, w http.ResponseWriter, req *req
 	if err != nil {
 		return err
 	}
-	stripSecrets(P(v).Common().Attestation)
+	httpapi.StripSecrets(P(v).Common().Attestation)
 	if e, ok := any(v).(*model.IndividualEnrollment); ok {
 		reg, err := k.h.st.Registration(ctx, req.id)
 		switch {
@@ -119,7 +120,7 @@ func (k *kind[T, P]) runAttestation(ctx context.Context, w http.ResponseWriter, 
 	if a == nil {
 		a = &model.AttestationMechanism{Type: model.AttestationNone}
 	}
-	stripCertificates(a)
+	httpapi.StripCertificates(a)
 	httpapi.WriteJSON(w, http.StatusOK, a)
 	return nil
 }
@@ -153,7 +154,7 @@ func (k *kind[T, P]) runPut(ctx context.Context, w http.ResponseWriter, req *req
 	if err != nil {
 		return k.writeError(req.id, ifMatch, err)
 	}
-	stripCertificates(e.Common().Attestation)
+	httpapi.StripCertificates(e.Common().Attestation)
 	httpapi.WriteJSON(w, http.StatusOK, v)
 	return nil
 }
@@ -220,7 +221,7 @@ func (k *kind[T, P]) runQuery(ctx context.Context, w http.ResponseWriter, req *r
 		return err
 	}
 	for _, v := range page.Items {
-		stripSecrets(P(v).Common().Attestation)
+		httpapi.StripSecrets(P(v).Common().Attestation)
 		if e, ok := any(v).(*model.IndividualEnrollment); ok {
 			e.RegistrationState = nil
 		}
@@ -287,8 +288,8 @@ func bulkMode(m string) (string, bool) {
 // one is being written share the next transaction (group commit); each is
 // answered after that transaction commits.
 func (k *kind[T, P]) runBulk(ctx context.Context, w http.ResponseWriter, req *request) error {
-	ticket := k.writes.announce()
-	defer ticket.close()
+	ticket := k.writes.Announce()
+	defer ticket.Close()
 	var body bulkBody[T]
 	// Room for a full call, so that decoding does not grow the list.
 	list, _ := body.items(k.what())
@@ -371,7 +372,7 @@ func (k *kind[T, P]) runBulk(ctx context.Context, w http.ResponseWriter, req *re
 		}
 	}
 	checked := slices.Clone(itemErrs)
-	err := k.writes.do(ctx, ticket, func(tx *store.Tx) error {
+	err := k.writes.Do(ctx, ticket, func(tx *store.Tx) error {
 		// The batcher may run this twice (the second time alone).
 		copy(itemErrs, checked)
 		var run []store.Encoded

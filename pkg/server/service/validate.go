@@ -1,9 +1,7 @@
-package server
+package service
 
 import (
-	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"net/url"
 	"strings"
@@ -71,17 +69,17 @@ func validate(v model.Enrollable) error {
 		}
 	}
 	if t := c.InitialTwin; t != nil {
-		if err := objectField("initialTwin.tags", &t.Tags); err != nil {
+		if err := httpapi.ObjectField("initialTwin.tags", &t.Tags); err != nil {
 			return err
 		}
 		if t.Properties != nil {
-			if err := objectField("initialTwin.properties.desired", &t.Properties.Desired); err != nil {
+			if err := httpapi.ObjectField("initialTwin.properties.desired", &t.Properties.Desired); err != nil {
 				return err
 			}
 		}
 	}
 	if e != nil {
-		if err := objectField("optionalDeviceInformation", &e.OptionalDeviceInformation); err != nil {
+		if err := httpapi.ObjectField("optionalDeviceInformation", &e.OptionalDeviceInformation); err != nil {
 			return err
 		}
 		if e.DeviceID != "" {
@@ -100,19 +98,6 @@ func validateWebhook(cad *model.CustomAllocationDefinition) error {
 	}
 	if strings.TrimSpace(cad.APIVersion) == "" {
 		return httpapi.BadRequest("customAllocationDefinition.apiVersion is required")
-	}
-	return nil
-}
-
-// objectField requires a free-form JSON member to be an object; JSON null
-// is treated as absent.
-func objectField(name string, raw *json.RawMessage) error {
-	t := bytes.TrimSpace(*raw)
-	switch {
-	case len(t) == 0 || string(t) == "null":
-		*raw = nil
-	case t[0] != '{':
-		return httpapi.BadRequest("%s must be a JSON object", name)
 	}
 	return nil
 }
@@ -231,23 +216,23 @@ func validateX509(x *model.X509Attestation, group bool) error {
 			return httpapi.BadRequest("attestation.x509.clientCertificates is required")
 		}
 	}
-	for _, s := range certSlots(x) {
-		c := *s.cert
+	for _, s := range httpapi.CertSlots(x) {
+		c := *s.Cert
 		if c == nil {
-			if s.primary {
-				return httpapi.BadRequest("%s is required", s.path)
+			if s.Primary {
+				return httpapi.BadRequest("%s is required", s.Path)
 			}
 			continue
 		}
 		if strings.TrimSpace(c.Certificate) == "" {
 			if c.Info == nil {
-				return httpapi.BadRequest("%s.certificate is required", s.path)
+				return httpapi.BadRequest("%s.certificate is required", s.Path)
 			}
 			continue // complete() carries the stored certificate over
 		}
 		chain, err := certs.ParseWireCertificate(c.Certificate)
 		if err != nil {
-			return httpapi.BadRequest("%s.certificate is not a PEM, base64 DER or base64 PEM X.509 certificate: %v", s.path, err)
+			return httpapi.BadRequest("%s.certificate is not a PEM, base64 DER or base64 PEM X.509 certificate: %v", s.Path, err)
 		}
 		parsed := chain[0]
 		info := certs.Info(parsed)
@@ -255,28 +240,6 @@ func validateX509(x *model.X509Attestation, group bool) error {
 		c.Info = &info
 	}
 	return nil
-}
-
-// certSlot is one certificate position of an X.509 attestation.
-type certSlot struct {
-	path    string
-	primary bool
-	cert    **model.X509CertificateWithInfo
-}
-
-func certSlots(x *model.X509Attestation) []certSlot {
-	var out []certSlot
-	add := func(name string, cs *model.X509Certificates) {
-		if cs == nil {
-			return
-		}
-		out = append(out,
-			certSlot{path: "attestation.x509." + name + ".primary", primary: true, cert: &cs.Primary},
-			certSlot{path: "attestation.x509." + name + ".secondary", cert: &cs.Secondary})
-	}
-	add("clientCertificates", x.ClientCertificates)
-	add("signingCertificates", x.SigningCertificates)
-	return out
 }
 
 // complete finishes an entity for storage, given the shared members c of
@@ -315,21 +278,21 @@ func complete(c, old *model.EnrollmentCommon, now time.Time) error {
 		var oldSlots map[string]*model.X509CertificateWithInfo
 		if oldAtt != nil && oldAtt.X509 != nil {
 			oldSlots = map[string]*model.X509CertificateWithInfo{}
-			for _, s := range certSlots(oldAtt.X509) {
-				oldSlots[s.path] = *s.cert
+			for _, s := range httpapi.CertSlots(oldAtt.X509) {
+				oldSlots[s.Path] = *s.Cert
 			}
 		}
-		for _, s := range certSlots(a.X509) {
-			cert := *s.cert
+		for _, s := range httpapi.CertSlots(a.X509) {
+			cert := *s.Cert
 			if cert == nil || cert.Certificate != "" {
 				continue
 			}
-			prev := oldSlots[s.path]
+			prev := oldSlots[s.Path]
 			if prev == nil || prev.Certificate == "" || prev.Info == nil || cert.Info == nil ||
 				!strings.EqualFold(prev.Info.SHA256Thumbprint, cert.Info.SHA256Thumbprint) {
-				return httpapi.BadRequest("%s.certificate is required (the info given does not match the stored certificate)", s.path)
+				return httpapi.BadRequest("%s.certificate is required (the info given does not match the stored certificate)", s.Path)
 			}
-			*s.cert = &model.X509CertificateWithInfo{Certificate: prev.Certificate, Info: prev.Info}
+			*s.Cert = &model.X509CertificateWithInfo{Certificate: prev.Certificate, Info: prev.Info}
 		}
 	}
 	ts := model.FormatTime(now)
@@ -350,35 +313,12 @@ func needsStored(c *model.EnrollmentCommon) bool {
 	if a == nil || a.X509 == nil {
 		return false
 	}
-	for _, s := range certSlots(a.X509) {
-		if c := *s.cert; c != nil && c.Certificate == "" {
+	for _, s := range httpapi.CertSlots(a.X509) {
+		if c := *s.Cert; c != nil && c.Certificate == "" {
 			return true
 		}
 	}
 	return false
-}
-
-// stripSecrets removes what reads never show: symmetric keys and
-// certificate bodies (their info stays).
-func stripSecrets(a *model.AttestationMechanism) {
-	if a == nil {
-		return
-	}
-	a.SymmetricKey = nil
-	stripCertificates(a)
-}
-
-// stripCertificates removes certificate bodies, which the service never
-// returns.
-func stripCertificates(a *model.AttestationMechanism) {
-	if a == nil || a.X509 == nil {
-		return
-	}
-	for _, s := range certSlots(a.X509) {
-		if c := *s.cert; c != nil {
-			c.Certificate = ""
-		}
-	}
 }
 
 // describe names an entity for messages.

@@ -1,4 +1,4 @@
-package server
+package service
 
 import (
 	"context"
@@ -23,7 +23,7 @@ import (
 // policy is looked up by skn and the signature tried with its primary, then
 // its secondary key; tokens are accepted up to sas.MaxClockSkew past
 // expiry.
-func (h *handler) authorize(r *http.Request, right string) error {
+func (h *API) authorize(r *http.Request, right string) error {
 	hdr := strings.TrimSpace(r.Header.Get("Authorization"))
 	if hdr == "" {
 		return httpapi.Unauthorized("the Authorization header is missing; send a SharedAccessSignature token")
@@ -52,7 +52,7 @@ func (h *handler) authorize(r *http.Request, right string) error {
 // audienceMatches reports whether the decoded sr names this service (its
 // configured host name, whatever r.Host says) and a path prefix of the
 // request.
-func (h *handler) audienceMatches(sr string, r *http.Request) bool {
+func (h *API) audienceMatches(sr string, r *http.Request) bool {
 	sr = strings.ToLower(strings.TrimSpace(sr))
 	sr = strings.TrimPrefix(sr, "https://")
 	host, path, _ := strings.Cut(sr, "/")

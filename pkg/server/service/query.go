@@ -1,4 +1,4 @@
-package server
+package service
 
 import (
 	"context"
@@ -85,7 +85,7 @@ func writePage[T any](w http.ResponseWriter, itemType string, size int, tag stri
 
 const registrationTokenTag = "r"
 
-func (h *handler) runGetRegistration(ctx context.Context, w http.ResponseWriter, req *request) error {
+func (h *API) runGetRegistration(ctx context.Context, w http.ResponseWriter, req *request) error {
 	if err := httpapi.ValidateID("registration id", req.id); err != nil {
 		return err
 	}
@@ -100,7 +100,7 @@ func (h *handler) runGetRegistration(ctx context.Context, w http.ResponseWriter,
 	return nil
 }
 
-func (h *handler) runDeleteRegistration(ctx context.Context, w http.ResponseWriter, req *request) error {
+func (h *API) runDeleteRegistration(ctx context.Context, w http.ResponseWriter, req *request) error {
 	if err := httpapi.ValidateID("registration id", req.id); err != nil {
 		return err
 	}
@@ -122,7 +122,7 @@ func (h *handler) runDeleteRegistration(ctx context.Context, w http.ResponseWrit
 // runQueryRegistrations lists the registrations of one enrollment group.
 // The body is optional (the C SDK and the CLI send none, Node sends a
 // QuerySpecification). An unknown group has no registrations.
-func (h *handler) runQueryRegistrations(ctx context.Context, w http.ResponseWriter, req *request) error {
+func (h *API) runQueryRegistrations(ctx context.Context, w http.ResponseWriter, req *request) error {
 	if err := httpapi.ValidateID("enrollment group id", req.id); err != nil {
 		return err
 	}
