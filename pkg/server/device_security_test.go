@@ -20,6 +20,7 @@ import (
 
 	"github.com/dpsctl/dpsctl/pkg/certs/certstest"
 	"github.com/dpsctl/dpsctl/pkg/model"
+	"github.com/dpsctl/dpsctl/pkg/server/device"
 	"github.com/dpsctl/dpsctl/pkg/server/internal/httpapi"
 	"github.com/dpsctl/dpsctl/pkg/tpm"
 )
@@ -342,8 +343,8 @@ func TestTPMChallengeExpires(t *testing.T) {
 		after time.Duration
 		ok    bool
 	}{
-		{"used within its lifetime", tpmChallengeTTL - time.Second, true},
-		{"used after its lifetime", tpmChallengeTTL + 2*time.Second, false},
+		{"used within its lifetime", device.TPMChallengeTTL - time.Second, true},
+		{"used after its lifetime", device.TPMChallengeTTL + 2*time.Second, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -359,8 +360,8 @@ func TestTPMChallengeExpires(t *testing.T) {
 			logs.mustContain(t, mark, "no pending TPM challenge")
 		})
 	}
-	if tpmChallengeTTL > 5*time.Minute {
-		t.Fatalf("a TPM challenge lives %s", tpmChallengeTTL)
+	if device.TPMChallengeTTL > 5*time.Minute {
+		t.Fatalf("a TPM challenge lives %s", device.TPMChallengeTTL)
 	}
 }
 

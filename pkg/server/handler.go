@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dpsctl/dpsctl/pkg/model"
+	"github.com/dpsctl/dpsctl/pkg/server/device"
 	"github.com/dpsctl/dpsctl/pkg/server/internal/httpapi"
 	"github.com/dpsctl/dpsctl/pkg/server/service"
 	"github.com/dpsctl/dpsctl/pkg/store"
@@ -28,7 +29,7 @@ type handler struct {
 	// service serves the service API, device the device registration API
 	// (/{idScope}/registrations/…) and hub the local IoT hubs (/devices/…).
 	service *service.API
-	device  *deviceAPI
+	device  *device.API
 	hub     *hubAPI
 	// apis serves the routes of each API of the table.
 	apis map[API]routeServer

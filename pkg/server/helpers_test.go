@@ -257,3 +257,7 @@ func subject(cn, o, c string) pkix.Name {
 
 func sha1Sum(b []byte) [20]byte   { return sha1.Sum(b) }
 func sha256Sum(b []byte) [32]byte { return sha256.Sum256(b) }
+
+// webhookFailed is what a device and the service API learn of a failed
+// custom allocation webhook call, as pkg/server/device words it.
+const webhookFailed = "custom allocation webhook failed"

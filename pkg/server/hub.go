@@ -42,6 +42,7 @@ import (
 	"github.com/dpsctl/dpsctl/pkg/certs"
 	"github.com/dpsctl/dpsctl/pkg/model"
 	"github.com/dpsctl/dpsctl/pkg/sas"
+	"github.com/dpsctl/dpsctl/pkg/server/device"
 	"github.com/dpsctl/dpsctl/pkg/server/internal/httpapi"
 	"github.com/dpsctl/dpsctl/pkg/store"
 )
@@ -179,7 +180,7 @@ func (a *hubAPI) receive(ctx context.Context, w http.ResponseWriter, r *http.Req
 
 // touch records a connection: state connected, last activity, messages.
 func (a *hubAPI) touch(ctx context.Context, dev *store.HubDevice, now time.Time, messages int64) error {
-	ts := deviceTime(now.UTC())
+	ts := model.FormatTime(now.UTC())
 	return a.h.st.UpdateHubDevice(ctx, dev.HubHostName, dev.DeviceID, func(d *store.HubDevice) error {
 		if d.ConnectionState != store.ConnectionConnected {
 			d.ConnectionState = store.ConnectionConnected
@@ -218,7 +219,7 @@ func (a *hubAPI) authenticate(ctx context.Context, r *http.Request, id string) (
 		if dev.AuthenticationType != store.AuthSAS {
 			return nil, hubUnauthorized("device %q authenticates with an X.509 certificate, not a SAS token", id)
 		}
-		if _, err := verifyKeys(tok, now, dev.PrimaryKey, dev.SecondaryKey); err != nil {
+		if _, err := httpapi.VerifyKeys(tok, now, dev.PrimaryKey, dev.SecondaryKey); err != nil {
 			if errors.Is(err, sas.ErrExpired) {
 				return nil, hubUnauthorized("the SAS token expired")
 			}
@@ -226,7 +227,7 @@ func (a *hubAPI) authenticate(ctx context.Context, r *http.Request, id string) (
 		}
 		return a.enabled(dev)
 	}
-	chain := peerChain(r)
+	chain := httpapi.PeerChain(r)
 	if len(chain) == 0 {
 		return nil, hubUnauthorized("no credentials: send a SAS token or a TLS client certificate")
 	}
@@ -303,7 +304,7 @@ func linkHubs(tx *store.Tx, defaultHub string, extra []string) error {
 	_, err = tx.Meta(store.MetaDefaultHub)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		if _, ok := findHub(hs, defaultHub); !ok {
+		if _, ok := device.FindHub(hs, defaultHub); !ok {
 			h := newLinkedHub(defaultHub)
 			if err := tx.PutLinkedHub(h); err != nil {
 				return err
@@ -320,7 +321,7 @@ func linkHubs(tx *store.Tx, defaultHub string, extra []string) error {
 		if err := validateHubName(name); err != nil {
 			return err
 		}
-		if _, ok := findHub(hs, name); ok {
+		if _, ok := device.FindHub(hs, name); ok {
 			continue
 		}
 		h := newLinkedHub(name)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/dpsctl/dpsctl/pkg/linkedhub"
 	"github.com/dpsctl/dpsctl/pkg/model"
+	"github.com/dpsctl/dpsctl/pkg/server/device"
 	"github.com/dpsctl/dpsctl/pkg/store"
 )
 
@@ -60,7 +61,7 @@ func (i *Instance) LinkHub(ctx context.Context, hostName string, weight int, app
 			return err
 		}
 		var ok bool
-		if h, ok = findHub(hs, hostName); !ok {
+		if h, ok = device.FindHub(hs, hostName); !ok {
 			h = newLinkedHub(hostName)
 		}
 		h.AllocationWeight, h.ApplyAllocationPolicy = weight, applyAllocationPolicy

@@ -20,13 +20,8 @@ import (
 // writes (unauthenticated, unauthorized, invalid, conflicting) leave it.
 func TestGroupIndexInvalidatedOnlyBySuccessfulWrites(t *testing.T) {
 	e := newEnv(t)
-	creds := e.inst.h.device.creds
 	e.put("/enrollmentGroups/kept", symGroup("kept"))
-	loaded := func() bool {
-		creds.mu.Lock()
-		defer creds.mu.Unlock()
-		return !creds.at.IsZero()
-	}
+	loaded := e.inst.h.device.GroupsLoaded
 	tests := []struct {
 		name         string
 		policy       string // "" for no Authorization header
@@ -50,7 +45,7 @@ func TestGroupIndexInvalidatedOnlyBySuccessfulWrites(t *testing.T) {
 	ctx := t.Context()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := creds.get(ctx); err != nil {
+			if err := e.inst.h.device.LoadGroups(ctx); err != nil {
 				t.Fatal(err)
 			}
 			if !loaded() {

@@ -55,7 +55,7 @@ import (
 	"time"
 
 	"github.com/dpsctl/dpsctl/pkg/sas"
-	"github.com/dpsctl/dpsctl/pkg/server/internal/groupcommit"
+	"github.com/dpsctl/dpsctl/pkg/server/device"
 	"github.com/dpsctl/dpsctl/pkg/server/internal/httpapi"
 	"github.com/dpsctl/dpsctl/pkg/server/service"
 	"github.com/dpsctl/dpsctl/pkg/store"
@@ -113,7 +113,7 @@ type Options struct {
 	// webhooks to these host names ("alloc.example.com", or
 	// "*.example.com" for the names below example.com), IP addresses and
 	// CIDR ranges ("10.1.0.0/16"); addresses are checked when dialling,
-	// after name resolution (see webhook.go). Empty: any destination.
+	// after name resolution (see pkg/server/device). Empty: any destination.
 	// With a WebhookClient, its Transport must be an *http.Transport.
 	WebhookAllow []string
 
@@ -161,11 +161,7 @@ func Open(opts Options) (*Instance, error) {
 	if opts.DataDir == "" {
 		return nil, errors.New("server: a data directory is required")
 	}
-	allow, err := parseWebhookAllow(opts.WebhookAllow)
-	if err != nil {
-		return nil, fmt.Errorf("server: %w", err)
-	}
-	webhook, err := newWebhookClient(opts.WebhookClient, allow)
+	webhook, err := device.WebhookClient(opts.WebhookClient, opts.WebhookAllow)
 	if err != nil {
 		return nil, err
 	}
@@ -198,22 +194,18 @@ func Open(opts Options) (*Instance, error) {
 	}
 	i.h.service = service.New(service.Config{Store: st, Log: i.log, Now: i.now, HostName: i.currentHostName})
 	i.limits = newServeLimits(opts)
-	i.h.device = &deviceAPI{
-		h:       i.h,
-		idScope: i.idScope,
-		creds:   newCredentialCache(st),
-		hubs: &snapshotCache[hubSnapshot]{
-			ttl:  credentialTTL,
-			load: func(ctx context.Context) (hubSnapshot, error) { return loadHubSnapshot(ctx, st) },
-		},
-		webhook: webhook,
-		writes:  groupcommit.NewBatcher(st),
-	}
-	i.h.device.runs = i.h.device.bindRoutes()
+	i.h.device = device.New(device.Config{
+		Store:    st,
+		Log:      i.log,
+		Now:      i.now,
+		HostName: i.currentHostName,
+		IDScope:  i.idScope,
+		Webhook:  webhook,
+	})
 	i.h.hub = &hubAPI{h: i.h}
 	i.h.hub.runs = i.h.hub.bindRoutes()
 	i.h.apis = map[API]routeServer{ServiceAPI: i.h.service, DeviceAPI: i.h.device, HubAPI: i.h.hub}
-	i.h.onEnrollmentWrite = i.h.device.creds.invalidate
+	i.h.onEnrollmentWrite = i.h.device.InvalidateGroups
 	return i, nil
 }
 
@@ -335,10 +327,7 @@ func newIDScope() string {
 
 // invalidate drops what the device API keeps in memory (linked hubs,
 // enrollment groups) after a change made through the instance.
-func (i *Instance) invalidate() {
-	i.h.device.hubs.invalidate()
-	i.h.device.creds.invalidate()
-}
+func (i *Instance) invalidate() { i.h.device.Invalidate() }
 
 // IDScope returns the instance's ID scope.
 func (i *Instance) IDScope() string { return i.idScope }
@@ -411,3 +400,16 @@ func (i *Instance) Info() Info {
 	i.mu.Unlock()
 	return info
 }
+
+// Limits of the device API.
+const (
+	// RetryAfterSeconds is the Retry-After the device API sends with 202.
+	RetryAfterSeconds = device.RetryAfterSeconds
+	// WebhookTimeout bounds a custom allocation webhook call.
+	WebhookTimeout = device.WebhookTimeout
+)
+
+// CheckWebhookAllow reports the first entry of a webhook destination list
+// (Options.WebhookAllow) that is not a CIDR range, an IP address or a host
+// name (optionally "*." and a domain).
+func CheckWebhookAllow(entries []string) error { return device.CheckWebhookAllow(entries) }

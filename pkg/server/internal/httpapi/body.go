@@ -162,16 +162,21 @@ func Fail(w http.ResponseWriter, r *http.Request, err error, log *slog.Logger, n
 	}
 	NoteError(w, err)
 	CloseIfBodyUnread(w, r)
-	ae, ok := AsError(err)
-	if !ok {
-		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-			ae = Errorf(model.ErrServiceUnavailable, "the request was cancelled")
-		} else {
-			log.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
-			ae = Errorf(model.ErrInternal, "internal error")
-		}
+	WriteError(w, AnswerOf(err, log, "method", r.Method, "path", r.URL.Path), now)
+}
+
+// AnswerOf is the *Error a caller is answered for err: err's own when it
+// is one, 503 for a cancelled call, and 500 otherwise (logged to log, with
+// attrs).
+func AnswerOf(err error, log *slog.Logger, attrs ...any) *Error {
+	if ae, ok := AsError(err); ok {
+		return ae
 	}
-	WriteError(w, ae, now)
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return Errorf(model.ErrServiceUnavailable, "the request was cancelled")
+	}
+	log.Error("internal error", append(attrs, "err", err)...)
+	return Errorf(model.ErrInternal, "internal error")
 }
 
 // ValidateID checks a registration or enrollment group id (400004).

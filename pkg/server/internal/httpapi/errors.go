@@ -107,6 +107,11 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 		WriteError(w, &Error{Code: model.ErrInternal, Msg: "could not encode the response"}, time.Now())
 		return
 	}
+	WriteJSONBytes(w, status, b)
+}
+
+// WriteJSONBytes writes the JSON text b with status.
+func WriteJSONBytes(w http.ResponseWriter, status int, b []byte) {
 	w.Header().Set("Content-Type", ContentTypeJSON)
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(status)
@@ -115,20 +120,21 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 
 // WriteError writes the DPS error body for e.
 func WriteError(w http.ResponseWriter, e *Error, now time.Time) {
-	body := model.ErrorDetails{
+	SetHeader(w.Header(), HeaderErrorCode, strconv.Itoa(e.Code))
+	WriteJSONBytes(w, e.Status(), ErrorBody(e, now))
+}
+
+// ErrorBody is the DPS error body for e (a fresh tracking ID, the time
+// now).
+func ErrorBody(e *Error, now time.Time) []byte {
+	b, _ := json.Marshal(model.ErrorDetails{
 		ErrorCode:    e.Code,
 		TrackingID:   NewUUID(),
 		Message:      e.Msg,
 		Info:         e.Info,
 		TimestampUTC: model.FormatTime(now),
-	}
-	b, _ := json.Marshal(body)
-	h := w.Header()
-	h.Set("Content-Type", ContentTypeJSON)
-	h.Set("Content-Length", strconv.Itoa(len(b)))
-	SetHeader(h, HeaderErrorCode, strconv.Itoa(e.Code))
-	w.WriteHeader(e.Status())
-	w.Write(b)
+	})
+	return b
 }
 
 // NewUUID returns a random (version 4) UUID in its usual text form.

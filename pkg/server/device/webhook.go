@@ -1,4 +1,4 @@
-package server
+package device
 
 // Custom allocation: the service POSTs an AllocationRequest to the
 // enrollment's webhook URL (as given, query string included) and waits up
@@ -18,7 +18,7 @@ package server
 //     another. Only a webhook that answered an AllocationResponse naming
 //     a hub that is not a candidate gets a specific message.
 //   - Redirects are not followed: a 3xx answer is a failure.
-//   - Options.WebhookAllow (serve --webhook-allow) restricts the
+//   - Config.WebhookAllow (serve --webhook-allow) restricts the
 //     destinations: a call may go to a host named in the list (exactly,
 //     or under a "*." suffix), or to an address in one of its CIDR
 //     ranges or IP addresses. Addresses are checked as the connection is
@@ -66,7 +66,7 @@ type webhookAllow struct {
 }
 
 // CheckWebhookAllow reports the first entry of a webhook destination list
-// (Options.WebhookAllow) that is not a CIDR range, an IP address or a host
+// (Config.WebhookAllow) that is not a CIDR range, an IP address or a host
 // name (optionally "*." and a domain).
 func CheckWebhookAllow(entries []string) error {
 	_, err := parseWebhookAllow(entries)
@@ -176,6 +176,17 @@ func (t *webhookTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return t.base.RoundTrip(r.WithContext(ctx))
 }
 
+// WebhookClient returns the client of custom allocation webhook calls:
+// base (or a new client) that follows no redirect and, with an allow list,
+// dials only the destinations it allows (see CheckWebhookAllow).
+func WebhookClient(base *http.Client, allow []string) (*http.Client, error) {
+	a, err := parseWebhookAllow(allow)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	return newWebhookClient(base, a)
+}
+
 // newWebhookClient returns the client of webhook calls: base (or a new
 // client) that follows no redirect and, with a list, dials only the
 // destinations it allows.
@@ -204,7 +215,7 @@ func newWebhookClient(base *http.Client, allow *webhookAllow) (*http.Client, err
 	return c, nil
 }
 
-func (d *deviceAPI) allocateCustom(ctx context.Context, req *deviceRequest, att *attestation, v enrollmentView, prev *store.Registration, cands []store.LinkedHub) (*allocation, *failure, error) {
+func (d *API) allocateCustom(ctx context.Context, req *deviceRequest, att *attestation, v enrollmentView, prev *store.Registration, cands []store.LinkedHub) (*allocation, *failure, error) {
 	if v.custom == nil || v.custom.WebhookURL == "" {
 		return nil, &failure{code: model.ErrHubNotSpecified, msg: "allocation policy custom needs customAllocationDefinition.webhookUrl"}, nil
 	}
@@ -248,10 +259,10 @@ func (d *deviceAPI) allocateCustom(ctx context.Context, req *deviceRequest, att 
 		if ctx.Err() != nil {
 			return nil, nil, ctx.Err()
 		}
-		d.h.log.Error("custom allocation webhook failed", "registrationId", req.regID, "host", webhookHost(v.custom.WebhookURL), "err", err)
+		d.log.Error("custom allocation webhook failed", "registrationId", req.regID, "host", webhookHost(v.custom.WebhookURL), "err", err)
 		return nil, &failure{code: model.ErrHubNotSpecified, msg: webhookFailed}, nil
 	}
-	hub, ok := findHub(cands, ares.IoTHubHostName)
+	hub, ok := FindHub(cands, ares.IoTHubHostName)
 	if !ok {
 		return nil, &failure{code: model.ErrHubNotSpecified, msg: fmt.Sprintf("custom allocation webhook chose IoT hub %q, which is not one of %s", ares.IoTHubHostName, strings.Join(areq.LinkedHubs, ", "))}, nil
 	}
@@ -265,7 +276,7 @@ func (d *deviceAPI) allocateCustom(ctx context.Context, req *deviceRequest, att 
 // callWebhook posts the request and decodes the answer. Its error is for
 // the server log: it names neither the URL's path nor its query (where a
 // function key may be).
-func (d *deviceAPI) callWebhook(ctx context.Context, rawURL string, areq *model.AllocationRequest) (*model.AllocationResponse, error) {
+func (d *API) callWebhook(ctx context.Context, rawURL string, areq *model.AllocationRequest) (*model.AllocationResponse, error) {
 	body, err := json.Marshal(areq)
 	if err != nil {
 		return nil, err

@@ -1,4 +1,4 @@
-package server
+package device
 
 import (
 	"context"
@@ -18,13 +18,13 @@ import (
 // and TPM devices after their challenge. It does not read the body. For a
 // register call (register true) a TPM device's attestation carries the
 // challenge key, which acceptTPM checks against the body and consumes.
-func (d *deviceAPI) authSAS(ctx context.Context, req *deviceRequest, hdr string, register bool) (*attestation, error) {
+func (d *API) authSAS(ctx context.Context, req *deviceRequest, hdr string, register bool) (*attestation, error) {
 	tok, err := d.parseDeviceToken(hdr, req)
 	if err != nil {
 		return nil, err
 	}
-	now := d.h.now()
-	e, err := d.h.st.Enrollment(ctx, req.regID)
+	now := d.now()
+	e, err := d.st.Enrollment(ctx, req.regID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
@@ -38,7 +38,7 @@ func (d *deviceAPI) authSAS(ctx context.Context, req *deviceRequest, hdr string,
 				keys = [2]string{k.PrimaryKey, k.SecondaryKey}
 			}
 			var key string
-			key, verr = verifyKeys(tok, now, keys[:]...)
+			key, verr = httpapi.VerifyKeys(tok, now, keys[:]...)
 			if verr == nil {
 				att = &attestation{kind: model.AttestationSymmetricKey, authKey: key, hubKeys: keys}
 			}
@@ -75,7 +75,7 @@ func (d *deviceAPI) authSAS(ctx context.Context, req *deviceRequest, hdr string,
 }
 
 // symmetricGroup finds the symmetric-key group whose derived key signed tok.
-func (d *deviceAPI) symmetricGroup(ctx context.Context, req *deviceRequest, tok *sas.Token, now time.Time) (*attestation, error) {
+func (d *API) symmetricGroup(ctx context.Context, req *deviceRequest, tok *sas.Token, now time.Time) (*attestation, error) {
 	for attempt := 0; attempt < 2; attempt++ {
 		idx, err := d.creds.index(ctx, attempt > 0)
 		if err != nil {
@@ -93,7 +93,7 @@ func (d *deviceAPI) symmetricGroup(ctx context.Context, req *deviceRequest, tok 
 					keys[i] = dk
 				}
 			}
-			key, verr := verifyKeys(tok, now, keys[:]...)
+			key, verr := httpapi.VerifyKeys(tok, now, keys[:]...)
 			if errors.Is(verr, sas.ErrExpired) {
 				return nil, expiredToken(req, tok)
 			}
