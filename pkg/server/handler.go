@@ -13,7 +13,6 @@ import (
 	"github.com/dpsctl/dpsctl/pkg/server/device"
 	"github.com/dpsctl/dpsctl/pkg/server/internal/httpapi"
 	"github.com/dpsctl/dpsctl/pkg/server/service"
-	"github.com/dpsctl/dpsctl/pkg/store"
 )
 
 // handler is the HTTP API of one instance: it routes each request by the
@@ -22,16 +21,15 @@ import (
 // most MaxJSONDepth (64) levels deep; it is refused with 400 before it is
 // decoded or stored otherwise. Bodies are at most MaxBodyBytes.
 type handler struct {
-	st       *store.Store
-	log      *slog.Logger
-	now      func() time.Time
-	hostName func() string
-	// service serves the service API, device the device registration API
-	// (/{idScope}/registrations/…) and hub the local IoT hubs (/devices/…).
+	log *slog.Logger
+	now func() time.Time
+	// service serves the service API and device the device registration
+	// API (/{idScope}/registrations/…), which the instance also reaches
+	// directly.
 	service *service.API
 	device  *device.API
-	hub     *hubAPI
-	// apis serves the routes of each API of the table.
+	// apis serves the routes of each API of the table: those two, and the
+	// local IoT hubs (/devices/…).
 	apis map[API]routeServer
 	// onEnrollmentWrite, if set, runs before the answer to a service API
 	// write of enrollments or groups that succeeded.
@@ -69,9 +67,6 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rt, params, allowed := matchRoute(r.Method, segs)
 	api := h.apis[apiOf(rt, segs, allowed)]
-	if api == nil {
-		api = h.apis[ServiceAPI]
-	}
 	if rt != nil && rt.Right == RightEnrollmentWrite {
 		// Enrollments or groups may have changed: the device API reloads
 		// its group index. Only a write that succeeded does this (before
@@ -123,4 +118,9 @@ func splitPath(u *url.URL) ([]string, error) {
 // device registration API).
 func isDeviceAPI(segs []string) bool {
 	return len(segs) >= 3 && strings.EqualFold(segs[1], "registrations") && !strings.EqualFold(segs[0], "registrations")
+}
+
+// isHubAPI reports whether a path is the hub's (/devices/…).
+func isHubAPI(segs []string) bool {
+	return len(segs) >= 1 && strings.EqualFold(segs[0], "devices")
 }

@@ -56,6 +56,7 @@ import (
 
 	"github.com/dpsctl/dpsctl/pkg/sas"
 	"github.com/dpsctl/dpsctl/pkg/server/device"
+	"github.com/dpsctl/dpsctl/pkg/server/hub"
 	"github.com/dpsctl/dpsctl/pkg/server/internal/httpapi"
 	"github.com/dpsctl/dpsctl/pkg/server/service"
 	"github.com/dpsctl/dpsctl/pkg/store"
@@ -186,15 +187,9 @@ func Open(opts Options) (*Instance, error) {
 		st.Close()
 		return nil, err
 	}
-	i.h = &handler{
-		st:       st,
-		log:      i.log,
-		now:      i.now,
-		hostName: i.currentHostName,
-	}
-	i.h.service = service.New(service.Config{Store: st, Log: i.log, Now: i.now, HostName: i.currentHostName})
 	i.limits = newServeLimits(opts)
-	i.h.device = device.New(device.Config{
+	svc := service.New(service.Config{Store: st, Log: i.log, Now: i.now, HostName: i.currentHostName})
+	dev := device.New(device.Config{
 		Store:    st,
 		Log:      i.log,
 		Now:      i.now,
@@ -202,10 +197,15 @@ func Open(opts Options) (*Instance, error) {
 		IDScope:  i.idScope,
 		Webhook:  webhook,
 	})
-	i.h.hub = &hubAPI{h: i.h}
-	i.h.hub.runs = i.h.hub.bindRoutes()
-	i.h.apis = map[API]routeServer{ServiceAPI: i.h.service, DeviceAPI: i.h.device, HubAPI: i.h.hub}
-	i.h.onEnrollmentWrite = i.h.device.InvalidateGroups
+	hubs := hub.New(hub.Config{Store: st, Log: i.log, Now: i.now})
+	i.h = &handler{
+		log:               i.log,
+		now:               i.now,
+		service:           svc,
+		device:            dev,
+		apis:              map[API]routeServer{ServiceAPI: svc, DeviceAPI: dev, HubAPI: hubs},
+		onEnrollmentWrite: dev.InvalidateGroups,
+	}
 	return i, nil
 }
 
@@ -401,8 +401,11 @@ func (i *Instance) Info() Info {
 	return info
 }
 
-// Limits of the device API.
+// Limits of the device API and the hubs.
 const (
+	// MaxMessageBytes is the largest device-to-cloud message a local hub
+	// accepts (IoT Hub's limit).
+	MaxMessageBytes = hub.MaxMessageBytes
 	// RetryAfterSeconds is the Retry-After the device API sends with 202.
 	RetryAfterSeconds = device.RetryAfterSeconds
 	// WebhookTimeout bounds a custom allocation webhook call.
