@@ -3,40 +3,22 @@
 // shared access policies, a CA and a server certificate) and an in-process
 // transport for clients in the same process.
 //
-// The service API follows the Device Provisioning Service data plane
-// (api-version 2021-10-01 and the older and preview versions the SDKs send):
+// The package composes the service from its APIs, each in its own package:
 //
-//	GET|PUT|DELETE /enrollments/{id}             POST /enrollments/{id}/attestationmechanism
-//	POST /enrollments/query                      POST /enrollments (bulk)
-//	GET|PUT|DELETE /enrollmentGroups/{id}        POST /enrollmentGroups/{id}/attestationmechanism
-//	POST /enrollmentGroups/query                 POST /enrollmentGroups (bulk)
-//	GET|DELETE /registrations/{id}               POST /registrations/{groupId}/query
+//   - pkg/server/service: the service API (enrollments, enrollment groups,
+//     registration states, query and bulk), authorized by shared access
+//     policies;
+//   - pkg/server/device: the device registration API (attestation and
+//     allocation), behind a core that other transports than HTTPS call;
+//   - pkg/server/hub: the local IoT hubs devices are assigned to.
 //
-// The same listener serves the device registration API (device.go) and the
-// local IoT hubs devices are assigned to (hub.go):
-//
-//	PUT  /{idScope}/registrations/{id}/register  GET /{idScope}/registrations/{id}/operations/{operationId}
-//	POST /{idScope}/registrations/{id}           POST /devices/{id}/messages/events
-//
-// Paths match without regard to case, a trailing slash is ignored and ids are
-// URL-decoded. Decisions where the service's behaviour is not documented:
-//
-//   - PUT with If-Match "*" creates a missing entity or replaces an existing
-//     one; PUT with an etag on a missing entity answers 412.
-//   - A PUT that leaves out symmetric keys keeps the stored keys (new
-//     entities get 64-byte random keys), so a read-modify-write round trip
-//     of a GET result does not rotate device keys.
-//   - A PUT may send back an X.509 certificate with its info only (as GET
-//     shows it); the stored certificate is kept when the SHA-256 thumbprint
-//     matches.
-//   - Bulk mode update is an unconditional upsert; updateIfMatchETag uses
-//     each item's etag (none means unconditional); delete ignores etags.
-//   - The SAS audience (sr) must name the configured host name (with or
-//     without a port), whatever host the request was sent to.
-//   - A JSON request body must be valid UTF-8 and nest at most MaxJSONDepth
-//     (64) levels of objects and arrays, or it is refused with 400.
-//   - A failed custom allocation webhook call fails the registration with
-//     one generic message; the reason goes to the server log (webhook.go).
+// One route table (Routes, routes.go) says which API serves which method
+// and path: the router dispatches by it, answers 405 with the methods it
+// lists, names its patterns in the request log, and docs/security.md lists
+// it (a test keeps them in step). Paths match without regard to case, a
+// trailing slash is ignored and ids are URL-decoded. A JSON request body
+// must be valid UTF-8 and nest at most MaxJSONDepth (64) levels of objects
+// and arrays, or it is refused with 400.
 package server
 
 import (
