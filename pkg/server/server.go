@@ -9,7 +9,8 @@
 //     registration states, query and bulk), authorized by shared access
 //     policies;
 //   - pkg/server/device: the device registration API (attestation and
-//     allocation), behind a core that other transports than HTTPS call;
+//     allocation), behind a core that other transports than HTTPS call
+//     (Instance.DeviceAPI);
 //   - pkg/server/hub: the local IoT hubs devices are assigned to.
 //
 // One route table (Routes, routes.go) says which API serves which method
@@ -316,6 +317,11 @@ func (i *Instance) IDScope() string { return i.idScope }
 
 // Close closes the store. A running Serve must be stopped first.
 func (i *Instance) Close() error { return i.st.Close() }
+
+// DeviceAPI returns the core of the device registration API, for a
+// transport other than the HTTPS of Handler (MQTT): the same attestation,
+// allocation and records, over the same store and caches.
+func (i *Instance) DeviceAPI() *device.API { return i.h.device }
 
 // Handler returns the whole HTTP API.
 func (i *Instance) Handler() http.Handler { return i.h }
