@@ -24,33 +24,6 @@ func linkTestHubs(t *testing.T, inst *Instance, hubs ...store.LinkedHub) {
 	}
 }
 
-func TestPickHashed(t *testing.T) {
-	hubs := []store.LinkedHub{{HostName: "b", AllocationWeight: 3}, {HostName: "a", AllocationWeight: 1}, {HostName: "z", AllocationWeight: 0}}
-	counts := map[string]int{}
-	for i := range 4000 {
-		id := fmt.Sprintf("device-%d", i)
-		h := pickHashed(id, hubs)
-		counts[h.HostName]++
-		// Stable: the order of the candidates and the case of the id do not
-		// matter.
-		if again := pickHashed(strings.ToUpper(id), []store.LinkedHub{hubs[2], hubs[1], hubs[0]}); again.HostName != h.HostName {
-			t.Fatalf("%s: %s then %s", id, h.HostName, again.HostName)
-		}
-	}
-	if counts["z"] != 0 || counts["a"] < 800 || counts["a"] > 1200 || counts["b"] < 2800 || counts["b"] > 3200 {
-		t.Fatalf("weights 3:1:0 gave %v", counts)
-	}
-	// All weights zero: equal shares.
-	zero := []store.LinkedHub{{HostName: "a"}, {HostName: "b"}}
-	seen := map[string]bool{}
-	for i := range 100 {
-		seen[pickHashed(fmt.Sprint(i), zero).HostName] = true
-	}
-	if len(seen) != 2 {
-		t.Fatalf("zero weights used %v", seen)
-	}
-}
-
 func TestAllocationPolicies(t *testing.T) {
 	e := newEnv(t)
 	d := e.deviceClient()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/dpsctl/dpsctl/pkg/model"
 	"github.com/dpsctl/dpsctl/pkg/sas"
+	"github.com/dpsctl/dpsctl/pkg/server/internal/httpapi"
 	"github.com/dpsctl/dpsctl/pkg/store"
 )
 
@@ -50,14 +51,14 @@ func newAttackFixture(t *testing.T) *attackFixture {
 	}
 	t.Cleanup(func() { inst.Close() })
 	env := envFor(t, inst)
-	devKey := randomKey(32)
+	devKey := httpapi.RandomKey(32)
 	env.put("/enrollments/"+attackDevice, map[string]any{
 		"registrationId": attackDevice,
-		"attestation":    map[string]any{"type": "symmetricKey", "symmetricKey": map[string]string{"primaryKey": devKey, "secondaryKey": randomKey(32)}},
+		"attestation":    map[string]any{"type": "symmetricKey", "symmetricKey": map[string]string{"primaryKey": devKey, "secondaryKey": httpapi.RandomKey(32)}},
 	})
 	env.put("/enrollmentGroups/"+attackGroup, symGroup(attackGroup))
 	ctx := context.Background()
-	config := store.Policy{Name: "configonly", Rights: []string{RightServiceConfig}, PrimaryKey: randomKey(32), SecondaryKey: randomKey(32)}
+	config := store.Policy{Name: "configonly", Rights: []string{RightServiceConfig}, PrimaryKey: httpapi.RandomKey(32), SecondaryKey: httpapi.RandomKey(32)}
 	if err := inst.st.PutPolicy(ctx, config); err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +106,7 @@ func (f *attackFixture) body(rt Route, id string) any {
 		return `{"temperature":21}`
 	case rt.API == DeviceAPI:
 		return map[string]string{"registrationId": id}
-	case rt.Body == bodyIgnored:
+	case rt.Body == httpapi.BodyIgnored:
 		return nil
 	case rt.Name == "put enrollment":
 		return symEnrollment(id)
@@ -157,7 +158,7 @@ var attacks = []attack{
 		return f.sign(f.owner.PrimaryKey, DefaultHostName, f.owner.Name, past), ""
 	}},
 	{"wrong key", func(f *attackFixture, rt Route) (string, string) {
-		hour, other := time.Now().Add(time.Hour), randomKey(32)
+		hour, other := time.Now().Add(time.Hour), httpapi.RandomKey(32)
 		switch rt.API {
 		case DeviceAPI:
 			return f.sign(other, f.scope+"/registrations/"+f.target, model.DeviceKeyName, hour), ""

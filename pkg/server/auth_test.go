@@ -9,6 +9,7 @@ import (
 
 	"github.com/dpsctl/dpsctl/pkg/model"
 	"github.com/dpsctl/dpsctl/pkg/sas"
+	"github.com/dpsctl/dpsctl/pkg/server/internal/httpapi"
 	"github.com/dpsctl/dpsctl/pkg/store"
 )
 
@@ -18,7 +19,7 @@ func TestSASAuthentication(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wrongKey := randomKey(32)
+	wrongKey := httpapi.RandomKey(32)
 	now := time.Now()
 	tests := []struct {
 		name   string
@@ -131,7 +132,7 @@ func TestReadOnlyPolicyRights(t *testing.T) {
 	// is picked up.
 	ctx := context.Background()
 	p, _ := e.inst.st.Policy(ctx, ReadOnlyPolicy)
-	p.PrimaryKey = randomKey(32)
+	p.PrimaryKey = httpapi.RandomKey(32)
 	if err := e.inst.st.PutPolicy(ctx, p); err != nil {
 		t.Fatal(err)
 	}

@@ -1,23 +1,18 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
-	"reflect"
 	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
-	"unicode/utf8"
 
 	"github.com/dpsctl/dpsctl/pkg/model"
-	"github.com/dpsctl/dpsctl/pkg/store"
 )
 
 func x509Enrollment(id string, cert map[string]any) map[string]any {
@@ -204,13 +199,8 @@ func TestConcurrentBulkCreates(t *testing.T) {
 	if len(wrong) > 0 {
 		t.Fatal(strings.Join(wrong, "\n"))
 	}
-	for _, k := range []*bulkWriter{e.inst.h.enrollments.writes, e.inst.h.groups.writes} {
-		k.mu.Lock()
-		p, a := k.preparing, k.active
-		k.mu.Unlock()
-		if p != 0 || a != 0 {
-			t.Errorf("%d calls still announced, %d active", p, a)
-		}
+	if p, a := e.inst.h.service.BulkCallsInFlight(); p != 0 || a != 0 {
+		t.Errorf("%d calls still announced, %d active", p, a)
 	}
 }
 
@@ -222,89 +212,8 @@ func TestBulkCallsThatFailEarlyWithdrawTheirAnnouncement(t *testing.T) {
 		r := e.call(http.MethodPost, "/enrollments", body)
 		mustStatus(t, r, 400)
 	}
-	w := e.inst.h.enrollments.writes
-	w.mu.Lock()
-	p, a := w.preparing, w.active
-	w.mu.Unlock()
-	if p != 0 || a != 0 {
+	if p, a := e.inst.h.service.BulkCallsInFlight(); p != 0 || a != 0 {
 		t.Fatalf("%d calls still announced, %d active", p, a)
-	}
-}
-
-func TestBatchReady(t *testing.T) {
-	tests := []struct {
-		name                    string
-		queued, preparing, peak int
-		ready                   bool
-	}{
-		{"one caller at a time", 1, 0, 1, true},
-		{"two callers", 1, 0, 2, true},
-		{"four in flight, one queued", 1, 0, 4, false},
-		{"four in flight, two queued", 2, 0, 4, true},
-		{"one still being prepared", 3, 1, 4, false},
-		{"full", maxBulkBatch, 5, 64, true},
-		{"sixteen in flight, eight queued", 8, 0, 16, true},
-	}
-	for _, tt := range tests {
-		if got := batchReady(tt.queued, tt.preparing, tt.peak); got != tt.ready {
-			t.Errorf("%s: batchReady(%d, %d, %d) = %v", tt.name, tt.queued, tt.preparing, tt.peak, got)
-		}
-	}
-}
-
-func TestBulkWriterIsolatesAFailingCall(t *testing.T) {
-	e := newEnv(t)
-	w := newBulkWriter(e.inst.st)
-	boom := errors.New("boom")
-	const n = 6
-	tickets := make([]*bulkTicket, n)
-	for i := range tickets {
-		tickets[i] = w.announce()
-	}
-	results := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer tickets[i].close()
-			results[i] = w.do(context.Background(), tickets[i], func(tx *store.Tx) error {
-				if i == 2 {
-					if err := tx.PutEnrollment(&model.IndividualEnrollment{RegistrationID: "bad", EnrollmentCommon: model.EnrollmentCommon{ETag: "x"}}, ""); err != nil {
-						return err
-					}
-					return boom
-				}
-				return tx.PutEnrollment(&model.IndividualEnrollment{RegistrationID: fmt.Sprintf("ok-%d", i), EnrollmentCommon: model.EnrollmentCommon{ETag: "x"}}, "")
-			})
-		}()
-	}
-	wg.Wait()
-	for i, err := range results {
-		if want := i == 2; errors.Is(err, boom) != want || (!want && err != nil) {
-			t.Errorf("call %d: %v", i, err)
-		}
-	}
-	ctx := context.Background()
-	if n, _ := e.inst.st.CountEnrollments(ctx); n != 5 {
-		t.Fatalf("%d enrollments, want 5", n)
-	}
-	if _, err := e.inst.st.Enrollment(ctx, "bad"); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("the failed call's write stayed: %v", err)
-	}
-	// A withdrawn announcement and a cancelled context leave nothing behind.
-	tk := w.announce()
-	tk.close()
-	tk.close()
-	cctx, cancel := context.WithCancel(ctx)
-	cancel()
-	if err := w.do(cctx, w.announce(), func(*store.Tx) error { return nil }); !errors.Is(err, context.Canceled) {
-		t.Fatalf("do with a cancelled context: %v", err)
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.preparing != 0 || w.active != 0 {
-		t.Fatalf("%d calls still announced, %d active", w.preparing, w.active)
 	}
 }
 
@@ -351,107 +260,4 @@ func BenchmarkBulkCreateMixed(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(next.Load()), "ns/enrollment")
-}
-
-var bodySeeds = []string{
-	`{"mode":"create","enrollments":[{"registrationId":"a","attestation":{"type":"tpm","tpm":{"endorsementKey":"AAAA"}}}]}`,
-	`  {"mode":"create","enrollments":[]}  `,
-	`{"mode":"create"} {"mode":"delete"}`,
-	`{"mode":"create"} garbage`,
-	`{"mode":"create","enrollments":[{"registrationId":`,
-	`{"mode":5}`,
-	`{"mode":"create","enrollments":[{"registrationId":"a","iotHubs":"x"}]}`,
-	`{"mode":"create","enrollments":{}}`,
-	`{"mode":"create",}`,
-	`{"mode":"create","enrollments":[{"registrationId":"\ud800"}]}`,
-	`[]`,
-	``,
-	`null`,
-	`{}`,
-	`{"Mode":"CREATE","ENROLLMENTS":[{"REGISTRATIONID":"x"}]}`,
-}
-
-// refDecodeJSON decodes as encoding/json does; decodeJSON must agree
-// with it.
-func refDecodeJSON(b []byte, v any) error {
-	t := bytes.TrimSpace(b)
-	if len(t) == 0 || t[0] != '{' {
-		return badRequest("the request body must be a JSON object")
-	}
-	// The service's limits, checked here independently of jsoncheck.go:
-	// UTF-8 by the standard library, depth by encoding/json's tokens.
-	if !utf8.Valid(t) {
-		return badRequest("the request body is not valid UTF-8")
-	}
-	if refTooDeep(t) {
-		return badRequest("the request body nests deeper than %d levels", MaxJSONDepth)
-	}
-	return decodeJSONStd(t, v)
-}
-
-// refTooDeep reports whether the JSON text nests objects and arrays deeper
-// than MaxJSONDepth before its first syntax error.
-func refTooDeep(t []byte) bool {
-	dec := json.NewDecoder(bytes.NewReader(t))
-	depth := 0
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			return false
-		}
-		switch tok {
-		case json.Delim('{'), json.Delim('['):
-			if depth++; depth > MaxJSONDepth {
-				return true
-			}
-		case json.Delim('}'), json.Delim(']'):
-			depth--
-		}
-	}
-}
-
-// TestDecodeJSONAnswersAsEncodingJSON: the service's decoder gives the
-// answers of encoding/json, message for message.
-func TestDecodeJSONAnswersAsEncodingJSON(t *testing.T) {
-	for _, s := range bodySeeds {
-		t.Run(s, func(t *testing.T) {
-			var a, b bulkBody[model.IndividualEnrollment]
-			errA, errB := decodeJSON([]byte(s), &a), refDecodeJSON([]byte(s), &b)
-			if fmt.Sprint(errA) != fmt.Sprint(errB) {
-				t.Fatalf("decodeJSON:    %v\nencoding/json: %v", errA, errB)
-			}
-			if errA == nil && !reflect.DeepEqual(a, b) {
-				t.Fatalf("decoded %+v, encoding/json %+v", a, b)
-			}
-		})
-	}
-}
-
-// FuzzDecodeJSON holds the service's decoder to encoding/json: both accept
-// or both refuse (with the same status), and decode alike.
-func FuzzDecodeJSON(f *testing.F) {
-	for _, s := range bodySeeds {
-		f.Add([]byte(s))
-	}
-	// Refused by the service's limits, which encoding/json alone accepts.
-	f.Add([]byte("{\"mode\":\"c\xebeate\",\"enrollments\":[]}"))
-	f.Add([]byte(`{"enrollments":[{"initialTwin":{"tags":` + strings.Repeat(`{"a":`, MaxJSONDepth+1) + `1` + strings.Repeat(`}`, MaxJSONDepth+1) + `}}]}`))
-	f.Fuzz(func(t *testing.T, body []byte) {
-		var a, b bulkBody[model.IndividualEnrollment]
-		errA, errB := decodeJSON(body, &a), refDecodeJSON(body, &b)
-		if (errA == nil) != (errB == nil) {
-			t.Fatalf("decodeJSON: %v; encoding/json: %v", errA, errB)
-		}
-		if errA != nil {
-			ea, okA := asAPIError(errA)
-			eb, okB := asAPIError(errB)
-			if !okA || !okB || ea.code != eb.code {
-				t.Fatalf("decodeJSON: %v; encoding/json: %v", errA, errB)
-			}
-			return
-		}
-		if !reflect.DeepEqual(a, b) {
-			t.Fatalf("decoded %+v, encoding/json %+v", a, b)
-		}
-	})
 }

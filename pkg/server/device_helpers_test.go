@@ -1,13 +1,11 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -102,19 +100,9 @@ func (s *served) client(t testing.TB, cert *tls.Certificate, keepAlive bool) *de
 // send makes one request; auth is the Authorization value ("" for none).
 // body: nil for none, string or []byte as is, anything else as JSON.
 func (d *devClient) send(method, path string, body any, auth string) (resp, error) {
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	case []byte:
-		rd = bytes.NewReader(b)
-	default:
-		j, err := json.Marshal(b)
-		if err != nil {
-			return resp{}, err
-		}
-		rd = bytes.NewReader(j)
+	rd, err := encodeBody(body)
+	if err != nil {
+		return resp{}, err
 	}
 	req, err := http.NewRequest(method, d.base+path, rd)
 	if err != nil {
@@ -126,12 +114,7 @@ func (d *devClient) send(method, path string, body any, auth string) (resp, erro
 	if auth != "" {
 		req.Header.Set("Authorization", auth)
 	}
-	res, err := d.c.Do(req)
-	if err != nil {
-		return resp{}, err
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
+	res, b, err := do(d.c, req)
 	if err != nil {
 		return resp{}, err
 	}

@@ -90,20 +90,7 @@ func BenchmarkSymmetricKeyRegistration(b *testing.B) {
 	e.put("/enrollmentGroups/bench", map[string]any{"enrollmentGroupId": "bench", "attestation": symKeys(keyA, keyB)})
 	s := serve(b, inst)
 	d := s.client(b, nil, true)
-	var n atomic.Int64
-	b.SetParallelism(8)
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			id := fmt.Sprintf("bench-%08d", n.Add(1))
-			op, err := d.tryProvision(id, d.symToken(id, deriveKey(b, keyA, id)), nil)
-			if err != nil || op.Status != model.RegAssigned {
-				b.Error(op, err)
-				return
-			}
-		}
-	})
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "registrations/s")
+	registerInParallel(b, d)
 }
 
 // BenchmarkX509Registration: group devices with certificates register in
@@ -152,6 +139,12 @@ func BenchmarkSymmetricKeyRegistrationInProcess(b *testing.B) {
 	e := newEnv(b)
 	e.put("/enrollmentGroups/bench", map[string]any{"enrollmentGroupId": "bench", "attestation": symKeys(keyA, keyB)})
 	d := e.deviceClient()
+	registerInParallel(b, d)
+}
+
+// registerInParallel registers new devices of the symmetric-key group
+// "bench" (keyA) through d, eight callers a core, and reports the rate.
+func registerInParallel(b *testing.B, d *devClient) {
 	var n atomic.Int64
 	b.SetParallelism(8)
 	b.ResetTimer()

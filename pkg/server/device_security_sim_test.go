@@ -3,15 +3,10 @@
 package server
 
 import (
-	"encoding/base64"
 	"net/http"
-	"net/url"
-	"strconv"
 	"testing"
-	"time"
 
 	"github.com/dpsctl/dpsctl/pkg/model"
-	"github.com/dpsctl/dpsctl/pkg/tpm"
 )
 
 // TestTPMReplaySimulator registers a TPM device end to end with the
@@ -22,14 +17,8 @@ func TestTPMReplaySimulator(t *testing.T) {
 	tp, id := simIdentity(t, 23)
 	defer tp.Close()
 
-	logs := &syncBuffer{}
-	inst, err := Open(Options{DataDir: t.TempDir(), Logger: logs.logger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer inst.Close()
-	e := envFor(t, inst)
-	s := serve(t, inst)
+	e, logs := logEnv(t, nil)
+	s := serve(t, e.inst)
 	d := s.client(t, nil, true)
 
 	regID := id.EK.RegistrationID()
@@ -60,17 +49,7 @@ func TestTPMReplaySimulator(t *testing.T) {
 	mustStatus(t, d.must(http.MethodPost, d.regPath(regID)+"?api-version=2019-03-31", `{"registrationId":"`+regID+`"}`, tok), 200)
 
 	// The TPM activates the hub key it was sent and reaches its hub.
-	blob2, _ := base64.StdEncoding.DecodeString(rs.TPM.AuthenticationKey)
-	if err := tpm.ActivateIdentityKey(tp, blob2); err != nil {
-		t.Fatalf("activating the hub key: %v", err)
-	}
-	sr := url.QueryEscape(rs.AssignedHub + "/devices/" + rs.DeviceID)
-	se := strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10)
-	sig, err := tpm.SignWithIdentityKey(tp, []byte(sr+"\n"+se))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hubTok := "SharedAccessSignature sr=" + sr + "&sig=" + url.QueryEscape(base64.StdEncoding.EncodeToString(sig)) + "&se=" + se
+	hubTok := activateHubKey(t, tp, rs)
 	mustHub(t, d.sendMessage(rs.DeviceID, hubTok), 204)
 
 	// A new challenge registers the device again, once.

@@ -20,6 +20,8 @@ import (
 
 	"github.com/dpsctl/dpsctl/pkg/certs/certstest"
 	"github.com/dpsctl/dpsctl/pkg/model"
+	"github.com/dpsctl/dpsctl/pkg/server/device"
+	"github.com/dpsctl/dpsctl/pkg/server/internal/httpapi"
 	"github.com/dpsctl/dpsctl/pkg/tpm"
 )
 
@@ -341,8 +343,8 @@ func TestTPMChallengeExpires(t *testing.T) {
 		after time.Duration
 		ok    bool
 	}{
-		{"used within its lifetime", tpmChallengeTTL - time.Second, true},
-		{"used after its lifetime", tpmChallengeTTL + 2*time.Second, false},
+		{"used within its lifetime", device.TPMChallengeTTL - time.Second, true},
+		{"used after its lifetime", device.TPMChallengeTTL + 2*time.Second, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -358,8 +360,8 @@ func TestTPMChallengeExpires(t *testing.T) {
 			logs.mustContain(t, mark, "no pending TPM challenge")
 		})
 	}
-	if tpmChallengeTTL > 5*time.Minute {
-		t.Fatalf("a TPM challenge lives %s", tpmChallengeTTL)
+	if device.TPMChallengeTTL > 5*time.Minute {
+		t.Fatalf("a TPM challenge lives %s", device.TPMChallengeTTL)
 	}
 }
 
@@ -386,7 +388,7 @@ func TestDeviceBodyReadAfterAuthentication(t *testing.T) {
 	stranger := certstest.New(t).Device(t, "ba-x509")
 	op := d.provision("ba-sym", d.symToken("ba-sym", keyA), nil)
 
-	huge := `{"payload":"` + strings.Repeat("x", 2*MaxBodyBytes) + `"}`
+	huge := `{"payload":"` + strings.Repeat("x", 2*httpapi.MaxBodyBytes) + `"}`
 	tpmFirst, _ := json.Marshal(tdev.body)
 	tests := []struct {
 		name, method, path, auth string
@@ -437,7 +439,7 @@ func TestDeviceBodyReadAfterAuthentication(t *testing.T) {
 			} else if r.status != tt.status {
 				t.Fatalf("status %d: %s", r.status, r.body)
 			}
-			if got := n.Load(); (got > 0) != tt.read || got > MaxBodyBytes+64*1024 {
+			if got := n.Load(); (got > 0) != tt.read || got > httpapi.MaxBodyBytes+64*1024 {
 				t.Fatalf("%d body bytes read (read allowed: %v)", got, tt.read)
 			}
 		})

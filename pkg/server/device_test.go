@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/dpsctl/dpsctl/pkg/model"
+	"github.com/dpsctl/dpsctl/pkg/server/device"
+	"github.com/dpsctl/dpsctl/pkg/server/internal/httpapi"
 	"github.com/dpsctl/dpsctl/pkg/store"
 )
 
@@ -209,7 +211,7 @@ func TestDeviceRequestChecks(t *testing.T) {
 		{"bad registration id", "PUT", d.regPath("bad!id") + "/register?api-version=2019-03-31", nil, tok, 400, model.ErrInvalidRegistrationID},
 		{"body id differs", "PUT", reg + "?api-version=2019-03-31", `{"registrationId":"other"}`, tok, 400, model.ErrBadRequest},
 		{"body not JSON", "PUT", reg + "?api-version=2019-03-31", `{"registrationId":`, tok, 400, model.ErrBadRequest},
-		{"body too large", "PUT", reg + "?api-version=2019-03-31", `{"payload":"` + strings.Repeat("x", MaxBodyBytes) + `"}`, tok, 413, model.ErrRequestTooLarge},
+		{"body too large", "PUT", reg + "?api-version=2019-03-31", `{"payload":"` + strings.Repeat("x", httpapi.MaxBodyBytes) + `"}`, tok, 413, model.ErrRequestTooLarge},
 		{"csr", "PUT", reg + "?api-version=2025-07-01-preview", `{"registrationId":"chk","csr":"MIIB"}`, tok, 400, model.ErrBadRequest},
 		{"wrong method", "POST", reg + "?api-version=2019-03-31", nil, tok, 405, model.ErrMethodNotAllowed},
 		{"unknown path", "GET", d.regPath("chk") + "/nothing/here?api-version=2019-03-31", nil, tok, 404, model.ErrNotFound},
@@ -242,7 +244,7 @@ func TestOperationAndStatusLookup(t *testing.T) {
 	mustStatus(t, r, 202)
 	var op model.RegistrationOperationStatus
 	r.json(t, &op)
-	if !strings.HasPrefix(op.OperationID, "5.") || len(strings.Split(op.OperationID, ".")) != 3 || r.header.Get("Retry-After") != "1" || r.header.Get("Content-Type") != contentTypeJSON {
+	if !strings.HasPrefix(op.OperationID, "5.") || len(strings.Split(op.OperationID, ".")) != 3 || r.header.Get("Retry-After") != "1" || r.header.Get("Content-Type") != httpapi.ContentTypeJSON {
 		t.Fatalf("%s %v", r.body, r.header)
 	}
 	// The poll needs the device's credential: another device's token, or
@@ -409,5 +411,39 @@ func TestSymmetricKeyOverTLS(t *testing.T) {
 	}
 	for _, id := range []string{"tls-ind", "tls-g-3"} {
 		mustStatus(t, d.register(id, d.symToken(id, keyD), nil), 401, model.ErrUnauthorized)
+	}
+}
+
+// TestDeviceCoreSharesTheInstance registers a device through the core of
+// the device API, as a transport other than HTTPS does, and finds the
+// result through the HTTPS routes: one instance, one set of records.
+func TestDeviceCoreSharesTheInstance(t *testing.T) {
+	e := newEnv(t)
+	e.put("/enrollments/core-1", map[string]any{"registrationId": "core-1", "attestation": symKeys(keyA, keyB)})
+	d := e.deviceClient()
+	core := e.inst.DeviceAPI()
+	cred := device.Credential{SASToken: d.symToken("core-1", keyA), NoTPM: true}
+	resp, err := core.Register(t.Context(), e.inst.IDScope(), "core-1", cred, nil)
+	if err != nil || resp.Status != http.StatusAccepted || resp.RetryAfter != RetryAfterSeconds {
+		t.Fatalf("register: %+v %s, %v", resp, resp.Body, err)
+	}
+	var op model.RegistrationOperationStatus
+	if err := json.Unmarshal(resp.Body, &op); err != nil {
+		t.Fatal(err)
+	}
+	// The HTTPS poll sees the operation the core started.
+	done := d.operation("core-1", op.OperationID, d.symToken("core-1", keyA))
+	mustStatus(t, done, 200)
+	var st model.RegistrationOperationStatus
+	done.json(t, &st)
+	if st.Status != model.RegAssigned || st.RegistrationState == nil || st.RegistrationState.AssignedHub == "" {
+		t.Fatalf("%s", done.body)
+	}
+	// The service API lists its registration state.
+	mustStatus(t, e.call(http.MethodGet, "/registrations/core-1", nil), 200)
+	// A refusal renders as the HTTPS routes answer it.
+	_, err = core.Register(t.Context(), e.inst.IDScope(), "core-1", device.Credential{SASToken: d.symToken("core-1", keyC)}, nil)
+	if ans := core.ErrorResponse(err); ans.Status != http.StatusUnauthorized || !strings.Contains(string(ans.Body), `"errorCode":401002`) {
+		t.Fatalf("refusal: %v → %d %s", err, ans.Status, ans.Body)
 	}
 }

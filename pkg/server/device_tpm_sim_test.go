@@ -5,6 +5,7 @@ package server
 import (
 	"encoding/base64"
 	"net/url"
+	"regexp"
 	"strconv"
 	"testing"
 	"time"
@@ -93,23 +94,13 @@ func TestTPMRegistrationSimulator(t *testing.T) {
 
 	// The second blob holds the hub key: after activating it, the TPM
 	// signs the hub token the local hub accepts.
-	blob2, _ := base64.StdEncoding.DecodeString(rs.TPM.AuthenticationKey)
-	if err := tpm.ActivateIdentityKey(tp, blob2); err != nil {
-		t.Fatalf("activating the hub key: %v", err)
-	}
-	sr := url.QueryEscape(rs.AssignedHub + "/devices/" + rs.DeviceID)
-	se := strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10)
-	sig, err := tpm.SignWithIdentityKey(tp, []byte(sr+"\n"+se))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hubTok := "SharedAccessSignature sr=" + sr + "&sig=" + url.QueryEscape(base64.StdEncoding.EncodeToString(sig)) + "&se=" + se
+	hubTok := activateHubKey(t, tp, rs)
 	mustHub(t, d.sendMessage(rs.DeviceID, hubTok), 204)
 	if dev := e.hubDevice(rs.AssignedHub, rs.DeviceID); dev.DeviceToCloudMessageCount != 1 {
 		t.Fatalf("%+v", dev)
 	}
 	// The old challenge key no longer opens the hub.
-	mustHub(t, d.sendMessage(rs.DeviceID, "SharedAccessSignature sr="+sr+"&sig=AAAA&se="+se), 401)
+	mustHub(t, d.sendMessage(rs.DeviceID, regexp.MustCompile(`sig=[^&]*`).ReplaceAllString(hubTok, "sig=AAAA")), 401)
 
 	// A disabled enrollment: the device completes the challenge and is
 	// told it is disabled.
@@ -118,4 +109,21 @@ func TestTPMRegistrationSimulator(t *testing.T) {
 	if op := d.provision(regID, tok, body); op.Status != model.RegDisabled {
 		t.Fatalf("%+v", op)
 	}
+}
+
+// activateHubKey activates in the TPM the hub key the registration result
+// rs wrapped for it, and returns the hub token the TPM signs with it.
+func activateHubKey(t *testing.T, tp transport.TPM, rs *model.DeviceRegistrationResult) string {
+	t.Helper()
+	blob, _ := base64.StdEncoding.DecodeString(rs.TPM.AuthenticationKey)
+	if err := tpm.ActivateIdentityKey(tp, blob); err != nil {
+		t.Fatalf("activating the hub key: %v", err)
+	}
+	sr := url.QueryEscape(rs.AssignedHub + "/devices/" + rs.DeviceID)
+	se := strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10)
+	sig, err := tpm.SignWithIdentityKey(tp, []byte(sr+"\n"+se))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "SharedAccessSignature sr=" + sr + "&sig=" + url.QueryEscape(base64.StdEncoding.EncodeToString(sig)) + "&se=" + se
 }

@@ -41,14 +41,8 @@ func permutations[T any](xs []T) [][]T {
 // intermediate's group cannot be bypassed through its root's, and a CA
 // certificate is never accepted as the device's.
 func TestX509GroupFollowsVerifiedPath(t *testing.T) {
-	logs := &syncBuffer{}
-	inst, err := Open(Options{DataDir: t.TempDir(), Logger: logs.logger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer inst.Close()
-	e := envFor(t, inst)
-	s := serve(t, inst)
+	e, logs := logEnv(t, nil)
+	s := serve(t, e.inst)
 
 	// Certificates on no path of any device below.
 	otherRoot, err := certs.NewRoot(certs.Options{CommonName: "Unrelated Root"})
@@ -149,13 +143,7 @@ func TestX509GroupFollowsVerifiedPath(t *testing.T) {
 				if r.want == nil {
 					mark := logs.mark()
 					res := d.register(regID, "", map[string]string{"registrationId": regID})
-					mustStatus(t, res, 401, model.ErrUnauthorized)
-					var body model.ErrorDetails
-					res.json(t, &body)
-					if body.Message != "Invalid certificate." || body.Info != nil {
-						t.Fatalf("%s", res.body)
-					}
-					logs.mustContain(t, mark, r.reason)
+					mustBeInvalidCertificate(t, res, logs, mark, r.reason)
 					return
 				}
 				op := d.provision(regID, "", nil)
@@ -171,14 +159,8 @@ func TestX509GroupFollowsVerifiedPath(t *testing.T) {
 // TestX509RefusalsAreLogged checks the reasons of refused certificates
 // reach the log while the device only learns "Invalid certificate.".
 func TestX509RefusalsAreLogged(t *testing.T) {
-	logs := &syncBuffer{}
-	inst, err := Open(Options{DataDir: t.TempDir(), Logger: logs.logger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer inst.Close()
-	e := envFor(t, inst)
-	s := serve(t, inst)
+	e, logs := logEnv(t, nil)
+	s := serve(t, e.inst)
 
 	ca := certstest.New(t)
 	e.put("/enrollmentGroups/ca-grp", x509Group("ca-grp", ca.Root.Cert, "enabled"))
@@ -212,13 +194,7 @@ func TestX509RefusalsAreLogged(t *testing.T) {
 			d := s.client(t, tt.cert, true)
 			mark := logs.mark()
 			r := d.register(tt.id, "", nil)
-			mustStatus(t, r, 401, model.ErrUnauthorized)
-			var body model.ErrorDetails
-			r.json(t, &body)
-			if body.Message != "Invalid certificate." || body.Info != nil {
-				t.Fatalf("%s", r.body)
-			}
-			logs.mustContain(t, mark, tt.reason)
+			mustBeInvalidCertificate(t, r, logs, mark, tt.reason)
 		})
 	}
 }

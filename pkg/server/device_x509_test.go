@@ -5,7 +5,6 @@ import (
 	"crypto"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -50,14 +49,8 @@ func x509Group(id string, signing *x509.Certificate, status string) map[string]a
 }
 
 func TestX509OverTLS(t *testing.T) {
-	logs := &syncBuffer{}
-	inst, err := Open(Options{DataDir: t.TempDir(), Logger: logs.logger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer inst.Close()
-	e := envFor(t, inst)
-	s := serve(t, inst)
+	e, logs := logEnv(t, nil)
+	s := serve(t, e.inst)
 
 	ca := certstest.New(t)         // groups anchor here
 	rogue := certstest.New(t)      // trusted by nobody
@@ -68,11 +61,11 @@ func TestX509OverTLS(t *testing.T) {
 		ca       *certstest.CA
 		verified bool
 	}{"lab-ca": {refCA, true}, "pending-ca": {unverified, false}} {
-		if err := inst.PutCACertificate(ctx, name, c.ca.Root.Cert, c.verified); err != nil {
+		if err := e.inst.PutCACertificate(ctx, name, c.ca.Root.Cert, c.verified); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := inst.PutCACertificate(ctx, "leaf", certstest.SelfSigned(t, "not-a-ca").Cert, true); err == nil {
+	if err := e.inst.PutCACertificate(ctx, "leaf", certstest.SelfSigned(t, "not-a-ca").Cert, true); err == nil {
 		t.Fatal("a device certificate was accepted as a CA")
 	}
 
@@ -167,13 +160,7 @@ func TestX509OverTLS(t *testing.T) {
 			d := s.client(t, b.cert, false)
 			mark := logs.mark()
 			r := d.register(b.id, "", map[string]string{"registrationId": b.id})
-			mustStatus(t, r, 401, model.ErrUnauthorized)
-			var body model.ErrorDetails
-			json.Unmarshal(r.body, &body)
-			if body.Message != "Invalid certificate." || body.Info != nil || strings.Contains(string(r.body), "reason") {
-				t.Fatalf("%s", r.body)
-			}
-			logs.mustContain(t, mark, b.reason)
+			mustBeInvalidCertificate(t, r, logs, mark, b.reason)
 		})
 	}
 
@@ -199,3 +186,17 @@ func TestX509OverTLS(t *testing.T) {
 }
 
 const sha256Hash = crypto.SHA256
+
+// mustBeInvalidCertificate checks the answer to a refused X.509 device:
+// 401 "Invalid certificate." and nothing more, while the reason reached the
+// log after mark.
+func mustBeInvalidCertificate(t *testing.T, r resp, logs *syncBuffer, mark int, reason string) {
+	t.Helper()
+	mustStatus(t, r, 401, model.ErrUnauthorized)
+	var body model.ErrorDetails
+	r.json(t, &body)
+	if body.Message != "Invalid certificate." || body.Info != nil || strings.Contains(string(r.body), "reason") {
+		t.Fatalf("%s", r.body)
+	}
+	logs.mustContain(t, mark, reason)
+}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dpsctl/dpsctl/pkg/sas"
+	"github.com/dpsctl/dpsctl/pkg/server/internal/httpapi"
 )
 
 // FuzzServiceRequest throws arbitrary requests at the handler in-process.
@@ -50,54 +51,91 @@ func FuzzServiceRequest(f *testing.F) {
 		if err != nil || !validMethod(method) {
 			return
 		}
-		req := &http.Request{
-			Method:        method,
-			URL:           u,
-			Host:          "localhost",
-			Header:        http.Header{},
-			Body:          io.NopCloser(bytes.NewReader(body)),
-			ContentLength: int64(len(body)),
-		}
+		tok := ""
 		if auth {
-			tok, _ := sas.NewToken(owner, "localhost", OwnerPolicy, time.Now().Add(time.Hour))
-			req.Header.Set("Authorization", tok)
+			tok, _ = sas.NewToken(owner, "localhost", OwnerPolicy, time.Now().Add(time.Hour))
 		}
-		for _, line := range strings.Split(headers, "\n") {
-			k, v, ok := strings.Cut(line, ":")
-			if ok && validHeaderName(k) {
-				req.Header.Add(k, strings.TrimSpace(v))
-			}
-		}
-		res, err := e.client.Transport.RoundTrip(req)
-		if err != nil {
-			t.Fatalf("%s %s: %v", method, path, err)
-		}
-		b, _ := io.ReadAll(res.Body)
-		if res.StatusCode >= 500 {
-			t.Fatalf("%s %s: status %d: %s", method, path, res.StatusCode, b)
-		}
-		if len(b) > 0 && res.Header.Get("Content-Type") != contentTypeJSON {
-			t.Fatalf("%s %s: content type %q", method, path, res.Header.Get("Content-Type"))
-		}
+		res, b := fuzzSend(t, e, method, u, headers, body, tok, true)
 		if res.StatusCode < 400 {
-			if len(b) > 0 && !json.Valid(b) {
-				t.Fatalf("%s %s: invalid JSON %q", method, path, b)
-			}
 			return
 		}
-		var d struct {
-			ErrorCode    *int   `json:"errorCode"`
-			TrackingID   string `json:"trackingId"`
-			Message      string `json:"message"`
-			TimestampUTC string `json:"timestampUtc"`
-		}
-		if err := json.Unmarshal(b, &d); err != nil || d.ErrorCode == nil || d.TrackingID == "" || d.Message == "" || d.TimestampUTC == "" {
+		d, ok := parseDPSError(b)
+		if !ok {
 			t.Fatalf("%s %s: status %d with a body that is not a DPS error: %q", method, path, res.StatusCode, b)
 		}
-		if *d.ErrorCode/1000 != res.StatusCode || res.Header.Get("x-ms-error-code") != strconv.Itoa(*d.ErrorCode) {
-			t.Fatalf("%s %s: status %d, errorCode %d, header %q", method, path, res.StatusCode, *d.ErrorCode, res.Header.Get("x-ms-error-code"))
-		}
+		checkErrorCode(t, method, path, res, d)
 	})
+}
+
+// fuzzSend sends a request the fuzzer made up through e's in-process
+// transport: headers are "Name: value" lines (lines without a valid name
+// are skipped), auth (if not "") the Authorization header, set before the
+// fuzzed headers (which may add to it) when authFirst, after them (and
+// instead of theirs) otherwise. A 5xx answer, a body without the JSON
+// content type or a body that is not JSON fails the test.
+func fuzzSend(t *testing.T, e *testEnv, method string, u *url.URL, headers string, body []byte, auth string, authFirst bool) (*http.Response, []byte) {
+	t.Helper()
+	req := &http.Request{
+		Method:        method,
+		URL:           u,
+		Host:          "localhost",
+		Header:        http.Header{},
+		Body:          io.NopCloser(bytes.NewReader(body)),
+		ContentLength: int64(len(body)),
+	}
+	if auth != "" && authFirst {
+		req.Header.Set("Authorization", auth)
+	}
+	for _, line := range strings.Split(headers, "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if ok && validHeaderName(k) {
+			req.Header.Add(k, strings.TrimSpace(v))
+		}
+	}
+	if auth != "" && !authFirst {
+		req.Header.Set("Authorization", auth)
+	}
+	res, err := e.client.Transport.RoundTrip(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, u, err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode >= 500 {
+		t.Fatalf("%s %s: status %d: %s", method, u, res.StatusCode, b)
+	}
+	if len(b) > 0 && res.Header.Get("Content-Type") != httpapi.ContentTypeJSON {
+		t.Fatalf("%s %s: content type %q", method, u, res.Header.Get("Content-Type"))
+	}
+	if len(b) > 0 && !json.Valid(b) {
+		t.Fatalf("%s %s: invalid JSON %q", method, u, b)
+	}
+	return res, b
+}
+
+// dpsError is the DPS error body.
+type dpsError struct {
+	ErrorCode    *int   `json:"errorCode"`
+	TrackingID   string `json:"trackingId"`
+	Message      string `json:"message"`
+	TimestampUTC string `json:"timestampUtc"`
+}
+
+// parseDPSError reads b as a DPS error body: false when it is not one.
+func parseDPSError(b []byte) (dpsError, bool) {
+	var d dpsError
+	if err := json.Unmarshal(b, &d); err != nil || d.ErrorCode == nil || d.TrackingID == "" || d.Message == "" || d.TimestampUTC == "" {
+		return d, false
+	}
+	return d, true
+}
+
+// checkErrorCode requires the error's code to match the status and the
+// x-ms-error-code header.
+func checkErrorCode(t *testing.T, method, target string, res *http.Response, d dpsError) {
+	t.Helper()
+	if *d.ErrorCode/1000 != res.StatusCode || res.Header.Get("x-ms-error-code") != strconv.Itoa(*d.ErrorCode) {
+		t.Fatalf("%s %s: status %d, errorCode %d, header %q", method, target, res.StatusCode, *d.ErrorCode, res.Header.Get("x-ms-error-code"))
+	}
 }
 
 // validMethod mirrors what net/http accepts as a method (an HTTP token).

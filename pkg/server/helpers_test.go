@@ -23,6 +23,7 @@ import (
 
 	"github.com/dpsctl/dpsctl/pkg/model"
 	"github.com/dpsctl/dpsctl/pkg/sas"
+	"github.com/dpsctl/dpsctl/pkg/server/internal/httpapi"
 )
 
 // testEnv is an instance with an in-process client.
@@ -123,19 +124,9 @@ func (e *testEnv) call(method, path string, body any, headers ...string) resp {
 
 // try is call without failing the test, for use off the test goroutine.
 func (e *testEnv) try(method, path string, body any, headers ...string) (resp, error) {
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	case []byte:
-		rd = bytes.NewReader(b)
-	default:
-		j, err := json.Marshal(b)
-		if err != nil {
-			return resp{}, err
-		}
-		rd = bytes.NewReader(j)
+	rd, err := encodeBody(body)
+	if err != nil {
+		return resp{}, err
 	}
 	if !strings.Contains(path, "api-version") {
 		if strings.Contains(path, "?") {
@@ -163,19 +154,14 @@ func (e *testEnv) try(method, path string, body any, headers ...string) (resp, e
 			req.Header.Set(headers[i], headers[i+1])
 		}
 	}
-	res, err := e.client.Do(req)
-	if err != nil {
-		return resp{}, err
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
+	res, b, err := do(e.client, req)
 	if err != nil {
 		return resp{}, err
 	}
 	if res.ContentLength != int64(len(b)) {
 		return resp{}, fmt.Errorf("ContentLength %d, body %d bytes", res.ContentLength, len(b))
 	}
-	if len(b) > 0 && res.Header.Get("Content-Type") != contentTypeJSON {
+	if len(b) > 0 && res.Header.Get("Content-Type") != httpapi.ContentTypeJSON {
 		return resp{}, fmt.Errorf("Content-Type %q", res.Header.Get("Content-Type"))
 	}
 	return resp{status: res.StatusCode, header: res.Header, body: b}, nil
@@ -256,3 +242,36 @@ func subject(cn, o, c string) pkix.Name {
 
 func sha1Sum(b []byte) [20]byte   { return sha1.Sum(b) }
 func sha256Sum(b []byte) [32]byte { return sha256.Sum256(b) }
+
+// webhookFailed is what a device and the service API learn of a failed
+// custom allocation webhook call, as pkg/server/device words it.
+const webhookFailed = "custom allocation webhook failed"
+
+// encodeBody is a request body: nil for none, a string or []byte as is,
+// anything else as JSON.
+func encodeBody(body any) (io.Reader, error) {
+	switch b := body.(type) {
+	case nil:
+		return nil, nil
+	case string:
+		return strings.NewReader(b), nil
+	case []byte:
+		return bytes.NewReader(b), nil
+	}
+	j, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	return bytes.NewReader(j), nil
+}
+
+// do sends req with c and reads the whole answer.
+func do(c *http.Client, req *http.Request) (*http.Response, []byte, error) {
+	res, err := c.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	return res, b, err
+}

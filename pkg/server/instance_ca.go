@@ -16,6 +16,7 @@ import (
 	"github.com/dpsctl/dpsctl/pkg/cacert"
 	"github.com/dpsctl/dpsctl/pkg/certs"
 	"github.com/dpsctl/dpsctl/pkg/model"
+	"github.com/dpsctl/dpsctl/pkg/server/internal/httpapi"
 	"github.com/dpsctl/dpsctl/pkg/store"
 )
 
@@ -71,7 +72,7 @@ func (s caService) Add(ctx context.Context, name string, data []byte, ifMatch st
 		return nil, fmt.Errorf("CA certificate %q: %s", name, ps[0].String())
 	}
 	now := model.FormatTime(s.i.now())
-	c := store.Certificate{Name: name, Certificate: certs.EncodePEM(parsed[0]), Created: now, Updated: now, ETag: newETag()}
+	c := store.Certificate{Name: name, Certificate: certs.EncodePEM(parsed[0]), Created: now, Updated: now, ETag: httpapi.NewETag()}
 	if err := s.i.st.AddCertificate(ctx, c, ifMatch); err != nil {
 		return nil, caError(name, err)
 	}
@@ -86,7 +87,7 @@ func (s caService) VerificationCode(ctx context.Context, name, ifMatch string) (
 	now := s.i.now()
 	c, err := s.i.st.UpdateCertificate(ctx, name, ifMatchOrAny(ifMatch), func(c *store.Certificate) error {
 		c.Code, c.Expires = code, now.Add(VerificationCodeTTL).Unix()
-		c.ETag, c.Updated = newETag(), model.FormatTime(now)
+		c.ETag, c.Updated = httpapi.NewETag(), model.FormatTime(now)
 		return nil
 	})
 	if err != nil {
@@ -109,7 +110,7 @@ func (s caService) Verify(ctx context.Context, name, ifMatch string, data []byte
 			return err
 		}
 		c.Verified, c.Code, c.Expires = true, "", 0
-		c.ETag, c.Updated = newETag(), model.FormatTime(now)
+		c.ETag, c.Updated = httpapi.NewETag(), model.FormatTime(now)
 		return nil
 	})
 	if err != nil {

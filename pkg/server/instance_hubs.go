@@ -2,13 +2,18 @@ package server
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"iter"
 	"strings"
 
+	"github.com/dpsctl/dpsctl/pkg/certs"
 	"github.com/dpsctl/dpsctl/pkg/linkedhub"
 	"github.com/dpsctl/dpsctl/pkg/model"
+	"github.com/dpsctl/dpsctl/pkg/sas"
+	"github.com/dpsctl/dpsctl/pkg/server/device"
+	"github.com/dpsctl/dpsctl/pkg/server/internal/httpapi"
 	"github.com/dpsctl/dpsctl/pkg/store"
 )
 
@@ -60,7 +65,7 @@ func (i *Instance) LinkHub(ctx context.Context, hostName string, weight int, app
 			return err
 		}
 		var ok bool
-		if h, ok = findHub(hs, hostName); !ok {
+		if h, ok = device.FindHub(hs, hostName); !ok {
 			h = newLinkedHub(hostName)
 		}
 		h.AllocationWeight, h.ApplyAllocationPolicy = weight, applyAllocationPolicy
@@ -168,4 +173,85 @@ func (i *Instance) PutHubDevice(ctx context.Context, d linkedhub.Device) error {
 // need registrations without devices.
 func (i *Instance) PutRegistration(ctx context.Context, groupID string, s model.DeviceRegistrationState) error {
 	return i.st.PutRegistration(ctx, &store.Registration{State: s, EnrollmentGroupID: groupID}, "")
+}
+
+// hubKeyName is the name of a local hub's owner policy.
+const hubKeyName = "iothubowner"
+
+// newLinkedHub describes a local hub: weight 1, in the allocation policy,
+// and a connection string with a fresh owner key.
+func newLinkedHub(hostName string) store.LinkedHub {
+	cs := sas.ConnectionString{HostName: hostName, KeyName: hubKeyName, Key: httpapi.RandomKey(policyKeyBytes)}
+	return store.LinkedHub{HostName: hostName, ConnectionString: cs.String(), AllocationWeight: 1, ApplyAllocationPolicy: true}
+}
+
+// validateHubName accepts a DNS name or an IP address, without a port.
+func validateHubName(h string) error {
+	if strings.TrimSpace(h) == "" {
+		return errors.New("server: the hub host name is empty")
+	}
+	if strings.ContainsAny(h, ":/ ") {
+		return fmt.Errorf("server: hub host name %q must be a host name without scheme, port or path", h)
+	}
+	return validateHostName(h)
+}
+
+// linkHubs links the hubs of Options.Hubs and, once per data directory,
+// the default hub. It runs inside the bootstrap transaction.
+func linkHubs(tx *store.Tx, defaultHub string, extra []string) error {
+	hs, err := tx.LinkedHubs()
+	if err != nil {
+		return err
+	}
+	_, err = tx.Meta(store.MetaDefaultHub)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		if _, ok := device.FindHub(hs, defaultHub); !ok {
+			h := newLinkedHub(defaultHub)
+			if err := tx.PutLinkedHub(h); err != nil {
+				return err
+			}
+			hs = append(hs, h)
+		}
+		if err := tx.SetMeta(store.MetaDefaultHub, defaultHub); err != nil {
+			return err
+		}
+	case err != nil:
+		return err
+	}
+	for _, name := range extra {
+		if err := validateHubName(name); err != nil {
+			return err
+		}
+		if _, ok := device.FindHub(hs, name); ok {
+			continue
+		}
+		h := newLinkedHub(name)
+		if err := tx.PutLinkedHub(h); err != nil {
+			return err
+		}
+		hs = append(hs, h)
+	}
+	return nil
+}
+
+// PutCACertificate adds or replaces a CA certificate of the service under
+// name: what the caReferences of X.509 enrollment groups name. Only a
+// verified certificate anchors device chains (the local service has no
+// proof-of-possession flow of its own: the caller vouches for it).
+func (i *Instance) PutCACertificate(ctx context.Context, name string, cert *x509.Certificate, verified bool) error {
+	if strings.TrimSpace(name) == "" {
+		return errors.New("server: a CA certificate needs a name")
+	}
+	if ps := certs.CheckSigningCertificate(cert, i.now()); len(ps) > 0 {
+		return fmt.Errorf("server: CA certificate %q: %s", name, ps[0].String())
+	}
+	err := i.st.PutCertificate(ctx, store.Certificate{
+		Name: name, Certificate: certs.EncodePEM(cert), Verified: verified, Created: model.FormatTime(i.now()),
+	})
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	i.invalidate()
+	return nil
 }

@@ -454,7 +454,14 @@ func httpReq(t *testing.T, method, u string) *http.Request {
 
 func TestPanicAnswers500(t *testing.T) {
 	e := newEnv(t)
-	e.inst.h.enrollments.get = func(context.Context, string) (*model.IndividualEnrollment, error) { panic("bug") }
+	e.inst.h.apis[ServiceAPI] = panicking{e.inst.h.apis[ServiceAPI]}
 	r := e.call(http.MethodGet, "/enrollments/x", nil)
 	mustStatus(t, r, 500, model.ErrInternal)
+}
+
+// panicking is an API that panics while serving any route.
+type panicking struct{ routeServer }
+
+func (panicking) ServeRoute(http.ResponseWriter, *http.Request, *Route, map[string]string, []string) {
+	panic("bug")
 }

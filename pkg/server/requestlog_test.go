@@ -12,19 +12,16 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/dpsctl/dpsctl/pkg/server/internal/httpapi"
 )
 
 // Only a write that succeeded drops the device API's group index: refused
 // writes (unauthenticated, unauthorized, invalid, conflicting) leave it.
 func TestGroupIndexInvalidatedOnlyBySuccessfulWrites(t *testing.T) {
 	e := newEnv(t)
-	creds := e.inst.h.device.creds
 	e.put("/enrollmentGroups/kept", symGroup("kept"))
-	loaded := func() bool {
-		creds.mu.Lock()
-		defer creds.mu.Unlock()
-		return !creds.at.IsZero()
-	}
+	loaded := e.inst.h.device.GroupsLoaded
 	tests := []struct {
 		name         string
 		policy       string // "" for no Authorization header
@@ -48,7 +45,7 @@ func TestGroupIndexInvalidatedOnlyBySuccessfulWrites(t *testing.T) {
 	ctx := t.Context()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := creds.get(ctx); err != nil {
+			if err := e.inst.h.device.LoadGroups(ctx); err != nil {
 				t.Fatal(err)
 			}
 			if !loaded() {
@@ -99,8 +96,8 @@ func TestEncodeFailureIsLogged(t *testing.T) {
 			h := &handler{log: slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: level})), now: time.Now}
 			r := httptest.NewRequest(http.MethodGet, "/enrollments/x?api-version=2021-10-01", nil)
 			rec := httptest.NewRecorder()
-			sw := newStatusWriter(rec, r)
-			writeJSON(sw, http.StatusOK, math.Inf(1))
+			sw := httpapi.NewStatusWriter(rec, r)
+			httpapi.WriteJSON(sw, http.StatusOK, math.Inf(1))
 			h.logRequest(sw, r, []string{"enrollments", "x"}, time.Now())
 			if rec.Code != 500 {
 				t.Fatalf("status %d", rec.Code)

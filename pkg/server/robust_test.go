@@ -1,14 +1,11 @@
 package server
 
 import (
-	"bytes"
-	"encoding/json"
-	"fmt"
-	"io"
 	"strings"
 	"testing"
 
 	"github.com/dpsctl/dpsctl/pkg/model"
+	"github.com/dpsctl/dpsctl/pkg/server/internal/httpapi"
 )
 
 // nest returns n levels of nested arrays.
@@ -25,8 +22,8 @@ func twinEnrollment(id, x string) string {
 // accepted reads back.
 func TestJSONBodyLimits(t *testing.T) {
 	e := newEnv(t)
-	atLimit := nest(MaxJSONDepth - 3)
-	over := nest(MaxJSONDepth - 2)
+	atLimit := nest(httpapi.MaxJSONDepth - 3)
+	over := nest(httpapi.MaxJSONDepth - 2)
 	deep := nest(47000)
 	bulk := func(items ...string) string {
 		return `{"mode":"create","enrollments":[` + strings.Join(items, ",") + `]}`
@@ -38,14 +35,14 @@ func TestJSONBodyLimits(t *testing.T) {
 		{"put at the limit", "PUT", "/enrollments/at-limit", twinEnrollment("at-limit", atLimit), 200},
 		{"put one level over", "PUT", "/enrollments/over", twinEnrollment("over", over), 400},
 		{"put 47,000 levels", "PUT", "/enrollments/deep", twinEnrollment("deep", deep), 400},
-		{"objects over the limit", "PUT", "/enrollments/objs", twinEnrollment("objs", strings.Repeat(`{"a":`, MaxJSONDepth)+"1"+strings.Repeat("}", MaxJSONDepth)), 400},
+		{"objects over the limit", "PUT", "/enrollments/objs", twinEnrollment("objs", strings.Repeat(`{"a":`, httpapi.MaxJSONDepth)+"1"+strings.Repeat("}", httpapi.MaxJSONDepth)), 400},
 		{"brackets in strings do not nest", "PUT", "/enrollments/str", twinEnrollment("str", `"`+strings.Repeat("[{", 200)+`\"[[[\\"`), 200},
 		{"group over the limit", "PUT", "/enrollmentGroups/g-over", `{"enrollmentGroupId":"g-over","attestation":{"type":"symmetricKey"},"initialTwin":{"tags":{"x":` + over + `}}}`, 400},
 		{"bulk with one deep item", "POST", "/enrollments", bulk(twinEnrollment("b-ok", "1"), twinEnrollment("b-deep", deep)), 400},
-		{"bulk at the limit", "POST", "/enrollments", bulk(twinEnrollment("b-limit", nest(MaxJSONDepth-5))), 200},
-		{"query over the limit", "POST", "/enrollments/query", `{"query":"*","x":` + nest(MaxJSONDepth) + `}`, 400},
-		{"group query over the limit", "POST", "/enrollmentGroups/query", `{"query":"*","x":` + nest(MaxJSONDepth) + `}`, 400},
-		{"registration query over the limit", "POST", "/registrations/g/query", `{"query":"*","x":` + nest(MaxJSONDepth) + `}`, 400},
+		{"bulk at the limit", "POST", "/enrollments", bulk(twinEnrollment("b-limit", nest(httpapi.MaxJSONDepth-5))), 200},
+		{"query over the limit", "POST", "/enrollments/query", `{"query":"*","x":` + nest(httpapi.MaxJSONDepth) + `}`, 400},
+		{"group query over the limit", "POST", "/enrollmentGroups/query", `{"query":"*","x":` + nest(httpapi.MaxJSONDepth) + `}`, 400},
+		{"registration query over the limit", "POST", "/registrations/g/query", `{"query":"*","x":` + nest(httpapi.MaxJSONDepth) + `}`, 400},
 		{"invalid UTF-8 in a tag value", "PUT", "/enrollments/u1", twinEnrollment("u1", "{\"site\":\"lab\xff\"}"), 400},
 		{"invalid UTF-8 in a tag key", "PUT", "/enrollments/u2", twinEnrollment("u2", "{\"s\xc3\x28\":1}"), 400},
 		{"invalid UTF-8 in desired properties", "PUT", "/enrollments/u3", `{"registrationId":"u3","attestation":{"type":"symmetricKey"},"initialTwin":{"properties":{"desired":{"m":"\xed\xa0\x80"}}}}`, 400},
@@ -97,10 +94,10 @@ func TestDeviceBodyLimits(t *testing.T) {
 		name, body string
 		status     int
 	}{
-		{"payload over the limit", `{"registrationId":"dev-json","payload":` + nest(MaxJSONDepth) + `}`, 400},
+		{"payload over the limit", `{"registrationId":"dev-json","payload":` + nest(httpapi.MaxJSONDepth) + `}`, 400},
 		{"payload of 47,000 levels", `{"registrationId":"dev-json","payload":` + nest(47000) + `}`, 400},
 		{"payload not UTF-8", "{\"registrationId\":\"dev-json\",\"payload\":{\"k\":\"\xff\xfe\"}}", 400},
-		{"payload at the limit", `{"registrationId":"dev-json","payload":` + nest(MaxJSONDepth-1) + `}`, 202},
+		{"payload at the limit", `{"registrationId":"dev-json","payload":` + nest(httpapi.MaxJSONDepth-1) + `}`, 202},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -115,107 +112,4 @@ func TestDeviceBodyLimits(t *testing.T) {
 			}
 		})
 	}
-}
-
-func TestJSONTooDeepAt(t *testing.T) {
-	tests := []struct {
-		name string
-		in   string
-		max  int
-		want int
-	}{
-		{"empty", ``, 1, -1},
-		{"flat object", `{"a":1}`, 1, -1},
-		{"nested over", `{"a":{"b":1}}`, 1, 5},
-		{"array at the limit", `[[[]]]`, 3, -1},
-		{"array over", `[[[[]]]]`, 3, 3},
-		{"brackets in a string", `{"a":"[[[[{{{{"}`, 1, -1},
-		{"escaped quote in a string", `{"a":"\"[[[["}`, 1, -1},
-		{"escaped backslash ends the string", `{"a":"\\","b":[[]]}`, 2, 15},
-		{"three backslashes and a quote", `{"a":"\\\"[[","b":1}`, 1, -1},
-		{"brackets in a key", `{"[[[[":{"x":1}}`, 2, -1},
-		{"siblings do not add up", `[[],[],[],[]]`, 2, -1},
-		{"unterminated string", `{"a":"[[[[`, 1, -1},
-		{"unbalanced closers", `]]]]{[[`, 2, 6},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := jsonTooDeepAt([]byte(tt.in), tt.max); got != tt.want {
-				t.Fatalf("jsonTooDeepAt(%q, %d) = %d, want %d", tt.in, tt.max, got, tt.want)
-			}
-		})
-	}
-}
-
-// jsonDepth is the nesting depth of valid JSON, by encoding/json's tokens.
-func jsonDepth(b []byte) (int, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	depth, most := 0, 0
-	for {
-		tok, err := dec.Token()
-		if err == io.EOF {
-			return most, nil
-		}
-		if err != nil {
-			return 0, err
-		}
-		switch tok {
-		case json.Delim('{'), json.Delim('['):
-			depth++
-			most = max(most, depth)
-		case json.Delim('}'), json.Delim(']'):
-			depth--
-		}
-	}
-}
-
-// For valid JSON, jsonTooDeepAt agrees with encoding/json on the depth.
-func FuzzJSONTooDeepAt(f *testing.F) {
-	for _, s := range []string{`{}`, `{"a":[1,{"b":"[\"{"}]}`, `[[[["\\"]]]]`, `{"\\\\\"[":{"x":[]}}`, `"[[["`, `[{"a":"\u005b"}]`} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		want, err := jsonDepth(b)
-		if err != nil || !json.Valid(b) {
-			jsonTooDeepAt(b, 3) // must not panic
-			return
-		}
-		for _, limit := range []int{0, 1, 2, 3, 8} {
-			if over := jsonTooDeepAt(b, limit) >= 0; over != (want > limit) {
-				t.Fatalf("%q: depth %d, limit %d: over = %v", b, want, limit, over)
-			}
-		}
-	})
-}
-
-// BenchmarkDecodeBulkBody compares the checks of checkJSONBody with the
-// decoding of a full bulk body (ten enrollments with twins).
-func BenchmarkDecodeBulkBody(b *testing.B) {
-	var sb strings.Builder
-	sb.WriteString(`{"mode":"create","enrollments":[`)
-	for i := range MaxBulkItems {
-		if i > 0 {
-			sb.WriteByte(',')
-		}
-		fmt.Fprintf(&sb, `{"registrationId":"bench-%08d","attestation":{"type":"symmetricKey","symmetricKey":{"primaryKey":"%s","secondaryKey":"%s"}},"initialTwin":{"tags":{"site":"lab","rack":{"row":3,"slot":[1,2,3]}},"properties":{"desired":{"telemetry":{"interval":30,"unit":"s"}}}}}`, i, keyA, keyB)
-	}
-	sb.WriteString(`]}`)
-	body := []byte(sb.String())
-	b.Run("check", func(b *testing.B) {
-		b.SetBytes(int64(len(body)))
-		for b.Loop() {
-			if err := checkJSONBody(body); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("decode", func(b *testing.B) {
-		b.SetBytes(int64(len(body)))
-		for b.Loop() {
-			var v bulkBody[model.IndividualEnrollment]
-			if err := decodeJSON(body, &v); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
 }

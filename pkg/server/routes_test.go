@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/dpsctl/dpsctl/pkg/server/internal/httpapi"
 )
 
 // TestEveryRouteIsServed checks that the table and the implementations
@@ -16,14 +18,10 @@ import (
 func TestEveryRouteIsServed(t *testing.T) {
 	e := newEnv(t)
 	bound := map[API]map[string]bool{ServiceAPI: {}, DeviceAPI: {}, HubAPI: {}}
-	for name := range e.inst.h.ops {
-		bound[ServiceAPI][name] = true
-	}
-	for name := range e.inst.h.device.runs {
-		bound[DeviceAPI][name] = true
-	}
-	for name := range e.inst.h.hub.runs {
-		bound[HubAPI][name] = true
+	for api, s := range e.inst.h.apis {
+		for _, name := range s.Operations() {
+			bound[api][name] = true
+		}
 	}
 	seen := map[string]bool{}
 	for _, rt := range Routes() {
@@ -81,7 +79,7 @@ func TestMatchRoute(t *testing.T) {
 		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
 			segs := strings.Split(strings.Trim(tt.path, "/"), "/")
 			rt, params, allowed := matchRoute(tt.method, segs)
-			if got := routeName(rt); got != tt.route {
+			if got := httpapi.RouteName(rt); got != tt.route {
 				t.Fatalf("route %q, want %q", got, tt.route)
 			}
 			var ps []string

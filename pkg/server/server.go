@@ -3,40 +3,23 @@
 // shared access policies, a CA and a server certificate) and an in-process
 // transport for clients in the same process.
 //
-// The service API follows the Device Provisioning Service data plane
-// (api-version 2021-10-01 and the older and preview versions the SDKs send):
+// The package composes the service from its APIs, each in its own package:
 //
-//	GET|PUT|DELETE /enrollments/{id}             POST /enrollments/{id}/attestationmechanism
-//	POST /enrollments/query                      POST /enrollments (bulk)
-//	GET|PUT|DELETE /enrollmentGroups/{id}        POST /enrollmentGroups/{id}/attestationmechanism
-//	POST /enrollmentGroups/query                 POST /enrollmentGroups (bulk)
-//	GET|DELETE /registrations/{id}               POST /registrations/{groupId}/query
+//   - pkg/server/service: the service API (enrollments, enrollment groups,
+//     registration states, query and bulk), authorized by shared access
+//     policies;
+//   - pkg/server/device: the device registration API (attestation and
+//     allocation), behind a core that other transports than HTTPS call
+//     (Instance.DeviceAPI);
+//   - pkg/server/hub: the local IoT hubs devices are assigned to.
 //
-// The same listener serves the device registration API (device.go) and the
-// local IoT hubs devices are assigned to (hub.go):
-//
-//	PUT  /{idScope}/registrations/{id}/register  GET /{idScope}/registrations/{id}/operations/{operationId}
-//	POST /{idScope}/registrations/{id}           POST /devices/{id}/messages/events
-//
-// Paths match without regard to case, a trailing slash is ignored and ids are
-// URL-decoded. Decisions where the service's behaviour is not documented:
-//
-//   - PUT with If-Match "*" creates a missing entity or replaces an existing
-//     one; PUT with an etag on a missing entity answers 412.
-//   - A PUT that leaves out symmetric keys keeps the stored keys (new
-//     entities get 64-byte random keys), so a read-modify-write round trip
-//     of a GET result does not rotate device keys.
-//   - A PUT may send back an X.509 certificate with its info only (as GET
-//     shows it); the stored certificate is kept when the SHA-256 thumbprint
-//     matches.
-//   - Bulk mode update is an unconditional upsert; updateIfMatchETag uses
-//     each item's etag (none means unconditional); delete ignores etags.
-//   - The SAS audience (sr) must name the configured host name (with or
-//     without a port), whatever host the request was sent to.
-//   - A JSON request body must be valid UTF-8 and nest at most MaxJSONDepth
-//     (64) levels of objects and arrays, or it is refused with 400.
-//   - A failed custom allocation webhook call fails the registration with
-//     one generic message; the reason goes to the server log (webhook.go).
+// One route table (Routes, routes.go) says which API serves which method
+// and path: the router dispatches by it, answers 405 with the methods it
+// lists, names its patterns in the request log, and docs/security.md lists
+// it (a test keeps them in step). Paths match without regard to case, a
+// trailing slash is ignored and ids are URL-decoded. A JSON request body
+// must be valid UTF-8 and nest at most MaxJSONDepth (64) levels of objects
+// and arrays, or it is refused with 400.
 package server
 
 import (
@@ -55,6 +38,10 @@ import (
 	"time"
 
 	"github.com/dpsctl/dpsctl/pkg/sas"
+	"github.com/dpsctl/dpsctl/pkg/server/device"
+	"github.com/dpsctl/dpsctl/pkg/server/hub"
+	"github.com/dpsctl/dpsctl/pkg/server/internal/httpapi"
+	"github.com/dpsctl/dpsctl/pkg/server/service"
 	"github.com/dpsctl/dpsctl/pkg/store"
 )
 
@@ -110,7 +97,7 @@ type Options struct {
 	// webhooks to these host names ("alloc.example.com", or
 	// "*.example.com" for the names below example.com), IP addresses and
 	// CIDR ranges ("10.1.0.0/16"); addresses are checked when dialling,
-	// after name resolution (see webhook.go). Empty: any destination.
+	// after name resolution (see pkg/server/device). Empty: any destination.
 	// With a WebhookClient, its Transport must be an *http.Transport.
 	WebhookAllow []string
 
@@ -158,11 +145,7 @@ func Open(opts Options) (*Instance, error) {
 	if opts.DataDir == "" {
 		return nil, errors.New("server: a data directory is required")
 	}
-	allow, err := parseWebhookAllow(opts.WebhookAllow)
-	if err != nil {
-		return nil, fmt.Errorf("server: %w", err)
-	}
-	webhook, err := newWebhookClient(opts.WebhookClient, allow)
+	webhook, err := device.WebhookClient(opts.WebhookClient, opts.WebhookAllow)
 	if err != nil {
 		return nil, err
 	}
@@ -187,31 +170,25 @@ func Open(opts Options) (*Instance, error) {
 		st.Close()
 		return nil, err
 	}
-	i.h = &handler{
-		st:       st,
-		log:      i.log,
-		now:      i.now,
-		hostName: i.currentHostName,
-		policies: &policyCache{st: st},
-	}
-	i.h.enrollments = newEnrollmentKind(i.h)
-	i.h.groups = newGroupKind(i.h)
-	i.h.ops = i.h.bindServiceRoutes()
 	i.limits = newServeLimits(opts)
-	i.h.device = &deviceAPI{
-		h:       i.h,
-		idScope: i.idScope,
-		creds:   newCredentialCache(st),
-		hubs: &snapshotCache[hubSnapshot]{
-			ttl:  credentialTTL,
-			load: func(ctx context.Context) (hubSnapshot, error) { return loadHubSnapshot(ctx, st) },
-		},
-		webhook: webhook,
-		writes:  &writeBatcher{st: st},
+	svc := service.New(service.Config{Store: st, Log: i.log, Now: i.now, HostName: i.currentHostName})
+	dev := device.New(device.Config{
+		Store:    st,
+		Log:      i.log,
+		Now:      i.now,
+		HostName: i.currentHostName,
+		IDScope:  i.idScope,
+		Webhook:  webhook,
+	})
+	hubs := hub.New(hub.Config{Store: st, Log: i.log, Now: i.now})
+	i.h = &handler{
+		log:               i.log,
+		now:               i.now,
+		service:           svc,
+		device:            dev,
+		apis:              map[API]routeServer{ServiceAPI: svc, DeviceAPI: dev, HubAPI: hubs},
+		onEnrollmentWrite: dev.InvalidateGroups,
 	}
-	i.h.device.runs = i.h.device.bindRoutes()
-	i.h.hub = &hubAPI{h: i.h}
-	i.h.hub.runs = i.h.hub.bindRoutes()
 	return i, nil
 }
 
@@ -248,7 +225,7 @@ func (i *Instance) bootstrap(opts Options) error {
 				{Name: OwnerPolicy, Rights: AllRights},
 				{Name: ReadOnlyPolicy, Rights: []string{RightEnrollmentRead, RightRegistrationStatusRead}},
 			} {
-				pol.PrimaryKey, pol.SecondaryKey = randomKey(policyKeyBytes), randomKey(policyKeyBytes)
+				pol.PrimaryKey, pol.SecondaryKey = httpapi.RandomKey(policyKeyBytes), httpapi.RandomKey(policyKeyBytes)
 				if err := tx.PutPolicy(pol); err != nil {
 					return err
 				}
@@ -333,16 +310,18 @@ func newIDScope() string {
 
 // invalidate drops what the device API keeps in memory (linked hubs,
 // enrollment groups) after a change made through the instance.
-func (i *Instance) invalidate() {
-	i.h.device.hubs.invalidate()
-	i.h.device.creds.invalidate()
-}
+func (i *Instance) invalidate() { i.h.device.Invalidate() }
 
 // IDScope returns the instance's ID scope.
 func (i *Instance) IDScope() string { return i.idScope }
 
 // Close closes the store. A running Serve must be stopped first.
 func (i *Instance) Close() error { return i.st.Close() }
+
+// DeviceAPI returns the core of the device registration API, for a
+// transport other than the HTTPS of Handler (MQTT): the same attestation,
+// allocation and records, over the same store and caches.
+func (i *Instance) DeviceAPI() *device.API { return i.h.device }
 
 // Handler returns the whole HTTP API.
 func (i *Instance) Handler() http.Handler { return i.h }
@@ -409,3 +388,19 @@ func (i *Instance) Info() Info {
 	i.mu.Unlock()
 	return info
 }
+
+// Limits of the device API and the hubs.
+const (
+	// MaxMessageBytes is the largest device-to-cloud message a local hub
+	// accepts (IoT Hub's limit).
+	MaxMessageBytes = hub.MaxMessageBytes
+	// RetryAfterSeconds is the Retry-After the device API sends with 202.
+	RetryAfterSeconds = device.RetryAfterSeconds
+	// WebhookTimeout bounds a custom allocation webhook call.
+	WebhookTimeout = device.WebhookTimeout
+)
+
+// CheckWebhookAllow reports the first entry of a webhook destination list
+// (Options.WebhookAllow) that is not a CIDR range, an IP address or a host
+// name (optionally "*." and a domain).
+func CheckWebhookAllow(entries []string) error { return device.CheckWebhookAllow(entries) }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/dpsctl/dpsctl/pkg/model"
+	"github.com/dpsctl/dpsctl/pkg/server/internal/httpapi"
 )
 
 // countingListener counts the connections accepted and open, and the most
@@ -349,14 +350,7 @@ func TestServerTimeouts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := tls.Dial("tcp", s.addr, cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			if _, err := io.WriteString(c, tt.send); err != nil {
-				t.Fatal(err)
-			}
+			c := dialAndSend(t, s.addr, cfg, tt.send)
 			// The server closes the connection (after an answer, for the
 			// idle one); the deadline only keeps a failure from hanging.
 			c.SetReadDeadline(time.Now().Add(30 * time.Second))
@@ -389,14 +383,7 @@ func TestRefusedRequestDoesNotWaitForBody(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := tls.Dial("tcp", s.addr, cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			if _, err := io.WriteString(c, tt.head+"Host: localhost\r\nContent-Type: application/json\r\nContent-Length: 90000\r\n\r\n{"); err != nil {
-				t.Fatal(err)
-			}
+			c := dialAndSend(t, s.addr, cfg, tt.head+"Host: localhost\r\nContent-Type: application/json\r\nContent-Length: 90000\r\n\r\n{")
 			c.SetReadDeadline(time.Now().Add(30 * time.Second)) // a failure must not hang
 			res, err := http.ReadResponse(bufio.NewReader(c), nil)
 			if err != nil {
@@ -453,7 +440,7 @@ func BenchmarkRequestUnderSlowClients(b *testing.B) {
 func TestReadBodyDoesNotTrustContentLength(t *testing.T) {
 	r := httptest.NewRequest(http.MethodPut, "/x", strings.NewReader(`{"a":1}`))
 	r.ContentLength = 90000
-	b, err := readBody(r)
+	b, err := httpapi.ReadBody(r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -519,4 +506,19 @@ func TestServeHTTP1Only(t *testing.T) {
 	if res.ProtoMajor != 1 || res.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("%s %d", res.Proto, res.StatusCode)
 	}
+}
+
+// dialAndSend opens a TLS connection to addr and writes raw to it; the
+// connection closes with the test.
+func dialAndSend(t *testing.T, addr string, cfg *tls.Config, raw string) *tls.Conn {
+	t.Helper()
+	c, err := tls.Dial("tcp", addr, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if _, err := io.WriteString(c, raw); err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

@@ -1,4 +1,4 @@
-package server
+package httpapi
 
 import (
 	"bytes"
@@ -19,15 +19,15 @@ import (
 // later read of that entity would fail.
 const MaxJSONDepth = 64
 
-// checkJSONBody refuses a JSON body that is not valid UTF-8 (in strings or
+// CheckJSONBody refuses a JSON body that is not valid UTF-8 (in strings or
 // keys) or that nests deeper than MaxJSONDepth. It does not otherwise
 // validate the JSON: the decoder does.
-func checkJSONBody(b []byte) error {
+func CheckJSONBody(b []byte) error {
 	if !utf8.Valid(b) {
-		return badRequest("the request body is not valid UTF-8 (byte offset %d)", invalidUTF8At(b))
+		return BadRequest("the request body is not valid UTF-8 (byte offset %d)", invalidUTF8At(b))
 	}
 	if at := jsonTooDeepAt(b, MaxJSONDepth); at >= 0 {
-		return badRequest("the request body nests JSON objects and arrays deeper than %d levels (byte offset %d)", MaxJSONDepth, at)
+		return BadRequest("the request body nests JSON objects and arrays deeper than %d levels (byte offset %d)", MaxJSONDepth, at)
 	}
 	return nil
 }

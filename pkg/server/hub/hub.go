@@ -1,8 +1,5 @@
-package server
-
-// The local IoT hubs. The service links hubs by host name and keeps each
-// hub's device registry in the store; every local hub is served by this
-// same listener, on paths under /devices/:
+// Package hub is the device side of the local IoT hubs, served on the
+// service's own listener:
 //
 //	POST /devices/{id}/messages/events        device-to-cloud message (204)
 //	GET  /devices/{id}/messages/deviceBound   cloud-to-device poll (204: none)
@@ -23,6 +20,7 @@ package server
 // certificates from the Host header (falling back to the only hub that
 // has the device). Errors are IoT Hub's: a JSON body with Message and
 // ExceptionMessage, and an iothub-errorcode header.
+package hub
 
 import (
 	"context"
@@ -32,7 +30,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -40,6 +41,7 @@ import (
 	"github.com/dpsctl/dpsctl/pkg/certs"
 	"github.com/dpsctl/dpsctl/pkg/model"
 	"github.com/dpsctl/dpsctl/pkg/sas"
+	"github.com/dpsctl/dpsctl/pkg/server/internal/httpapi"
 	"github.com/dpsctl/dpsctl/pkg/store"
 )
 
@@ -47,19 +49,27 @@ import (
 // (IoT Hub's limit).
 const MaxMessageBytes = 256 * 1024
 
-// hubKeyName is the name of a local hub's owner policy.
-const hubKeyName = "iothubowner"
+// Config is what the hub API runs on.
+type Config struct {
+	Store *store.Store
+	Log   *slog.Logger
+	Now   func() time.Time
+}
 
-// hubAPI serves the device side of the local IoT hubs.
-type hubAPI struct {
-	h *handler
+// API serves the device side of the local IoT hubs.
+type API struct {
+	st  *store.Store
+	log *slog.Logger
+	now func() time.Time
 	// runs implements the hub routes, by Route.Name.
 	runs map[string]hubFunc
 }
 
-// isHubAPI reports whether a path is the hub's (/devices/…).
-func isHubAPI(segs []string) bool {
-	return len(segs) >= 1 && strings.EqualFold(segs[0], "devices")
+// New returns the hub API over c.Store.
+func New(c Config) *API {
+	a := &API{st: c.Store, log: c.Log, now: c.Now}
+	a.runs = a.bindRoutes()
+	return a
 }
 
 // hubError is an IoT Hub error answer.
@@ -75,38 +85,38 @@ func hubUnauthorized(format string, args ...any) *hubError {
 	return &hubError{status: http.StatusUnauthorized, code: "IotHubUnauthorizedAccess", msg: fmt.Sprintf(format, args...)}
 }
 
-// serveRoute serves a hub request routed by the table (rt is nil when no
+// ServeRoute serves a hub request routed by the table (rt is nil when no
 // route fits).
-func (a *hubAPI) serveRoute(w http.ResponseWriter, r *http.Request, rt *Route, params map[string]string, allowed []string) {
+func (a *API) ServeRoute(w http.ResponseWriter, r *http.Request, rt *httpapi.Route, params map[string]string, allowed []string) {
 	err := a.serve(w, r, rt, params, allowed)
 	if err == nil {
 		return
 	}
-	noteError(w, err)
-	closeIfBodyUnread(w, r)
+	httpapi.NoteError(w, err)
+	httpapi.CloseIfBodyUnread(w, r)
 	var he *hubError
 	if !errors.As(err, &he) {
-		if ae, ok := asAPIError(err); ok {
-			he = &hubError{status: ae.status(), code: "ArgumentInvalid", msg: ae.msg}
+		if ae, ok := httpapi.AsError(err); ok {
+			he = &hubError{status: ae.Status(), code: "ArgumentInvalid", msg: ae.Msg}
 		} else {
-			a.h.log.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+			a.log.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 			he = &hubError{status: http.StatusInternalServerError, code: "ServerError", msg: "internal error"}
 		}
 	}
-	now := a.h.now()
+	now := a.now()
 	body, _ := json.Marshal(map[string]string{
 		"Message":          "ErrorCode:" + he.code + ";" + he.msg,
-		"ExceptionMessage": "Tracking ID:" + newUUID() + "-TimeStamp:" + now.UTC().Format("01/02/2006 15:04:05"),
+		"ExceptionMessage": "Tracking ID:" + httpapi.NewUUID() + "-TimeStamp:" + now.UTC().Format("01/02/2006 15:04:05"),
 	})
 	hd := w.Header()
-	hd.Set("Content-Type", contentTypeJSON)
+	hd.Set("Content-Type", httpapi.ContentTypeJSON)
 	hd.Set("Content-Length", strconv.Itoa(len(body)))
-	setHeader(hd, "iothub-errorcode", he.code)
+	httpapi.SetHeader(hd, "iothub-errorcode", he.code)
 	w.WriteHeader(he.status)
 	w.Write(body)
 }
 
-func (a *hubAPI) serve(w http.ResponseWriter, r *http.Request, rt *Route, params map[string]string, allowed []string) error {
+func (a *API) serve(w http.ResponseWriter, r *http.Request, rt *httpapi.Route, params map[string]string, allowed []string) error {
 	if rt == nil {
 		if len(allowed) > 0 {
 			w.Header().Set("Allow", strings.Join(allowed, ", "))
@@ -137,7 +147,7 @@ func (a *hubAPI) serve(w http.ResponseWriter, r *http.Request, rt *Route, params
 type hubFunc func(ctx context.Context, w http.ResponseWriter, r *http.Request, dev *store.HubDevice) error
 
 // bindRoutes returns the implementation of each hub route of the table.
-func (a *hubAPI) bindRoutes() map[string]hubFunc {
+func (a *API) bindRoutes() map[string]hubFunc {
 	return map[string]hubFunc{
 		"device-to-cloud message": a.receive,
 		"cloud-to-device poll":    a.poll,
@@ -146,8 +156,8 @@ func (a *hubAPI) bindRoutes() map[string]hubFunc {
 
 // poll answers a cloud-to-device poll: there are no such messages, so
 // "none", and the activity is noted.
-func (a *hubAPI) poll(ctx context.Context, w http.ResponseWriter, _ *http.Request, dev *store.HubDevice) error {
-	if err := a.touch(ctx, dev, a.h.now(), 0); err != nil {
+func (a *API) poll(ctx context.Context, w http.ResponseWriter, _ *http.Request, dev *store.HubDevice) error {
+	if err := a.touch(ctx, dev, a.now(), 0); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -155,8 +165,8 @@ func (a *hubAPI) poll(ctx context.Context, w http.ResponseWriter, _ *http.Reques
 }
 
 // receive takes a device-to-cloud message.
-func (a *hubAPI) receive(ctx context.Context, w http.ResponseWriter, r *http.Request, dev *store.HubDevice) error {
-	now := a.h.now()
+func (a *API) receive(ctx context.Context, w http.ResponseWriter, r *http.Request, dev *store.HubDevice) error {
+	now := a.now()
 	if r.ContentLength > MaxMessageBytes {
 		return &hubError{status: http.StatusRequestEntityTooLarge, code: "MessageTooLarge", msg: fmt.Sprintf("the message exceeds %d bytes", MaxMessageBytes)}
 	}
@@ -175,9 +185,9 @@ func (a *hubAPI) receive(ctx context.Context, w http.ResponseWriter, r *http.Req
 }
 
 // touch records a connection: state connected, last activity, messages.
-func (a *hubAPI) touch(ctx context.Context, dev *store.HubDevice, now time.Time, messages int64) error {
-	ts := deviceTime(now.UTC())
-	return a.h.st.UpdateHubDevice(ctx, dev.HubHostName, dev.DeviceID, func(d *store.HubDevice) error {
+func (a *API) touch(ctx context.Context, dev *store.HubDevice, now time.Time, messages int64) error {
+	ts := model.FormatTime(now.UTC())
+	return a.st.UpdateHubDevice(ctx, dev.HubHostName, dev.DeviceID, func(d *store.HubDevice) error {
 		if d.ConnectionState != store.ConnectionConnected {
 			d.ConnectionState = store.ConnectionConnected
 			d.ConnectionStateUpdatedTime = ts
@@ -189,8 +199,8 @@ func (a *hubAPI) touch(ctx context.Context, dev *store.HubDevice, now time.Time,
 }
 
 // authenticate finds the device and checks its credential.
-func (a *hubAPI) authenticate(ctx context.Context, r *http.Request, id string) (*store.HubDevice, error) {
-	now := a.h.now()
+func (a *API) authenticate(ctx context.Context, r *http.Request, id string) (*store.HubDevice, error) {
+	now := a.now()
 	hdr := strings.TrimSpace(r.Header.Get("Authorization"))
 	if hdr != "" {
 		tok, err := sas.ParseToken(hdr)
@@ -198,14 +208,14 @@ func (a *hubAPI) authenticate(ctx context.Context, r *http.Request, id string) (
 			return nil, hubUnauthorized("the Authorization header is not a valid SharedAccessSignature token: %v", err)
 		}
 		host, path, _ := strings.Cut(strings.Trim(tok.Resource, "/"), "/")
-		host = stripPort(strings.TrimPrefix(host, "https://"))
+		host = httpapi.StripPort(strings.TrimPrefix(host, "https://"))
 		if !strings.EqualFold(path, "devices/"+id) {
 			return nil, hubUnauthorized("the SAS token's sr %q does not name device %q", tok.Resource, id)
 		}
 		if tok.KeyName != "" {
 			return nil, hubUnauthorized("the SAS token names the policy %q; devices sign with their own key and send no skn", tok.KeyName)
 		}
-		dev, err := a.h.st.HubDevice(ctx, host, id)
+		dev, err := a.st.HubDevice(ctx, host, id)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, hubUnauthorized("device %q is not registered in IoT hub %q", id, host)
 		}
@@ -215,7 +225,7 @@ func (a *hubAPI) authenticate(ctx context.Context, r *http.Request, id string) (
 		if dev.AuthenticationType != store.AuthSAS {
 			return nil, hubUnauthorized("device %q authenticates with an X.509 certificate, not a SAS token", id)
 		}
-		if _, err := verifyKeys(tok, now, dev.PrimaryKey, dev.SecondaryKey); err != nil {
+		if _, err := httpapi.VerifyKeys(tok, now, dev.PrimaryKey, dev.SecondaryKey); err != nil {
 			if errors.Is(err, sas.ErrExpired) {
 				return nil, hubUnauthorized("the SAS token expired")
 			}
@@ -223,18 +233,18 @@ func (a *hubAPI) authenticate(ctx context.Context, r *http.Request, id string) (
 		}
 		return a.enabled(dev)
 	}
-	chain := peerChain(r)
+	chain := httpapi.PeerChain(r)
 	if len(chain) == 0 {
 		return nil, hubUnauthorized("no credentials: send a SAS token or a TLS client certificate")
 	}
-	dev, err := a.h.st.HubDevice(ctx, stripPort(r.Host), id)
+	dev, err := a.st.HubDevice(ctx, httpapi.StripPort(r.Host), id)
 	if errors.Is(err, store.ErrNotFound) {
-		devs, ferr := a.h.st.FindHubDevices(ctx, id)
+		devs, ferr := a.st.FindHubDevices(ctx, id)
 		if ferr != nil {
 			return nil, ferr
 		}
 		if len(devs) != 1 {
-			return nil, hubUnauthorized("device %q is not registered in IoT hub %q", id, stripPort(r.Host))
+			return nil, hubUnauthorized("device %q is not registered in IoT hub %q", id, httpapi.StripPort(r.Host))
 		}
 		dev, err = devs[0], nil
 	}
@@ -250,7 +260,7 @@ func (a *hubAPI) authenticate(ctx context.Context, r *http.Request, id string) (
 	return a.enabled(dev)
 }
 
-func (a *hubAPI) enabled(dev *store.HubDevice) (*store.HubDevice, error) {
+func (a *API) enabled(dev *store.HubDevice) (*store.HubDevice, error) {
 	if dev.Status == model.StatusDisabled {
 		return nil, hubUnauthorized("device %q is disabled", dev.DeviceID)
 	}
@@ -270,82 +280,5 @@ func certMatches(leaf *x509.Certificate, dev *store.HubDevice) bool {
 	return false
 }
 
-// ---- linked hubs (see instance_hubs.go for their management)
-
-// newLinkedHub describes a local hub: weight 1, in the allocation policy,
-// and a connection string with a fresh owner key.
-func newLinkedHub(hostName string) store.LinkedHub {
-	cs := sas.ConnectionString{HostName: hostName, KeyName: hubKeyName, Key: randomKey(policyKeyBytes)}
-	return store.LinkedHub{HostName: hostName, ConnectionString: cs.String(), AllocationWeight: 1, ApplyAllocationPolicy: true}
-}
-
-// validateHubName accepts a DNS name or an IP address, without a port.
-func validateHubName(h string) error {
-	if strings.TrimSpace(h) == "" {
-		return errors.New("server: the hub host name is empty")
-	}
-	if strings.ContainsAny(h, ":/ ") {
-		return fmt.Errorf("server: hub host name %q must be a host name without scheme, port or path", h)
-	}
-	return validateHostName(h)
-}
-
-// linkHubs links the hubs of Options.Hubs and, once per data directory,
-// the default hub. It runs inside the bootstrap transaction.
-func linkHubs(tx *store.Tx, defaultHub string, extra []string) error {
-	hs, err := tx.LinkedHubs()
-	if err != nil {
-		return err
-	}
-	_, err = tx.Meta(store.MetaDefaultHub)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		if _, ok := findHub(hs, defaultHub); !ok {
-			h := newLinkedHub(defaultHub)
-			if err := tx.PutLinkedHub(h); err != nil {
-				return err
-			}
-			hs = append(hs, h)
-		}
-		if err := tx.SetMeta(store.MetaDefaultHub, defaultHub); err != nil {
-			return err
-		}
-	case err != nil:
-		return err
-	}
-	for _, name := range extra {
-		if err := validateHubName(name); err != nil {
-			return err
-		}
-		if _, ok := findHub(hs, name); ok {
-			continue
-		}
-		h := newLinkedHub(name)
-		if err := tx.PutLinkedHub(h); err != nil {
-			return err
-		}
-		hs = append(hs, h)
-	}
-	return nil
-}
-
-// PutCACertificate adds or replaces a CA certificate of the service under
-// name: what the caReferences of X.509 enrollment groups name. Only a
-// verified certificate anchors device chains (the local service has no
-// proof-of-possession flow of its own: the caller vouches for it).
-func (i *Instance) PutCACertificate(ctx context.Context, name string, cert *x509.Certificate, verified bool) error {
-	if strings.TrimSpace(name) == "" {
-		return errors.New("server: a CA certificate needs a name")
-	}
-	if ps := certs.CheckSigningCertificate(cert, i.now()); len(ps) > 0 {
-		return fmt.Errorf("server: CA certificate %q: %s", name, ps[0].String())
-	}
-	err := i.st.PutCertificate(ctx, store.Certificate{
-		Name: name, Certificate: certs.EncodePEM(cert), Verified: verified, Created: model.FormatTime(i.now()),
-	})
-	if err != nil {
-		return fmt.Errorf("server: %w", err)
-	}
-	i.invalidate()
-	return nil
-}
+// Operations names the routes the hub API implements.
+func (a *API) Operations() []string { return slices.Sorted(maps.Keys(a.runs)) }

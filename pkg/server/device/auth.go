@@ -1,4 +1,4 @@
-package server
+package device
 
 // Device authentication. Which attestation a request uses follows from what
 // it carries: an Authorization header is a SAS token (symmetric key, or a
@@ -22,7 +22,7 @@ package server
 // for an ID without a TPM enrollment with that endorsement key is the same
 // 404 as for an unknown ID. The precise reason goes to the server log.
 //
-// A TPM challenge key is valid for tpmChallengeTTL (5 minutes) and for one
+// A TPM challenge key is valid for TPMChallengeTTL (5 minutes) and for one
 // registration: it is consumed when the device's second call is accepted,
 // so a replayed token is refused and cannot rotate the device's hub key.
 // Polls and status lookups of that registration keep working with it: the
@@ -33,20 +33,20 @@ import (
 	"crypto"
 	"crypto/x509"
 	"errors"
-	"net/http"
 	"strings"
 	"time"
 
 	"github.com/dpsctl/dpsctl/pkg/certs"
 	"github.com/dpsctl/dpsctl/pkg/model"
 	"github.com/dpsctl/dpsctl/pkg/sas"
+	"github.com/dpsctl/dpsctl/pkg/server/internal/httpapi"
 	"github.com/dpsctl/dpsctl/pkg/store"
 )
 
-// tpmChallengeTTL is how long the key of a TPM challenge stays valid: long
+// TPMChallengeTTL is how long the key of a TPM challenge stays valid: long
 // enough for a device to activate the blob and call again, short enough
 // that a captured challenge is soon useless.
-const tpmChallengeTTL = 5 * time.Minute
+const TPMChallengeTTL = 5 * time.Minute
 
 // challengeKeyBytes and hubKeyBytes size the keys wrapped for TPM devices.
 const (
@@ -82,8 +82,8 @@ func (a *attestation) groupID() string {
 
 // invalidCertificate is the service's answer to any X.509 failure; the
 // reason is kept for the server log only.
-func invalidCertificate(reason string) *apiError {
-	return &apiError{code: model.ErrUnauthorized, msg: invalidCertificateMessage, detail: reason}
+func invalidCertificate(reason string) *httpapi.Error {
+	return &httpapi.Error{Code: model.ErrUnauthorized, Msg: invalidCertificateMessage, Detail: reason}
 }
 
 // invalidCertificateMessage is the one message of a refused certificate.
@@ -91,23 +91,16 @@ const invalidCertificateMessage = "Invalid certificate."
 
 // errCSR refuses certificate issuance.
 func errCSR() error {
-	return badRequest("certificate issuance (csr) is not supported by the local provisioning service")
-}
-
-func peerChain(r *http.Request) []*x509.Certificate {
-	if r.TLS == nil {
-		return nil
-	}
-	return r.TLS.PeerCertificates
+	return httpapi.BadRequest("certificate issuance (csr) is not supported by the local provisioning service")
 }
 
 // authenticate proves the device's identity for a register call and reads
 // the body: after the token or certificate is verified, or, for a TPM
 // device's first call (no token, no certificate), to find its endorsement
-// key. For that first call it writes the challenge and returns nil, nil.
-func (d *deviceAPI) authenticate(ctx context.Context, w http.ResponseWriter, req *deviceRequest) (*attestation, error) {
-	hdr := strings.TrimSpace(req.r.Header.Get("Authorization"))
-	chain := peerChain(req.r)
+// key. For that first call it returns no attestation but the challenge.
+func (d *API) authenticate(ctx context.Context, req *deviceRequest) (*attestation, Response, error) {
+	hdr := strings.TrimSpace(req.cred.SASToken)
+	chain := req.cred.Chain
 	var (
 		att *attestation
 		err error
@@ -119,40 +112,44 @@ func (d *deviceAPI) authenticate(ctx context.Context, w http.ResponseWriter, req
 		att, err = d.authX509(ctx, req, chain)
 	default:
 		if err := d.readBody(req); err != nil {
-			return nil, err
+			return nil, Response{}, err
 		}
 		if req.body.CSR != "" {
-			return nil, errCSR()
+			return nil, Response{}, errCSR()
 		}
 		if req.body.TPM != nil {
-			return nil, d.tpmChallenge(ctx, w, req)
+			if req.cred.NoTPM {
+				return nil, Response{}, ErrTPMNeedsHTTPS
+			}
+			challenge, err := d.tpmChallenge(ctx, req)
+			return nil, challenge, err
 		}
-		return nil, denied("%s sent no credentials: no SAS token, TLS client certificate or tpm.endorsementKey", describeDevice(req.regID))
+		return nil, Response{}, httpapi.Denied("%s sent no credentials: no SAS token, TLS client certificate or tpm.endorsementKey", describeDevice(req.regID))
 	}
 	if err != nil {
-		return nil, err
+		return nil, Response{}, err
 	}
 	if err := d.readBody(req); err != nil {
-		return nil, err
+		return nil, Response{}, err
 	}
 	if req.body.CSR != "" {
-		return nil, errCSR()
+		return nil, Response{}, errCSR()
 	}
 	if att.challenge != "" {
 		if err := d.acceptTPM(ctx, req, att); err != nil {
-			return nil, err
+			return nil, Response{}, err
 		}
 	}
-	return att, nil
+	return att, Response{}, nil
 }
 
 // authenticateAgain checks a poll or status lookup: first against the
 // credential the device registered with, then (for a status lookup after
 // key rotation, say) by a full authentication without TPM challenge.
-func (d *deviceAPI) authenticateAgain(ctx context.Context, req *deviceRequest, reg *store.Registration) (*attestation, error) {
-	hdr := strings.TrimSpace(req.r.Header.Get("Authorization"))
-	chain := peerChain(req.r)
-	now := d.h.now()
+func (d *API) authenticateAgain(ctx context.Context, req *deviceRequest, reg *store.Registration) (*attestation, error) {
+	hdr := strings.TrimSpace(req.cred.SASToken)
+	chain := req.cred.Chain
+	now := d.now()
 	if reg != nil {
 		switch {
 		case hdr != "" && len(reg.AuthKeys) > 0:
@@ -160,7 +157,7 @@ func (d *deviceAPI) authenticateAgain(ctx context.Context, req *deviceRequest, r
 			if err != nil {
 				return nil, err
 			}
-			_, err = verifyKeys(tok, now, reg.AuthKeys...)
+			_, err = httpapi.VerifyKeys(tok, now, reg.AuthKeys...)
 			if errors.Is(err, sas.ErrExpired) {
 				return nil, expiredToken(req, tok)
 			}
@@ -183,47 +180,29 @@ func (d *deviceAPI) authenticateAgain(ctx context.Context, req *deviceRequest, r
 	case len(chain) > 0:
 		return d.authX509(ctx, req, chain)
 	}
-	return nil, denied("%s sent no credentials: no SAS token or TLS client certificate", describeDevice(req.regID))
+	return nil, httpapi.Denied("%s sent no credentials: no SAS token or TLS client certificate", describeDevice(req.regID))
 }
 
 // parseDeviceToken parses a device SAS token and checks its audience and
 // key name. The signature is checked later, over sr exactly as sent.
-func (d *deviceAPI) parseDeviceToken(hdr string, req *deviceRequest) (*sas.Token, error) {
+func (d *API) parseDeviceToken(hdr string, req *deviceRequest) (*sas.Token, error) {
 	tok, err := sas.ParseToken(hdr)
 	if err != nil {
 		// The parser's reason may quote a field of the token: not logged.
-		return nil, denied("%s: the Authorization header is not a valid SharedAccessSignature token", describeDevice(req.regID))
+		return nil, httpapi.Denied("%s: the Authorization header is not a valid SharedAccessSignature token", describeDevice(req.regID))
 	}
 	want := d.idScope + "/registrations/" + req.regID
 	if !strings.EqualFold(strings.Trim(tok.Resource, "/"), want) {
-		return nil, denied("%s: the SAS token's sr %q does not name this registration (%s)", describeDevice(req.regID), tok.Resource, want)
+		return nil, httpapi.Denied("%s: the SAS token's sr %q does not name this registration (%s)", describeDevice(req.regID), tok.Resource, want)
 	}
 	if tok.KeyName != "" && !strings.EqualFold(tok.KeyName, model.DeviceKeyName) {
-		return nil, denied("%s: the SAS token's skn %q is not %q", describeDevice(req.regID), tok.KeyName, model.DeviceKeyName)
+		return nil, httpapi.Denied("%s: the SAS token's skn %q is not %q", describeDevice(req.regID), tok.KeyName, model.DeviceKeyName)
 	}
 	return tok, nil
 }
 
-// verifyKeys tries the token with each non-empty key and returns the one
-// that verified. The error is sas.ErrExpired when a key verified but the
-// token expired, sas.ErrSignature when none verified.
-func verifyKeys(tok *sas.Token, now time.Time, keys ...string) (string, error) {
-	for _, k := range keys {
-		if k == "" {
-			continue
-		}
-		switch err := tok.Verify(k, now); {
-		case err == nil:
-			return k, nil
-		case errors.Is(err, sas.ErrExpired):
-			return k, err
-		}
-	}
-	return "", sas.ErrSignature
-}
-
 func expiredToken(req *deviceRequest, tok *sas.Token) error {
-	return denied("%s: the SAS token expired at %s", describeDevice(req.regID), tok.Expiry.UTC().Format(time.RFC3339))
+	return httpapi.Denied("%s: the SAS token expired at %s", describeDevice(req.regID), tok.Expiry.UTC().Format(time.RFC3339))
 }
 
 func quote(s string) string { return `"` + s + `"` }

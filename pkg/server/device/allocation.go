@@ -1,4 +1,4 @@
-package server
+package device
 
 // Assignment: which linked hub a device goes to, what happens on
 // re-registration, and the records written.
@@ -41,6 +41,7 @@ import (
 
 	"github.com/dpsctl/dpsctl/pkg/certs"
 	"github.com/dpsctl/dpsctl/pkg/model"
+	"github.com/dpsctl/dpsctl/pkg/server/internal/httpapi"
 	"github.com/dpsctl/dpsctl/pkg/store"
 	"github.com/dpsctl/dpsctl/pkg/tpm"
 )
@@ -111,7 +112,7 @@ func candidates(linked []store.LinkedHub, v enrollmentView) []store.LinkedHub {
 	var out []store.LinkedHub
 	if len(named) > 0 {
 		for _, n := range named {
-			if h, ok := findHub(linked, n); ok && !slices.ContainsFunc(out, func(o store.LinkedHub) bool { return o.HostName == h.HostName }) {
+			if h, ok := FindHub(linked, n); ok && !slices.ContainsFunc(out, func(o store.LinkedHub) bool { return o.HostName == h.HostName }) {
 				out = append(out, h)
 			}
 		}
@@ -125,7 +126,8 @@ func candidates(linked []store.LinkedHub, v enrollmentView) []store.LinkedHub {
 	return out
 }
 
-func findHub(linked []store.LinkedHub, name string) (store.LinkedHub, bool) {
+// FindHub returns the hub of linked named name (without regard to case).
+func FindHub(linked []store.LinkedHub, name string) (store.LinkedHub, bool) {
 	for _, h := range linked {
 		if strings.EqualFold(h.HostName, name) {
 			return h, true
@@ -177,7 +179,7 @@ type allocation struct {
 }
 
 // allocate picks the hub for a device.
-func (d *deviceAPI) allocate(ctx context.Context, req *deviceRequest, att *attestation, v enrollmentView, prev *store.Registration) (*allocation, *failure, error) {
+func (d *API) allocate(ctx context.Context, req *deviceRequest, att *attestation, v enrollmentView, prev *store.Registration) (*allocation, *failure, error) {
 	snap, err := d.hubs.get(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -185,7 +187,7 @@ func (d *deviceAPI) allocate(ctx context.Context, req *deviceRequest, att *attes
 	cands := candidates(snap.hubs, v)
 	prevAssigned := prev != nil && prev.State.Status == model.RegAssigned && prev.State.AssignedHub != ""
 	if prevAssigned && !v.reprovision.UpdateHubAssignment {
-		if h, ok := findHub(snap.hubs, prev.State.AssignedHub); ok {
+		if h, ok := FindHub(snap.hubs, prev.State.AssignedHub); ok {
 			cands = []store.LinkedHub{h}
 		}
 	}
@@ -211,10 +213,10 @@ func (d *deviceAPI) allocate(ctx context.Context, req *deviceRequest, att *attes
 
 // assign decides the device's hub, creates or updates its identity there
 // and records the registration (which is also the operation record).
-func (d *deviceAPI) assign(ctx context.Context, req *deviceRequest, att *attestation, opID string) error {
-	now := d.h.now()
+func (d *API) assign(ctx context.Context, req *deviceRequest, att *attestation, opID string) error {
+	now := d.now()
 	ts := deviceTime(now)
-	prev, err := d.h.st.Registration(ctx, req.regID)
+	prev, err := d.st.Registration(ctx, req.regID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		prev = nil
@@ -229,7 +231,7 @@ func (d *deviceAPI) assign(ctx context.Context, req *deviceRequest, att *attesta
 		RegistrationID:         req.regID,
 		CreatedDateTimeUTC:     created,
 		LastUpdatedDateTimeUTC: ts,
-		ETag:                   newETag(),
+		ETag:                   httpapi.NewETag(),
 	}
 	switch att.kind {
 	case model.AttestationSymmetricKey:
@@ -290,7 +292,7 @@ func (d *deviceAPI) assign(ctx context.Context, req *deviceRequest, att *attesta
 		rand.Read(key)
 		blob, err := tpm.NewActivationBlob(att.ek, att.srk, key, nil, nil)
 		if err != nil {
-			return badRequest("cannot wrap the hub key for this TPM: %v", err)
+			return httpapi.BadRequest("cannot wrap the hub key for this TPM: %v", err)
 		}
 		dev.AuthenticationType = store.AuthSAS
 		dev.PrimaryKey = b64(key)
@@ -369,7 +371,7 @@ func (d *deviceAPI) assign(ctx context.Context, req *deviceRequest, att *attesta
 			dev.TwinVersion++
 			dev.TwinModified = ts
 		}
-		dev.ETag = newETag()
+		dev.ETag = httpapi.NewETag()
 		dev.StatusUpdatedTime = ts
 		dev.LastUpdatedTime = ts
 		return tx.PutHubDevice(dev)
@@ -416,8 +418,8 @@ func newGenerationID() string {
 
 // write runs fn in a store transaction, batched with the writes of
 // registrations running at the same time.
-func (d *deviceAPI) write(ctx context.Context, fn func(tx *store.Tx) error) error {
-	return d.writes.do(ctx, fn)
+func (d *API) write(ctx context.Context, fn func(tx *store.Tx) error) error {
+	return d.writes.Do(ctx, fn)
 }
 
 // x509Info is the certificate info for the webhook's device context.

@@ -1,4 +1,4 @@
-package server
+package groupcommit
 
 import (
 	"context"
@@ -22,8 +22,8 @@ const (
 	bulkPeakWindow = 200 * time.Millisecond
 )
 
-// bulkWriter commits the writes of concurrent bulk calls together (group
-// commit), like writeBatcher does for registrations, but it also waits for
+// BulkWriter commits the writes of concurrent bulk calls together (group
+// commit), like Batcher does for registrations, but it also waits for
 // calls it expects. A bulk call spends most of its time before its
 // transaction (decoding, checking, encoding), and a transaction costs
 // about as much as inserting a dozen enrollments; on a machine with few
@@ -38,11 +38,11 @@ const (
 // Each call is answered after the transaction that holds its writes
 // commits. If a shared transaction fails, its calls are retried one by one
 // so that one bad call does not fail the others.
-type bulkWriter struct {
+type BulkWriter struct {
 	st *store.Store
 
 	mu        sync.Mutex
-	queue     []*writeJob
+	queue     []*job
 	preparing int  // announced calls not queued yet
 	active    int  // announced calls not finished
 	running   bool // a writer goroutine exists
@@ -55,32 +55,40 @@ type bulkWriter struct {
 	wake chan struct{}
 }
 
-func newBulkWriter(st *store.Store) *bulkWriter {
-	return &bulkWriter{st: st, wake: make(chan struct{}, 1)}
+func NewBulkWriter(st *store.Store) *BulkWriter {
+	return &BulkWriter{st: st, wake: make(chan struct{}, 1)}
 }
 
-// announce counts a call that will probably queue a write soon. The
-// ticket is handed to do, and closed when the call ends; it belongs to one
+// InFlight reports the announced calls that have not queued their write yet
+// (preparing), and those not finished (active).
+func (b *BulkWriter) InFlight() (preparing, active int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.preparing, b.active
+}
+
+// Announce counts a call that will probably queue a write soon. The
+// ticket is handed to Do, and closed when the call ends; it belongs to one
 // goroutine.
-func (b *bulkWriter) announce() *bulkTicket {
+func (b *BulkWriter) Announce() *Ticket {
 	b.mu.Lock()
 	b.preparing++
 	b.active++
 	b.peak = max(b.peak, b.active)
 	b.mu.Unlock()
-	return &bulkTicket{b: b, open: true, live: true}
+	return &Ticket{b: b, open: true, live: true}
 }
 
-// bulkTicket is an announced call.
-type bulkTicket struct {
-	b    *bulkWriter
+// Ticket is an announced call.
+type Ticket struct {
+	b    *BulkWriter
 	open bool // announced, not queued
 	live bool // not closed
 }
 
-// close ends the call: it withdraws the announcement unless do has taken
+// Close ends the call: it withdraws the announcement unless Do has taken
 // it. It may be called more than once.
-func (t *bulkTicket) close() {
+func (t *Ticket) Close() {
 	if t == nil || !t.live {
 		return
 	}
@@ -95,24 +103,24 @@ func (t *bulkTicket) close() {
 	t.b.signal()
 }
 
-func (b *bulkWriter) signal() {
+func (b *BulkWriter) signal() {
 	select {
 	case b.wake <- struct{}{}:
 	default:
 	}
 }
 
-// do runs fn in a transaction, possibly shared with other calls, and
+// Do runs fn in a transaction, possibly shared with other calls, and
 // returns its error once the transaction committed or failed. fn may run
 // twice (the second time alone), so it must only write what it computed
 // from its own inputs and the transaction. t, if not nil, is the call's
 // announcement, which do takes.
-func (b *bulkWriter) do(ctx context.Context, t *bulkTicket, fn func(tx *store.Tx) error) error {
+func (b *BulkWriter) Do(ctx context.Context, t *Ticket, fn func(tx *store.Tx) error) error {
 	if err := ctx.Err(); err != nil {
-		t.close()
+		t.Close()
 		return err
 	}
-	j := &writeJob{fn: fn, done: make(chan error, 1)}
+	j := &job{fn: fn, done: make(chan error, 1)}
 	b.mu.Lock()
 	b.queue = append(b.queue, j)
 	if t != nil && t.open {
@@ -131,7 +139,7 @@ func (b *bulkWriter) do(ctx context.Context, t *bulkTicket, fn func(tx *store.Tx
 }
 
 // run commits batches until the queue stays empty for bulkIdleWait.
-func (b *bulkWriter) run() {
+func (b *BulkWriter) run() {
 	idle := time.NewTimer(bulkIdleWait)
 	defer idle.Stop()
 	for {
@@ -162,7 +170,7 @@ func (b *bulkWriter) run() {
 // keep several calls in flight, for half of them: the other half is being
 // prepared while this transaction runs. It returns nil when the queue is
 // empty.
-func (b *bulkWriter) gather() []*writeJob {
+func (b *BulkWriter) gather() []*job {
 	var deadline time.Time
 	var t *time.Timer
 	defer func() {

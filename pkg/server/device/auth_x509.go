@@ -1,4 +1,4 @@
-package server
+package device
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/dpsctl/dpsctl/pkg/certs"
 	"github.com/dpsctl/dpsctl/pkg/model"
+	"github.com/dpsctl/dpsctl/pkg/server/internal/httpapi"
 	"github.com/dpsctl/dpsctl/pkg/store"
 )
 
@@ -19,9 +20,9 @@ import (
 // never a CA certificate.
 
 // authX509 authenticates the TLS client certificate chain.
-func (d *deviceAPI) authX509(ctx context.Context, req *deviceRequest, chain []*x509.Certificate) (*attestation, error) {
+func (d *API) authX509(ctx context.Context, req *deviceRequest, chain []*x509.Certificate) (*attestation, error) {
 	leaf := chain[0]
-	now := d.h.now()
+	now := d.now()
 	who := describeDevice(req.regID)
 	if !strings.EqualFold(leaf.Subject.CommonName, req.regID) {
 		return nil, invalidCertificate(who + ": the certificate's CN " + quote(leaf.Subject.CommonName) + " is not the registration ID")
@@ -33,7 +34,7 @@ func (d *deviceAPI) authX509(ctx context.Context, req *deviceRequest, chain []*x
 		return nil, invalidCertificate(who + ": the certificate is not valid at this time (valid " + leaf.NotBefore.UTC().Format(time.RFC3339) + " to " + leaf.NotAfter.UTC().Format(time.RFC3339) + ")")
 	}
 	thumb := certs.Thumbprint(leaf, crypto.SHA256)
-	e, err := d.h.st.Enrollment(ctx, req.regID)
+	e, err := d.st.Enrollment(ctx, req.regID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
@@ -65,10 +66,10 @@ func (d *deviceAPI) authX509(ctx context.Context, req *deviceRequest, chain []*x
 		}
 		ga, err := d.x509Group(ctx, req, chain, thumb, now)
 		if err != nil {
-			if ae, ok := asAPIError(err); !ok || ae.code != model.ErrUnauthorized {
+			if ae, ok := httpapi.AsError(err); !ok || ae.Code != model.ErrUnauthorized {
 				return nil, err
 			}
-			return nil, invalidCertificate(reason + " (disabled), and " + logDetail(err))
+			return nil, invalidCertificate(reason + " (disabled), and " + httpapi.LogDetail(err))
 		}
 		ga.enrollment, ga.group, ga.disabled = e, nil, true
 		return ga, nil
@@ -79,7 +80,7 @@ func (d *deviceAPI) authX509(ctx context.Context, req *deviceRequest, chain []*x
 // x509Group finds the group that decides for the chain (see
 // groupIndex.match) and checks the verified path to it under the
 // service's rules.
-func (d *deviceAPI) x509Group(ctx context.Context, req *deviceRequest, chain []*x509.Certificate, thumb string, now time.Time) (*attestation, error) {
+func (d *API) x509Group(ctx context.Context, req *deviceRequest, chain []*x509.Certificate, thumb string, now time.Time) (*attestation, error) {
 	leaf := chain[0]
 	var (
 		anchor *x509Anchor

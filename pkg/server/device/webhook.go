@@ -1,4 +1,4 @@
-package server
+package device
 
 // Custom allocation: the service POSTs an AllocationRequest to the
 // enrollment's webhook URL (as given, query string included) and waits up
@@ -18,7 +18,7 @@ package server
 //     another. Only a webhook that answered an AllocationResponse naming
 //     a hub that is not a candidate gets a specific message.
 //   - Redirects are not followed: a 3xx answer is a failure.
-//   - Options.WebhookAllow (serve --webhook-allow) restricts the
+//   - Config.WebhookAllow (serve --webhook-allow) restricts the
 //     destinations: a call may go to a host named in the list (exactly,
 //     or under a "*." suffix), or to an address in one of its CIDR
 //     ranges or IP addresses. Addresses are checked as the connection is
@@ -45,6 +45,7 @@ import (
 	"time"
 
 	"github.com/dpsctl/dpsctl/pkg/model"
+	"github.com/dpsctl/dpsctl/pkg/server/internal/httpapi"
 	"github.com/dpsctl/dpsctl/pkg/store"
 )
 
@@ -52,7 +53,7 @@ import (
 const WebhookTimeout = 5 * time.Second
 
 // maxWebhookResponse bounds the webhook's answer.
-const maxWebhookResponse = MaxBodyBytes
+const maxWebhookResponse = httpapi.MaxBodyBytes
 
 // webhookFailed is what a device and the service API learn of a failed
 // webhook call.
@@ -65,7 +66,7 @@ type webhookAllow struct {
 }
 
 // CheckWebhookAllow reports the first entry of a webhook destination list
-// (Options.WebhookAllow) that is not a CIDR range, an IP address or a host
+// (Config.WebhookAllow) that is not a CIDR range, an IP address or a host
 // name (optionally "*." and a domain).
 func CheckWebhookAllow(entries []string) error {
 	_, err := parseWebhookAllow(entries)
@@ -175,6 +176,17 @@ func (t *webhookTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return t.base.RoundTrip(r.WithContext(ctx))
 }
 
+// WebhookClient returns the client of custom allocation webhook calls:
+// base (or a new client) that follows no redirect and, with an allow list,
+// dials only the destinations it allows (see CheckWebhookAllow).
+func WebhookClient(base *http.Client, allow []string) (*http.Client, error) {
+	a, err := parseWebhookAllow(allow)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	return newWebhookClient(base, a)
+}
+
 // newWebhookClient returns the client of webhook calls: base (or a new
 // client) that follows no redirect and, with a list, dials only the
 // destinations it allows.
@@ -203,7 +215,7 @@ func newWebhookClient(base *http.Client, allow *webhookAllow) (*http.Client, err
 	return c, nil
 }
 
-func (d *deviceAPI) allocateCustom(ctx context.Context, req *deviceRequest, att *attestation, v enrollmentView, prev *store.Registration, cands []store.LinkedHub) (*allocation, *failure, error) {
+func (d *API) allocateCustom(ctx context.Context, req *deviceRequest, att *attestation, v enrollmentView, prev *store.Registration, cands []store.LinkedHub) (*allocation, *failure, error) {
 	if v.custom == nil || v.custom.WebhookURL == "" {
 		return nil, &failure{code: model.ErrHubNotSpecified, msg: "allocation policy custom needs customAllocationDefinition.webhookUrl"}, nil
 	}
@@ -233,13 +245,13 @@ func (d *deviceAPI) allocateCustom(ctx context.Context, req *deviceRequest, att 
 	case att.enrollment != nil:
 		e := *att.enrollment
 		e.Attestation = cloneAttestation(e.Attestation)
-		stripSecrets(e.Attestation)
+		httpapi.StripSecrets(e.Attestation)
 		e.RegistrationState = nil
 		areq.IndividualEnrollment = &e
 	case att.group != nil:
 		g := *att.group
 		g.Attestation = cloneAttestation(g.Attestation)
-		stripSecrets(g.Attestation)
+		httpapi.StripSecrets(g.Attestation)
 		areq.EnrollmentGroup = &g
 	}
 	ares, err := d.callWebhook(ctx, v.custom.WebhookURL, &areq)
@@ -247,10 +259,10 @@ func (d *deviceAPI) allocateCustom(ctx context.Context, req *deviceRequest, att 
 		if ctx.Err() != nil {
 			return nil, nil, ctx.Err()
 		}
-		d.h.log.Error("custom allocation webhook failed", "registrationId", req.regID, "host", webhookHost(v.custom.WebhookURL), "err", err)
+		d.log.Error("custom allocation webhook failed", "registrationId", req.regID, "host", webhookHost(v.custom.WebhookURL), "err", err)
 		return nil, &failure{code: model.ErrHubNotSpecified, msg: webhookFailed}, nil
 	}
-	hub, ok := findHub(cands, ares.IoTHubHostName)
+	hub, ok := FindHub(cands, ares.IoTHubHostName)
 	if !ok {
 		return nil, &failure{code: model.ErrHubNotSpecified, msg: fmt.Sprintf("custom allocation webhook chose IoT hub %q, which is not one of %s", ares.IoTHubHostName, strings.Join(areq.LinkedHubs, ", "))}, nil
 	}
@@ -264,7 +276,7 @@ func (d *deviceAPI) allocateCustom(ctx context.Context, req *deviceRequest, att 
 // callWebhook posts the request and decodes the answer. Its error is for
 // the server log: it names neither the URL's path nor its query (where a
 // function key may be).
-func (d *deviceAPI) callWebhook(ctx context.Context, rawURL string, areq *model.AllocationRequest) (*model.AllocationResponse, error) {
+func (d *API) callWebhook(ctx context.Context, rawURL string, areq *model.AllocationRequest) (*model.AllocationResponse, error) {
 	body, err := json.Marshal(areq)
 	if err != nil {
 		return nil, err
@@ -275,7 +287,7 @@ func (d *deviceAPI) callWebhook(ctx context.Context, rawURL string, areq *model.
 	if err != nil {
 		return nil, errors.New("the webhook URL is not valid")
 	}
-	hreq.Header.Set("Content-Type", contentTypeJSON)
+	hreq.Header.Set("Content-Type", httpapi.ContentTypeJSON)
 	hreq.Header.Set("Accept", "application/json")
 	res, err := d.webhook.Do(hreq)
 	if err != nil {
@@ -299,8 +311,8 @@ func (d *deviceAPI) callWebhook(ctx context.Context, rawURL string, areq *model.
 		return nil, fmt.Errorf("the answer exceeds %d bytes", maxWebhookResponse)
 	}
 	if t := bytes.TrimSpace(b); len(t) > 0 {
-		if err := checkJSONBody(t); err != nil {
-			return nil, fmt.Errorf("the answer: %s", logDetail(err))
+		if err := httpapi.CheckJSONBody(t); err != nil {
+			return nil, fmt.Errorf("the answer: %s", httpapi.LogDetail(err))
 		}
 	}
 	var ares model.AllocationResponse
@@ -311,11 +323,11 @@ func (d *deviceAPI) callWebhook(ctx context.Context, rawURL string, areq *model.
 		return nil, fmt.Errorf("the answer has no iotHubHostName")
 	}
 	if t := ares.InitialTwin; t != nil {
-		if err := objectField("initialTwin.tags", &t.Tags); err != nil {
+		if err := httpapi.ObjectField("initialTwin.tags", &t.Tags); err != nil {
 			return nil, fmt.Errorf("the answer's initialTwin.tags is not an object")
 		}
 		if t.Properties != nil {
-			if err := objectField("initialTwin.properties.desired", &t.Properties.Desired); err != nil {
+			if err := httpapi.ObjectField("initialTwin.properties.desired", &t.Properties.Desired); err != nil {
 				return nil, fmt.Errorf("the answer's initialTwin.properties.desired is not an object")
 			}
 		}

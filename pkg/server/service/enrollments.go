@@ -1,4 +1,4 @@
-package server
+package service
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/dpsctl/dpsctl/pkg/model"
+	"github.com/dpsctl/dpsctl/pkg/server/internal/groupcommit"
+	"github.com/dpsctl/dpsctl/pkg/server/internal/httpapi"
 	"github.com/dpsctl/dpsctl/pkg/store"
 )
 
@@ -18,7 +20,7 @@ const MaxBulkItems = 10
 // groups. What the kinds share the operations reach through
 // model.Enrollable; the store keeps each kind under its own methods.
 type kind[T any, P model.EnrollablePointer[T]] struct {
-	h        *handler
+	h        *API
 	tokenTag string // continuation token prefix
 
 	get      func(ctx context.Context, id string) (*T, error)
@@ -33,10 +35,10 @@ type kind[T any, P model.EnrollablePointer[T]] struct {
 	txInsert func(tx *store.Tx, rows []store.Encoded) ([]bool, error)
 	// writes commits the bulk calls that arrive together in one
 	// transaction.
-	writes *bulkWriter
+	writes *groupcommit.BulkWriter
 }
 
-func newEnrollmentKind(h *handler) *kind[model.IndividualEnrollment, *model.IndividualEnrollment] {
+func newEnrollmentKind(h *API) *kind[model.IndividualEnrollment, *model.IndividualEnrollment] {
 	st := h.st
 	return &kind[model.IndividualEnrollment, *model.IndividualEnrollment]{
 		h: h, tokenTag: "e",
@@ -47,11 +49,11 @@ func newEnrollmentKind(h *handler) *kind[model.IndividualEnrollment, *model.Indi
 		txDelete: (*store.Tx).DeleteEnrollment,
 		encode:   store.EncodeEnrollment,
 		txInsert: (*store.Tx).InsertEnrollments,
-		writes:   newBulkWriter(st),
+		writes:   groupcommit.NewBulkWriter(st),
 	}
 }
 
-func newGroupKind(h *handler) *kind[model.EnrollmentGroup, *model.EnrollmentGroup] {
+func newGroupKind(h *API) *kind[model.EnrollmentGroup, *model.EnrollmentGroup] {
 	st := h.st
 	return &kind[model.EnrollmentGroup, *model.EnrollmentGroup]{
 		h: h, tokenTag: "g",
@@ -62,7 +64,7 @@ func newGroupKind(h *handler) *kind[model.EnrollmentGroup, *model.EnrollmentGrou
 		txDelete: (*store.Tx).DeleteEnrollmentGroup,
 		encode:   store.EncodeEnrollmentGroup,
 		txInsert: (*store.Tx).InsertEnrollmentGroups,
-		writes:   newBulkWriter(st),
+		writes:   groupcommit.NewBulkWriter(st),
 	}
 }
 
@@ -79,20 +81,20 @@ func (k *kind[T, P]) name() string { return k.what().String() }
 func (k *kind[T, P]) load(ctx context.Context, id string) (*T, error) {
 	v, err := k.get(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, errorf(k.what().NotFoundCode(), "%s does not exist", describe(k.name(), id))
+		return nil, httpapi.Errorf(k.what().NotFoundCode(), "%s does not exist", describe(k.name(), id))
 	}
 	return v, err
 }
 
 func (k *kind[T, P]) runGet(ctx context.Context, w http.ResponseWriter, req *request) error {
-	if err := validateID(k.name()+" id", req.id); err != nil {
+	if err := httpapi.ValidateID(k.name()+" id", req.id); err != nil {
 		return err
 	}
 	v, err := k.load(ctx, req.id)
 	if err != nil {
 		return err
 	}
-	stripSecrets(P(v).Common().Attestation)
+	httpapi.StripSecrets(P(v).Common().Attestation)
 	if e, ok := any(v).(*model.IndividualEnrollment); ok {
 		reg, err := k.h.st.Registration(ctx, req.id)
 		switch {
@@ -102,12 +104,12 @@ func (k *kind[T, P]) runGet(ctx context.Context, w http.ResponseWriter, req *req
 			return err
 		}
 	}
-	writeJSON(w, http.StatusOK, v)
+	httpapi.WriteJSON(w, http.StatusOK, v)
 	return nil
 }
 
 func (k *kind[T, P]) runAttestation(ctx context.Context, w http.ResponseWriter, req *request) error {
-	if err := validateID(k.name()+" id", req.id); err != nil {
+	if err := httpapi.ValidateID(k.name()+" id", req.id); err != nil {
 		return err
 	}
 	v, err := k.load(ctx, req.id)
@@ -118,8 +120,8 @@ func (k *kind[T, P]) runAttestation(ctx context.Context, w http.ResponseWriter, 
 	if a == nil {
 		a = &model.AttestationMechanism{Type: model.AttestationNone}
 	}
-	stripCertificates(a)
-	writeJSON(w, http.StatusOK, a)
+	httpapi.StripCertificates(a)
+	httpapi.WriteJSON(w, http.StatusOK, a)
 	return nil
 }
 
@@ -128,32 +130,32 @@ func (k *kind[T, P]) runAttestation(ctx context.Context, w http.ResponseWriter, 
 // If-Match etag replaces only the entity carrying it (412 otherwise, also
 // when there is no entity).
 func (k *kind[T, P]) runPut(ctx context.Context, w http.ResponseWriter, req *request) error {
-	if err := validateID(k.name()+" id", req.id); err != nil {
+	if err := httpapi.ValidateID(k.name()+" id", req.id); err != nil {
 		return err
 	}
 	v := new(T)
-	if err := decodeJSON(req.body, v); err != nil {
+	if err := httpapi.DecodeJSON(req.body, v); err != nil {
 		return err
 	}
 	e := P(v)
 	switch id := e.ID(); {
 	case id == "":
-		return errorf(model.ErrInvalidRegistrationID, "%s is required in the body", k.what().IDMember())
+		return httpapi.Errorf(model.ErrInvalidRegistrationID, "%s is required in the body", k.what().IDMember())
 	case !strings.EqualFold(id, req.id):
-		return badRequest("%s %q in the body does not match %q in the path", k.what().IDMember(), id, req.id)
+		return httpapi.BadRequest("%s %q in the body does not match %q in the path", k.what().IDMember(), id, req.id)
 	}
 	if err := validate(e); err != nil {
 		return err
 	}
-	ifMatch := parseIfMatch(req.r)
+	ifMatch := httpapi.IfMatch(req.r)
 	err := k.h.st.Update(ctx, func(tx *store.Tx) error {
 		return k.write(tx, v, ifMatch)
 	})
 	if err != nil {
 		return k.writeError(req.id, ifMatch, err)
 	}
-	stripCertificates(e.Common().Attestation)
-	writeJSON(w, http.StatusOK, v)
+	httpapi.StripCertificates(e.Common().Attestation)
+	httpapi.WriteJSON(w, http.StatusOK, v)
 	return nil
 }
 
@@ -178,27 +180,27 @@ func (k *kind[T, P]) write(tx *store.Tx, v *T, ifMatch string) error {
 func (k *kind[T, P]) writeError(id, ifMatch string, err error) error {
 	switch {
 	case errors.Is(err, store.ErrExists):
-		return errorf(model.ErrConflict, "%s already exists; to replace it send If-Match with its etag (or *)", describe(k.name(), id))
+		return httpapi.Errorf(model.ErrConflict, "%s already exists; to replace it send If-Match with its etag (or *)", describe(k.name(), id))
 	case errors.Is(err, store.ErrETagMismatch):
-		return errorf(model.ErrPreconditionFailed, "the etag in If-Match does not match the current etag of %s", describe(k.name(), id))
+		return httpapi.Errorf(model.ErrPreconditionFailed, "the etag in If-Match does not match the current etag of %s", describe(k.name(), id))
 	case errors.Is(err, store.ErrNotFound) && ifMatch != "":
-		return errorf(model.ErrPreconditionFailed, "If-Match names an etag but %s does not exist", describe(k.name(), id))
+		return httpapi.Errorf(model.ErrPreconditionFailed, "If-Match names an etag but %s does not exist", describe(k.name(), id))
 	}
 	return err
 }
 
 func (k *kind[T, P]) runDelete(ctx context.Context, w http.ResponseWriter, req *request) error {
-	if err := validateID(k.name()+" id", req.id); err != nil {
+	if err := httpapi.ValidateID(k.name()+" id", req.id); err != nil {
 		return err
 	}
 	err := k.h.st.Update(ctx, func(tx *store.Tx) error {
-		return k.txDelete(tx, req.id, parseIfMatch(req.r))
+		return k.txDelete(tx, req.id, httpapi.IfMatch(req.r))
 	})
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return errorf(k.what().NotFoundCode(), "%s does not exist", describe(k.name(), req.id))
+		return httpapi.Errorf(k.what().NotFoundCode(), "%s does not exist", describe(k.name(), req.id))
 	case errors.Is(err, store.ErrETagMismatch):
-		return errorf(model.ErrPreconditionFailed, "the etag in If-Match does not match the current etag of %s", describe(k.name(), req.id))
+		return httpapi.Errorf(model.ErrPreconditionFailed, "the etag in If-Match does not match the current etag of %s", describe(k.name(), req.id))
 	case err != nil:
 		return err
 	}
@@ -219,7 +221,7 @@ func (k *kind[T, P]) runQuery(ctx context.Context, w http.ResponseWriter, req *r
 		return err
 	}
 	for _, v := range page.Items {
-		stripSecrets(P(v).Common().Attestation)
+		httpapi.StripSecrets(P(v).Common().Attestation)
 		if e, ok := any(v).(*model.IndividualEnrollment); ok {
 			e.RegistrationState = nil
 		}
@@ -286,47 +288,47 @@ func bulkMode(m string) (string, bool) {
 // one is being written share the next transaction (group commit); each is
 // answered after that transaction commits.
 func (k *kind[T, P]) runBulk(ctx context.Context, w http.ResponseWriter, req *request) error {
-	ticket := k.writes.announce()
-	defer ticket.close()
+	ticket := k.writes.Announce()
+	defer ticket.Close()
 	var body bulkBody[T]
 	// Room for a full call, so that decoding does not grow the list.
 	list, _ := body.items(k.what())
 	*list = make([]T, 0, MaxBulkItems)
-	if err := decodeJSON(req.body, &body); err != nil {
+	if err := httpapi.DecodeJSON(req.body, &body); err != nil {
 		return err
 	}
 	mode, ok := bulkMode(body.Mode)
 	if !ok {
 		if body.Mode == "" {
-			return badRequest("mode is required (create, update, updateIfMatchETag or delete)")
+			return httpapi.BadRequest("mode is required (create, update, updateIfMatchETag or delete)")
 		}
-		return badRequest("mode %q is not valid; use create, update, updateIfMatchETag or delete", body.Mode)
+		return httpapi.BadRequest("mode %q is not valid; use create, update, updateIfMatchETag or delete", body.Mode)
 	}
 	list, listName := body.items(k.what())
 	items := *list
 	switch {
 	case len(items) == 0:
-		return badRequest("%s must list at least one %s", listName, k.name())
+		return httpapi.BadRequest("%s must list at least one %s", listName, k.name())
 	case len(items) > MaxBulkItems:
-		return badRequest("%s lists %d %ss; a bulk operation takes at most %d", listName, len(items), k.name(), MaxBulkItems)
+		return httpapi.BadRequest("%s lists %d %ss; a bulk operation takes at most %d", listName, len(items), k.name(), MaxBulkItems)
 	}
 	itemErrs := make([]*bulkItemError, len(items))
 	fail := func(i int, id string, err error) error {
 		if err == nil {
 			return nil
 		}
-		ae, ok := asAPIError(err)
+		ae, ok := httpapi.AsError(err)
 		if !ok {
 			return err
 		}
-		itemErrs[i] = &bulkItemError{id: id, code: ae.code, msg: ae.msg}
+		itemErrs[i] = &bulkItemError{id: id, code: ae.Code, msg: ae.Msg}
 		return nil
 	}
 	ifMatches := make([]string, len(items))
 	for i := range items {
 		e := P(&items[i])
 		id := e.ID()
-		err := validateID(k.name()+" id", id)
+		err := httpapi.ValidateID(k.name()+" id", id)
 		if err == nil && mode != model.BulkDelete {
 			err = validate(e)
 		}
@@ -336,7 +338,7 @@ func (k *kind[T, P]) runBulk(ctx context.Context, w http.ResponseWriter, req *re
 		case model.BulkUpdate:
 			ifMatches[i] = store.MatchAny
 		case model.BulkUpdateIfMatchETag:
-			ifMatches[i] = stripETagQuotes(e.Common().ETag)
+			ifMatches[i] = httpapi.StripETagQuotes(e.Common().ETag)
 			if ifMatches[i] == "" {
 				ifMatches[i] = store.MatchAny
 			}
@@ -370,7 +372,7 @@ func (k *kind[T, P]) runBulk(ctx context.Context, w http.ResponseWriter, req *re
 		}
 	}
 	checked := slices.Clone(itemErrs)
-	err := k.writes.do(ctx, ticket, func(tx *store.Tx) error {
+	err := k.writes.Do(ctx, ticket, func(tx *store.Tx) error {
 		// The batcher may run this twice (the second time alone).
 		copy(itemErrs, checked)
 		var run []store.Encoded
@@ -413,7 +415,7 @@ func (k *kind[T, P]) runBulk(ctx context.Context, w http.ResponseWriter, req *re
 			if mode == model.BulkDelete {
 				err = k.txDelete(tx, id, "")
 				if errors.Is(err, store.ErrNotFound) {
-					err = errorf(k.what().NotFoundCode(), "%s does not exist", describe(k.name(), id))
+					err = httpapi.Errorf(k.what().NotFoundCode(), "%s does not exist", describe(k.name(), id))
 				}
 			} else {
 				err = k.writeError(id, ifMatches[i], k.write(tx, &items[i], ifMatches[i]))
@@ -433,6 +435,6 @@ func (k *kind[T, P]) runBulk(ctx context.Context, w http.ResponseWriter, req *re
 			errs = append(errs, *e)
 		}
 	}
-	writeJSON(w, http.StatusOK, bulkResult(k.what(), errs))
+	httpapi.WriteJSON(w, http.StatusOK, bulkResult(k.what(), errs))
 	return nil
 }

@@ -1,4 +1,4 @@
-package server
+package device
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/dpsctl/dpsctl/pkg/model"
 	"github.com/dpsctl/dpsctl/pkg/sas"
+	"github.com/dpsctl/dpsctl/pkg/server/internal/httpapi"
 	"github.com/dpsctl/dpsctl/pkg/store"
 )
 
@@ -17,13 +18,13 @@ import (
 // and TPM devices after their challenge. It does not read the body. For a
 // register call (register true) a TPM device's attestation carries the
 // challenge key, which acceptTPM checks against the body and consumes.
-func (d *deviceAPI) authSAS(ctx context.Context, req *deviceRequest, hdr string, register bool) (*attestation, error) {
+func (d *API) authSAS(ctx context.Context, req *deviceRequest, hdr string, register bool) (*attestation, error) {
 	tok, err := d.parseDeviceToken(hdr, req)
 	if err != nil {
 		return nil, err
 	}
-	now := d.h.now()
-	e, err := d.h.st.Enrollment(ctx, req.regID)
+	now := d.now()
+	e, err := d.st.Enrollment(ctx, req.regID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
@@ -37,14 +38,14 @@ func (d *deviceAPI) authSAS(ctx context.Context, req *deviceRequest, hdr string,
 				keys = [2]string{k.PrimaryKey, k.SecondaryKey}
 			}
 			var key string
-			key, verr = verifyKeys(tok, now, keys[:]...)
+			key, verr = httpapi.VerifyKeys(tok, now, keys[:]...)
 			if verr == nil {
 				att = &attestation{kind: model.AttestationSymmetricKey, authKey: key, hubKeys: keys}
 			}
 		case model.AttestationTPM:
 			att, verr = d.verifyTPMToken(ctx, req, tok, e, register)
 		default:
-			return nil, denied("%s is enrolled with %s attestation but sent a SAS token", describeDevice(req.regID), e.Attestation.Type)
+			return nil, httpapi.Denied("%s is enrolled with %s attestation but sent a SAS token", describeDevice(req.regID), e.Attestation.Type)
 		}
 		switch {
 		case errors.Is(verr, sas.ErrExpired):
@@ -56,16 +57,16 @@ func (d *deviceAPI) authSAS(ctx context.Context, req *deviceRequest, hdr string,
 			att.disabled = e.ProvisioningStatus == model.StatusDisabled
 			return att, nil
 		case e.ProvisioningStatus != model.StatusDisabled:
-			return nil, denied("the SAS token signature does not match the keys of %s", describeDevice(req.regID))
+			return nil, httpapi.Denied("the SAS token signature does not match the keys of %s", describeDevice(req.regID))
 		}
 		// A disabled individual enrollment: the device is disabled if a
 		// group accepts it.
 		ga, err := d.symmetricGroup(ctx, req, tok, now)
 		if err != nil {
-			if ae, ok := asAPIError(err); !ok || ae.code != model.ErrUnauthorized {
+			if ae, ok := httpapi.AsError(err); !ok || ae.Code != model.ErrUnauthorized {
 				return nil, err
 			}
-			return nil, denied("the SAS token signature does not match the keys of %s (disabled), nor of a group", describeDevice(req.regID))
+			return nil, httpapi.Denied("the SAS token signature does not match the keys of %s (disabled), nor of a group", describeDevice(req.regID))
 		}
 		ga.enrollment, ga.group, ga.disabled = e, nil, true
 		return ga, nil
@@ -74,7 +75,7 @@ func (d *deviceAPI) authSAS(ctx context.Context, req *deviceRequest, hdr string,
 }
 
 // symmetricGroup finds the symmetric-key group whose derived key signed tok.
-func (d *deviceAPI) symmetricGroup(ctx context.Context, req *deviceRequest, tok *sas.Token, now time.Time) (*attestation, error) {
+func (d *API) symmetricGroup(ctx context.Context, req *deviceRequest, tok *sas.Token, now time.Time) (*attestation, error) {
 	for attempt := 0; attempt < 2; attempt++ {
 		idx, err := d.creds.index(ctx, attempt > 0)
 		if err != nil {
@@ -92,7 +93,7 @@ func (d *deviceAPI) symmetricGroup(ctx context.Context, req *deviceRequest, tok 
 					keys[i] = dk
 				}
 			}
-			key, verr := verifyKeys(tok, now, keys[:]...)
+			key, verr := httpapi.VerifyKeys(tok, now, keys[:]...)
 			if errors.Is(verr, sas.ErrExpired) {
 				return nil, expiredToken(req, tok)
 			}
@@ -104,5 +105,5 @@ func (d *deviceAPI) symmetricGroup(ctx context.Context, req *deviceRequest, tok 
 			}
 		}
 	}
-	return nil, denied("the SAS token signature does not match any enrollment of %s", describeDevice(req.regID))
+	return nil, httpapi.Denied("the SAS token signature does not match any enrollment of %s", describeDevice(req.regID))
 }

@@ -1,4 +1,4 @@
-package server
+package device
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/dpsctl/dpsctl/pkg/model"
 	"github.com/dpsctl/dpsctl/pkg/sas"
+	"github.com/dpsctl/dpsctl/pkg/server/internal/httpapi"
 	"github.com/dpsctl/dpsctl/pkg/store"
 	"github.com/dpsctl/dpsctl/pkg/tpm"
 )
@@ -25,27 +26,30 @@ import (
 const noTPMEnrollmentMessage = "Enrollment not found."
 
 // noTPMEnrollment is that 404; the precise reason is kept for the log.
-func noTPMEnrollment(format string, args ...any) *apiError {
-	return &apiError{code: model.ErrEnrollmentNotFound, msg: noTPMEnrollmentMessage, detail: fmt.Sprintf(format, args...)}
+func noTPMEnrollment(format string, args ...any) *httpapi.Error {
+	return &httpapi.Error{Code: model.ErrEnrollmentNotFound, Msg: noTPMEnrollmentMessage, Detail: fmt.Sprintf(format, args...)}
 }
 
 // verifyTPMToken checks a TPM device's token against the key of its last
 // challenge, without consuming it. For a register call (register true) the
 // attestation carries the key, which acceptTPM consumes.
-func (d *deviceAPI) verifyTPMToken(ctx context.Context, req *deviceRequest, tok *sas.Token, e *model.IndividualEnrollment, register bool) (*attestation, error) {
+func (d *API) verifyTPMToken(ctx context.Context, req *deviceRequest, tok *sas.Token, e *model.IndividualEnrollment, register bool) (*attestation, error) {
+	if req.cred.NoTPM {
+		return nil, ErrTPMNeedsHTTPS
+	}
 	ek, err := enrolledEK(e)
 	if err != nil {
 		return nil, err
 	}
-	now := d.h.now()
-	key, err := d.h.st.TPMChallenge(ctx, req.regID, now)
+	now := d.now()
+	key, err := d.st.TPMChallenge(ctx, req.regID, now)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, denied("%s has no pending TPM challenge (none issued, expired or already used)", describeDevice(req.regID))
+		return nil, httpapi.Denied("%s has no pending TPM challenge (none issued, expired or already used)", describeDevice(req.regID))
 	}
 	if err != nil {
 		return nil, err
 	}
-	k, verr := verifyKeys(tok, now, key)
+	k, verr := httpapi.VerifyKeys(tok, now, key)
 	if verr != nil {
 		return nil, verr
 	}
@@ -61,7 +65,7 @@ func (d *deviceAPI) verifyTPMToken(ctx context.Context, req *deviceRequest, tok 
 // enrolled one, and the storage root key is needed to wrap the hub key.
 // Then the challenge is consumed; of two calls with the same token only
 // one gets past this point.
-func (d *deviceAPI) acceptTPM(ctx context.Context, req *deviceRequest, att *attestation) error {
+func (d *API) acceptTPM(ctx context.Context, req *deviceRequest, att *attestation) error {
 	e := att.enrollment
 	ek, err := enrolledEK(e)
 	if err != nil {
@@ -71,7 +75,7 @@ func (d *deviceAPI) acceptTPM(ctx context.Context, req *deviceRequest, att *atte
 	if t != nil && t.EndorsementKey != "" {
 		presented, err := tpm.DecodeEK(t.EndorsementKey)
 		if err != nil || !presented.Equal(ek) {
-			return denied("the endorsement key sent with the token does not match the one enrolled for %s", describeDevice(req.regID))
+			return httpapi.Denied("the endorsement key sent with the token does not match the one enrolled for %s", describeDevice(req.regID))
 		}
 	}
 	srk := ""
@@ -82,15 +86,15 @@ func (d *deviceAPI) acceptTPM(ctx context.Context, req *deviceRequest, att *atte
 		srk = e.Attestation.TPM.StorageRootKey
 	}
 	if srk == "" {
-		return badRequest("tpm.storageRootKey is required")
+		return httpapi.BadRequest("tpm.storageRootKey is required")
 	}
 	if att.srk, err = base64.StdEncoding.DecodeString(srk); err != nil {
-		return badRequest("tpm.storageRootKey is not valid base64")
+		return httpapi.BadRequest("tpm.storageRootKey is not valid base64")
 	}
-	now := d.h.now()
+	now := d.now()
 	err = d.write(ctx, func(tx *store.Tx) error { return tx.ConsumeTPMChallenge(req.regID, att.challenge, now) })
 	if errors.Is(err, store.ErrNotFound) {
-		return denied("the TPM challenge of %s was already used, replaced or expired", describeDevice(req.regID))
+		return httpapi.Denied("the TPM challenge of %s was already used, replaced or expired", describeDevice(req.regID))
 	}
 	return err
 }
@@ -98,72 +102,73 @@ func (d *deviceAPI) acceptTPM(ctx context.Context, req *deviceRequest, att *atte
 // enrolledEK decodes the endorsement key of a TPM enrollment.
 func enrolledEK(e *model.IndividualEnrollment) (*tpm.EK, error) {
 	if e.Attestation == nil || e.Attestation.TPM == nil {
-		return nil, denied("%s has no TPM enrollment", describeDevice(e.RegistrationID))
+		return nil, httpapi.Denied("%s has no TPM enrollment", describeDevice(e.RegistrationID))
 	}
 	ek, err := tpm.DecodeEK(e.Attestation.TPM.EndorsementKey)
 	if err != nil {
-		return nil, denied("the endorsement key enrolled for %s is not usable: %v", describeDevice(e.RegistrationID), err)
+		return nil, httpapi.Denied("the endorsement key enrolled for %s is not usable: %v", describeDevice(e.RegistrationID), err)
 	}
 	return ek, nil
 }
 
 // tpmChallenge answers a TPM device's first call: 401 with an activation
 // blob wrapping a fresh HMAC key, which is kept to verify the next call.
-func (d *deviceAPI) tpmChallenge(ctx context.Context, w http.ResponseWriter, req *deviceRequest) error {
+func (d *API) tpmChallenge(ctx context.Context, req *deviceRequest) (Response, error) {
 	t := req.body.TPM
 	if t.EndorsementKey == "" {
-		return badRequest("tpm.endorsementKey is required")
+		return Response{}, httpapi.BadRequest("tpm.endorsementKey is required")
 	}
 	// What the request alone shows is checked before the enrollment is
 	// looked up, so that the answer cannot depend on it.
 	presented, err := tpm.DecodeEK(t.EndorsementKey)
 	if err != nil {
-		return denied("%s: tpm.endorsementKey is not a valid endorsement key: %v", describeDevice(req.regID), err)
+		return Response{}, httpapi.Denied("%s: tpm.endorsementKey is not a valid endorsement key: %v", describeDevice(req.regID), err)
 	}
-	e, err := d.h.st.Enrollment(ctx, req.regID)
+	e, err := d.st.Enrollment(ctx, req.regID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return noTPMEnrollment("TPM challenge for %s: there is no individual enrollment", describeDevice(req.regID))
+		return Response{}, noTPMEnrollment("TPM challenge for %s: there is no individual enrollment", describeDevice(req.regID))
 	case err != nil:
-		return err
+		return Response{}, err
 	case e.Attestation == nil || e.Attestation.Type != model.AttestationTPM || e.Attestation.TPM == nil:
 		kind := "no"
 		if e.Attestation != nil {
 			kind = e.Attestation.Type
 		}
-		return noTPMEnrollment("TPM challenge for %s: it is enrolled with %s attestation", describeDevice(req.regID), kind)
+		return Response{}, noTPMEnrollment("TPM challenge for %s: it is enrolled with %s attestation", describeDevice(req.regID), kind)
 	}
 	enrolled, err := tpm.DecodeEK(e.Attestation.TPM.EndorsementKey)
 	if err != nil {
-		return noTPMEnrollment("TPM challenge for %s: the enrolled endorsement key is not usable: %v", describeDevice(req.regID), err)
+		return Response{}, noTPMEnrollment("TPM challenge for %s: the enrolled endorsement key is not usable: %v", describeDevice(req.regID), err)
 	}
 	if !presented.Equal(enrolled) {
-		return noTPMEnrollment("TPM challenge for %s: the endorsement key sent is not the enrolled one", describeDevice(req.regID))
+		return Response{}, noTPMEnrollment("TPM challenge for %s: the endorsement key sent is not the enrolled one", describeDevice(req.regID))
 	}
 	srkB64 := t.StorageRootKey
 	if srkB64 == "" {
 		srkB64 = e.Attestation.TPM.StorageRootKey
 	}
 	if srkB64 == "" {
-		return badRequest("tpm.storageRootKey is required")
+		return Response{}, httpapi.BadRequest("tpm.storageRootKey is required")
 	}
 	srk, err := base64.StdEncoding.DecodeString(srkB64)
 	if err != nil {
-		return badRequest("tpm.storageRootKey is not valid base64")
+		return Response{}, httpapi.BadRequest("tpm.storageRootKey is not valid base64")
 	}
 	key := make([]byte, challengeKeyBytes)
 	rand.Read(key)
 	blob, err := tpm.NewActivationBlob(enrolled.TPM2BPublic, srk, key, nil, nil)
 	if err != nil {
-		return badRequest("cannot wrap a key for this TPM: %v", err)
+		return Response{}, httpapi.BadRequest("cannot wrap a key for this TPM: %v", err)
 	}
-	if err := d.h.st.PutTPMChallenge(ctx, req.regID, b64(key), d.h.now().Add(tpmChallengeTTL)); err != nil {
-		return err
+	if err := d.st.PutTPMChallenge(ctx, req.regID, b64(key), d.now().Add(TPMChallengeTTL)); err != nil {
+		return Response{}, err
 	}
-	writeJSON(w, http.StatusUnauthorized, model.TPMChallenge{
+	resp, err := answer(http.StatusUnauthorized, model.TPMChallenge{
 		Message:           "Activate the authentication key in the TPM and register again with a SAS token signed by it.",
 		AuthenticationKey: b64(blob),
 		KeyName:           model.DeviceKeyName,
 	})
-	return nil
+	resp.Challenge = true
+	return resp, err
 }

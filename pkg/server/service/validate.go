@@ -1,9 +1,7 @@
-package server
+package service
 
 import (
-	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"net/url"
 	"strings"
@@ -11,18 +9,11 @@ import (
 
 	"github.com/dpsctl/dpsctl/pkg/certs"
 	"github.com/dpsctl/dpsctl/pkg/model"
+	"github.com/dpsctl/dpsctl/pkg/server/internal/httpapi"
 )
 
 // generatedKeyBytes is the size of a service-generated symmetric key.
 const generatedKeyBytes = 64
-
-// validateID checks a registration or enrollment group id (400004).
-func validateID(what, id string) error {
-	if err := model.ValidateID(id); err != nil {
-		return errorf(model.ErrInvalidRegistrationID, "invalid %s %q: %v", what, id, err)
-	}
-	return nil
-}
 
 // validate checks and normalises an entity received from a client: enum
 // spellings, defaults, attestation consistency, and the info of every
@@ -51,7 +42,7 @@ func validate(v model.Enrollable) error {
 	case strings.EqualFold(s, model.StatusDisabled):
 		c.ProvisioningStatus = model.StatusDisabled
 	default:
-		return badRequest("provisioningStatus %q is not valid; use enabled or disabled", s)
+		return httpapi.BadRequest("provisioningStatus %q is not valid; use enabled or disabled", s)
 	}
 	if p := c.AllocationPolicy; p != "" {
 		canon := ""
@@ -61,7 +52,7 @@ func validate(v model.Enrollable) error {
 			}
 		}
 		if canon == "" {
-			return badRequest("allocationPolicy %q is not valid; use hashed, geoLatency, static or custom", p)
+			return httpapi.BadRequest("allocationPolicy %q is not valid; use hashed, geoLatency, static or custom", p)
 		}
 		c.AllocationPolicy = canon
 	}
@@ -70,25 +61,25 @@ func validate(v model.Enrollable) error {
 			return err
 		}
 	} else if c.AllocationPolicy == model.AllocationCustom {
-		return badRequest("allocationPolicy custom requires customAllocationDefinition (webhookUrl and apiVersion)")
+		return httpapi.BadRequest("allocationPolicy custom requires customAllocationDefinition (webhookUrl and apiVersion)")
 	}
 	for i, hub := range c.IoTHubs {
 		if strings.TrimSpace(hub) == "" || strings.ContainsAny(hub, " /\\") {
-			return badRequest("iotHubs[%d] %q is not an IoT hub host name", i, hub)
+			return httpapi.BadRequest("iotHubs[%d] %q is not an IoT hub host name", i, hub)
 		}
 	}
 	if t := c.InitialTwin; t != nil {
-		if err := objectField("initialTwin.tags", &t.Tags); err != nil {
+		if err := httpapi.ObjectField("initialTwin.tags", &t.Tags); err != nil {
 			return err
 		}
 		if t.Properties != nil {
-			if err := objectField("initialTwin.properties.desired", &t.Properties.Desired); err != nil {
+			if err := httpapi.ObjectField("initialTwin.properties.desired", &t.Properties.Desired); err != nil {
 				return err
 			}
 		}
 	}
 	if e != nil {
-		if err := objectField("optionalDeviceInformation", &e.OptionalDeviceInformation); err != nil {
+		if err := httpapi.ObjectField("optionalDeviceInformation", &e.OptionalDeviceInformation); err != nil {
 			return err
 		}
 		if e.DeviceID != "" {
@@ -103,23 +94,10 @@ func validate(v model.Enrollable) error {
 func validateWebhook(cad *model.CustomAllocationDefinition) error {
 	u, err := url.Parse(cad.WebhookURL)
 	if cad.WebhookURL == "" || err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return badRequest("customAllocationDefinition.webhookUrl %q is not an absolute http(s) URL", cad.WebhookURL)
+		return httpapi.BadRequest("customAllocationDefinition.webhookUrl %q is not an absolute http(s) URL", cad.WebhookURL)
 	}
 	if strings.TrimSpace(cad.APIVersion) == "" {
-		return badRequest("customAllocationDefinition.apiVersion is required")
-	}
-	return nil
-}
-
-// objectField requires a free-form JSON member to be an object; JSON null
-// is treated as absent.
-func objectField(name string, raw *json.RawMessage) error {
-	t := bytes.TrimSpace(*raw)
-	switch {
-	case len(t) == 0 || string(t) == "null":
-		*raw = nil
-	case t[0] != '{':
-		return badRequest("%s must be a JSON object", name)
+		return httpapi.BadRequest("customAllocationDefinition.apiVersion is required")
 	}
 	return nil
 }
@@ -127,13 +105,13 @@ func objectField(name string, raw *json.RawMessage) error {
 // validateDeviceID applies the IoT Hub device id rules.
 func validateDeviceID(id string) error {
 	if len(id) > model.MaxIDLength {
-		return badRequest("deviceId is %d characters long; the limit is %d", len(id), model.MaxIDLength)
+		return httpapi.BadRequest("deviceId is %d characters long; the limit is %d", len(id), model.MaxIDLength)
 	}
 	for i := 0; i < len(id); i++ {
 		c := id[i]
 		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-.%_*?!(),:=@$'", c) >= 0
 		if !ok {
-			return badRequest("deviceId %q has the character %q, which IoT Hub does not allow", id, rune(c))
+			return httpapi.BadRequest("deviceId %q has the character %q, which IoT Hub does not allow", id, rune(c))
 		}
 	}
 	return nil
@@ -141,7 +119,7 @@ func validateDeviceID(id string) error {
 
 func validateAttestation(a *model.AttestationMechanism, group bool) error {
 	if a == nil {
-		return badRequest("attestation is required")
+		return httpapi.BadRequest("attestation is required")
 	}
 	switch {
 	case strings.EqualFold(a.Type, model.AttestationTPM):
@@ -151,15 +129,15 @@ func validateAttestation(a *model.AttestationMechanism, group bool) error {
 	case strings.EqualFold(a.Type, model.AttestationSymmetricKey):
 		a.Type = model.AttestationSymmetricKey
 	case a.Type == "":
-		return badRequest("attestation.type is required (tpm, x509 or symmetricKey)")
+		return httpapi.BadRequest("attestation.type is required (tpm, x509 or symmetricKey)")
 	default:
-		return badRequest("attestation.type %q is not valid; use tpm, x509 or symmetricKey", a.Type)
+		return httpapi.BadRequest("attestation.type %q is not valid; use tpm, x509 or symmetricKey", a.Type)
 	}
 	if group && a.Type == model.AttestationTPM {
-		return badRequest("attestation.type tpm is not supported for enrollment groups; use x509 or symmetricKey")
+		return httpapi.BadRequest("attestation.type tpm is not supported for enrollment groups; use x509 or symmetricKey")
 	}
 	other := func(name string) error {
-		return badRequest("attestation.type is %s but attestation.%s is set", a.Type, name)
+		return httpapi.BadRequest("attestation.type is %s but attestation.%s is set", a.Type, name)
 	}
 	switch a.Type {
 	case model.AttestationTPM:
@@ -170,14 +148,14 @@ func validateAttestation(a *model.AttestationMechanism, group bool) error {
 			return other("symmetricKey")
 		}
 		if a.TPM == nil || a.TPM.EndorsementKey == "" {
-			return badRequest("attestation.tpm.endorsementKey is required")
+			return httpapi.BadRequest("attestation.tpm.endorsementKey is required")
 		}
 		if _, err := base64.StdEncoding.DecodeString(a.TPM.EndorsementKey); err != nil {
-			return badRequest("attestation.tpm.endorsementKey is not valid base64")
+			return httpapi.BadRequest("attestation.tpm.endorsementKey is not valid base64")
 		}
 		if a.TPM.StorageRootKey != "" {
 			if _, err := base64.StdEncoding.DecodeString(a.TPM.StorageRootKey); err != nil {
-				return badRequest("attestation.tpm.storageRootKey is not valid base64")
+				return httpapi.BadRequest("attestation.tpm.storageRootKey is not valid base64")
 			}
 		}
 	case model.AttestationSymmetricKey:
@@ -190,12 +168,12 @@ func validateAttestation(a *model.AttestationMechanism, group bool) error {
 		if k := a.SymmetricKey; k != nil {
 			if k.PrimaryKey != "" {
 				if err := model.ValidateSymmetricKey(k.PrimaryKey); err != nil {
-					return badRequest("attestation.symmetricKey.primaryKey: %v", err)
+					return httpapi.BadRequest("attestation.symmetricKey.primaryKey: %v", err)
 				}
 			}
 			if k.SecondaryKey != "" {
 				if err := model.ValidateSymmetricKey(k.SecondaryKey); err != nil {
-					return badRequest("attestation.symmetricKey.secondaryKey: %v", err)
+					return httpapi.BadRequest("attestation.symmetricKey.secondaryKey: %v", err)
 				}
 			}
 		}
@@ -213,48 +191,48 @@ func validateAttestation(a *model.AttestationMechanism, group bool) error {
 
 func validateX509(x *model.X509Attestation, group bool) error {
 	if x == nil {
-		return badRequest("attestation.x509 is required")
+		return httpapi.BadRequest("attestation.x509 is required")
 	}
 	if group {
 		if x.ClientCertificates != nil {
-			return badRequest("attestation.x509.clientCertificates is for individual enrollments; enrollment groups take signingCertificates or caReferences")
+			return httpapi.BadRequest("attestation.x509.clientCertificates is for individual enrollments; enrollment groups take signingCertificates or caReferences")
 		}
 		switch {
 		case x.SigningCertificates != nil && x.CAReferences != nil:
-			return badRequest("attestation.x509: give either signingCertificates or caReferences, not both")
+			return httpapi.BadRequest("attestation.x509: give either signingCertificates or caReferences, not both")
 		case x.CAReferences != nil:
 			if strings.TrimSpace(x.CAReferences.Primary) == "" {
-				return badRequest("attestation.x509.caReferences.primary is required")
+				return httpapi.BadRequest("attestation.x509.caReferences.primary is required")
 			}
 			return nil
 		case x.SigningCertificates == nil:
-			return badRequest("attestation.x509 needs signingCertificates or caReferences")
+			return httpapi.BadRequest("attestation.x509 needs signingCertificates or caReferences")
 		}
 	} else {
 		if x.SigningCertificates != nil || x.CAReferences != nil {
-			return badRequest("attestation.x509 of an individual enrollment takes clientCertificates, not signingCertificates or caReferences")
+			return httpapi.BadRequest("attestation.x509 of an individual enrollment takes clientCertificates, not signingCertificates or caReferences")
 		}
 		if x.ClientCertificates == nil {
-			return badRequest("attestation.x509.clientCertificates is required")
+			return httpapi.BadRequest("attestation.x509.clientCertificates is required")
 		}
 	}
-	for _, s := range certSlots(x) {
-		c := *s.cert
+	for _, s := range httpapi.CertSlots(x) {
+		c := *s.Cert
 		if c == nil {
-			if s.primary {
-				return badRequest("%s is required", s.path)
+			if s.Primary {
+				return httpapi.BadRequest("%s is required", s.Path)
 			}
 			continue
 		}
 		if strings.TrimSpace(c.Certificate) == "" {
 			if c.Info == nil {
-				return badRequest("%s.certificate is required", s.path)
+				return httpapi.BadRequest("%s.certificate is required", s.Path)
 			}
 			continue // complete() carries the stored certificate over
 		}
 		chain, err := certs.ParseWireCertificate(c.Certificate)
 		if err != nil {
-			return badRequest("%s.certificate is not a PEM, base64 DER or base64 PEM X.509 certificate: %v", s.path, err)
+			return httpapi.BadRequest("%s.certificate is not a PEM, base64 DER or base64 PEM X.509 certificate: %v", s.Path, err)
 		}
 		parsed := chain[0]
 		info := certs.Info(parsed)
@@ -262,28 +240,6 @@ func validateX509(x *model.X509Attestation, group bool) error {
 		c.Info = &info
 	}
 	return nil
-}
-
-// certSlot is one certificate position of an X.509 attestation.
-type certSlot struct {
-	path    string
-	primary bool
-	cert    **model.X509CertificateWithInfo
-}
-
-func certSlots(x *model.X509Attestation) []certSlot {
-	var out []certSlot
-	add := func(name string, cs *model.X509Certificates) {
-		if cs == nil {
-			return
-		}
-		out = append(out,
-			certSlot{path: "attestation.x509." + name + ".primary", primary: true, cert: &cs.Primary},
-			certSlot{path: "attestation.x509." + name + ".secondary", cert: &cs.Secondary})
-	}
-	add("clientCertificates", x.ClientCertificates)
-	add("signingCertificates", x.SigningCertificates)
-	return out
 }
 
 // complete finishes an entity for storage, given the shared members c of
@@ -314,7 +270,7 @@ func complete(c, old *model.EnrollmentCommon, now time.Time) error {
 				*k = oldKey(oldKeys)
 				return
 			}
-			*k = randomKey(generatedKeyBytes)
+			*k = httpapi.RandomKey(generatedKeyBytes)
 		}
 		fill(&a.SymmetricKey.PrimaryKey, func(o *model.SymmetricKeyAttestation) string { return o.PrimaryKey })
 		fill(&a.SymmetricKey.SecondaryKey, func(o *model.SymmetricKeyAttestation) string { return o.SecondaryKey })
@@ -322,25 +278,25 @@ func complete(c, old *model.EnrollmentCommon, now time.Time) error {
 		var oldSlots map[string]*model.X509CertificateWithInfo
 		if oldAtt != nil && oldAtt.X509 != nil {
 			oldSlots = map[string]*model.X509CertificateWithInfo{}
-			for _, s := range certSlots(oldAtt.X509) {
-				oldSlots[s.path] = *s.cert
+			for _, s := range httpapi.CertSlots(oldAtt.X509) {
+				oldSlots[s.Path] = *s.Cert
 			}
 		}
-		for _, s := range certSlots(a.X509) {
-			cert := *s.cert
+		for _, s := range httpapi.CertSlots(a.X509) {
+			cert := *s.Cert
 			if cert == nil || cert.Certificate != "" {
 				continue
 			}
-			prev := oldSlots[s.path]
+			prev := oldSlots[s.Path]
 			if prev == nil || prev.Certificate == "" || prev.Info == nil || cert.Info == nil ||
 				!strings.EqualFold(prev.Info.SHA256Thumbprint, cert.Info.SHA256Thumbprint) {
-				return badRequest("%s.certificate is required (the info given does not match the stored certificate)", s.path)
+				return httpapi.BadRequest("%s.certificate is required (the info given does not match the stored certificate)", s.Path)
 			}
-			*s.cert = &model.X509CertificateWithInfo{Certificate: prev.Certificate, Info: prev.Info}
+			*s.Cert = &model.X509CertificateWithInfo{Certificate: prev.Certificate, Info: prev.Info}
 		}
 	}
 	ts := model.FormatTime(now)
-	c.ETag = newETag()
+	c.ETag = httpapi.NewETag()
 	c.CreatedDateTimeUTC = ts
 	if old != nil && old.CreatedDateTimeUTC != "" {
 		c.CreatedDateTimeUTC = old.CreatedDateTimeUTC
@@ -357,35 +313,12 @@ func needsStored(c *model.EnrollmentCommon) bool {
 	if a == nil || a.X509 == nil {
 		return false
 	}
-	for _, s := range certSlots(a.X509) {
-		if c := *s.cert; c != nil && c.Certificate == "" {
+	for _, s := range httpapi.CertSlots(a.X509) {
+		if c := *s.Cert; c != nil && c.Certificate == "" {
 			return true
 		}
 	}
 	return false
-}
-
-// stripSecrets removes what reads never show: symmetric keys and
-// certificate bodies (their info stays).
-func stripSecrets(a *model.AttestationMechanism) {
-	if a == nil {
-		return
-	}
-	a.SymmetricKey = nil
-	stripCertificates(a)
-}
-
-// stripCertificates removes certificate bodies, which the service never
-// returns.
-func stripCertificates(a *model.AttestationMechanism) {
-	if a == nil || a.X509 == nil {
-		return
-	}
-	for _, s := range certSlots(a.X509) {
-		if c := *s.cert; c != nil {
-			c.Certificate = ""
-		}
-	}
 }
 
 // describe names an entity for messages.

@@ -1,15 +1,15 @@
-package server
+package service
 
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/dpsctl/dpsctl/pkg/sas"
+	"github.com/dpsctl/dpsctl/pkg/server/internal/httpapi"
 	"github.com/dpsctl/dpsctl/pkg/store"
 )
 
@@ -23,20 +23,20 @@ import (
 // policy is looked up by skn and the signature tried with its primary, then
 // its secondary key; tokens are accepted up to sas.MaxClockSkew past
 // expiry.
-func (h *handler) authorize(r *http.Request, right string) error {
+func (h *API) authorize(r *http.Request, right string) error {
 	hdr := strings.TrimSpace(r.Header.Get("Authorization"))
 	if hdr == "" {
-		return unauthorized("the Authorization header is missing; send a SharedAccessSignature token")
+		return httpapi.Unauthorized("the Authorization header is missing; send a SharedAccessSignature token")
 	}
 	tok, err := sas.ParseToken(hdr)
 	if err != nil {
-		return unauthorized("the Authorization header is not a valid SharedAccessSignature token: %v", err)
+		return httpapi.Unauthorized("the Authorization header is not a valid SharedAccessSignature token: %v", err)
 	}
 	if tok.KeyName == "" {
-		return unauthorized("the SAS token has no skn (shared access policy name)")
+		return httpapi.Unauthorized("the SAS token has no skn (shared access policy name)")
 	}
 	if !h.audienceMatches(tok.Resource, r) {
-		return unauthorized("the SAS token's sr %q does not name this service (%s)", tok.Resource, h.hostName())
+		return httpapi.Unauthorized("the SAS token's sr %q does not name this service (%s)", tok.Resource, h.hostName())
 	}
 	now := h.now()
 	p, err := h.policies.verify(r.Context(), tok, now)
@@ -44,7 +44,7 @@ func (h *handler) authorize(r *http.Request, right string) error {
 		return err
 	}
 	if !p.HasRight(right) {
-		return unauthorized("shared access policy %q does not have the %s right", p.Name, right)
+		return httpapi.Unauthorized("shared access policy %q does not have the %s right", p.Name, right)
 	}
 	return nil
 }
@@ -52,12 +52,12 @@ func (h *handler) authorize(r *http.Request, right string) error {
 // audienceMatches reports whether the decoded sr names this service (its
 // configured host name, whatever r.Host says) and a path prefix of the
 // request.
-func (h *handler) audienceMatches(sr string, r *http.Request) bool {
+func (h *API) audienceMatches(sr string, r *http.Request) bool {
 	sr = strings.ToLower(strings.TrimSpace(sr))
 	sr = strings.TrimPrefix(sr, "https://")
 	host, path, _ := strings.Cut(sr, "/")
-	host = stripPort(host)
-	if host == "" || host != strings.ToLower(stripPort(h.hostName())) {
+	host = httpapi.StripPort(host)
+	if host == "" || host != strings.ToLower(httpapi.StripPort(h.hostName())) {
 		return false
 	}
 	path = strings.Trim(path, "/")
@@ -66,14 +66,6 @@ func (h *handler) audienceMatches(sr string, r *http.Request) bool {
 	}
 	reqPath := strings.ToLower(strings.Trim(r.URL.Path, "/"))
 	return reqPath == path || strings.HasPrefix(reqPath, path+"/")
-}
-
-// stripPort removes a trailing :port (also from a bracketed IPv6 literal).
-func stripPort(hostport string) string {
-	if h, _, err := net.SplitHostPort(hostport); err == nil {
-		return h
-	}
-	return strings.Trim(hostport, "[]")
 }
 
 // policyCache keeps the shared access policies in memory. Another process
@@ -128,13 +120,13 @@ func (c *policyCache) verify(ctx context.Context, tok *sas.Token, now time.Time)
 		case verr == nil:
 			return p, nil
 		case errors.Is(verr, sas.ErrExpired):
-			return store.Policy{}, unauthorized("the SAS token expired at %s", tok.Expiry.UTC().Format(time.RFC3339))
+			return store.Policy{}, httpapi.Unauthorized("the SAS token expired at %s", tok.Expiry.UTC().Format(time.RFC3339))
 		case attempt == 0:
 			continue // the policies may have changed in another process
 		case errors.Is(verr, errUnknownPolicy):
-			return store.Policy{}, unauthorized("there is no shared access policy named %q", tok.KeyName)
+			return store.Policy{}, httpapi.Unauthorized("there is no shared access policy named %q", tok.KeyName)
 		default:
-			return store.Policy{}, unauthorized("the SAS token signature does not match policy %q", tok.KeyName)
+			return store.Policy{}, httpapi.Unauthorized("the SAS token signature does not match policy %q", tok.KeyName)
 		}
 	}
 }

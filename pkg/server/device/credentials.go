@@ -1,4 +1,4 @@
-package server
+package device
 
 import (
 	"context"

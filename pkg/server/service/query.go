@@ -1,4 +1,4 @@
-package server
+package service
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/dpsctl/dpsctl/pkg/model"
+	"github.com/dpsctl/dpsctl/pkg/server/internal/httpapi"
 	"github.com/dpsctl/dpsctl/pkg/store"
 )
 
@@ -22,20 +23,20 @@ func checkQueryBody(b []byte) error {
 		return nil
 	}
 	var q model.QuerySpecification
-	return decodeJSON(b, &q)
+	return httpapi.DecodeJSON(b, &q)
 }
 
 // pageRequest reads x-ms-max-item-count and x-ms-continuation.
 func pageRequest(r *http.Request, tag string) (size int, after int64, err error) {
 	size = MaxPageSize
-	if v := strings.TrimSpace(r.Header.Get(headerMaxItemCount)); v != "" {
+	if v := strings.TrimSpace(r.Header.Get(httpapi.HeaderMaxItemCount)); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
-			return 0, 0, badRequest("x-ms-max-item-count %q is not a positive integer", v)
+			return 0, 0, httpapi.BadRequest("x-ms-max-item-count %q is not a positive integer", v)
 		}
 		size = min(n, MaxPageSize)
 	}
-	if v := strings.TrimSpace(r.Header.Get(headerContinuation)); v != "" {
+	if v := strings.TrimSpace(r.Header.Get(httpapi.HeaderContinuation)); v != "" {
 		after, err = decodeToken(tag, v)
 		if err != nil {
 			return 0, 0, err
@@ -50,7 +51,7 @@ func encodeToken(tag string, cursor int64) string {
 }
 
 func decodeToken(tag, tok string) (int64, error) {
-	bad := badRequest("the continuation token is not valid for this query")
+	bad := httpapi.BadRequest("the continuation token is not valid for this query")
 	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(tok, "="))
 	if err != nil {
 		return 0, bad
@@ -69,48 +70,48 @@ func decodeToken(tag, tok string) (int64, error) {
 // writePage answers a query with one page of items and the paging headers.
 func writePage[T any](w http.ResponseWriter, itemType string, size int, tag string, next int64, items []T) {
 	h := w.Header()
-	setHeader(h, headerItemType, itemType)
-	setHeader(h, headerMaxItemCount, strconv.Itoa(size))
+	httpapi.SetHeader(h, httpapi.HeaderItemType, itemType)
+	httpapi.SetHeader(h, httpapi.HeaderMaxItemCount, strconv.Itoa(size))
 	if next != 0 {
-		setHeader(h, headerContinuation, encodeToken(tag, next))
+		httpapi.SetHeader(h, httpapi.HeaderContinuation, encodeToken(tag, next))
 	}
 	if items == nil {
 		items = []T{}
 	}
-	writeJSON(w, http.StatusOK, items)
+	httpapi.WriteJSON(w, http.StatusOK, items)
 }
 
 // ---- registration states
 
 const registrationTokenTag = "r"
 
-func (h *handler) runGetRegistration(ctx context.Context, w http.ResponseWriter, req *request) error {
-	if err := validateID("registration id", req.id); err != nil {
+func (h *API) runGetRegistration(ctx context.Context, w http.ResponseWriter, req *request) error {
+	if err := httpapi.ValidateID("registration id", req.id); err != nil {
 		return err
 	}
 	reg, err := h.st.Registration(ctx, req.id)
 	if errors.Is(err, store.ErrNotFound) {
-		return errorf(model.ErrRegistrationNotFound, "%s does not exist", describe("registration", req.id))
+		return httpapi.Errorf(model.ErrRegistrationNotFound, "%s does not exist", describe("registration", req.id))
 	}
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, &reg.State)
+	httpapi.WriteJSON(w, http.StatusOK, &reg.State)
 	return nil
 }
 
-func (h *handler) runDeleteRegistration(ctx context.Context, w http.ResponseWriter, req *request) error {
-	if err := validateID("registration id", req.id); err != nil {
+func (h *API) runDeleteRegistration(ctx context.Context, w http.ResponseWriter, req *request) error {
+	if err := httpapi.ValidateID("registration id", req.id); err != nil {
 		return err
 	}
 	err := h.st.Update(ctx, func(tx *store.Tx) error {
-		return tx.DeleteRegistration(req.id, parseIfMatch(req.r))
+		return tx.DeleteRegistration(req.id, httpapi.IfMatch(req.r))
 	})
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return errorf(model.ErrRegistrationNotFound, "%s does not exist", describe("registration", req.id))
+		return httpapi.Errorf(model.ErrRegistrationNotFound, "%s does not exist", describe("registration", req.id))
 	case errors.Is(err, store.ErrETagMismatch):
-		return errorf(model.ErrPreconditionFailed, "the etag in If-Match does not match the current etag of %s", describe("registration", req.id))
+		return httpapi.Errorf(model.ErrPreconditionFailed, "the etag in If-Match does not match the current etag of %s", describe("registration", req.id))
 	case err != nil:
 		return err
 	}
@@ -121,8 +122,8 @@ func (h *handler) runDeleteRegistration(ctx context.Context, w http.ResponseWrit
 // runQueryRegistrations lists the registrations of one enrollment group.
 // The body is optional (the C SDK and the CLI send none, Node sends a
 // QuerySpecification). An unknown group has no registrations.
-func (h *handler) runQueryRegistrations(ctx context.Context, w http.ResponseWriter, req *request) error {
-	if err := validateID("enrollment group id", req.id); err != nil {
+func (h *API) runQueryRegistrations(ctx context.Context, w http.ResponseWriter, req *request) error {
+	if err := httpapi.ValidateID("enrollment group id", req.id); err != nil {
 		return err
 	}
 	if err := checkQueryBody(req.body); err != nil {
