@@ -96,7 +96,7 @@ func TestProvisioning(t *testing.T) {
 func rawClient(t *testing.T, e *env, clientID, user, password string) (paho.Client, chan struct{}) {
 	t.Helper()
 	lost := make(chan struct{})
-	o := paho.NewClientOptions().AddBroker("ssl://"+e.tlsAddr).SetClientID(clientID).SetUsername(user).SetPassword(password).
+	o := paho.NewClientOptions().AddBroker("ssl://" + e.tlsAddr).SetClientID(clientID).SetUsername(user).SetPassword(password).
 		SetTLSConfig(&tls.Config{RootCAs: e.roots, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}).
 		SetProtocolVersion(4).SetAutoReconnect(false).SetConnectTimeout(waitLimit).
 		SetConnectionLostHandler(func(paho.Client, error) { close(lost) })
