@@ -282,7 +282,8 @@ func (h *hook) ID() string { return "dpsctl" }
 func (h *hook) Provides(b byte) bool {
 	switch b {
 	case mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnSessionEstablished,
-		mqtt.OnDisconnect, mqtt.OnPacketRead, mqtt.OnSubscribed, mqtt.OnPacketProcessed, mqtt.OnPublish:
+		mqtt.OnDisconnect, mqtt.OnPacketRead, mqtt.OnSubscribed, mqtt.OnPacketProcessed, mqtt.OnPublish,
+		mqtt.OnWill:
 		return true
 	}
 	return false
@@ -297,7 +298,22 @@ func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	if pk.Connect.Keepalive > MaxKeepAlive {
 		cl.State.Keepalive = MaxKeepAlive
 	}
+	// No session outlives its connection: the hub keeps what must last
+	// (twin, C2D queue), and every connection subscribes afresh.
+	cl.Properties.Clean = true
 	return nil
+}
+
+// OnWill takes a device's Will message as IoT Hub does, as telemetry when
+// its topic is the device's telemetry topic, and never forwards it.
+func (h *hook) OnWill(cl *mqtt.Client, will mqtt.Will) (mqtt.Will, error) {
+	s := h.b.session(cl)
+	if s != nil && s.hub != nil && len(will.Payload) <= MaxMessageSize {
+		if t, ok := s.publishAllowed(will.TopicName); ok && t.Kind == topics.Telemetry {
+			_ = s.hub.telemetry(s.user.DeviceID, t.ModuleID, t.Properties, will.Payload)
+		}
+	}
+	return mqtt.Will{}, nil
 }
 
 // OnConnectAuthenticate routes the CONNECT by its user name and

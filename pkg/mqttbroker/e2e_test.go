@@ -13,6 +13,7 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/gorilla/websocket"
 
 	"github.com/dpsctl/dpsctl/pkg/certs"
 	"github.com/dpsctl/dpsctl/pkg/mqtt/topics"
@@ -347,33 +348,37 @@ func TestRefusals(t *testing.T) {
 	e := startEnv(t, mqttbroker.HubOptions{})
 	tests := []struct {
 		name string
-		do   func(c *mqttdevice.Client) error
+		do   func(c *mqttdevice.Client, self string) error
 	}{
-		{"publish on another device's telemetry", func(c *mqttdevice.Client) error {
+		{"publish on another device's telemetry", func(c *mqttdevice.Client, self string) error {
 			return c.Publish(ctxT(t), "devices/victim/messages/events/", 1, []byte("x"))
 		}},
-		{"subscribe to another device's messages", func(c *mqttdevice.Client) error {
+		{"subscribe to another device's messages", func(c *mqttdevice.Client, self string) error {
 			return c.Subscribe(ctxT(t), "devices/victim/messages/devicebound/#", 1)
 		}},
-		{"subscribe to everything", func(c *mqttdevice.Client) error { return c.Subscribe(ctxT(t), "#", 0) }},
-		{"publish at QoS 2", func(c *mqttdevice.Client) error {
-			return c.Publish(ctxT(t), "devices/r-3/messages/events/", 2, []byte("x"))
+		{"subscribe to everything", func(c *mqttdevice.Client, self string) error { return c.Subscribe(ctxT(t), "#", 0) }},
+		{"publish at QoS 2", func(c *mqttdevice.Client, self string) error {
+			return c.Publish(ctxT(t), "devices/"+self+"/messages/events/", 2, []byte("x"))
 		}},
-		{"subscribe at QoS 2", func(c *mqttdevice.Client) error { return c.Subscribe(ctxT(t), "$iothub/twin/res/#", 2) }},
-		{"publish on an unknown topic", func(c *mqttdevice.Client) error { return c.Publish(ctxT(t), "foo/bar", 1, []byte("x")) }},
-		{"publish a DPS request to a hub", func(c *mqttdevice.Client) error {
+		{"subscribe at QoS 2", func(c *mqttdevice.Client, self string) error { return c.Subscribe(ctxT(t), "$iothub/twin/res/#", 2) }},
+		{"publish on an unknown topic", func(c *mqttdevice.Client, self string) error { return c.Publish(ctxT(t), "foo/bar", 1, []byte("x")) }},
+		{"publish more than 256 KiB", func(c *mqttdevice.Client, self string) error {
+			return c.Publish(ctxT(t), "devices/"+self+"/messages/events/", 1, make([]byte, mqttbroker.MaxMessageSize+1))
+		}},
+		{"publish a DPS request to a hub", func(c *mqttdevice.Client, self string) error {
 			return c.Publish(ctxT(t), "$dps/registrations/PUT/iotdps-register/?$rid=1", 1, []byte("{}"))
 		}},
 	}
-	s, err := e.hub.Subscribe(mqttbroker.StreamOptions{DeviceID: "victim"})
+	s, err := e.hub.Subscribe(mqttbroker.StreamOptions{}) // nothing refused may reach it
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := hubDevice(t, e, "r-"+strconv.Itoa(i), false, mqttdevice.HubOptions{})
-			_ = tt.do(c) // the error depends on when paho sees the close
+			self := "r-" + strconv.Itoa(i)
+			c := hubDevice(t, e, self, false, mqttdevice.HubOptions{})
+			_ = tt.do(c, self) // the error depends on when paho sees the close
 			select {
 			case <-c.Done():
 			case <-time.After(waitLimit):
@@ -384,7 +389,7 @@ func TestRefusals(t *testing.T) {
 	ctx, cancel := contextWithTimeout(100 * time.Millisecond)
 	defer cancel()
 	if ev, err := s.Next(ctx); err == nil {
-		t.Fatalf("the victim got telemetry: %+v", ev)
+		t.Fatalf("refused telemetry was enqueued: %+v", ev)
 	}
 }
 
@@ -436,5 +441,70 @@ func TestX509HubDevice(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+func TestConnectionLimit(t *testing.T) {
+	e := startEnv(t, mqttbroker.HubOptions{}, func(o *mqttbroker.Options) { o.MaxConnections = 1 })
+	hubDevice(t, e, "first", false, mqttdevice.HubOptions{})
+	key := newKey(t)
+	e.auth.add("second", key)
+	_, err := mqttdevice.Connect(ctxT(t), mqttdevice.HubOptions{Endpoint: e.endpoint(true, nil), HubHost: testHub, DeviceID: "second", SymmetricKey: key})
+	if err == nil || !strings.Contains(strings.ToLower(err.Error()), "unavailable") {
+		t.Fatalf("second connection: %v, want CONNACK 3 (server unavailable)", err)
+	}
+}
+
+// TestWillIsTelemetry: a Will on the device's telemetry topic is enqueued
+// when the hub closes the connection; one on another device's topic goes
+// nowhere.
+func TestWillIsTelemetry(t *testing.T) {
+	e := startEnv(t, mqttbroker.HubOptions{})
+	s, err := e.hub.Subscribe(mqttbroker.StreamOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, tt := range []struct{ id, topic string }{
+		{"w-2", "devices/w-1/messages/events/"}, // not its own: dropped
+		{"w-1", "devices/w-1/messages/events/will=1"},
+	} {
+		key := newKey(t)
+		e.auth.add(tt.id, key)
+		o := paho.NewClientOptions().AddBroker("ssl://"+e.tlsAddr).SetClientID(tt.id).
+			SetUsername(testHub+"/"+tt.id+"/?api-version=2021-04-12").SetPassword(sasFor(t, tt.id, key)).
+			SetTLSConfig(&tls.Config{RootCAs: e.roots, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}).
+			SetProtocolVersion(4).SetAutoReconnect(false).SetConnectTimeout(waitLimit).
+			SetBinaryWill(tt.topic, []byte("gone"), 1, false)
+		c := paho.NewClient(o)
+		if tok := c.Connect(); !tok.WaitTimeout(waitLimit) || tok.Error() != nil {
+			t.Fatalf("connect: %v", tok.Error())
+		}
+		c.Publish("foo", 1, false, "refused") // the hub closes the connection
+		deadline := time.Now().Add(waitLimit)
+		for c.IsConnectionOpen() && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		c.Disconnect(0)
+	}
+	ev, err := s.Next(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.DeviceID != "w-1" || string(ev.Payload) != "gone" || ev.Properties["will"] != "1" {
+		t.Fatalf("event %+v, want w-1's own Will only", ev)
+	}
+}
+
+func TestWebSocketNeedsSubprotocol(t *testing.T) {
+	e := startEnv(t, mqttbroker.HubOptions{})
+	d := websocket.Dialer{TLSClientConfig: &tls.Config{RootCAs: e.roots, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}, HandshakeTimeout: waitLimit}
+	c, resp, err := d.Dial("wss://"+e.wsAddr+mqttbroker.WebSocketPath, nil)
+	if err == nil {
+		c.Close()
+		t.Fatal("upgraded without the mqtt subprotocol")
+	}
+	if resp == nil || resp.StatusCode != 400 {
+		t.Fatalf("answer %v, %v; want 400", resp, err)
 	}
 }

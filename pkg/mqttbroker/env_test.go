@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -78,7 +79,7 @@ func serverCert(t testing.TB) (tls.Certificate, *x509.Certificate) {
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: cert}, cert
 }
 
-func startEnv(t testing.TB, hubOpts mqttbroker.HubOptions) *env {
+func startEnv(t testing.TB, hubOpts mqttbroker.HubOptions, opts ...func(*mqttbroker.Options)) *env {
 	t.Helper()
 	e := &env{ca: certstest.New(t), prov: newFakeProvisioner(), auth: &fakeAuth{keys: map[string]string{}, thumbs: map[string]string{}}}
 	tc, leaf := serverCert(t)
@@ -90,7 +91,11 @@ func startEnv(t testing.TB, hubOpts mqttbroker.HubOptions) *env {
 		MinVersion:   tls.VersionTLS12,
 	}
 	e.hub = mqttbroker.NewHub(testHub, e.auth, hubOpts)
-	e.broker = mqttbroker.New(mqttbroker.Options{Provisioner: e.prov, Hubs: []*mqttbroker.Hub{e.hub}})
+	bo := mqttbroker.Options{Provisioner: e.prov, Hubs: []*mqttbroker.Hub{e.hub}}
+	for _, o := range opts {
+		o(&bo)
+	}
+	e.broker = mqttbroker.New(bo)
 	l, err := tls.Listen("tcp", "127.0.0.1:0", conf)
 	if err != nil {
 		t.Fatal(err)
@@ -281,4 +286,14 @@ func ctxT(t testing.TB) context.Context {
 
 func contextWithTimeout(d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), d)
+}
+
+// sasFor is a device SAS token for the test hub.
+func sasFor(t testing.TB, id, key string) string {
+	t.Helper()
+	tok, err := sas.NewToken(key, url.QueryEscape(testHub+"/devices/"+id), "", time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
 }
