@@ -34,6 +34,9 @@ const (
 	DefaultRequestTimeout = 30 * time.Second
 	// MaxKeepAlive is the longest keep-alive IoT Hub allows, in seconds.
 	MaxKeepAlive = 1767
+	// maxInflight bounds the QoS 1 messages not yet acknowledged, each
+	// way, per connection.
+	maxInflight = 1024
 )
 
 // WebSocketPath is where the SDKs' MQTT-over-WebSocket transports connect.
@@ -88,8 +91,8 @@ func New(opts Options) *Broker {
 	caps.WildcardSubAvailable = 1
 	caps.SharedSubAvailable = 0
 	caps.MinimumProtocolVersion = 4
-	caps.MaximumInflight = 1024
-	caps.ReceiveMaximum = 1024
+	caps.MaximumInflight = maxInflight
+	caps.ReceiveMaximum = maxInflight
 	caps.MaximumClientWritesPending = 1024
 	caps.MaximumSessionExpiryInterval = 0
 	b := &Broker{
@@ -245,6 +248,9 @@ func (s *session) send(k subKind, topic string, payload []byte) error {
 		Created:     time.Now().Unix(),
 	}
 	if qos > 0 {
+		if cl.State.Inflight.Len() >= maxInflight {
+			return packets.ErrQuotaExceeded // the device does not acknowledge
+		}
 		id, err := cl.NextPacketID()
 		if err != nil {
 			return err
