@@ -269,7 +269,7 @@ func (s *session) send(k subKind, topic string, payload []byte) error {
 
 // credential takes the password and the TLS client chain of a client.
 func credential(cl *mqtt.Client, pk packets.Packet) Credential {
-	c := Credential{SASToken: string(pk.Connect.Password)}
+	c := Credential{SASToken: string(pk.Connect.Password), RemoteAddr: cl.Net.Remote}
 	if cs, ok := cl.Net.Conn.(interface{ ConnectionState() tls.ConnectionState }); ok {
 		c.Chain = cs.ConnectionState().PeerCertificates
 	}

@@ -297,3 +297,11 @@ func sasFor(t testing.TB, id, key string) string {
 	}
 	return tok
 }
+
+func newPool(certs ...*x509.Certificate) *x509.CertPool {
+	p := x509.NewCertPool()
+	for _, c := range certs {
+		p.AddCert(c)
+	}
+	return p
+}

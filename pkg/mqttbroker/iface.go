@@ -28,6 +28,9 @@ type Credential struct {
 	// leaf first; unverified (the verifier knows the enrollments or the
 	// device's thumbprints and CAs).
 	Chain []*x509.Certificate
+	// RemoteAddr is the device's address (host:port), for logs and
+	// limits; not a credential.
+	RemoteAddr string
 }
 
 // Provisioner answers the DPS device API: what the HTTPS device API would
