@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -174,4 +175,17 @@ func (a RegistryAuthenticator) AuthenticateDevice(ctx context.Context, hubHost, 
 		return fmt.Errorf("%w: the certificate of %s matches none of its thumbprints", ErrUnauthorized, deviceID)
 	}
 	return fmt.Errorf("%w: %s sent no SAS token and no certificate", ErrUnauthorized, deviceID)
+}
+
+// InitialTwin returns, for HubOptions.InitialTwin of the hub hubHost, the
+// desired and reported properties the registry holds for a device (from
+// its enrollment's initial twin).
+func (a RegistryAuthenticator) InitialTwin(hubHost string) func(ctx context.Context, deviceID string) (json.RawMessage, json.RawMessage, error) {
+	return func(ctx context.Context, deviceID string) (json.RawMessage, json.RawMessage, error) {
+		d, err := a.Registry.HubDevice(ctx, hubHost, deviceID)
+		if err != nil {
+			return nil, nil, err
+		}
+		return d.Desired, d.Reported, nil
+	}
 }

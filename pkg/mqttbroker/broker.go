@@ -381,7 +381,10 @@ func (h *hook) OnSessionEstablished(cl *mqtt.Client, pk packets.Packet) {
 	if s == nil || s.hub == nil {
 		return
 	}
-	if err := s.hub.attach(s.user.DeviceID, s); err != nil {
+	ctx, cancel := context.WithTimeout(s.ctx, h.b.opts.RequestTimeout)
+	defer cancel()
+	if err := s.hub.attach(ctx, s.user.DeviceID, s); err != nil {
+		h.b.opts.Logger.Warn("device state", "hub", s.user.HubHost, "device", s.user.DeviceID, "error", err)
 		cl.Stop(err)
 	}
 }

@@ -31,6 +31,10 @@ type HubOptions struct {
 	MaxDevices int
 	// Now is the clock of enqueued times [time.Now].
 	Now func() time.Time
+	// InitialTwin, if set, gives the desired and reported properties
+	// (JSON objects, nil for none) a device's twin starts from when the
+	// device first connects: the initial twin of its enrollment, say.
+	InitialTwin func(ctx context.Context, deviceID string) (desired, reported json.RawMessage, err error)
 }
 
 func (o *HubOptions) defaults() {
@@ -135,15 +139,43 @@ func (h *Hub) authenticate(ctx context.Context, deviceID string, cred Credential
 	return h.auth.AuthenticateDevice(ctx, h.host, deviceID, cred)
 }
 
-func (h *Hub) attach(deviceID string, l deviceLink) error {
+func (h *Hub) attach(ctx context.Context, deviceID string, l deviceLink) error {
+	h.mu.Lock()
+	_, known := h.devices[deviceID]
+	h.mu.Unlock()
+	var desired, reported map[string]any
+	if !known && h.opts.InitialTwin != nil {
+		dj, rj, err := h.opts.InitialTwin(ctx, deviceID)
+		if err != nil {
+			return fmt.Errorf("initial twin of %s: %w", deviceID, err)
+		}
+		desired, reported = map[string]any{}, map[string]any{}
+		if _, err := applyPatch(&desired, orEmpty(dj)); err != nil {
+			return fmt.Errorf("initial desired properties of %s: %w", deviceID, err)
+		}
+		if _, err := applyPatch(&reported, orEmpty(rj)); err != nil {
+			return fmt.Errorf("initial reported properties of %s: %w", deviceID, err)
+		}
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	_, known = h.devices[deviceID]
 	d, err := h.dev(deviceID)
 	if err != nil {
 		return err
 	}
+	if !known && desired != nil {
+		d.desired, d.reported = desired, reported
+	}
 	d.link = l
 	return nil
+}
+
+func orEmpty(b json.RawMessage) []byte {
+	if len(b) == 0 || string(b) == "null" {
+		return []byte("{}")
+	}
+	return b
 }
 
 func (h *Hub) detach(deviceID string, l deviceLink) {

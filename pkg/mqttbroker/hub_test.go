@@ -2,6 +2,7 @@ package mqttbroker
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strconv"
 	"strings"
@@ -150,7 +151,7 @@ func TestStreamsAreBoundedAndReleaseDevices(t *testing.T) {
 func TestMethods(t *testing.T) {
 	h := NewHub("h", nil, HubOptions{MaxPendingMethods: 1})
 	link := newFakeLink(subMethods)
-	if err := h.attach("d", link); err != nil {
+	if err := h.attach(context.Background(), "d", link); err != nil {
 		t.Fatal(err)
 	}
 	type result struct {
@@ -210,7 +211,7 @@ func TestMethods(t *testing.T) {
 func TestTwinPatches(t *testing.T) {
 	h := NewHub("h", nil, HubOptions{})
 	link := newFakeLink() // subscribed to nothing
-	if err := h.attach("d", link); err != nil {
+	if err := h.attach(context.Background(), "d", link); err != nil {
 		t.Fatal(err)
 	}
 	if v, err := h.UpdateDesired("d", []byte(`{"a":{"b":1,"c":2}}`)); err != nil || v != 2 {
@@ -242,7 +243,7 @@ func TestC2DOrderAndRequeue(t *testing.T) {
 	h := NewHub("h", nil, HubOptions{})
 	link := newFakeLink(subC2D)
 	link.fail = true
-	if err := h.attach("d", link); err != nil {
+	if err := h.attach(context.Background(), "d", link); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 3 {
@@ -278,5 +279,29 @@ func TestMaxDevices(t *testing.T) {
 	}
 	if err := h.telemetry("b", "", nil, nil); !errors.Is(err, ErrTooManyDevices) {
 		t.Fatalf("second device: %v", err)
+	}
+}
+
+func TestInitialTwin(t *testing.T) {
+	calls := 0
+	h := NewHub("h", nil, HubOptions{InitialTwin: func(_ context.Context, id string) (json.RawMessage, json.RawMessage, error) {
+		calls++
+		if id == "bad" {
+			return json.RawMessage(`[1]`), nil, nil
+		}
+		return json.RawMessage(`{"interval":5,"$version":7}`), nil, nil
+	}})
+	if err := h.attach(context.Background(), "d", newFakeLink()); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.attach(context.Background(), "d", newFakeLink()); err != nil {
+		t.Fatal(err)
+	}
+	tw, _ := h.Twin("d")
+	if tw.Properties.Desired["interval"] != float64(5) || tw.Properties.Desired["$version"] != int64(1) || calls != 1 {
+		t.Fatalf("twin %+v after %d calls", tw.Properties, calls)
+	}
+	if err := h.attach(context.Background(), "bad", newFakeLink()); err == nil {
+		t.Fatal("an initial twin that is no object was taken")
 	}
 }

@@ -7,6 +7,7 @@ package mqttbroker_test
 
 import (
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -34,7 +35,8 @@ func TestLocalServiceOverMQTT(t *testing.T) {
 	key := newKey(t)
 	enr := &model.IndividualEnrollment{
 		RegistrationID: "mqtt-dev",
-		EnrollmentCommon: model.EnrollmentCommon{Attestation: &model.AttestationMechanism{
+		EnrollmentCommon: model.EnrollmentCommon{
+			InitialTwin: &model.InitialTwin{Properties: &model.InitialTwinProperties{Desired: json.RawMessage(`{"interval":30}`)}},Attestation: &model.AttestationMechanism{
 			Type: model.AttestationSymmetricKey, SymmetricKey: &model.SymmetricKeyAttestation{PrimaryKey: key, SecondaryKey: newKey(t)},
 		}},
 	}
@@ -50,7 +52,8 @@ func TestLocalServiceOverMQTT(t *testing.T) {
 	hubs := map[string]*mqttbroker.Hub{}
 	var all []*mqttbroker.Hub
 	for _, lh := range linked {
-		h := mqttbroker.NewHub(lh.HostName, mqttbroker.RegistryAuthenticator{Registry: srv.Instance}, mqttbroker.HubOptions{})
+		auth := mqttbroker.RegistryAuthenticator{Registry: srv.Instance}
+		h := mqttbroker.NewHub(lh.HostName, auth, mqttbroker.HubOptions{InitialTwin: auth.InitialTwin(lh.HostName)})
 		hubs[lh.HostName] = h
 		all = append(all, h)
 	}
@@ -106,6 +109,10 @@ func TestLocalServiceOverMQTT(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer dc.Close()
+	tw, err := dc.GetTwin(ctxT(t))
+	if err != nil || tw.Desired["interval"] != float64(30) {
+		t.Fatalf("twin %+v, %v; want the enrollment's initial desired properties", tw, err)
+	}
 	if err := dc.SendTelemetry(ctxT(t), []byte(`{"t":1}`), topics.Bag{{Key: "a", Value: "b"}}); err != nil {
 		t.Fatal(err)
 	}
