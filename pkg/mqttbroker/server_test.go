@@ -36,9 +36,12 @@ func TestLocalServiceOverMQTT(t *testing.T) {
 	enr := &model.IndividualEnrollment{
 		RegistrationID: "mqtt-dev",
 		EnrollmentCommon: model.EnrollmentCommon{
-			InitialTwin: &model.InitialTwin{Properties: &model.InitialTwinProperties{Desired: json.RawMessage(`{"interval":30}`)}},Attestation: &model.AttestationMechanism{
-			Type: model.AttestationSymmetricKey, SymmetricKey: &model.SymmetricKeyAttestation{PrimaryKey: key, SecondaryKey: newKey(t)},
-		}},
+			InitialTwin: &model.InitialTwin{Properties: &model.InitialTwinProperties{Desired: json.RawMessage(`{"interval":30}`)}},
+			Attestation: &model.AttestationMechanism{
+				Type:         model.AttestationSymmetricKey,
+				SymmetricKey: &model.SymmetricKeyAttestation{PrimaryKey: key, SecondaryKey: newKey(t)},
+			},
+		},
 	}
 	if _, err := c.PutEnrollment(ctxT(t), enr, ""); err != nil {
 		t.Fatal(err)
