@@ -13,6 +13,8 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/dpsctl/dpsctl/pkg/certs"
+	"github.com/dpsctl/dpsctl/pkg/certs/certstest"
 	"github.com/dpsctl/dpsctl/pkg/dps"
 	"github.com/dpsctl/dpsctl/pkg/model"
 	"github.com/dpsctl/dpsctl/pkg/mqtt/topics"
@@ -44,6 +46,20 @@ func TestLocalServiceOverMQTT(t *testing.T) {
 		},
 	}
 	if _, err := c.PutEnrollment(ctxT(t), enr, ""); err != nil {
+		t.Fatal(err)
+	}
+
+	xdev := certstest.SelfSigned(t, "mqtt-x509")
+	xenr := &model.IndividualEnrollment{
+		RegistrationID: "mqtt-x509",
+		EnrollmentCommon: model.EnrollmentCommon{Attestation: &model.AttestationMechanism{
+			Type: model.AttestationX509,
+			X509: &model.X509Attestation{ClientCertificates: &model.X509Certificates{
+				Primary: &model.X509CertificateWithInfo{Certificate: certs.EncodePEM(xdev.Cert)},
+			}},
+		}},
+	}
+	if _, err := c.PutEnrollment(ctxT(t), xenr, ""); err != nil {
 		t.Fatal(err)
 	}
 
@@ -116,6 +132,22 @@ func TestLocalServiceOverMQTT(t *testing.T) {
 	if err != nil || tw.Desired["interval"] != float64(30) {
 		t.Fatalf("twin %+v, %v; want the enrollment's initial desired properties", tw, err)
 	}
+	// An X.509 device registers over TLS and connects with its
+	// certificate alone.
+	xst, err := mqttdevice.Register(ctxT(t), mqttdevice.RegisterOptions{Endpoint: e.endpoint(false, xdev), IDScope: srv.Instance.IDScope(), RegistrationID: "mqtt-x509"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	xrs := xst.RegistrationState
+	if xrs == nil || hubs[xrs.AssignedHub] == nil {
+		t.Fatalf("X.509 registration %+v", xst)
+	}
+	xc, err := mqttdevice.Connect(ctxT(t), mqttdevice.HubOptions{Endpoint: e.endpoint(true, xdev), HubHost: xrs.AssignedHub, DeviceID: xrs.DeviceID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	xc.Close()
+
 	if err := dc.SendTelemetry(ctxT(t), []byte(`{"t":1}`), topics.Bag{{Key: "a", Value: "b"}}); err != nil {
 		t.Fatal(err)
 	}
