@@ -116,6 +116,7 @@ func dial(ctx context.Context, ep Endpoint, clientID, user, password string) (*c
 		SetConnectionLostHandler(func(_ paho.Client, err error) { cn.markLost(err) })
 	cn.c = paho.NewClient(o)
 	if err := wait(ctx, cn.c.Connect(), nil); err != nil {
+		cn.c.Disconnect(0) // a connect ctx gave up on must not linger
 		return nil, fmt.Errorf("MQTT connect to %s as %s: %w", ep.Address, clientID, err)
 	}
 	return cn, nil
