@@ -175,19 +175,26 @@ func TestTelemetryStream(t *testing.T) {
 					t.Fatalf("event %d: %+v", i, ev)
 				}
 			}
+			// QoS 0 is taken as well.
+			if err := c.Publish(ctxT(t), "devices/d1/messages/events/seq=qos0", 0, []byte("q0")); err != nil {
+				t.Fatal(err)
+			}
+			if ev, err := live.Next(ctxT(t)); err != nil || ev.Properties["seq"] != "qos0" || string(ev.Payload) != "q0" {
+				t.Fatalf("QoS 0 event %+v, %v", ev, err)
+			}
 			// A replay gets the last 5 kept, in order.
 			replay, err := e.hub.Subscribe(mqttbroker.StreamOptions{Since: start})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer replay.Close()
-			for i := n - 5; i < n; i++ {
+			for _, want := range []string{"4", "5", "6", "7", "qos0"} {
 				ev, err := replay.Next(ctxT(t))
 				if err != nil {
 					t.Fatal(err)
 				}
-				if ev.Properties["seq"] != strconv.Itoa(i) {
-					t.Fatalf("replayed %+v, want seq %d", ev, i)
+				if ev.Properties["seq"] != want {
+					t.Fatalf("replayed %+v, want seq %s", ev, want)
 				}
 			}
 		})
