@@ -515,3 +515,44 @@ func TestWebSocketNeedsSubprotocol(t *testing.T) {
 		t.Fatalf("answer %v, %v; want 400", resp, err)
 	}
 }
+
+// TestDPSRefusals: a DPS connection may only register and poll.
+func TestDPSRefusals(t *testing.T) {
+	e := startEnv(t, mqttbroker.HubOptions{})
+	user := testScope + "/registrations/reg-1/api-version=2019-03-31"
+	tests := []struct {
+		name string
+		do   func(c paho.Client)
+	}{
+		{"hub telemetry", func(c paho.Client) { c.Publish("devices/reg-1/messages/events/", 1, false, "x") }},
+		{"twin subscription", func(c paho.Client) { c.Subscribe("$iothub/twin/res/#", 0, nil) }},
+		{"a DPS answer", func(c paho.Client) { c.Publish("$dps/registrations/res/200/?$rid=1", 1, false, "{}") }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, lost := rawClient(t, e, "reg-1", user, "SharedAccessSignature sr=x&sig=y&se=1")
+			tt.do(c)
+			select {
+			case <-lost:
+			case <-time.After(waitLimit):
+				t.Fatal("the connection stays open")
+			}
+		})
+	}
+	// Without any credential, a DPS connection is refused at CONNECT.
+	o := paho.NewClientOptions().AddBroker("ssl://"+e.tlsAddr).SetClientID("reg-1").SetUsername(user).
+		SetTLSConfig(&tls.Config{RootCAs: e.roots, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}).
+		SetProtocolVersion(4).SetAutoReconnect(false).SetConnectTimeout(waitLimit)
+	c := paho.NewClient(o)
+	if tok := c.Connect(); !tok.WaitTimeout(waitLimit) || tok.Error() == nil {
+		c.Disconnect(0)
+		t.Fatal("connected without a credential")
+	}
+	// A client ID other than the registration ID is refused too.
+	o.SetClientID("someone-else").SetPassword("SharedAccessSignature sr=x&sig=y&se=1")
+	c = paho.NewClient(o)
+	if tok := c.Connect(); !tok.WaitTimeout(waitLimit) || tok.Error() == nil {
+		c.Disconnect(0)
+		t.Fatal("connected with another client ID")
+	}
+}
