@@ -540,7 +540,7 @@ func TestDPSRefusals(t *testing.T) {
 		})
 	}
 	// Without any credential, a DPS connection is refused at CONNECT.
-	o := paho.NewClientOptions().AddBroker("ssl://"+e.tlsAddr).SetClientID("reg-1").SetUsername(user).
+	o := paho.NewClientOptions().AddBroker("ssl://" + e.tlsAddr).SetClientID("reg-1").SetUsername(user).
 		SetTLSConfig(&tls.Config{RootCAs: e.roots, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}).
 		SetProtocolVersion(4).SetAutoReconnect(false).SetConnectTimeout(waitLimit)
 	c := paho.NewClient(o)
