@@ -1,9 +1,11 @@
 package mqttbroker
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -16,6 +18,11 @@ type HubOptions struct {
 	// TelemetryRing is how many of its last telemetry messages the hub
 	// keeps per device for a stream's replay [1000].
 	TelemetryRing int
+	// TelemetryRingBytes bounds the bytes kept per device [4 MiB].
+	TelemetryRingBytes int
+	// TelemetryBytes bounds the bytes kept for all devices; past it the
+	// oldest messages of the hub go first [256 MiB].
+	TelemetryBytes int
 	// C2DQueue bounds the cloud-to-device messages waiting per device [50,
 	// as IoT Hub].
 	C2DQueue int
@@ -44,6 +51,8 @@ func (o *HubOptions) defaults() {
 		}
 	}
 	def(&o.TelemetryRing, 1000)
+	def(&o.TelemetryRingBytes, 4<<20)
+	def(&o.TelemetryBytes, 256<<20)
 	def(&o.C2DQueue, 50)
 	def(&o.MaxPendingMethods, 16)
 	def(&o.MaxStreams, 16)
@@ -74,6 +83,17 @@ type Hub struct {
 	rid     uint64
 	mid     uint64
 	streams map[*Stream]struct{}
+
+	// The telemetry kept, all devices', in enqueue order: refs that no
+	// longer name the front of their device's ring are stale and skipped.
+	kept      []ringRef
+	keptBytes int
+	keptLive  int
+}
+
+type ringRef struct {
+	d   *device
+	seq uint64
 }
 
 // subKind is a subscription a device may hold.
@@ -98,8 +118,8 @@ type device struct {
 	desired, reported       map[string]any
 	desiredVer, reportedVer int64
 
-	ring     []Event // circular, cap TelemetryRing
-	ringNext int
+	ring      []Event // oldest first
+	ringBytes int
 
 	c2d      []C2DMessage
 	flushing bool
@@ -224,12 +244,7 @@ func (h *Hub) telemetry(deviceID, moduleID string, bag topics.Bag, payload []byt
 		Properties:     bag.Application().Map(),
 		Payload:        payload,
 	}
-	if len(d.ring) < h.opts.TelemetryRing {
-		d.ring = append(d.ring, ev)
-	} else {
-		d.ring[d.ringNext] = ev
-		d.ringNext = (d.ringNext + 1) % len(d.ring)
-	}
+	h.keep(d, ev)
 	var to []*Stream
 	for s := range h.streams {
 		if s.opts.DeviceID == "" || s.opts.DeviceID == deviceID {
@@ -244,6 +259,65 @@ func (h *Hub) telemetry(deviceID, moduleID string, bag topics.Bag, payload []byt
 		}
 	}
 	return nil
+}
+
+// eventSize is what an event counts against the telemetry bounds.
+func eventSize(ev Event) int {
+	n := len(ev.Payload) + 128
+	for k, v := range ev.System {
+		n += len(k) + len(v)
+	}
+	for k, v := range ev.Properties {
+		n += len(k) + len(v)
+	}
+	return n
+}
+
+// keep adds ev to d's ring and drops the oldest messages past the bounds,
+// of d first, then of the hub; h.mu is held.
+func (h *Hub) keep(d *device, ev Event) {
+	size := eventSize(ev)
+	d.ring = append(d.ring, ev)
+	d.ringBytes += size
+	h.kept = append(h.kept, ringRef{d: d, seq: ev.SequenceNumber})
+	h.keptBytes += size
+	h.keptLive++
+	for len(d.ring) > h.opts.TelemetryRing || d.ringBytes > h.opts.TelemetryRingBytes {
+		h.dropOldest(d)
+	}
+	for h.keptBytes > h.opts.TelemetryBytes && len(h.kept) > 0 {
+		r := h.kept[0]
+		h.kept[0] = ringRef{}
+		h.kept = h.kept[1:]
+		if len(r.d.ring) > 0 && r.d.ring[0].SequenceNumber == r.seq {
+			h.dropOldest(r.d)
+		}
+	}
+	if len(h.kept) > 2*h.keptLive+1024 {
+		h.compactKept()
+	}
+}
+
+// dropOldest drops the oldest kept message of d.
+func (h *Hub) dropOldest(d *device) {
+	size := eventSize(d.ring[0])
+	d.ring[0] = Event{}
+	d.ring = d.ring[1:]
+	d.ringBytes -= size
+	h.keptBytes -= size
+	h.keptLive--
+}
+
+// compactKept rebuilds h.kept from the rings, without stale refs.
+func (h *Hub) compactKept() {
+	kept := make([]ringRef, 0, h.keptLive)
+	for _, d := range h.devices {
+		for _, ev := range d.ring {
+			kept = append(kept, ringRef{d: d, seq: ev.SequenceNumber})
+		}
+	}
+	slices.SortFunc(kept, func(a, b ringRef) int { return cmp.Compare(a.seq, b.seq) })
+	h.kept = kept
 }
 
 // StreamOptions select the telemetry a Stream delivers.
@@ -281,27 +355,16 @@ func (h *Hub) Subscribe(opts StreamOptions) (*Stream, error) {
 			if opts.DeviceID != "" && id != opts.DeviceID {
 				continue
 			}
-			n := len(d.ring)
-			for i := range n {
-				ev := d.ring[(d.ringNext+i)%n]
+			for _, ev := range d.ring {
 				if !ev.EnqueuedTime.Before(opts.Since) {
 					s.replay = append(s.replay, ev)
 				}
 			}
 		}
-		sortEvents(s.replay)
+		slices.SortFunc(s.replay, func(a, b Event) int { return cmp.Compare(a.SequenceNumber, b.SequenceNumber) })
 	}
 	h.streams[s] = struct{}{}
 	return s, nil
-}
-
-func sortEvents(evs []Event) {
-	// insertion sort by sequence number of runs already sorted per device
-	for i := 1; i < len(evs); i++ {
-		for j := i; j > 0 && evs[j].SequenceNumber < evs[j-1].SequenceNumber; j-- {
-			evs[j], evs[j-1] = evs[j-1], evs[j]
-		}
-	}
 }
 
 // Next returns the next event, waiting for one until ctx is done.

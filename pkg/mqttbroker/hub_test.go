@@ -305,3 +305,48 @@ func TestInitialTwin(t *testing.T) {
 		t.Fatal("an initial twin that is no object was taken")
 	}
 }
+
+func TestTelemetryBounds(t *testing.T) {
+	payload := make([]byte, 872) // 1000 bytes an event with the overhead
+	if n := eventSize(Event{Payload: payload}); n != 1000 {
+		t.Fatalf("eventSize = %d", n)
+	}
+	kept := func(h *Hub, id string) []uint64 {
+		var seqs []uint64
+		for _, ev := range h.devices[id].ring {
+			seqs = append(seqs, ev.SequenceNumber)
+		}
+		return seqs
+	}
+	t.Run("bytes per device", func(t *testing.T) {
+		h := NewHub("h", nil, HubOptions{TelemetryRingBytes: 2500})
+		for range 5 {
+			_ = h.telemetry("a", "", nil, payload)
+		}
+		if got := kept(h, "a"); len(got) != 2 || got[0] != 4 || got[1] != 5 {
+			t.Fatalf("kept %v, want [4 5]", got)
+		}
+	})
+	t.Run("bytes of the hub, oldest first", func(t *testing.T) {
+		h := NewHub("h", nil, HubOptions{TelemetryBytes: 3000})
+		for _, id := range []string{"a", "b", "a", "b", "a"} {
+			_ = h.telemetry(id, "", nil, payload)
+		}
+		// seq 1 (a) and 2 (b) went; 3 (a), 4 (b), 5 (a) stay.
+		if a, b := kept(h, "a"), kept(h, "b"); len(a) != 2 || a[0] != 3 || len(b) != 1 || b[0] != 4 {
+			t.Fatalf("kept a %v b %v", a, b)
+		}
+		if h.keptBytes != 3000 || h.keptLive != 3 {
+			t.Fatalf("accounting: %d bytes, %d live", h.keptBytes, h.keptLive)
+		}
+	})
+	t.Run("the index stays bounded", func(t *testing.T) {
+		h := NewHub("h", nil, HubOptions{TelemetryRing: 2})
+		for range 10000 {
+			_ = h.telemetry("a", "", nil, nil)
+		}
+		if len(h.kept) > 2*h.keptLive+1024 || h.keptLive != 2 {
+			t.Fatalf("%d refs for %d kept messages", len(h.kept), h.keptLive)
+		}
+	})
+}
