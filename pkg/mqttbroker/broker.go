@@ -32,6 +32,9 @@ const (
 	// DefaultRequestTimeout bounds a call of the Provisioner or the
 	// DeviceAuthenticator.
 	DefaultRequestTimeout = 30 * time.Second
+	// DefaultConnectTimeout bounds the handshake and CONNECT of a
+	// connection.
+	DefaultConnectTimeout = 30 * time.Second
 	// MaxKeepAlive is the longest keep-alive IoT Hub allows, in seconds.
 	MaxKeepAlive = 1767
 	// maxInflight bounds the QoS 1 messages not yet acknowledged, each
@@ -54,6 +57,9 @@ type Options struct {
 	// RequestTimeout bounds each Provisioner and DeviceAuthenticator call
 	// [DefaultRequestTimeout].
 	RequestTimeout time.Duration
+	// ConnectTimeout bounds the TLS handshake and the CONNECT of a new
+	// connection [DefaultConnectTimeout].
+	ConnectTimeout time.Duration
 	// Logger gets the broker's warnings; nil discards them.
 	Logger *slog.Logger
 }
@@ -69,6 +75,41 @@ type Broker struct {
 	sessions map[*mqtt.Client]*session
 	started  bool
 	closed   bool
+	conns    int // open connections, authenticated or not
+}
+
+// admit counts a new connection, or refuses it past twice MaxConnections
+// (the connections still in their handshake or CONNECT count too; past
+// MaxConnections authenticated ones, CONNECT is answered "server
+// unavailable").
+func (b *Broker) admit() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.conns >= 2*b.opts.MaxConnections {
+		return false
+	}
+	b.conns++
+	return true
+}
+
+func (b *Broker) release() {
+	b.mu.Lock()
+	b.conns--
+	b.mu.Unlock()
+}
+
+// serveConn runs one connection: a deadline for its handshake and CONNECT
+// (the broker sets the keep-alive one after CONNECT), then the broker.
+func (b *Broker) serveConn(establish listeners.EstablishFn, id string, c net.Conn) {
+	if !b.admit() {
+		_ = c.Close()
+		return
+	}
+	defer b.release()
+	_ = c.SetDeadline(time.Now().Add(b.opts.ConnectTimeout))
+	if err := establish(id, c); err != nil {
+		b.opts.Logger.Debug("connection ended", "listener", id, "remote", c.RemoteAddr().String(), "error", err)
+	}
 }
 
 // New makes a broker; Start it, and mount WebSocketHandler on the HTTPS
@@ -79,6 +120,9 @@ func New(opts Options) *Broker {
 	}
 	if opts.RequestTimeout <= 0 {
 		opts.RequestTimeout = DefaultRequestTimeout
+	}
+	if opts.ConnectTimeout <= 0 {
+		opts.ConnectTimeout = DefaultConnectTimeout
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -126,7 +170,7 @@ func (b *Broker) Start(l net.Listener) error {
 	}
 	b.started = true
 	if l != nil {
-		if err := b.srv.AddListener(listeners.NewNet("mqtts", l)); err != nil {
+		if err := b.srv.AddListener(&tlsListener{b: b, l: l}); err != nil {
 			return err
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
+	"os"
 	"reflect"
 	"strconv"
 	"strings"
@@ -554,5 +556,34 @@ func TestDPSRefusals(t *testing.T) {
 	if tok := c.Connect(); !tok.WaitTimeout(waitLimit) || tok.Error() == nil {
 		c.Disconnect(0)
 		t.Fatal("connected with another client ID")
+	}
+}
+
+// TestSilentConnectionsAreClosed: a connection that sends no CONNECT (or
+// does not finish its TLS handshake) is closed after ConnectTimeout.
+func TestSilentConnectionsAreClosed(t *testing.T) {
+	e := startEnv(t, mqttbroker.HubOptions{}, func(o *mqttbroker.Options) { o.ConnectTimeout = 100 * time.Millisecond })
+	tests := []struct {
+		name string
+		dial func() (net.Conn, error)
+	}{
+		{"no TLS handshake", func() (net.Conn, error) { return net.Dial("tcp", e.tlsAddr) }},
+		{"no CONNECT", func() (net.Conn, error) {
+			return tls.Dial("tcp", e.tlsAddr, &tls.Config{RootCAs: e.roots, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12})
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := tt.dial()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			_ = c.SetReadDeadline(time.Now().Add(waitLimit))
+			_, err = c.Read(make([]byte, 1))
+			if err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatalf("read: %v, want the broker to close the connection", err)
+			}
+		})
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/gorilla/websocket"
 	"github.com/mochi-mqtt/server/v2/listeners"
@@ -82,7 +84,46 @@ func (b *Broker) WebSocketHandler() http.Handler {
 			return // the upgrader answered
 		}
 		c.SetReadLimit(maxPacket + 16)
-		_ = establish(b.ws.ID(), &wsConn{Conn: c.UnderlyingConn(), c: c, tls: r.TLS})
+		b.serveConn(establish, b.ws.ID(), &wsConn{Conn: c.UnderlyingConn(), c: c, tls: r.TLS})
+	})
+}
+
+// tlsListener accepts the connections of a net.Listener (TLS) for the
+// broker, each with serveConn's bounds.
+type tlsListener struct {
+	b      *Broker
+	l      net.Listener
+	once   sync.Once
+	closed atomic.Bool
+}
+
+func (l *tlsListener) ID() string              { return "mqtts" }
+func (l *tlsListener) Address() string         { return l.l.Addr().String() }
+func (l *tlsListener) Protocol() string        { return "mqtts" }
+func (l *tlsListener) Init(*slog.Logger) error { return nil }
+
+func (l *tlsListener) Serve(establish listeners.EstablishFn) {
+	for {
+		c, err := l.l.Accept()
+		if errors.Is(err, net.ErrClosed) || l.closed.Load() {
+			return
+		}
+		if err != nil {
+			// Out of descriptors, say: the listener stays, the
+			// connection goes.
+			l.b.opts.Logger.Warn("accept", "error", err)
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		go l.b.serveConn(establish, l.ID(), c)
+	}
+}
+
+func (l *tlsListener) Close(closeClients listeners.CloseFn) {
+	l.once.Do(func() {
+		l.closed.Store(true)
+		_ = l.l.Close()
+		closeClients(l.ID())
 	})
 }
 
