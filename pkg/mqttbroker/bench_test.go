@@ -1,0 +1,106 @@
+package mqttbroker_test
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"testing"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/dpsctl/dpsctl/pkg/mqtt/topics"
+	"github.com/dpsctl/dpsctl/pkg/mqttbroker"
+	"github.com/dpsctl/dpsctl/pkg/mqttdevice"
+)
+
+// BenchmarkTelemetry100Devices: 100 devices connected over TLS send b.N
+// telemetry messages in all at QoS 1 (each with up to 32 unacknowledged)
+// while one stream reads them. It reports messages per second from send to
+// stream, and fails unless the stream got every message, each device's in
+// order.
+func BenchmarkTelemetry100Devices(b *testing.B) {
+	const devices, window = 100, 32
+	e := startEnv(b, mqttbroker.HubOptions{})
+	clients := make([]*mqttdevice.Client, devices)
+	for i := range clients {
+		id := "bench-" + strconv.Itoa(i)
+		key := newKey(b)
+		e.auth.add(id, key)
+		c, err := mqttdevice.Connect(ctxT(b), mqttdevice.HubOptions{Endpoint: e.endpoint(false, nil), HubHost: testHub, DeviceID: id, SymmetricKey: key})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close()
+		clients[i] = c
+	}
+	payload := []byte(`{"temperature":21.5,"humidity":40}`)
+	b.ResetTimer()
+
+	stream, err := e.hub.Subscribe(mqttbroker.StreamOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer stream.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*waitLimit)
+	defer cancel()
+
+	consumed := make(chan error, 1)
+	go func() {
+		next := map[string]int{}
+		for n := 0; n < b.N; n++ {
+			ev, err := stream.Next(ctx)
+			if err != nil {
+				consumed <- fmt.Errorf("after %d of %d messages: %w", n, b.N, err)
+				return
+			}
+			seq, _ := strconv.Atoi(ev.Properties["n"])
+			if seq != next[ev.DeviceID] {
+				consumed <- fmt.Errorf("%s: message %d, want %d", ev.DeviceID, seq, next[ev.DeviceID])
+				return
+			}
+			next[ev.DeviceID]++
+		}
+		consumed <- nil
+	}()
+
+	var wg sync.WaitGroup
+	errs := make(chan error, devices)
+	for i, c := range clients {
+		share := b.N / devices
+		if i < b.N%devices {
+			share++
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var inflight []paho.Token
+			for n := range share {
+				if len(inflight) == window {
+					if !inflight[0].WaitTimeout(waitLimit) || inflight[0].Error() != nil {
+						errs <- fmt.Errorf("publish: %v", inflight[0].Error())
+						return
+					}
+					inflight = inflight[1:]
+				}
+				inflight = append(inflight, c.SendTelemetryAsync(payload, topics.Bag{{Key: "n", Value: strconv.Itoa(n)}}))
+			}
+			for _, t := range inflight {
+				if !t.WaitTimeout(waitLimit) || t.Error() != nil {
+					errs <- fmt.Errorf("publish: %v", t.Error())
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
+	if err := <-consumed; err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}
