@@ -295,9 +295,13 @@ func create(path string) error {
 	return copyExclusive(name, path)
 }
 
-// initialize writes the schema to the new database file name. It uses a
-// rollback journal, so that everything is in the file itself when it is
-// closed; the store switches it to WAL when it opens it.
+// initialize writes the schema to the new database file name. It writes
+// with a rollback journal, so that everything is in the file itself when
+// it is closed, and then marks the file as a WAL database (the mode is
+// kept in its header). Stores opening it therefore never have to switch
+// the mode, which takes an exclusive lock that SQLite refuses at once,
+// without waiting, to one of several stores opening a new database
+// together.
 func initialize(name string) error {
 	q := url.Values{}
 	q.Set("_busy_timeout", fmt.Sprint(busyTimeoutMS))
@@ -310,6 +314,9 @@ func initialize(name string) error {
 	}
 	db.SetMaxOpenConns(1)
 	err = migrate(db, name)
+	if err == nil {
+		_, err = db.Exec("PRAGMA journal_mode = WAL")
+	}
 	if cerr := db.Close(); err == nil {
 		err = cerr
 	}
