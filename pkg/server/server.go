@@ -121,6 +121,10 @@ type Options struct {
 	// MaxConnections bounds the connections Serve holds open at once
 	// (zero: DefaultMaxConnections; negative: no bound).
 	MaxConnections int
+	// Throttle, when positive, is a quota of service API operations a
+	// minute per shared access policy that Serve enforces as DPS does
+	// (429 with Retry-After; throttle.go). Zero: no quota.
+	Throttle float64
 }
 
 // Info describes a running or openable instance.
@@ -143,6 +147,8 @@ type Instance struct {
 	tls     *tls.Config
 	h       *handler
 	limits  serveLimits
+	// throttle is Options.Throttle, the quota Serve enforces.
+	throttle float64
 
 	mu       sync.RWMutex
 	hostName string
@@ -198,6 +204,7 @@ func Open(opts Options) (*Instance, error) {
 	i.h.groups = newGroupKind(i.h)
 	i.h.ops = i.h.bindServiceRoutes()
 	i.limits = newServeLimits(opts)
+	i.throttle = opts.Throttle
 	i.h.device = &deviceAPI{
 		h:       i.h,
 		idScope: i.idScope,

@@ -1,0 +1,55 @@
+package server
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/dpsctl/dpsctl/pkg/model"
+	"github.com/dpsctl/dpsctl/pkg/sas"
+	"github.com/dpsctl/dpsctl/pkg/throttle"
+)
+
+// throttled puts h's service API behind a quota of perMinute operations a
+// minute per shared access policy (Options.Throttle), as DPS limits its
+// service operations; zero leaves h as it is. Only requests signed by a
+// policy (a SAS token whose signature verifies) count and can be refused,
+// with 429, the DPS error body and Retry-After: the device API and callers
+// the service refuses anyway are never throttled.
+func (h *handler) throttled(perMinute float64) (http.Handler, error) {
+	if perMinute == 0 {
+		return h, nil
+	}
+	lim, err := throttle.NewLimiter(perMinute, 0, h.now)
+	if err != nil {
+		return nil, err
+	}
+	return throttle.Handler(h, throttle.Config{
+		Limiter: lim,
+		Key:     h.throttleKey,
+		Reject: func(w http.ResponseWriter, r *http.Request, wait time.Duration) {
+			writeErrorBody(w, errorf(model.ErrThrottled, "the service operations quota of this shared access policy (%g a minute) is spent; retry after %s seconds", perMinute, throttle.RetryAfter(wait)), h.now())
+		},
+	}), nil
+}
+
+// throttleKey names the policy whose quota a service API request uses.
+func (h *handler) throttleKey(r *http.Request) (string, bool) {
+	segs, err := splitPath(r.URL)
+	if err != nil {
+		return "", false
+	}
+	rt, _, allowed := matchRoute(r.Method, segs)
+	if rt == nil || apiOf(rt, segs, allowed) != ServiceAPI {
+		return "", false
+	}
+	tok, err := sas.ParseToken(strings.TrimSpace(r.Header.Get("Authorization")))
+	if err != nil || tok.KeyName == "" {
+		return "", false
+	}
+	p, err := h.policies.verify(r.Context(), tok, h.now())
+	if err != nil {
+		return "", false
+	}
+	return strings.ToLower(p.Name), true
+}
