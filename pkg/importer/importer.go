@@ -7,9 +7,10 @@
 // so that pass 2 neither reads nor converts the file again.
 //
 // Pass 2, Run, writes the enrollments through the bulk API: batches of at
-// most ten, several batches in flight, a client-side rate ceiling, retries
-// of transient failures (429, 5xx, network), and an outcome for every
-// item, delivered in input order.
+// most ten, several batches in flight, paced to what a throttling service
+// allows (pacer.go) under the ceilings of the options, retries of
+// transient failures (429 after its Retry-After, 5xx, network), and an
+// outcome for every item, delivered in input order.
 //
 // Imports are idempotent. An item the service already holds is fetched and
 // compared field by field (ignoring what the service fills in: etag,
@@ -43,7 +44,9 @@ import (
 )
 
 // Client is the part of the service client an import uses; *dps.Client
-// satisfies it.
+// satisfies it. The client should return throttled answers (429) rather
+// than retry them itself (dps.Client.WithoutRetries): the import paces its
+// calls by them.
 type Client interface {
 	BulkEnrollments(ctx context.Context, mode string, items []model.IndividualEnrollment) (*model.BulkEnrollmentOperationResult, error)
 	GetEnrollment(ctx context.Context, id string) (*model.IndividualEnrollment, error)
@@ -163,7 +166,9 @@ type Options struct {
 	// (the default).
 	BatchSize int
 	// Rate caps the service calls per minute (0: no cap). Every call
-	// counts: a bulk call, a read of an existing enrollment.
+	// counts: a bulk call, a read of an existing enrollment. Below the
+	// caps of Rate and Concurrency, the import finds the rate a
+	// throttling service allows by itself (pacer.go).
 	Rate float64
 	// Attempts is how often a call that fails transiently (throttled,
 	// 5xx, network) is tried before the import stops (DefaultAttempts
@@ -174,7 +179,7 @@ type Options struct {
 	Backoff func(n int) time.Duration
 	// Sleep waits; a context-aware timer by default.
 	Sleep func(ctx context.Context, d time.Duration) error
-	// Now is the clock of the rate limiter (time.Now by default).
+	// Now is the clock of the pacing of calls (time.Now by default).
 	Now func() time.Time
 }
 
@@ -248,7 +253,7 @@ type batch struct {
 type run struct {
 	c    Client
 	opts Options
-	lim  *limiter
+	pace *pacer
 
 	ctx    context.Context // cancelled when the import stops
 	cancel context.CancelFunc
@@ -293,10 +298,7 @@ func Run(ctx context.Context, c Client, items iter.Seq[Item], opts Options, emit
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	r := &run{c: c, opts: opts}
-	if opts.Rate > 0 {
-		r.lim = &limiter{interval: time.Duration(float64(time.Minute) / opts.Rate), now: opts.Now, sleep: opts.Sleep}
-	}
+	r := &run{c: c, opts: opts, pace: newPacer(opts.Rate, opts.Concurrency, opts.Now)}
 	r.ctx, r.cancel = context.WithCancel(ctx)
 	defer r.cancel()
 
