@@ -48,7 +48,7 @@ const DefaultRetries = importer.DefaultAttempts - 1
 func NewCmdImport(f *cmdutil.Factory, runF func(*ImportOptions) error) *cobra.Command {
 	opts := &ImportOptions{
 		IO:      f.IOStreams,
-		Client:  func(ctx context.Context) (importer.Client, error) { return f.Client(ctx) },
+		Client:  func(ctx context.Context) (importer.Client, error) { return onceClient(ctx, f) },
 		Printer: f.Printer,
 		Now:     time.Now,
 	}
@@ -67,9 +67,15 @@ symmetric keys, IDs, duplicate IDs, allocation policy against the hubs. Each
 problem is reported as FILE:LINE: column: reason; if any row is bad nothing
 is written and the exit status is 1. --dry-run stops after the checks.
 
-The rows are then written through the bulk API, ten per call, --concurrency
-calls at a time, at most --rate calls per minute. Throttling (429) and
-service errors (5xx) are retried, honouring Retry-After. Between the two
+The rows are then written through the bulk API, ten per call, at most
+--concurrency calls at a time and --rate calls per minute. Below those
+ceilings the import finds by itself the pace a throttling service allows:
+each throttled answer (429) slows it down by a tenth, and it speeds up a
+little every second while the service takes its calls, so that it runs
+close to the service's quota (DPS allows 1,000 operations a minute per
+unit) with few calls throttled. Throttled calls are retried after the
+Retry-After the service asks for, service errors (5xx) after a backoff;
+--retries bounds the attempts of one call. Between the two
 steps the checked rows wait in a temporary file (about the size of the
 input, in $TMPDIR), so the input is not read and converted twice. That file,
 and the copy of standard input that "import -" makes, are removed from the
@@ -143,7 +149,7 @@ progress line is shown on stderr when it is a terminal.`,
 	cmdutil.StringEnumFlag(cmd, &opts.Mode, "mode", "", string(importer.ModeCreate), importer.Modes(), "What to do with each row")
 	fs.BoolVar(&opts.DryRun, "dry-run", false, "Check every row and stop; write nothing")
 	fs.IntVar(&opts.Concurrency, "concurrency", importer.DefaultConcurrency, "Bulk calls in flight at once")
-	fs.Float64Var(&opts.Rate, "rate", 0, "At most this many service calls per minute (0: no limit; DPS allows 1,000 per minute per unit)")
+	fs.Float64Var(&opts.Rate, "rate", 0, "At most this many service calls per minute (0: no ceiling; the import finds the pace a throttling service allows by itself)")
 	fs.IntVar(&opts.Retries, "retries", DefaultRetries, "Retries of a call that keeps being throttled or failing before the import stops")
 	fs.StringVar(&opts.Report, "report", "", "Write the outcome of every row to this CSV file")
 	fs.BoolVar(&opts.RawCSV, "raw-csv", false, "Read CSV cells as they are: keep a leading ' before =, +, -, @, tab, CR or ' (and write the report's cells as they are)")
@@ -152,6 +158,17 @@ progress line is shown on stderr when it is a terminal.`,
 		_ = cmd.RegisterFlagCompletionFunc(name, cobra.NoFileCompletions)
 	}
 	return cmd
+}
+
+// onceClient is the service client of an import: one that returns every
+// throttled answer instead of retrying it, for the import paces and
+// retries its calls itself.
+func onceClient(ctx context.Context, f *cmdutil.Factory) (importer.Client, error) {
+	c, err := f.Client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return c.WithoutRetries(), nil
 }
 
 // openInput opens the input of the flags: a named file, or a copy of
