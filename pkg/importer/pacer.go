@@ -23,6 +23,10 @@ import (
 //     throttles, what it accepts is its quota), the window to
 //     windowDecrease times itself. Calls that started before a decrease
 //     were paced by the old rate, so their 429s do not decrease it again.
+//     The accepted calls are counted by the time they started, not the
+//     time they ended: a refusal comes back at once while a call the
+//     service takes is still at work, so the calls of the window that end
+//     after the decrease still count, and raise the rate it set.
 //   - While the service accepts calls, the rate increases additively, by
 //     rateIncrease of the rate after the last decrease every second, and
 //     the window by one per window's worth of successes.
@@ -62,9 +66,20 @@ type pacer struct {
 	window   float64
 	inflight int
 	freed    chan struct{}
-	// accepted are the end times of the successful calls of the last
-	// measureWindow, oldest first.
+	// accepted are the start times of the successful calls of the last
+	// two measureWindows, about oldest first.
 	accepted []time.Time
+	// The last decrease counted the calls accepted that started in
+	// (measuredFrom, decreased]; a late one raises base by perAccepted,
+	// up to maxBase.
+	measuredFrom         time.Time
+	perAccepted, maxBase float64
+}
+
+// ticket is a call's reservation: when it was made, which says the rate
+// that paced the call, and when the call may start.
+type ticket struct {
+	reserved, start time.Time
 }
 
 // newPacer returns a pacer with ceilings of maxPerMinute calls a minute (0:
@@ -95,21 +110,21 @@ func (p *pacer) rate(now time.Time) float64 {
 // tryStart reserves the start of a call at now: ok false when the window
 // is full (wait for a call to end), else the delay until the call may
 // start. The caller must call end for every reservation.
-func (p *pacer) tryStart(now time.Time) (delay time.Duration, ok bool) {
+func (p *pacer) tryStart(now time.Time) (t ticket, ok bool) {
 	if p.inflight >= max(1, int(p.window)) {
-		return 0, false
+		return ticket{}, false
 	}
 	p.inflight++
 	r := p.rate(now)
 	if r <= 0 {
-		return 0, true
+		return ticket{now, now}, true
 	}
 	at := p.next
 	if at.Before(now) {
 		at = now
 	}
 	p.next = at.Add(time.Duration(float64(time.Second) / r))
-	return at.Sub(now), true
+	return ticket{now, at}, true
 }
 
 // outcome is how a call ended, for the pacer.
@@ -121,13 +136,12 @@ const (
 	callFailed                   // any other failure: neither speeds up nor slows down
 )
 
-// end records the end, at now, of a call whose start was reserved at
-// started.
-func (p *pacer) end(started, now time.Time, o outcome) {
+// end records the end, at now, of the call of ticket t.
+func (p *pacer) end(t ticket, now time.Time, o outcome) {
 	p.inflight--
 	close(p.freed)
 	p.freed = make(chan struct{})
-	cut := now.Add(-measureWindow)
+	cut := now.Add(-2 * measureWindow)
 	i := 0
 	for i < len(p.accepted) && !p.accepted[i].After(cut) {
 		i++
@@ -135,7 +149,12 @@ func (p *pacer) end(started, now time.Time, o outcome) {
 	p.accepted = p.accepted[i:]
 	switch o {
 	case callOK:
-		p.accepted = append(p.accepted, now)
+		p.accepted = append(p.accepted, t.start)
+		if p.limited && t.reserved.Before(p.decreased) && t.start.After(p.measuredFrom) {
+			// Accepted in the window the last decrease measured.
+			p.base = math.Min(p.maxBase, p.base+p.perAccepted)
+			p.step = rateIncrease * p.base
+		}
 		if p.limited {
 			p.window += 1 / p.window
 		} else {
@@ -143,20 +162,25 @@ func (p *pacer) end(started, now time.Time, o outcome) {
 		}
 		p.window = math.Min(p.window, float64(p.maxWindow))
 	case callThrottled:
-		if p.limited && started.Before(p.decreased) {
+		if p.limited && t.reserved.Before(p.decreased) {
 			return // paced by the rate already decreased
 		}
-		measured := float64(len(p.accepted)) / measureWindow.Seconds()
-		r := measured
-		if cur := p.rate(now); cur > 0 && (cur < r || r == 0) {
-			r = cur
+		from := now.Add(-measureWindow)
+		n := 0
+		for _, s := range p.accepted {
+			if s.After(from) {
+				n++
+			}
 		}
-		if r == 0 {
-			r = 1 / measureWindow.Seconds()
+		p.perAccepted = rateDecrease / measureWindow.Seconds()
+		p.maxBase = math.Inf(1)
+		if cur := p.rate(now); cur > 0 {
+			p.maxBase = rateDecrease * cur
 		}
-		p.base = rateDecrease * r
+		p.base = math.Min(p.maxBase, math.Max(float64(n), 1)*p.perAccepted)
 		p.step = rateIncrease * p.base
 		p.decreased = now
+		p.measuredFrom = from
 		p.limited = true
 		p.window = math.Max(1, p.window*windowDecrease)
 		// Calls already reserved keep their times; the next ones follow
@@ -164,36 +188,35 @@ func (p *pacer) end(started, now time.Time, o outcome) {
 	}
 }
 
-// acquire waits until a call may start. It returns the ticket to release
-// the call with: the time its start was reserved, which says which rate
-// paced it.
-func (p *pacer) acquire(ctx context.Context, sleep func(context.Context, time.Duration) error) (ticket time.Time, err error) {
+// acquire waits until a call may start, and returns the ticket to
+// release it with.
+func (p *pacer) acquire(ctx context.Context, sleep func(context.Context, time.Duration) error) (ticket, error) {
 	for {
 		p.mu.Lock()
 		now := p.now()
-		d, ok := p.tryStart(now)
+		t, ok := p.tryStart(now)
 		freed := p.freed
 		p.mu.Unlock()
 		if ok {
-			if err := sleep(ctx, d); err != nil {
-				p.release(now, callFailed)
-				return time.Time{}, err
+			if err := sleep(ctx, t.start.Sub(now)); err != nil {
+				p.release(t, callFailed)
+				return ticket{}, err
 			}
-			return now, nil
+			return t, nil
 		}
 		select {
 		case <-ctx.Done():
-			return time.Time{}, ctx.Err()
+			return ticket{}, ctx.Err()
 		case <-freed:
 		}
 	}
 }
 
-// release ends a call acquire let start, with its ticket.
-func (p *pacer) release(ticket time.Time, o outcome) {
+// release ends the call of ticket t.
+func (p *pacer) release(t ticket, o outcome) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.end(ticket, p.now(), o)
+	p.end(t, p.now(), o)
 }
 
 // state returns the current rate (calls a minute, 0: not paced) and window.

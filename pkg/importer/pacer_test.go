@@ -75,13 +75,12 @@ func simulate(quotaPerMinute float64, latency time.Duration, workers int, ceilin
 		if !now.Before(end) {
 			return
 		}
-		delay, ok := p.tryStart(now)
+		tk, ok := p.tryStart(now)
 		if !ok {
 			waiting = append(waiting, want)
 			return
 		}
-		ticket := now
-		arrive := now.Add(delay + latency/2)
+		arrive := tk.start.Add(latency / 2)
 		at(arrive, func() {
 			if !now.Before(end) {
 				return // past the end of the run
@@ -90,7 +89,14 @@ func simulate(quotaPerMinute float64, latency time.Duration, workers int, ceilin
 			if bucket != nil {
 				took, wait = bucket.Take(now)
 			}
-			at(now.Add(latency/2), func() {
+			// A refusal comes back at once; the service works on a
+			// call it takes (the answers of the local service: under
+			// 1 ms and 5 to 20 ms).
+			back := latency / 2
+			if !took {
+				back = latency / 20
+			}
+			at(now.Add(back), func() {
 				o := callOK
 				next := now
 				if took {
@@ -101,7 +107,7 @@ func simulate(quotaPerMinute float64, latency time.Duration, workers int, ceilin
 					secs := math.Max(1, math.Ceil(wait.Seconds()))
 					next = now.Add(time.Duration(secs) * time.Second)
 				}
-				p.end(ticket, now, o)
+				p.end(tk, now, o)
 				at(next, want)
 				w := waiting
 				waiting = nil
@@ -180,7 +186,7 @@ func TestPacerWindow(t *testing.T) {
 	}
 	// Successes grow it up to the ceiling.
 	for range 10 {
-		p.end(now, now, callOK)
+		p.end(ticket{now, now}, now, callOK)
 	}
 	p.inflight = 0
 	if _, w := p.state(); w != 6 {
@@ -189,7 +195,7 @@ func TestPacerWindow(t *testing.T) {
 	// A throttle halves it and starts pacing.
 	p.inflight = 1
 	now = now.Add(500 * time.Millisecond)
-	p.end(now.Add(-time.Millisecond), now, callThrottled)
+	p.end(ticket{now.Add(-time.Millisecond), now.Add(-time.Millisecond)}, now, callThrottled)
 	perMinute, w := p.state()
 	if w != 3 {
 		t.Fatalf("window %d after a throttle; want 3", w)
@@ -200,7 +206,7 @@ func TestPacerWindow(t *testing.T) {
 	}
 	// A 429 of a call reserved before the decrease changes nothing.
 	p.inflight = 1
-	p.end(now.Add(-time.Millisecond), now, callThrottled)
+	p.end(ticket{now.Add(-time.Millisecond), now.Add(-time.Millisecond)}, now, callThrottled)
 	if r, w := p.state(); r != perMinute || w != 3 {
 		t.Fatalf("a stale 429 changed the pacer: %v a minute, window %d", r, w)
 	}
