@@ -22,9 +22,9 @@ const MaxJSONLLine = 1 << 20
 type JSONLReader struct {
 	file   string
 	schema Schema
-	r    *bufio.Reader
-	line int
-	done bool
+	r      *bufio.Reader
+	line   int
+	done   bool
 }
 
 // NewJSONLReader reads JSON Lines from r; file names it in errors.
