@@ -93,6 +93,13 @@ func transient(err error) bool {
 	return errors.As(err, &ue) || errors.As(err, &ne)
 }
 
+// asDPSError returns the service's answer err carries.
+func asDPSError(err error) (*dps.Error, bool) {
+	var de *dps.Error
+	ok := errors.As(err, &de)
+	return de, ok
+}
+
 // errorCode returns the code a failure is reported with.
 func errorCode(err error) string {
 	var de *dps.Error

@@ -120,6 +120,9 @@ type Item struct {
 	// Enrollment is what to write; for ModeDelete only its RegistrationID
 	// matters.
 	Enrollment *model.IndividualEnrollment
+	// Group is the enrollment group to write, in an import of groups
+	// (RunGroups), where JSON, when Group is nil, is its wire JSON.
+	Group *model.EnrollmentGroup
 	// JSON, when Enrollment is nil, is the enrollment encoded as its wire
 	// JSON (json.Marshal of a model.IndividualEnrollment) and ID is its
 	// registration ID. A JSONClient sends it as it is in create calls; it
@@ -252,6 +255,7 @@ type batch struct {
 // run is one import in progress.
 type run struct {
 	c    Client
+	gc   GroupClient // in an import of groups (RunGroups), instead of c
 	opts Options
 	pace *pacer
 
@@ -272,6 +276,11 @@ type run struct {
 // the service became unreachable (or the context ended): items not written
 // are reported failed, and running the same import again finishes it.
 func Run(ctx context.Context, c Client, items iter.Seq[Item], opts Options, emit func(Result) error) (Summary, error) {
+	return start(ctx, &run{c: c}, items, opts, emit)
+}
+
+// start runs the import of r's items (Run, RunGroups).
+func start(ctx context.Context, r *run, items iter.Seq[Item], opts Options, emit func(Result) error) (Summary, error) {
 	if opts.Mode == "" {
 		opts.Mode = ModeCreate
 	}
@@ -298,7 +307,7 @@ func Run(ctx context.Context, c Client, items iter.Seq[Item], opts Options, emit
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	r := &run{c: c, opts: opts, pace: newPacer(opts.Rate, opts.Concurrency, opts.Now)}
+	r.opts, r.pace = opts, newPacer(opts.Rate, opts.Concurrency, opts.Now)
 	r.ctx, r.cancel = context.WithCancel(ctx)
 	defer r.cancel()
 
@@ -341,6 +350,9 @@ func Run(ctx context.Context, c Client, items iter.Seq[Item], opts Options, emit
 			s := &slot{item: it, id: it.ID}
 			if it.Enrollment != nil {
 				s.id = it.Enrollment.RegistrationID
+			}
+			if it.Group != nil {
+				s.id = it.Group.EnrollmentGroupID
 			}
 			cur = append(cur, s)
 			if len(cur) == opts.BatchSize {
@@ -432,11 +444,17 @@ func (r *run) process(b *batch) {
 		switch {
 		case s.item.Err != nil:
 			s.set(Failed, CodeInvalid, s.item.Err.Error())
-		case s.item.Enrollment == nil && s.item.JSON == nil:
+		case s.item.Enrollment == nil && s.item.Group == nil && s.item.JSON == nil:
 			s.set(Failed, CodeInvalid, "no enrollment")
 		default:
 			live = append(live, s)
 		}
+	}
+	if r.gc != nil {
+		for _, s := range live {
+			r.group(s)
+		}
+		live = nil
 	}
 	if len(live) > 0 {
 		switch r.opts.Mode {
