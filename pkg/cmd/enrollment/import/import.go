@@ -7,7 +7,6 @@ import (
 
 	"github.com/dpsctl/dpsctl/pkg/cmd/internal/shared/enroll"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
-	"github.com/dpsctl/dpsctl/pkg/enrollfile"
 	"github.com/dpsctl/dpsctl/pkg/importer"
 	"github.com/spf13/cobra"
 )
@@ -98,19 +97,8 @@ progress line is shown on stderr when it is a terminal.`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.File = args[0]
-			if opts.Format != "" {
-				if _, err := enrollfile.ParseFormat(opts.Format); err != nil {
-					return cmdutil.FlagErrorf("--format: %v", err)
-				}
-			}
-			if opts.Concurrency < 1 || opts.Concurrency > 64 {
-				return cmdutil.FlagErrorf("--concurrency must be between 1 and 64")
-			}
-			if opts.Rate < 0 {
-				return cmdutil.FlagErrorf("--rate must not be negative")
-			}
-			if opts.Retries < 0 {
-				return cmdutil.FlagErrorf("--retries must not be negative")
+			if err := enroll.CheckImportFlags(opts); err != nil {
+				return err
 			}
 			if runF != nil {
 				return runF(opts)
@@ -118,19 +106,7 @@ progress line is shown on stderr when it is a terminal.`,
 			return enroll.RunImport(cmd.Context(), opts)
 		},
 	}
-	fs := cmd.Flags()
-	cmdutil.StringEnumFlag(cmd, &opts.Format, "format", "", "", enrollfile.Formats(), "File format (default: jsonl for .jsonl/.ndjson files, csv otherwise)")
-	cmdutil.StringEnumFlag(cmd, &opts.Mode, "mode", "", string(importer.ModeCreate), importer.Modes(), "What to do with each row")
-	fs.BoolVar(&opts.DryRun, "dry-run", false, "Check every row and stop; write nothing")
-	fs.IntVar(&opts.Concurrency, "concurrency", importer.DefaultConcurrency, "Bulk calls in flight at once")
-	fs.Float64Var(&opts.Rate, "rate", 0, "At most this many service calls per minute (0: no ceiling; the import finds the pace a throttling service allows by itself)")
-	fs.IntVar(&opts.Retries, "retries", DefaultRetries, "Retries of a call that keeps being throttled or failing before the import stops")
-	fs.StringVar(&opts.Report, "report", "", "Write the outcome of every row to this CSV file")
-	fs.BoolVar(&opts.RawCSV, "raw-csv", false, "Read CSV cells as they are: keep a leading ' before =, +, -, @, tab, CR or ' (and write the report's cells as they are)")
-	cmdutil.FileFlag(cmd, "report", "csv")
-	for _, name := range []string{"concurrency", "rate", "retries"} {
-		_ = cmd.RegisterFlagCompletionFunc(name, cobra.NoFileCompletions)
-	}
+	enroll.AddImportFlags(cmd, opts, "Bulk calls in flight at once")
 	return cmd
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/dpsctl/dpsctl/pkg/iostreams"
 	"github.com/dpsctl/dpsctl/pkg/model"
 	"github.com/dpsctl/dpsctl/pkg/output"
+	"github.com/spf13/cobra"
 )
 
 // What "enrollment import" and "group import" share: the run of an import
@@ -262,6 +263,43 @@ func RunImport(ctx context.Context, opts *ImportOptions) error {
 		return runErr
 	case sum.Failed() > 0:
 		return fmt.Errorf("%d of %d rows failed", sum.Failed(), sum.Rows)
+	}
+	return nil
+}
+
+// AddImportFlags adds the flags of an import to cmd; concurrencyHelp says
+// what --concurrency counts.
+func AddImportFlags(cmd *cobra.Command, opts *ImportOptions, concurrencyHelp string) {
+	fs := cmd.Flags()
+	cmdutil.StringEnumFlag(cmd, &opts.Format, "format", "", "", enrollfile.Formats(), "File format (default: jsonl for .jsonl/.ndjson files, csv otherwise)")
+	cmdutil.StringEnumFlag(cmd, &opts.Mode, "mode", "", string(importer.ModeCreate), importer.Modes(), "What to do with each row")
+	fs.BoolVar(&opts.DryRun, "dry-run", false, "Check every row and stop; write nothing")
+	fs.IntVar(&opts.Concurrency, "concurrency", importer.DefaultConcurrency, concurrencyHelp)
+	fs.Float64Var(&opts.Rate, "rate", 0, "At most this many service calls per minute (0: no ceiling; the import finds the pace a throttling service allows by itself)")
+	fs.IntVar(&opts.Retries, "retries", importer.DefaultAttempts-1, "Retries of a call that keeps being throttled or failing before the import stops")
+	fs.StringVar(&opts.Report, "report", "", "Write the outcome of every row to this CSV file")
+	fs.BoolVar(&opts.RawCSV, "raw-csv", false, "Read CSV cells as they are: keep a leading ' before =, +, -, @, tab, CR or ' (and write the report's cells as they are)")
+	cmdutil.FileFlag(cmd, "report", "csv")
+	for _, name := range []string{"concurrency", "rate", "retries"} {
+		_ = cmd.RegisterFlagCompletionFunc(name, cobra.NoFileCompletions)
+	}
+}
+
+// CheckImportFlags checks the values of the flags of an import.
+func CheckImportFlags(opts *ImportOptions) error {
+	if opts.Format != "" {
+		if _, err := enrollfile.ParseFormat(opts.Format); err != nil {
+			return cmdutil.FlagErrorf("--format: %v", err)
+		}
+	}
+	if opts.Concurrency < 1 || opts.Concurrency > 64 {
+		return cmdutil.FlagErrorf("--concurrency must be between 1 and 64")
+	}
+	if opts.Rate < 0 {
+		return cmdutil.FlagErrorf("--rate must not be negative")
+	}
+	if opts.Retries < 0 {
+		return cmdutil.FlagErrorf("--retries must not be negative")
 	}
 	return nil
 }
