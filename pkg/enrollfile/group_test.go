@@ -193,3 +193,52 @@ func TestGroupRoundTrip(t *testing.T) {
 		})
 	}
 }
+
+// FuzzReadGroupFile reads arbitrary bytes as a group file, in both formats,
+// and checks every row read: nothing panics, records come in line order,
+// only group columns are set, and every problem names the file and line.
+func FuzzReadGroupFile(f *testing.F) {
+	f.Add([]byte("enrollmentGroupId,attestation,primaryKey,tags\ng-1,symmetricKey,AAAAAAAAAAAAAAAAAAAAAA==,\"{\"\"a\"\":1}\"\n"), false)
+	f.Add([]byte("enrollmentGroupId,attestation,certificate\ng,x509,sha256:00\nG,tpm,\n"), false)
+	f.Add([]byte(`{"enrollmentGroupId":"g","attestation":"x509","certificate":"-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----"}`+"\n"+`{"registrationId":"d"}`+"\n"), true)
+	f.Fuzz(func(t *testing.T, data []byte, jsonl bool) {
+		format := FormatCSV
+		if jsonl {
+			format = FormatJSONL
+		}
+		r, err := NewReaderOf(groups, format, bytes.NewReader(data), "g")
+		if err != nil {
+			return
+		}
+		c := &Checker{File: "g", Kind: model.KindGroup, Dir: t.TempDir()}
+		last := 0
+		for range 10000 {
+			rec, err := r.Next()
+			if err != nil {
+				if IsRowError(err) {
+					if !strings.HasPrefix(err.Error(), "g:") {
+						t.Fatalf("row error without the file: %v", err)
+					}
+					continue
+				}
+				return
+			}
+			if rec.Line < last || rec.Line < 1 {
+				t.Fatalf("line %d after %d", rec.Line, last)
+			}
+			last = rec.Line
+			if rec.Get(EndorsementKey) != "" || rec.Get(DeviceID) != "" {
+				t.Fatalf("a group row with enrollment columns: %q", rec.Values)
+			}
+			ent, errs := c.CheckEntity(rec)
+			for _, e := range errs {
+				if e.File != "g" || e.Line != rec.Line {
+					t.Fatalf("problem %v on line %d", e, rec.Line)
+				}
+			}
+			if _, ok := ent.(*model.EnrollmentGroup); !ok {
+				t.Fatalf("CheckEntity made a %T", ent)
+			}
+		}
+	})
+}
