@@ -1,5 +1,6 @@
 // Package importer is the engine of bulk imports of individual
-// enrollments from a CSV or JSON Lines file, in two passes.
+// enrollments, or of enrollment groups (groups.go), from a CSV or JSON
+// Lines file, in two passes.
 //
 // Pass 1, Check, reads the file (Input) and checks every row on several
 // goroutines, handing the problems on in file order, and keeps the
