@@ -54,20 +54,17 @@ for q in "${LEVELS[@]}"; do
 	rows=$(awk -v q="$q" -v s="$SECS" 'BEGIN {printf "%d", q / 60 * s * 10}')
 	"$work/gen" -n "$rows" -prefix "q$q" > "$work/rows-$q.csv"
 	start_serve "$work/d$q" "$q"
-	"$work/dpsctl" enrollment import "$work/rows-$q.csv" -o json > "$work/sum-$q.json" 2> "$work/import-$q.err" || true
+	"$work/dpsctl" enrollment import "$work/rows-$q.csv" -o tsv \
+		--query '[rows, seconds, requests, throttled, failed]' > "$work/sum-$q" 2> "$work/import-$q.err" || true
 	stop_serve
-	python3 - "$q" "$work/sum-$q.json" "$work/import-$q.err" <<'PY'
-import json, sys
-q = float(sys.argv[1])
-try:
-    s = json.load(open(sys.argv[2]))
-except ValueError:
-    sys.stderr.write(open(sys.argv[3]).read())
-    raise SystemExit("the import printed no summary")
-took = s["requests"] - s["throttled"]
-per_min = took / s["seconds"] * 60
-print("%-10d %8d %8.1f %9d %5d %3.1f%% %12.0f %9.1f%% %7d" % (
-    q, s["rows"], s["seconds"], s["requests"], s["throttled"], 100.0 * s["throttled"] / max(1, s["requests"]),
-    per_min, 100 * per_min / q, s["failed"]))
-PY
+	{ read -r n secs calls throttled failed; } < <(tr '\n' ' ' < "$work/sum-$q"; echo)
+	if [ -z "${failed:-}" ]; then
+		cat "$work/import-$q.err" >&2
+		echo "the import printed no summary" >&2
+		exit 1
+	fi
+	awk -v q="$q" -v n="$n" -v s="$secs" -v c="$calls" -v t="$throttled" -v f="$failed" 'BEGIN {
+		took = c - t; per_min = took / s * 60
+		printf "%-10d %8d %8.1f %9d %5d %3.1f%% %12.0f %9.1f%% %7d\n", q, n, s, c, t, 100 * t / (c > 0 ? c : 1), per_min, 100 * per_min / q, f
+	}'
 done
