@@ -1,6 +1,7 @@
 package server
 
 import (
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -29,6 +30,15 @@ func (h *handler) throttled(perMinute float64) (http.Handler, error) {
 		Key:     h.throttleKey,
 		Reject: func(w http.ResponseWriter, r *http.Request, wait time.Duration) {
 			writeErrorBody(w, errorf(model.ErrThrottled, "the service operations quota of this shared access policy (%g a minute) is spent; retry after %s seconds", perMinute, throttle.RetryAfter(wait)), h.now())
+			if h.log.Enabled(r.Context(), slog.LevelInfo) {
+				segs, _ := splitPath(r.URL)
+				h.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+					slog.String("method", r.Method),
+					slog.String("route", routePattern(r.Method, segs)),
+					slog.Int("status", http.StatusTooManyRequests),
+					slog.String("remote", r.RemoteAddr),
+					slog.String("reason", "throttled: retry after "+throttle.RetryAfter(wait)+" s"))
+			}
 		},
 	}), nil
 }

@@ -1,7 +1,9 @@
 package server
 
 import (
+	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,7 +17,8 @@ func TestThrottle(t *testing.T) {
 	var mu sync.Mutex
 	now := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	inst, err := Open(Options{DataDir: t.TempDir(), Now: clock})
+	var logs strings.Builder
+	inst, err := Open(Options{DataDir: t.TempDir(), Now: clock, Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,6 +35,9 @@ func TestThrottle(t *testing.T) {
 	mustStatus(t, r, http.StatusTooManyRequests, model.ErrThrottled)
 	if got := r.header.Get("Retry-After"); got != "1" {
 		t.Errorf("Retry-After = %q; want 1", got)
+	}
+	if !strings.Contains(logs.String(), `route=/enrollments/{id} status=429`) || !strings.Contains(logs.String(), `reason="throttled: retry after 1 s"`) {
+		t.Errorf("the refusal is not in the request log:\n%s", logs.String())
 	}
 
 	// Another policy has a quota of its own.
