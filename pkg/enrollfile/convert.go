@@ -47,16 +47,37 @@ type Checker struct {
 	Now func() time.Time
 	// IDsOnly is for deletions: only registrationId is needed and checked.
 	IDsOnly bool
+	// Kind is the kind of the file's rows: individual enrollments (the
+	// zero value), or enrollment groups (SchemaOf says how their files
+	// differ), which only CheckEntity and BuildEntity make.
+	Kind model.EnrollmentKind
 }
 
 // Check validates every column of r and returns the enrollment it
-// describes, or one *RowError per problem found.
+// describes, or one *RowError per problem found. The Checker's Kind must
+// be individual enrollments.
 func (c *Checker) Check(r *Record) (*model.IndividualEnrollment, []*RowError) {
-	return c.convert(r, true)
+	e, errs := c.convert(r, true)
+	return e.(*model.IndividualEnrollment), errs
 }
 
 // Build converts r, already accepted by Check, into an enrollment.
 func (c *Checker) Build(r *Record) (*model.IndividualEnrollment, error) {
+	e, err := c.BuildEntity(r)
+	if err != nil {
+		return nil, err
+	}
+	return e.(*model.IndividualEnrollment), nil
+}
+
+// CheckEntity is Check for rows of the Checker's Kind: it returns an
+// *model.IndividualEnrollment or an *model.EnrollmentGroup.
+func (c *Checker) CheckEntity(r *Record) (model.Enrollable, []*RowError) {
+	return c.convert(r, true)
+}
+
+// BuildEntity is Build for rows of the Checker's Kind.
+func (c *Checker) BuildEntity(r *Record) (model.Enrollable, error) {
 	e, errs := c.convert(r, false)
 	if len(errs) > 0 {
 		return nil, errs[0]
@@ -66,17 +87,18 @@ func (c *Checker) Build(r *Record) (*model.IndividualEnrollment, error) {
 
 // rowErrors collects the problems of one record.
 type rowErrors struct {
-	file string
-	line int
-	errs []*RowError
+	file   string
+	line   int
+	schema Schema
+	errs   []*RowError
 }
 
 func (re *rowErrors) add(col Column, format string, args ...any) {
-	re.errs = append(re.errs, &RowError{File: re.file, Line: re.line, Column: col.String(), Err: fmt.Errorf(format, args...)})
+	re.errs = append(re.errs, &RowError{File: re.file, Line: re.line, Column: re.schema.Name(col), Err: fmt.Errorf(format, args...)})
 }
 
 func (re *rowErrors) addErr(col Column, err error) {
-	re.errs = append(re.errs, &RowError{File: re.file, Line: re.line, Column: col.String(), Err: err})
+	re.errs = append(re.errs, &RowError{File: re.file, Line: re.line, Column: re.schema.Name(col), Err: err})
 }
 
 func (c *Checker) now() time.Time {
@@ -112,21 +134,30 @@ var mechanismColumns = []struct {
 	{SecondaryKey, model.AttestationSymmetricKey},
 }
 
-func (c *Checker) convert(r *Record, full bool) (*model.IndividualEnrollment, []*RowError) {
-	re := &rowErrors{file: c.File, line: r.Line}
+func (c *Checker) convert(r *Record, full bool) (model.Enrollable, []*RowError) {
+	re := &rowErrors{file: c.File, line: r.Line, schema: SchemaOf(c.Kind)}
 	v := func(col Column) string { return r.Values[col] }
-	e := &model.IndividualEnrollment{RegistrationID: v(RegistrationID)}
+	id := v(RegistrationID)
+	var ent model.Enrollable
+	var ind *model.IndividualEnrollment // nil for a group
+	if c.Kind == model.KindGroup {
+		ent = &model.EnrollmentGroup{EnrollmentGroupID: id}
+	} else {
+		ind = &model.IndividualEnrollment{RegistrationID: id}
+		ent = ind
+	}
+	e := ent.Common()
 
 	idOK := false
-	if e.RegistrationID == "" {
+	if id == "" {
 		re.add(RegistrationID, "required")
-	} else if err := model.ValidateID(e.RegistrationID); err != nil {
+	} else if err := model.ValidateID(id); err != nil {
 		re.addErr(RegistrationID, err)
 	} else {
 		idOK = true
 	}
 	if c.IDsOnly {
-		return e, re.errs
+		return ent, re.errs
 	}
 
 	att, attOK := "", false
@@ -136,6 +167,9 @@ func (c *Checker) convert(r *Record, full bool) (*model.IndividualEnrollment, []
 	default:
 		if att, attOK = ParseAttestation(s); !attOK {
 			re.add(Attestation, "%q is not an attestation; use tpm, x509 or symmetricKey (or symmetric-key)", s)
+		} else if att == model.AttestationTPM && c.Kind == model.KindGroup {
+			re.add(Attestation, "an enrollment group takes x509 or symmetricKey attestation; TPM devices are enrolled one by one")
+			attOK = false
 		}
 	}
 	// Columns that belong to another mechanism are mistakes.
@@ -152,10 +186,10 @@ func (c *Checker) convert(r *Record, full bool) (*model.IndividualEnrollment, []
 		case model.AttestationTPM:
 			c.tpm(e, r, re, full)
 		case model.AttestationX509:
-			if idOK && len(e.RegistrationID) > model.MaxX509IDLength {
-				re.add(RegistrationID, "an X.509 registration ID (the certificate CN) is limited to %d characters; this one has %d", model.MaxX509IDLength, len(e.RegistrationID))
+			if idOK && ind != nil && len(id) > model.MaxX509IDLength {
+				re.add(RegistrationID, "an X.509 registration ID (the certificate CN) is limited to %d characters; this one has %d", model.MaxX509IDLength, len(id))
 			}
-			c.x509(e, r, re, full, idOK)
+			c.x509(e, id, r, re, full, idOK)
 		case model.AttestationSymmetricKey:
 			keys := &model.SymmetricKeyAttestation{}
 			for _, k := range []struct {
@@ -178,11 +212,11 @@ func (c *Checker) convert(r *Record, full bool) (*model.IndividualEnrollment, []
 		}
 	}
 
-	if s := v(DeviceID); s != "" {
+	if s := v(DeviceID); s != "" && ind != nil {
 		if err := validateDeviceID(s); err != nil {
 			re.addErr(DeviceID, err)
 		}
-		e.DeviceID = s
+		ind.DeviceID = s
 	}
 	hubs := c.hubs(v(IoTHubs), re)
 	e.IoTHubs = hubs
@@ -230,10 +264,10 @@ func (c *Checker) convert(r *Record, full bool) (*model.IndividualEnrollment, []
 	if twin.Tags != nil || twin.Properties != nil {
 		e.InitialTwin = &twin
 	}
-	return e, re.errs
+	return ent, re.errs
 }
 
-func (c *Checker) tpm(e *model.IndividualEnrollment, r *Record, re *rowErrors, full bool) {
+func (c *Checker) tpm(e *model.EnrollmentCommon, r *Record, re *rowErrors, full bool) {
 	s := r.Values[EndorsementKey]
 	if s == "" {
 		re.add(EndorsementKey, "required for tpm attestation (base64 TPM2B_PUBLIC)")
@@ -251,7 +285,11 @@ func (c *Checker) tpm(e *model.IndividualEnrollment, r *Record, re *rowErrors, f
 	e.Attestation.TPM = &model.TPMAttestation{EndorsementKey: ek}
 }
 
-func (c *Checker) x509(e *model.IndividualEnrollment, r *Record, re *rowErrors, full, idOK bool) {
+// x509 reads the certificate columns: an enrollment's client
+// certificates, which must authenticate the device id names, or a group's
+// signing certificates, which must be able to sign device certificates.
+func (c *Checker) x509(e *model.EnrollmentCommon, id string, r *Record, re *rowErrors, full, idOK bool) {
+	group := c.Kind == model.KindGroup
 	x := &model.X509Certificates{}
 	if r.Values[Certificate] == "" {
 		re.add(Certificate, "required for x509 attestation (a file name, inline PEM or %s<thumbprint>)", ThumbprintPrefix)
@@ -270,17 +308,26 @@ func (c *Checker) x509(e *model.IndividualEnrollment, r *Record, re *rowErrors, 
 			continue
 		}
 		*slot.dst = wire
-		if full && cert != nil && idOK {
-			if ps := certs.CheckDeviceCertificate(cert, e.RegistrationID, c.now()); len(ps) > 0 {
-				reasons := make([]string, len(ps))
-				for i, p := range ps {
-					reasons[i] = p.Reason
-				}
-				re.add(slot.col, "%s cannot authenticate the device: %s", certs.Label("certificate", cert), strings.Join(reasons, "; "))
+		if full && cert != nil && group {
+			if ps := certs.CheckSigningCertificate(cert, c.now()); len(ps) > 0 {
+				re.add(slot.col, "%s cannot sign the group's device certificates: %s", certs.Label("certificate", cert), reasons(ps))
+			}
+		} else if full && cert != nil && idOK {
+			if ps := certs.CheckDeviceCertificate(cert, id, c.now()); len(ps) > 0 {
+				re.add(slot.col, "%s cannot authenticate the device: %s", certs.Label("certificate", cert), reasons(ps))
 			}
 		}
 	}
-	e.Attestation.X509 = &model.X509Attestation{ClientCertificates: x}
+	e.Attestation.X509 = &model.X509Attestation{}
+	*c.Kind.Certificates(e.Attestation.X509) = x
+}
+
+func reasons(ps []certs.Problem) string {
+	rs := make([]string, len(ps))
+	for i, p := range ps {
+		rs[i] = p.Reason
+	}
+	return strings.Join(rs, "; ")
 }
 
 // certificate reads a certificate column: a thumbprint reference, inline

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/dpsctl/dpsctl/pkg/model"
 )
 
 // CSVReader reads a CSV file whose first row names the columns. Columns may
@@ -19,6 +21,7 @@ type CSVReader struct {
 	Raw bool
 
 	file   string
+	schema Schema
 	r      *csv.Reader
 	cols   []Column // column of each field
 	header int      // line of the header
@@ -29,19 +32,24 @@ type CSVReader struct {
 // errors. A header that is missing a required column, names an unknown
 // column or names one twice is an error.
 func NewCSVReader(r io.Reader, file string) (*CSVReader, error) {
+	return NewCSVReaderOf(SchemaOf(model.KindEnrollment), r, file)
+}
+
+// NewCSVReaderOf is NewCSVReader for a file of schema s.
+func NewCSVReaderOf(s Schema, r io.Reader, file string) (*CSVReader, error) {
 	cr := csv.NewReader(bufio.NewReaderSize(r, 64<<10))
 	cr.Comment = '#'
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = true
 	head, err := cr.Read()
 	if err == io.EOF {
-		return nil, fmt.Errorf("%s: the file is empty; it needs a header row naming the columns (%s, …)", file, strings.Join(columnNames[:3], ", "))
+		return nil, fmt.Errorf("%s: the file is empty; it needs a header row naming the columns (%s, …)", file, strings.Join(s.Names()[:3], ", "))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: header: %w", file, csvErr(err))
 	}
 	line, _ := cr.FieldPos(0)
-	c := &CSVReader{file: file, r: cr, header: line}
+	c := &CSVReader{file: file, schema: s, r: cr, header: line}
 	seen := map[Column]int{}
 	for i, name := range head {
 		name = strings.TrimSpace(name)
@@ -51,19 +59,19 @@ func NewCSVReader(r io.Reader, file string) (*CSVReader, error) {
 		if name == "" {
 			return nil, fmt.Errorf("%s:%d: header: column %d has no name", file, line, i+1)
 		}
-		col, ok := LookupColumn(name)
+		col, ok := s.Lookup(name)
 		if !ok {
-			return nil, fmt.Errorf("%s:%d: header: %w", file, line, unknownColumn(name))
+			return nil, fmt.Errorf("%s:%d: header: %w", file, line, s.unknown(name))
 		}
 		if prev, dup := seen[col]; dup {
-			return nil, fmt.Errorf("%s:%d: header: column %q appears twice (fields %d and %d)", file, line, col, prev, i+1)
+			return nil, fmt.Errorf("%s:%d: header: column %q appears twice (fields %d and %d)", file, line, s.Name(col), prev, i+1)
 		}
 		seen[col] = i + 1
 		c.cols = append(c.cols, col)
 	}
 	for _, req := range Required {
 		if _, ok := seen[req]; !ok {
-			return nil, fmt.Errorf("%s:%d: header: the required column %q is missing", file, line, req)
+			return nil, fmt.Errorf("%s:%d: header: the required column %q is missing", file, line, s.Name(req))
 		}
 	}
 	return c, nil
@@ -135,18 +143,23 @@ type CSVWriter struct {
 	Raw bool
 
 	w       *bufio.Writer
+	schema  Schema
 	cols    []Column
 	started bool
 }
 
 // NewCSVWriter writes the given columns (all of them when cols is empty).
 func NewCSVWriter(w io.Writer, cols ...Column) *CSVWriter {
+	return NewCSVWriterOf(SchemaOf(model.KindEnrollment), w, cols...)
+}
+
+// NewCSVWriterOf writes the given columns of schema s (all of them when
+// cols is empty).
+func NewCSVWriterOf(s Schema, w io.Writer, cols ...Column) *CSVWriter {
 	if len(cols) == 0 {
-		for c := range NumColumns {
-			cols = append(cols, c)
-		}
+		cols = s.Columns()
 	}
-	return &CSVWriter{w: bufio.NewWriterSize(w, 64<<10), cols: cols}
+	return &CSVWriter{w: bufio.NewWriterSize(w, 64<<10), schema: s, cols: cols}
 }
 
 // WriteHeader writes the header row; Write does it before the first record.
@@ -156,7 +169,7 @@ func (c *CSVWriter) WriteHeader() error {
 	}
 	c.started = true
 	for i, col := range c.cols {
-		c.field(i, col.String())
+		c.field(i, c.schema.Name(col))
 	}
 	_, err := c.w.WriteString("\n")
 	return err

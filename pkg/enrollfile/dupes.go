@@ -105,6 +105,9 @@ func (h *blockHeap) Pop() any {
 // DuplicateChecker confirms suspected duplicates on a second pass over the
 // rows, in file order. It holds only the IDs whose hash is a suspect.
 type DuplicateChecker struct {
+	// Column names the ID column in errors (registrationId when empty).
+	Column string
+
 	idx      *DuplicateIndex
 	suspects map[uint64]bool
 	first    map[string]int
@@ -118,7 +121,11 @@ func (c *DuplicateChecker) Check(file string, line int, id string) *RowError {
 	}
 	k := strings.ToLower(id)
 	if prev, ok := c.first[k]; ok {
-		return &RowError{File: file, Line: line, Column: RegistrationID.String(), Err: fmt.Errorf("%q is a duplicate of line %d (IDs compare ignoring case)", id, prev)}
+		col := c.Column
+		if col == "" {
+			col = RegistrationID.String()
+		}
+		return &RowError{File: file, Line: line, Column: col, Err: fmt.Errorf("%q is a duplicate of line %d (IDs compare ignoring case)", id, prev)}
 	}
 	c.first[k] = line
 	return nil

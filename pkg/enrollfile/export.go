@@ -14,9 +14,16 @@ import (
 // without them the key columns stay empty. X.509 certificates, which the
 // service never returns, are written as sha256:<thumbprint> references.
 func FromEnrollment(e *model.IndividualEnrollment, keys *model.SymmetricKeyAttestation) *Record {
+	return FromEntity(e, keys)
+}
+
+// FromEntity is FromEnrollment for an enrollment or an enrollment group
+// (whose signing certificates go to the certificate columns).
+func FromEntity(ent model.Enrollable, keys *model.SymmetricKeyAttestation) *Record {
 	r := &Record{}
 	set := func(c Column, s string) { r.Values[c] = s }
-	set(RegistrationID, e.RegistrationID)
+	set(RegistrationID, ent.ID())
+	e := ent.Common()
 	if a := e.Attestation; a != nil {
 		set(Attestation, a.Type)
 		switch a.Type {
@@ -25,9 +32,11 @@ func FromEnrollment(e *model.IndividualEnrollment, keys *model.SymmetricKeyAttes
 				set(EndorsementKey, a.TPM.EndorsementKey)
 			}
 		case model.AttestationX509:
-			if a.X509 != nil && a.X509.ClientCertificates != nil {
-				set(Certificate, certificateRef(a.X509.ClientCertificates.Primary))
-				set(SecondaryCertificate, certificateRef(a.X509.ClientCertificates.Secondary))
+			if a.X509 != nil {
+				if cs := *ent.Kind().Certificates(a.X509); cs != nil {
+					set(Certificate, certificateRef(cs.Primary))
+					set(SecondaryCertificate, certificateRef(cs.Secondary))
+				}
 			}
 		case model.AttestationSymmetricKey:
 			if keys != nil {
@@ -36,7 +45,9 @@ func FromEnrollment(e *model.IndividualEnrollment, keys *model.SymmetricKeyAttes
 			}
 		}
 	}
-	set(DeviceID, e.DeviceID)
+	if ind, ok := ent.(*model.IndividualEnrollment); ok {
+		set(DeviceID, ind.DeviceID)
+	}
 	set(IoTHubs, strings.Join(e.IoTHubs, ";"))
 	set(AllocationPolicy, e.AllocationPolicy)
 	if d := e.CustomAllocationDefinition; d != nil {

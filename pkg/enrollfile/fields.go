@@ -59,7 +59,7 @@ func validateHostName(h string) error {
 	return nil
 }
 
-func (c *Checker) allocation(e *model.IndividualEnrollment, r *Record, re *rowErrors, hubs int) {
+func (c *Checker) allocation(e *model.EnrollmentCommon, r *Record, re *rowErrors, hubs int) {
 	s := r.Values[AllocationPolicy]
 	url, ver := r.Values[WebhookURL], r.Values[WebhookAPIVersion]
 	if s != "" {

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/dpsctl/dpsctl/pkg/model"
 )
 
 // MaxJSONLLine bounds one line of a JSON Lines file.
@@ -18,15 +20,21 @@ const MaxJSONLLine = 1 << 20
 // of strings, iotEdge a boolean, tags and desiredProperties objects. Blank
 // lines are skipped. A member that is not a column is a row error.
 type JSONLReader struct {
-	file string
-	r    *bufio.Reader
-	line int
-	done bool
+	file   string
+	schema Schema
+	r      *bufio.Reader
+	line   int
+	done   bool
 }
 
 // NewJSONLReader reads JSON Lines from r; file names it in errors.
 func NewJSONLReader(r io.Reader, file string) *JSONLReader {
-	return &JSONLReader{file: file, r: bufio.NewReaderSize(r, 64<<10)}
+	return NewJSONLReaderOf(SchemaOf(model.KindEnrollment), r, file)
+}
+
+// NewJSONLReaderOf is NewJSONLReader for a file of schema s.
+func NewJSONLReaderOf(s Schema, r io.Reader, file string) *JSONLReader {
+	return &JSONLReader{file: file, schema: s, r: bufio.NewReaderSize(r, 64<<10)}
 }
 
 // readLine returns the next line without its end, or io.EOF.
@@ -110,7 +118,7 @@ func (j *JSONLReader) parse(raw []byte) (*Record, error) {
 	// Report unknown members in a stable order.
 	var unknown []string
 	for name := range members {
-		if _, ok := LookupColumn(name); !ok {
+		if _, ok := j.schema.Lookup(name); !ok {
 			unknown = append(unknown, name)
 		}
 	}
@@ -121,17 +129,17 @@ func (j *JSONLReader) parse(raw []byte) (*Record, error) {
 				first = u
 			}
 		}
-		return fail(first, unknownColumn(first))
+		return fail(first, j.schema.unknown(first))
 	}
 	for name, v := range members {
-		col, _ := LookupColumn(name)
+		col, _ := j.schema.Lookup(name)
 		if seen[col] {
 			return fail(name, fmt.Errorf("given twice (as %q and another spelling)", name))
 		}
 		seen[col] = true
 		text, err := jsonValue(col, v)
 		if err != nil {
-			return fail(col.String(), err)
+			return fail(j.schema.Name(col), err)
 		}
 		rec.Values[col] = text
 	}
@@ -187,13 +195,19 @@ func jsonValue(col Column, v json.RawMessage) (string, error) {
 // iotHubs is written as an array, iotEdge as a boolean, tags and
 // desiredProperties as objects.
 type JSONLWriter struct {
-	w   *bufio.Writer
-	buf bytes.Buffer
+	w      *bufio.Writer
+	schema Schema
+	buf    bytes.Buffer
 }
 
 // NewJSONLWriter writes JSON Lines to w.
 func NewJSONLWriter(w io.Writer) *JSONLWriter {
-	return &JSONLWriter{w: bufio.NewWriterSize(w, 64<<10)}
+	return NewJSONLWriterOf(SchemaOf(model.KindEnrollment), w)
+}
+
+// NewJSONLWriterOf writes JSON Lines of schema s to w.
+func NewJSONLWriterOf(s Schema, w io.Writer) *JSONLWriter {
+	return &JSONLWriter{w: bufio.NewWriterSize(w, 64<<10), schema: s}
 }
 
 // Write writes one record as one line.
@@ -204,14 +218,14 @@ func (j *JSONLWriter) Write(r *Record) error {
 	first := true
 	for c := range NumColumns {
 		v := r.Values[c]
-		if v == "" {
+		if v == "" || !j.schema.Has(c) {
 			continue
 		}
 		if !first {
 			b.WriteByte(',')
 		}
 		first = false
-		writeJSONString(b, c.String())
+		writeJSONString(b, j.schema.Name(c))
 		b.WriteByte(':')
 		switch {
 		case c == IoTHubs:
@@ -248,16 +262,26 @@ func (j *JSONLWriter) Flush() error { return j.w.Flush() }
 
 // NewReader returns the reader of format f.
 func NewReader(f Format, r io.Reader, file string) (Reader, error) {
+	return NewReaderOf(SchemaOf(model.KindEnrollment), f, r, file)
+}
+
+// NewReaderOf returns the reader of format f for a file of schema s.
+func NewReaderOf(s Schema, f Format, r io.Reader, file string) (Reader, error) {
 	if f == FormatJSONL {
-		return NewJSONLReader(r, file), nil
+		return NewJSONLReaderOf(s, r, file), nil
 	}
-	return NewCSVReader(r, file)
+	return NewCSVReaderOf(s, r, file)
 }
 
 // NewWriter returns the writer of format f.
 func NewWriter(f Format, w io.Writer) Writer {
+	return NewWriterOf(SchemaOf(model.KindEnrollment), f, w)
+}
+
+// NewWriterOf returns the writer of format f for schema s.
+func NewWriterOf(s Schema, f Format, w io.Writer) Writer {
 	if f == FormatJSONL {
-		return NewJSONLWriter(w)
+		return NewJSONLWriterOf(s, w)
 	}
-	return NewCSVWriter(w)
+	return NewCSVWriterOf(s, w)
 }

@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/dpsctl/dpsctl/pkg/dps"
@@ -20,26 +19,41 @@ import (
 // This file makes the service calls of an import: the rate limit, the
 // retries of transient failures, bulk calls and the failures they report.
 
-// call runs fn with the rate limit and the retries of transient failures.
-// A transient failure that outlasts the attempts stops the import.
+// call runs fn paced by the pacer, with the retries of transient
+// failures. A throttled call waits for the Retry-After the service asked
+// for (the backoff when it asked for none) before it is tried again. A
+// transient failure that outlasts the attempts stops the import.
 func (r *run) call(fn func(ctx context.Context) error) error {
 	for attempt := 1; ; attempt++ {
-		if err := r.lim.wait(r.ctx); err != nil {
+		ticket, err := r.pace.acquire(r.ctx, r.opts.Sleep)
+		if err != nil {
 			return err
 		}
 		if r.ctx.Err() != nil {
+			r.pace.release(ticket, callFailed)
 			return r.ctx.Err()
 		}
 		r.requests.Add(1)
-		err := fn(r.ctx)
-		if err == nil {
+		err = fn(r.ctx)
+		switch {
+		case err == nil:
+			r.pace.release(ticket, callOK)
 			return nil
+		case dps.IsThrottled(err):
+			r.pace.release(ticket, callThrottled)
+		default:
+			r.pace.release(ticket, callFailed)
 		}
 		if r.ctx.Err() != nil {
 			return r.ctx.Err()
 		}
+		wait := time.Duration(0)
 		if dps.IsThrottled(err) {
 			r.throttled.Add(1)
+			var de *dps.Error
+			if errors.As(err, &de) {
+				wait = de.RetryAfter
+			}
 		}
 		if !transient(err) {
 			if dps.IsUnauthorized(err) {
@@ -52,7 +66,10 @@ func (r *run) call(fn func(ctx context.Context) error) error {
 			return err
 		}
 		r.retries.Add(1)
-		if err := r.opts.Sleep(r.ctx, r.opts.Backoff(attempt)); err != nil {
+		if wait <= 0 {
+			wait = r.opts.Backoff(attempt)
+		}
+		if err := r.opts.Sleep(r.ctx, wait); err != nil {
 			return err
 		}
 	}
@@ -74,6 +91,13 @@ func transient(err error) bool {
 	var ue *url.Error
 	var ne net.Error
 	return errors.As(err, &ue) || errors.As(err, &ne)
+}
+
+// asDPSError returns the service's answer err carries.
+func asDPSError(err error) (*dps.Error, bool) {
+	var de *dps.Error
+	ok := errors.As(err, &de)
+	return de, ok
 }
 
 // errorCode returns the code a failure is reported with.
@@ -202,31 +226,4 @@ func (s *slot) failItem(e itemError) {
 		msg = http.StatusText(httpStatus(e.code))
 	}
 	s.set(Failed, strconv.Itoa(e.code), msg)
-}
-
-// limiter spaces calls at least interval apart.
-type limiter struct {
-	mu       sync.Mutex
-	interval time.Duration
-	next     time.Time
-	now      func() time.Time
-	sleep    func(ctx context.Context, d time.Duration) error
-}
-
-func (l *limiter) wait(ctx context.Context) error {
-	if l == nil {
-		return nil
-	}
-	l.mu.Lock()
-	now := l.now()
-	at := l.next
-	if at.Before(now) {
-		at = now
-	}
-	l.next = at.Add(l.interval)
-	l.mu.Unlock()
-	if d := at.Sub(now); d > 0 {
-		return l.sleep(ctx, d)
-	}
-	return nil
 }

@@ -2,6 +2,7 @@ package importer
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/dpsctl/dpsctl/pkg/dps"
 	"github.com/dpsctl/dpsctl/pkg/enrollfile"
+	"github.com/dpsctl/dpsctl/pkg/model"
 )
 
 // Pass 1, the checking pass, reads the file on one goroutine and checks
@@ -95,7 +97,7 @@ func Check(ctx context.Context, in *Input, opts CheckOptions) (*Checked, error) 
 	if workers <= 0 {
 		workers = checkWorkers()
 	}
-	c := &Checked{in: in, checker: &enrollfile.Checker{File: in.name, Dir: in.dir, Now: opts.Now, IDsOnly: opts.Mode == ModeDelete}}
+	c := &Checked{in: in, checker: &enrollfile.Checker{File: in.name, Dir: in.dir, Now: opts.Now, IDsOnly: opts.Mode == ModeDelete, Kind: in.kind}}
 	if !opts.DryRun && opts.Mode != ModeDelete {
 		sp, err := newSpool()
 		if err != nil {
@@ -168,7 +170,14 @@ func fileItems(ctx context.Context, rd enrollfile.Reader, checker *enrollfile.Ch
 			}
 			it := Item{Line: rec.Line, ID: rec.Get(enrollfile.RegistrationID)}
 			if ctx.Err() == nil {
-				it.Enrollment, it.Err = checker.Build(rec)
+				var ent model.Enrollable
+				ent, it.Err = checker.BuildEntity(rec)
+				switch e := ent.(type) {
+				case *model.IndividualEnrollment:
+					it.Enrollment = e
+				case *model.EnrollmentGroup:
+					it.Group = e
+				}
 			}
 			if !yield(it) {
 				return
@@ -226,12 +235,18 @@ func readProblem(err error) rowProblems {
 // checkRecord checks one record; ok is false when it has problems. With
 // encode set, enc is the wire JSON of the enrollment of an accepted row.
 func checkRecord(checker *enrollfile.Checker, rec *enrollfile.Record, encode bool) (enc []byte, p rowProblems, ok bool) {
-	e, errs := checker.Check(rec)
+	ent, errs := checker.CheckEntity(rec)
 	if len(errs) == 0 {
 		if !encode {
 			return nil, rowProblems{}, true
 		}
-		enc, err := dps.EncodeEnrollment(e)
+		var enc []byte
+		var err error
+		if e, ok := ent.(*model.IndividualEnrollment); ok {
+			enc, err = dps.EncodeEnrollment(e)
+		} else {
+			enc, err = json.Marshal(ent)
+		}
 		if err != nil {
 			return nil, rowProblems{line: rec.Line, id: rec.Get(enrollfile.RegistrationID), errs: []error{err}}, false
 		}
@@ -472,6 +487,7 @@ func (s *checkState) checkDuplicates(ctx context.Context) error {
 	if dc == nil {
 		return nil
 	}
+	dc.Column = enrollfile.SchemaOf(s.in.kind).Name(enrollfile.RegistrationID)
 	rd, closeFile, err := s.in.open(nil)
 	if err != nil {
 		return err

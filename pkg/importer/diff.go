@@ -23,14 +23,26 @@ import (
 // keys read through the attestation mechanism. Certificates are compared by
 // SHA-256 thumbprint.
 func Diff(want, have *model.IndividualEnrollment, haveKeys *model.SymmetricKeyAttestation) []string {
+	return DiffEntity(want, have, haveKeys)
+}
+
+// DiffEntity is Diff for two enrollments or two enrollment groups (of the
+// same kind: want's); a group's signing certificates are compared as an
+// enrollment's client certificates are.
+func DiffEntity(wantEntity, haveEntity model.Enrollable, haveKeys *model.SymmetricKeyAttestation) []string {
 	var d []string
 	add := func(name string, differs bool) {
 		if differs {
 			d = append(d, name)
 		}
 	}
-	add("deviceId", want.DeviceID != have.DeviceID)
-	d = append(d, diffAttestation(want.Attestation, have.Attestation, haveKeys)...)
+	if w, ok := wantEntity.(*model.IndividualEnrollment); ok {
+		h, _ := haveEntity.(*model.IndividualEnrollment)
+		add("deviceId", h == nil || w.DeviceID != h.DeviceID)
+	}
+	kind := wantEntity.Kind()
+	want, have := wantEntity.Common(), haveEntity.Common()
+	d = append(d, diffAttestation(kind, want.Attestation, have.Attestation, haveKeys)...)
 	add("iotHubs", !sameHubs(want.IoTHubs, have.IoTHubs))
 	add("allocationPolicy", !strings.EqualFold(want.AllocationPolicy, have.AllocationPolicy))
 	add("customAllocationDefinition", !sameCustom(want.CustomAllocationDefinition, have.CustomAllocationDefinition))
@@ -113,7 +125,7 @@ func decodeObject(raw json.RawMessage) any {
 	return v
 }
 
-func diffAttestation(want, have *model.AttestationMechanism, haveKeys *model.SymmetricKeyAttestation) []string {
+func diffAttestation(kind model.EnrollmentKind, want, have *model.AttestationMechanism, haveKeys *model.SymmetricKeyAttestation) []string {
 	if want == nil || have == nil {
 		if (want == nil) != (have == nil) {
 			return []string{"attestation"}
@@ -137,13 +149,17 @@ func diffAttestation(want, have *model.AttestationMechanism, haveKeys *model.Sym
 			d = append(d, "attestation.tpm.endorsementKey")
 		}
 	case model.AttestationX509:
-		wp, ws := clientCerts(want.X509)
-		hp, hs := clientCerts(have.X509)
+		slot := "clientCertificates"
+		if kind == model.KindGroup {
+			slot = "signingCertificates"
+		}
+		wp, ws := certsOf(kind, want.X509)
+		hp, hs := certsOf(kind, have.X509)
 		if !strings.EqualFold(thumbprint(wp), thumbprint(hp)) {
-			d = append(d, "attestation.x509.clientCertificates.primary")
+			d = append(d, "attestation.x509."+slot+".primary")
 		}
 		if !strings.EqualFold(thumbprint(ws), thumbprint(hs)) {
-			d = append(d, "attestation.x509.clientCertificates.secondary")
+			d = append(d, "attestation.x509."+slot+".secondary")
 		}
 	case model.AttestationSymmetricKey:
 		if want.SymmetricKey == nil {
@@ -173,10 +189,20 @@ func sameBase64(a, b string) bool {
 }
 
 func clientCerts(x *model.X509Attestation) (primary, secondary *model.X509CertificateWithInfo) {
-	if x == nil || x.ClientCertificates == nil {
+	return certsOf(model.KindEnrollment, x)
+}
+
+// certsOf returns the certificates of the kind's slot: the client
+// certificates of an enrollment, the signing certificates of a group.
+func certsOf(kind model.EnrollmentKind, x *model.X509Attestation) (primary, secondary *model.X509CertificateWithInfo) {
+	if x == nil {
 		return nil, nil
 	}
-	return x.ClientCertificates.Primary, x.ClientCertificates.Secondary
+	cs := *kind.Certificates(x)
+	if cs == nil {
+		return nil, nil
+	}
+	return cs.Primary, cs.Secondary
 }
 
 // thumbprint returns the SHA-256 thumbprint of a certificate slot: from the

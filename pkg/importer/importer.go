@@ -1,5 +1,6 @@
 // Package importer is the engine of bulk imports of individual
-// enrollments from a CSV or JSON Lines file, in two passes.
+// enrollments, or of enrollment groups (groups.go), from a CSV or JSON
+// Lines file, in two passes.
 //
 // Pass 1, Check, reads the file (Input) and checks every row on several
 // goroutines, handing the problems on in file order, and keeps the
@@ -7,9 +8,10 @@
 // so that pass 2 neither reads nor converts the file again.
 //
 // Pass 2, Run, writes the enrollments through the bulk API: batches of at
-// most ten, several batches in flight, a client-side rate ceiling, retries
-// of transient failures (429, 5xx, network), and an outcome for every
-// item, delivered in input order.
+// most ten, several batches in flight, paced to what a throttling service
+// allows (pacer.go) under the ceilings of the options, retries of
+// transient failures (429 after its Retry-After, 5xx, network), and an
+// outcome for every item, delivered in input order.
 //
 // Imports are idempotent. An item the service already holds is fetched and
 // compared field by field (ignoring what the service fills in: etag,
@@ -43,7 +45,9 @@ import (
 )
 
 // Client is the part of the service client an import uses; *dps.Client
-// satisfies it.
+// satisfies it. The client should return throttled answers (429) rather
+// than retry them itself (dps.Client.WithoutRetries): the import paces its
+// calls by them.
 type Client interface {
 	BulkEnrollments(ctx context.Context, mode string, items []model.IndividualEnrollment) (*model.BulkEnrollmentOperationResult, error)
 	GetEnrollment(ctx context.Context, id string) (*model.IndividualEnrollment, error)
@@ -117,6 +121,9 @@ type Item struct {
 	// Enrollment is what to write; for ModeDelete only its RegistrationID
 	// matters.
 	Enrollment *model.IndividualEnrollment
+	// Group is the enrollment group to write, in an import of groups
+	// (RunGroups), where JSON, when Group is nil, is its wire JSON.
+	Group *model.EnrollmentGroup
 	// JSON, when Enrollment is nil, is the enrollment encoded as its wire
 	// JSON (json.Marshal of a model.IndividualEnrollment) and ID is its
 	// registration ID. A JSONClient sends it as it is in create calls; it
@@ -163,7 +170,9 @@ type Options struct {
 	// (the default).
 	BatchSize int
 	// Rate caps the service calls per minute (0: no cap). Every call
-	// counts: a bulk call, a read of an existing enrollment.
+	// counts: a bulk call, a read of an existing enrollment. Below the
+	// caps of Rate and Concurrency, the import finds the rate a
+	// throttling service allows by itself (pacer.go).
 	Rate float64
 	// Attempts is how often a call that fails transiently (throttled,
 	// 5xx, network) is tried before the import stops (DefaultAttempts
@@ -174,7 +183,7 @@ type Options struct {
 	Backoff func(n int) time.Duration
 	// Sleep waits; a context-aware timer by default.
 	Sleep func(ctx context.Context, d time.Duration) error
-	// Now is the clock of the rate limiter (time.Now by default).
+	// Now is the clock of the pacing of calls (time.Now by default).
 	Now func() time.Time
 }
 
@@ -247,8 +256,9 @@ type batch struct {
 // run is one import in progress.
 type run struct {
 	c    Client
+	gc   GroupClient // in an import of groups (RunGroups), instead of c
 	opts Options
-	lim  *limiter
+	pace *pacer
 
 	ctx    context.Context // cancelled when the import stops
 	cancel context.CancelFunc
@@ -267,6 +277,11 @@ type run struct {
 // the service became unreachable (or the context ended): items not written
 // are reported failed, and running the same import again finishes it.
 func Run(ctx context.Context, c Client, items iter.Seq[Item], opts Options, emit func(Result) error) (Summary, error) {
+	return start(ctx, &run{c: c}, items, opts, emit)
+}
+
+// start runs the import of r's items (Run, RunGroups).
+func start(ctx context.Context, r *run, items iter.Seq[Item], opts Options, emit func(Result) error) (Summary, error) {
 	if opts.Mode == "" {
 		opts.Mode = ModeCreate
 	}
@@ -293,10 +308,7 @@ func Run(ctx context.Context, c Client, items iter.Seq[Item], opts Options, emit
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	r := &run{c: c, opts: opts}
-	if opts.Rate > 0 {
-		r.lim = &limiter{interval: time.Duration(float64(time.Minute) / opts.Rate), now: opts.Now, sleep: opts.Sleep}
-	}
+	r.opts, r.pace = opts, newPacer(opts.Rate, opts.Concurrency, opts.Now)
 	r.ctx, r.cancel = context.WithCancel(ctx)
 	defer r.cancel()
 
@@ -339,6 +351,9 @@ func Run(ctx context.Context, c Client, items iter.Seq[Item], opts Options, emit
 			s := &slot{item: it, id: it.ID}
 			if it.Enrollment != nil {
 				s.id = it.Enrollment.RegistrationID
+			}
+			if it.Group != nil {
+				s.id = it.Group.EnrollmentGroupID
 			}
 			cur = append(cur, s)
 			if len(cur) == opts.BatchSize {
@@ -430,11 +445,17 @@ func (r *run) process(b *batch) {
 		switch {
 		case s.item.Err != nil:
 			s.set(Failed, CodeInvalid, s.item.Err.Error())
-		case s.item.Enrollment == nil && s.item.JSON == nil:
+		case s.item.Enrollment == nil && s.item.Group == nil && s.item.JSON == nil:
 			s.set(Failed, CodeInvalid, "no enrollment")
 		default:
 			live = append(live, s)
 		}
+	}
+	if r.gc != nil {
+		for _, s := range live {
+			r.group(s)
+		}
+		live = nil
 	}
 	if len(live) > 0 {
 		switch r.opts.Mode {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/dpsctl/dpsctl/pkg/enrollfile"
+	"github.com/dpsctl/dpsctl/pkg/model"
 )
 
 // Input is the file being imported, readable once per pass: a named file,
@@ -18,6 +19,7 @@ type Input struct {
 	copy   *os.File
 	dir    string // base of relative certificate paths
 	format enrollfile.Format
+	kind   model.EnrollmentKind
 	raw    bool // CSV cells are read as they are
 	size   int64
 	clean  func()
@@ -31,12 +33,15 @@ type InputOptions struct {
 	// RawCSV reads CSV cells as they are, without removing the quote an
 	// export puts in front of formula-like cells.
 	RawCSV bool
+	// Kind is the kind of the file's rows: individual enrollments (the
+	// zero value) or enrollment groups (enrollfile.SchemaOf).
+	Kind model.EnrollmentKind
 }
 
 // OpenInput opens a file to import. Relative certificate paths in it are
 // taken from the file's directory.
 func OpenInput(path string, opts InputOptions) (*Input, error) {
-	in := &Input{name: path, path: path, dir: filepath.Dir(path), raw: opts.RawCSV, clean: func() {}}
+	in := &Input{name: path, path: path, dir: filepath.Dir(path), raw: opts.RawCSV, kind: opts.Kind, clean: func() {}}
 	st, err := os.Stat(in.path)
 	if err != nil {
 		return nil, err
@@ -61,7 +66,7 @@ func ReadInput(r io.Reader, opts InputOptions) (*Input, error) {
 	if err != nil {
 		return nil, err
 	}
-	in := &Input{name: "stdin", copy: tmp, raw: opts.RawCSV, size: size, clean: clean}
+	in := &Input{name: "stdin", copy: tmp, raw: opts.RawCSV, kind: opts.Kind, size: size, clean: clean}
 	in.format = opts.Format
 	if in.format == "" {
 		in.format = enrollfile.FormatCSV
@@ -71,6 +76,9 @@ func ReadInput(r io.Reader, opts InputOptions) (*Input, error) {
 
 // Name names the input in messages: the file name as given, or "stdin".
 func (in *Input) Name() string { return in.name }
+
+// Kind is the kind of the input's rows.
+func (in *Input) Kind() model.EnrollmentKind { return in.kind }
 
 // Size is the input's size in bytes.
 func (in *Input) Size() int64 { return in.size }
@@ -121,7 +129,7 @@ func (in *Input) open(counted *int64) (enrollfile.Reader, func(), error) {
 	if counted != nil {
 		r = &countingReader{r: r, n: counted}
 	}
-	rd, err := enrollfile.NewReader(in.format, r, in.name)
+	rd, err := enrollfile.NewReaderOf(enrollfile.SchemaOf(in.kind), in.format, r, in.name)
 	if err != nil {
 		closeFn()
 		return nil, nil, err

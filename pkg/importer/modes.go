@@ -235,20 +235,25 @@ func (r *run) current(want *model.IndividualEnrollment) (*model.IndividualEnroll
 // thumbprintOnly reports an X.509 enrollment whose certificates are named
 // by thumbprint only, which the service cannot create from.
 func thumbprintOnly(e *model.IndividualEnrollment) bool {
-	p, sec := clientCerts(x509Of(e))
+	if e == nil {
+		return false
+	}
+	return thumbprintOnlyCerts(e.Attestation, model.KindEnrollment)
+}
+
+// thumbprintOnlyCerts reports an X.509 attestation whose certificates (of
+// the kind's slot) are named by thumbprint only.
+func thumbprintOnlyCerts(a *model.AttestationMechanism, kind model.EnrollmentKind) bool {
+	if a == nil {
+		return false
+	}
+	p, sec := certsOf(kind, a.X509)
 	for _, c := range []*model.X509CertificateWithInfo{p, sec} {
 		if c != nil && c.Certificate == "" && c.Info != nil {
 			return true
 		}
 	}
 	return false
-}
-
-func x509Of(e *model.IndividualEnrollment) *model.X509Attestation {
-	if e == nil || e.Attestation == nil {
-		return nil
-	}
-	return e.Attestation.X509
 }
 
 // keepUnknown gives body the members of cur that dpsctl does not model

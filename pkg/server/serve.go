@@ -51,6 +51,10 @@ func (i *Instance) Serve(ctx context.Context, ln net.Listener) error {
 		i.log.Warn("could not record the listen address", "err", err)
 	}
 	lim := i.limits
+	h, err := i.h.throttled(i.throttle)
+	if err != nil {
+		return err
+	}
 	// HTTP/1.1 only: a connection then carries one request at a time, so
 	// MaxConnections bounds the requests in flight too (HTTP/2 would let
 	// each connection open hundreds of streams). DPS clients speak
@@ -59,7 +63,7 @@ func (i *Instance) Serve(ctx context.Context, ln net.Listener) error {
 	protocols.SetHTTP1(true)
 	srv := &http.Server{
 		Protocols:         &protocols,
-		Handler:           i.h,
+		Handler:           h,
 		TLSConfig:         i.TLSConfig(),
 		ReadHeaderTimeout: lim.readHeader,
 		ReadTimeout:       lim.read,

@@ -108,6 +108,10 @@ type Options struct {
 	// MaxConnections bounds the connections Serve holds open at once
 	// (zero: DefaultMaxConnections; negative: no bound).
 	MaxConnections int
+	// Throttle, when positive, is a quota of service API operations a
+	// minute per shared access policy that Serve enforces as DPS does
+	// (429 with Retry-After; throttle.go). Zero: no quota.
+	Throttle float64
 }
 
 // Info describes a running or openable instance.
@@ -130,6 +134,8 @@ type Instance struct {
 	tls     *tls.Config
 	h       *handler
 	limits  serveLimits
+	// throttle is Options.Throttle, the quota Serve enforces.
+	throttle float64
 
 	mu       sync.RWMutex
 	hostName string
@@ -171,6 +177,7 @@ func Open(opts Options) (*Instance, error) {
 		return nil, err
 	}
 	i.limits = newServeLimits(opts)
+	i.throttle = opts.Throttle
 	svc := service.New(service.Config{Store: st, Log: i.log, Now: i.now, HostName: i.currentHostName})
 	dev := device.New(device.Config{
 		Store:    st,

@@ -6,6 +6,8 @@ import (
 	computekey "github.com/dpsctl/dpsctl/pkg/cmd/group/compute-key"
 	"github.com/dpsctl/dpsctl/pkg/cmd/group/create"
 	"github.com/dpsctl/dpsctl/pkg/cmd/group/delete"
+	"github.com/dpsctl/dpsctl/pkg/cmd/group/export"
+	importcmd "github.com/dpsctl/dpsctl/pkg/cmd/group/import"
 	"github.com/dpsctl/dpsctl/pkg/cmd/group/list"
 	"github.com/dpsctl/dpsctl/pkg/cmd/group/registrations"
 	"github.com/dpsctl/dpsctl/pkg/cmd/group/show"
@@ -29,6 +31,8 @@ key from which each device's key is derived.`,
   dpsctl group list
   dpsctl group compute-key --group edge-fleet dev-001
   dpsctl group registrations factory-a
+  dpsctl group export --show-keys -o jsonl > groups.jsonl
+  dpsctl group import groups.jsonl --mode upsert
   dpsctl group delete factory-a --yes`,
 	}
 	cmd.AddCommand(
@@ -40,6 +44,8 @@ key from which each device's key is derived.`,
 		attestation.NewCmdAttestation(f, nil),
 		computekey.NewCmdComputeKey(f, nil),
 		registrations.NewCmdRegistrations(f, nil),
+		importcmd.NewCmdImport(f, nil),
+		export.NewCmdExport(f, nil),
 	)
 	return cmd
 }

@@ -4,6 +4,7 @@ package registration
 
 import (
 	"github.com/dpsctl/dpsctl/pkg/cmd/registration/delete"
+	"github.com/dpsctl/dpsctl/pkg/cmd/registration/export"
 	"github.com/dpsctl/dpsctl/pkg/cmd/registration/list"
 	"github.com/dpsctl/dpsctl/pkg/cmd/registration/show"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
@@ -23,12 +24,14 @@ or an enrollment group.`,
 		Example: `  dpsctl registration show dev-1
   dpsctl registration list --group factory-a
   dpsctl registration list -o json
+  dpsctl registration export --group factory-a > registrations.csv
   dpsctl registration delete dev-1 --yes`,
 	}
 	cmd.AddCommand(
 		show.NewCmdShow(f, nil),
 		list.NewCmdList(f, nil),
 		delete.NewCmdDelete(f, nil),
+		export.NewCmdExport(f, nil),
 	)
 	return cmd
 }

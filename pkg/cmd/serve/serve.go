@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"strings"
 
@@ -25,6 +26,9 @@ const (
 	DefaultAddr     = "127.0.0.1:8443"
 	DefaultHostName = "localhost"
 )
+
+// maxThrottle is the largest --throttle: far past any DPS quota.
+const maxThrottle = 10_000_000
 
 // ServeOptions are the inputs of "dpsctl serve".
 type ServeOptions struct {
@@ -47,6 +51,9 @@ type ServeOptions struct {
 	// WebhookAllow restricts the destinations of custom allocation
 	// webhooks (--webhook-allow, repeatable; empty: any).
 	WebhookAllow []string
+	// Throttle is the quota of service API operations a minute per shared
+	// access policy (--throttle; 0: none).
+	Throttle float64
 
 	// ready, when set, receives the description once the service listens.
 	ready func(server.Info)
@@ -94,7 +101,15 @@ or a host name (*.example.com for the names under example.com).
 
 Errors are logged on stderr. -v also logs one line per request: method,
 route pattern (not the path), status, duration and, when refused, the
-precise reason. Keys, tokens and signatures are never logged.`,
+precise reason. Keys, tokens and signatures are never logged.
+
+--throttle OPS/MIN limits the service API as Azure DPS does (1,000
+operations a minute per service unit): each shared access policy may make
+that many operations a minute, refilled continuously, with a burst of one
+second's worth; past it a request is refused with 429, the DPS error body
+(errorCode 429001) and Retry-After, in whole seconds. Only requests signed by
+a policy count; device registrations are not throttled. Use it to see how a
+client behaves against a real service's quota.`,
 		Example: `  dpsctl serve
   dpsctl serve --addr 0.0.0.0:8443 --hostname dps.lab.example
   dpsctl serve --addr 127.0.0.1:0 --data-dir ./dps-data
@@ -103,6 +118,9 @@ precise reason. Keys, tokens and signatures are never logged.`,
 
   # custom allocation webhooks only to the functions subnet and one host
   dpsctl serve --webhook-allow 10.20.0.0/16 --webhook-allow alloc.lab.example
+
+  # throttle the service API like a DPS of three units
+  dpsctl serve --throttle 3000
 
   # after the CA files were lost: a new CA, to be trusted again by clients
   dpsctl serve --regenerate-pki`,
@@ -120,6 +138,9 @@ precise reason. Keys, tokens and signatures are never logged.`,
 			if err := server.CheckWebhookAllow(opts.WebhookAllow); err != nil {
 				return cmdutil.FlagErrorf("--webhook-allow: %v", err)
 			}
+			if opts.Throttle < 0 || math.IsNaN(opts.Throttle) || math.IsInf(opts.Throttle, 0) || opts.Throttle > maxThrottle {
+				return cmdutil.FlagErrorf("--throttle must be a number of operations a minute between 0 (no throttling) and %d, not %v", maxThrottle, opts.Throttle)
+			}
 			opts.ShowKeys = f.Flags.ShowKeys
 			if runF != nil {
 				return runF(opts)
@@ -136,9 +157,10 @@ precise reason. Keys, tokens and signatures are never logged.`,
 	cmd.Flags().BoolVar(&opts.RegeneratePKI, "regenerate-pki", false, "Replace the CA and the server certificate with new ones (clients must then trust the new ca.pem)")
 	cmd.Flags().IntVar(&opts.MaxConnections, "max-connections", server.DefaultMaxConnections, "Most connections served at once; more wait to be accepted")
 	cmd.Flags().StringArrayVar(&opts.WebhookAllow, "webhook-allow", nil, "Let custom allocation webhooks reach only this CIDR range, IP address or host name (repeatable; default: anywhere)")
+	cmd.Flags().Float64Var(&opts.Throttle, "throttle", 0, "Refuse service API calls past this many a minute per shared access policy with 429 and Retry-After, as DPS does (0: no limit)")
 	cmdutil.FileFlag(cmd, "tls-cert", "pem", "crt", "cer")
 	cmdutil.FileFlag(cmd, "tls-key", "pem", "key")
-	for _, name := range []string{"addr", "hostname", "hub", "max-connections", "webhook-allow"} {
+	for _, name := range []string{"addr", "hostname", "hub", "max-connections", "webhook-allow", "throttle"} {
 		_ = cmd.RegisterFlagCompletionFunc(name, cobra.NoFileCompletions)
 	}
 	cmd.AddCommand(info.NewCmdInfo(f, nil))
@@ -165,6 +187,7 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 		RegeneratePKI:  opts.RegeneratePKI,
 		MaxConnections: opts.MaxConnections,
 		WebhookAllow:   opts.WebhookAllow,
+		Throttle:       opts.Throttle,
 	})
 	if err != nil {
 		return err
@@ -205,6 +228,9 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 		}
 	}
 	describe(opts.IO.ErrOut, it, hubs, cfg, opts.ShowKeys)
+	if opts.Throttle > 0 {
+		fmt.Fprintf(opts.IO.ErrOut, "Service API throttled to %g operations a minute per shared access policy\n", opts.Throttle)
+	}
 	if opts.ready != nil {
 		opts.ready(it)
 	}

@@ -43,6 +43,11 @@ func TestNewCmdServe(t *testing.T) {
 		{args: []string{"--tls-cert", "c.pem"}, wantErr: "give both --tls-cert and --tls-key"},
 		{args: []string{"--addr", "nonsense"}, wantErr: "--addr"},
 		{args: []string{"extra"}, wantErr: "serve takes no arguments"},
+		{args: []string{"--throttle", "3000"}, want: with(func(o *ServeOptions) { o.Throttle = 3000 })},
+		{args: []string{"--throttle", "0.5"}, want: with(func(o *ServeOptions) { o.Throttle = 0.5 })},
+		{args: []string{"--throttle", "-1"}, wantErr: "--throttle must be a number of operations a minute between 0"},
+		{args: []string{"--throttle", "NaN"}, wantErr: "--throttle must be a number of operations a minute between 0"},
+		{args: []string{"--throttle", "1e9"}, wantErr: "--throttle must be a number of operations a minute between 0"},
 		{args: []string{"--max-connections", "0"}, wantErr: "--max-connections must be at least 1"},
 		{args: []string{"--max-connections", "-5"}, wantErr: "--max-connections must be at least 1"},
 		{args: []string{"--webhook-allow", "10.0.0.0/8", "--webhook-allow", "https://alloc.lab.example"}, wantErr: `--webhook-allow: webhook destination "https://alloc.lab.example"`},
@@ -59,7 +64,8 @@ func TestNewCmdServe(t *testing.T) {
 			}
 			w := tt.want
 			if got.Addr != w.Addr || got.HostName != w.HostName || got.TLSCert != w.TLSCert || got.TLSKey != w.TLSKey || got.Verbose != w.Verbose ||
-				strings.Join(got.Hubs, ",") != strings.Join(w.Hubs, ",") || got.MaxConnections != w.MaxConnections || strings.Join(got.WebhookAllow, ",") != strings.Join(w.WebhookAllow, ",") {
+				strings.Join(got.Hubs, ",") != strings.Join(w.Hubs, ",") || got.MaxConnections != w.MaxConnections || strings.Join(got.WebhookAllow, ",") != strings.Join(w.WebhookAllow, ",") ||
+				got.Throttle != w.Throttle {
 				t.Fatalf("got %+v", got)
 			}
 		})

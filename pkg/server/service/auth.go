@@ -132,3 +132,18 @@ func (c *policyCache) verify(ctx context.Context, tok *sas.Token, now time.Time)
 }
 
 var errUnknownPolicy = errors.New("unknown policy")
+
+// Policy returns the name of the shared access policy whose SAS token in
+// r's Authorization header verifies (signature, audience and expiry), for
+// per-policy quotas; ok is false when none does.
+func (h *API) Policy(r *http.Request) (name string, ok bool) {
+	tok, err := sas.ParseToken(strings.TrimSpace(r.Header.Get("Authorization")))
+	if err != nil || tok.KeyName == "" || !h.audienceMatches(tok.Resource, r) {
+		return "", false
+	}
+	p, err := h.policies.verify(r.Context(), tok, h.now())
+	if err != nil {
+		return "", false
+	}
+	return strings.ToLower(p.Name), true
+}

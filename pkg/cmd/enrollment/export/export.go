@@ -3,9 +3,9 @@ package export
 
 import (
 	"context"
-	"fmt"
 	"iter"
 
+	"github.com/dpsctl/dpsctl/pkg/cmd/internal/shared/enroll"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
 	"github.com/dpsctl/dpsctl/pkg/dps"
 	"github.com/dpsctl/dpsctl/pkg/enrollfile"
@@ -85,14 +85,6 @@ so the round trip is exact. --raw-csv writes the cells as they are.`,
 	return cmd
 }
 
-type row struct {
-	e    model.IndividualEnrollment
-	keys *model.SymmetricKeyAttestation
-	skip bool
-	err  error
-	done chan struct{}
-}
-
 func exportRun(ctx context.Context, opts *ExportOptions) error {
 	format, err := enrollfile.ParseFormat(opts.Format)
 	if err != nil {
@@ -102,81 +94,9 @@ func exportRun(ctx context.Context, opts *ExportOptions) error {
 	if err != nil {
 		return err
 	}
-	showKeys := opts.ShowKeys != nil && opts.ShowKeys()
-	workers := max(opts.Concurrency, 1)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-
-	// Rows are read in order; keys are read concurrently and the rows
-	// written in order, at most 4×workers rows held at once.
-	rows := make(chan *row, 4*workers)
-	sem := make(chan struct{}, workers)
-	go func() {
-		defer close(rows)
-		for e, err := range c.Enrollments(ctx, dps.QueryOptions{}) {
-			r := &row{e: e, err: err, done: make(chan struct{})}
-			needKeys := err == nil && showKeys && e.Attestation != nil && e.Attestation.Type == model.AttestationSymmetricKey
-			if needKeys {
-				select {
-				case sem <- struct{}{}:
-				case <-ctx.Done():
-					return
-				}
-				go func() {
-					defer func() { <-sem; close(r.done) }()
-					a, err := c.GetEnrollmentAttestation(ctx, r.e.RegistrationID)
-					switch {
-					case dps.IsNotFound(err):
-						r.skip = true // deleted since it was listed
-					case err != nil:
-						r.err = fmt.Errorf("reading the keys of %q: %w", r.e.RegistrationID, err)
-					default:
-						r.keys = a.SymmetricKey
-					}
-				}()
-			} else {
-				close(r.done)
-			}
-			select {
-			case rows <- r:
-			case <-ctx.Done():
-				return
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
-	w := enrollfile.NewWriter(format, opts.IO.Out)
-	if cw, ok := w.(*enrollfile.CSVWriter); ok {
-		cw.Raw = opts.RawCSV
-		if err := cw.WriteHeader(); err != nil {
-			return err
-		}
+	eo := enroll.ExportOptions{IO: opts.IO, Format: format, RawCSV: opts.RawCSV, Concurrency: opts.Concurrency}
+	if opts.ShowKeys != nil && opts.ShowKeys() {
+		eo.Keys = c.GetEnrollmentAttestation
 	}
-	n := 0
-	for r := range rows {
-		<-r.done
-		if r.err != nil {
-			w.Flush()
-			return r.err
-		}
-		if r.skip {
-			continue
-		}
-		if err := w.Write(enrollfile.FromEnrollment(&r.e, r.keys)); err != nil {
-			return err
-		}
-		n++
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := w.Flush(); err != nil {
-		return err
-	}
-	if opts.IO.IsStderrTTY() {
-		fmt.Fprintf(opts.IO.ErrOut, "exported %d enrollments\n", n)
-	}
-	return nil
+	return enroll.Export(ctx, c.Enrollments(ctx, dps.QueryOptions{}), eo)
 }
