@@ -47,7 +47,7 @@ func Main() int {
 		stop()
 	}()
 	f := factory.New(version.Get().Version)
-	return Run(ctx, f, root.NewCmdRoot(f), os.Args[1:])
+	return Run(ctx, f, root.NewCmdRootFor(f, os.Args[1:]), os.Args[1:])
 }
 
 // Run executes the command tree with args, closes what the Factory opened,
