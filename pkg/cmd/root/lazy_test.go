@@ -69,6 +69,12 @@ func TestRootForMatchesFullRoot(t *testing.T) {
 		{"-o", "json", "version"},
 		{"--version"},
 		{"completion"},
+		{"completion", "bash"},
+		{"completion", "zsh"},
+		{"completion", "fish"},
+		{"completion", "powershell"},
+		{"__complete", "enrollment", "sh"},
+		{"__complete", ""},
 	}
 	for _, tc := range topCommands {
 		argSets = append(argSets, []string{tc.name, "--help"}, []string{tc.name, "-h"})
