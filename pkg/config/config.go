@@ -13,9 +13,8 @@
 //	    connection-string: HostName=…;SharedAccessKeyName=…;SharedAccessKey=…
 //	    ca-file: /path/to/ca.pem
 //
-// It is read and written with go.yaml.in/yaml/v3 directly: keys are matched
-// without regard to case, scalar values read as text, and the file is
-// written with sorted keys and four-space indentation.
+// It is read and written with a private viper instance; nothing here touches
+// viper's global state.
 package config
 
 import (
@@ -25,10 +24,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 
-	"go.yaml.in/yaml/v3"
+	"github.com/spf13/viper"
 )
 
 // Environment variables.
@@ -269,26 +267,22 @@ func ReadFile(path string) (*File, error) {
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		return f, nil
 	}
-	b, err := os.ReadFile(path)
-	if err != nil {
+	v := viper.New()
+	v.SetConfigFile(path)
+	v.SetConfigType("yaml")
+	if err := v.ReadInConfig(); err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	doc := map[string]any{}
-	if err := yaml.Unmarshal(b, &doc); err != nil {
-		return nil, fmt.Errorf("read %s: While parsing config: %w", path, err)
-	}
-	doc = foldKeys(doc)
-	f.CurrentProfile = scalarString(doc[keyCurrentProfile])
-	profiles, _ := doc[keyProfiles].(map[string]any)
-	for name, v := range profiles {
-		sub, ok := v.(map[string]any)
-		if !ok {
+	f.CurrentProfile = v.GetString(keyCurrentProfile)
+	for name := range v.GetStringMap(keyProfiles) {
+		sub := v.Sub(keyProfiles + "." + name)
+		if sub == nil {
 			return nil, fmt.Errorf("read %s: profile %q is not a mapping", path, name)
 		}
 		f.Profiles[name] = Profile{
 			Name:             name,
-			ConnectionString: scalarString(sub[keyConnectionString]),
-			CAFile:           scalarString(sub[keyCAFile]),
+			ConnectionString: sub.GetString(keyConnectionString),
+			CAFile:           sub.GetString(keyCAFile),
 		}
 	}
 	return f, nil
@@ -368,9 +362,10 @@ func (f *File) Save() error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	doc := map[string]any{}
+	v := viper.New()
+	v.SetConfigType("yaml")
 	if f.CurrentProfile != "" {
-		doc[keyCurrentProfile] = f.CurrentProfile
+		v.Set(keyCurrentProfile, f.CurrentProfile)
 	}
 	profiles := map[string]any{}
 	for name, p := range f.Profiles {
@@ -380,13 +375,7 @@ func (f *File) Save() error {
 		}
 		profiles[name] = m
 	}
-	if len(profiles) > 0 {
-		doc[keyProfiles] = profiles
-	}
-	b, err := yaml.Marshal(doc)
-	if err != nil {
-		return fmt.Errorf("write %s: %w", f.Path, err)
-	}
+	v.Set(keyProfiles, profiles)
 
 	tmp, err := os.CreateTemp(dir, ".config-*.yaml")
 	if err != nil {
@@ -397,7 +386,7 @@ func (f *File) Save() error {
 		tmp.Close()
 		return err
 	}
-	if _, err := tmp.Write(b); err != nil {
+	if err := v.WriteConfigTo(tmp); err != nil {
 		tmp.Close()
 		return fmt.Errorf("write %s: %w", f.Path, err)
 	}
@@ -405,49 +394,4 @@ func (f *File) Save() error {
 		return err
 	}
 	return os.Rename(tmp.Name(), f.Path)
-}
-
-// foldKeys lower-cases the keys of a decoded mapping and of the mappings
-// inside it, so that "Current-Profile" and "current-profile" are one key.
-// Mappings with keys that are not strings are normalised to string keys.
-func foldKeys(m map[string]any) map[string]any {
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		out[strings.ToLower(k)] = foldValue(v)
-	}
-	return out
-}
-
-func foldValue(v any) any {
-	switch t := v.(type) {
-	case map[string]any:
-		return foldKeys(t)
-	case map[any]any:
-		m := make(map[string]any, len(t))
-		for k, v := range t {
-			m[strings.ToLower(fmt.Sprint(k))] = foldValue(v)
-		}
-		return m
-	}
-	return v
-}
-
-// scalarString reads a decoded YAML scalar as text: strings as they are,
-// numbers and booleans in their usual spelling, anything else as "".
-func scalarString(v any) string {
-	switch t := v.(type) {
-	case string:
-		return t
-	case bool:
-		return strconv.FormatBool(t)
-	case int:
-		return strconv.Itoa(t)
-	case int64:
-		return strconv.FormatInt(t, 10)
-	case uint64:
-		return strconv.FormatUint(t, 10)
-	case float64:
-		return strconv.FormatFloat(t, 'f', -1, 64)
-	}
-	return ""
 }

@@ -8,8 +8,7 @@
 // so what -o json prints can be fed back with --from-file. Data goes to
 // stdout; notes such as "no enrollments found" go to stderr.
 //
-// This package is the only importer of the table and YAML libraries; tables
-// are laid out here (table.go, width.go), byte for byte as tablewriter did.
+// This package is the only importer of the table and YAML libraries.
 package output
 
 import (

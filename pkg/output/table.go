@@ -1,81 +1,57 @@
 package output
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/renderer"
+	"github.com/olekukonko/tablewriter/tw"
 )
 
 // writeTable renders an aligned table, gh style: no borders, an upper-case
 // header (when headers is not nil), cells truncated to fit the terminal.
-// Columns are as wide as their widest cell in display width (see width.go)
-// and two spaces apart; lines carry no trailing blanks. A cell is kept on one
-// line, the header's too.
 func (p *Printer) writeTable(headers []string, rows [][]string, keep ...[]bool) error {
+	var buf bytes.Buffer
+	cell := tw.CellConfig{
+		Formatting: tw.CellFormatting{AutoFormat: tw.Off, AutoWrap: tw.WrapNone},
+		Alignment:  tw.CellAlignment{Global: tw.AlignLeft},
+		Padding:    tw.CellPadding{Global: tw.Padding{Left: "", Right: "  ", Overwrite: true}},
+	}
+	cfg := tablewriter.Config{
+		Header:   cell,
+		Row:      cell,
+		Behavior: tw.Behavior{TrimSpace: tw.Off},
+	}
 	var full []bool
 	if len(keep) > 0 {
 		full = keep[0]
 	}
 	rows = fit(headers, rows, p.width, full)
+	t := tablewriter.NewTable(&buf,
+		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
+			Borders:  tw.BorderNone,
+			Symbols:  tw.NewSymbols(tw.StyleNone),
+			Settings: tw.Settings{Lines: tw.LinesNone, Separators: tw.SeparatorsNone},
+		})),
+		tablewriter.WithConfig(cfg),
+	)
 	if headers != nil {
-		headers = clean(headers)
+		t.Header(headers)
 	}
-	n := len(headers)
-	cells := make([][]string, len(rows))
-	for i, r := range rows {
-		cells[i] = clean(r)
-		n = max(n, len(r))
-	}
-	rules := cellWidths()
-	widths := make([]int, n)
-	measure := func(r []string) {
-		for i, c := range r {
-			widths[i] = max(widths[i], rules.width(c))
+	for _, r := range rows {
+		if err := t.Append(clean(r)); err != nil {
+			return err
 		}
 	}
-	measure(headers)
-	for _, r := range cells {
-		measure(r)
+	if err := t.Render(); err != nil {
+		return err
 	}
-	var b []byte
-	line := func(r []string) {
-		if len(r) == 0 {
-			return // a row without cells prints no line
-		}
-		start := len(b)
-		for i, c := range r {
-			b = append(b, c...)
-			if i < len(r)-1 {
-				b = pad(b, widths[i]-rules.width(c)+2)
-			}
-		}
-		// No trailing blanks (a last cell may end in spaces).
-		for len(b) > start && b[len(b)-1] == ' ' {
-			b = b[:len(b)-1]
-		}
-		b = append(b, '\n')
-	}
-	if len(headers) > 0 {
-		line(headers)
-	}
-	for _, r := range cells {
-		line(r)
-	}
-	// A table without a line prints one blank line, as tables always have.
-	if len(b) == 0 {
-		b = append(b, '\n')
-	}
-	_, err := p.out.Write(b)
-	return err
-}
-
-func pad(b []byte, n int) []byte {
-	for range n {
-		b = append(b, ' ')
-	}
-	return b
+	return writeTrimmed(p.out, buf.String())
 }
 
 // writeKeyValues prints one object as aligned "HEADER  value" lines,
