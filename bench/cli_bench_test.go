@@ -268,7 +268,12 @@ func seed(b *testing.B, c *dps.Client, n int) {
 
 // BenchmarkEnrollmentListJSON lists N enrollments as JSON through "dpsctl
 // serve" and reports peak RSS, to show memory stays flat as N grows.
-func BenchmarkEnrollmentListJSON(b *testing.B) {
+func BenchmarkEnrollmentListJSON(b *testing.B) { benchmarkList(b, "json") }
+
+// BenchmarkEnrollmentListYAML: the same for YAML, which also streams.
+func BenchmarkEnrollmentListYAML(b *testing.B) { benchmarkList(b, "yaml") }
+
+func benchmarkList(b *testing.B, format string) {
 	for _, n := range []int{10_000, 40_000} {
 		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
 			s := startServer(b)
@@ -278,12 +283,12 @@ func BenchmarkEnrollmentListJSON(b *testing.B) {
 			for b.Loop() {
 				d, _ := run(b, s.env, "enrollment", "list", "-o", "tsv")
 				base = append(base, d)
-				d, rss := run(b, s.env, "enrollment", "list", "-o", "json")
+				d, rss := run(b, s.env, "enrollment", "list", "-o", format)
 				ds = append(ds, d)
 				peak = max(peak, rss)
 			}
 			// Against the tab-separated listing of the same enrollments:
-			// what rendering JSON costs over the same pages.
+			// what rendering the format costs over the same pages.
 			reportRatio(b, ds, base, "tsv")
 			b.ReportMetric(float64(peak)/1024, "peak-rss-MiB")
 		})

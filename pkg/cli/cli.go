@@ -39,15 +39,38 @@ const (
 // Main runs dpsctl with the process's arguments and streams and returns the
 // exit code.
 func Main() int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	go func() {
-		// After the first signal a second one ends the process at once.
-		<-ctx.Done()
-		stop()
-	}()
+	args := os.Args[1:]
 	f := factory.New(version.Get().Version)
-	return Run(ctx, f, root.NewCmdRoot(f), os.Args[1:])
+	rootCmd := root.NewCmdRootFor(f, args)
+	ctx := context.Background()
+	if catchesSignals(rootCmd, args) {
+		var stop context.CancelFunc
+		ctx, stop = signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		go func() {
+			// After the first signal a second one ends the process at once.
+			<-ctx.Done()
+			stop()
+		}()
+	}
+	return Run(ctx, f, rootCmd, args)
+}
+
+// catchesSignals reports whether the run catches SIGINT and SIGTERM to
+// cancel its command. Runs that only print text they hold (help, help
+// topics, the version) do not: catching signals starts threads of its own,
+// a good part of such a run, and the default action ends them just as well.
+func catchesSignals(rootCmd *cobra.Command, args []string) bool {
+	cmd, _, err := rootCmd.Find(args)
+	switch {
+	case err != nil:
+		return true
+	case cmd == rootCmd, cmd.Name() == "help" && cmd.Parent() == rootCmd, !cmd.Runnable():
+		return false // root help, --version, usage errors; "help <topic>"
+	case cmd.Name() == "version" && cmd.Parent() == rootCmd:
+		return false
+	}
+	return true
 }
 
 // Run executes the command tree with args, closes what the Factory opened,

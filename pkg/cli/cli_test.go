@@ -244,3 +244,37 @@ func BenchmarkVersion(b *testing.B) {
 		}
 	}
 }
+
+// TestCatchesSignals: the runs that only print what they hold do not catch
+// signals; every command that does work does.
+func TestCatchesSignals(t *testing.T) {
+	tests := []struct {
+		args []string
+		want bool
+	}{
+		{nil, false},
+		{[]string{"--help"}, false},
+		{[]string{"--version"}, false},
+		{[]string{"version"}, false},
+		{[]string{"version", "-o", "json"}, false},
+		{[]string{"help"}, false},
+		{[]string{"help", "exit-codes"}, false},
+		{[]string{"exit-codes"}, false},
+		{[]string{"enrollment", "list"}, true},
+		{[]string{"enrollment", "show", "x", "-o", "json"}, true},
+		{[]string{"-o", "json", "enrollment", "list"}, true},
+		{[]string{"enrollment"}, true},
+		{[]string{"serve"}, true},
+		{[]string{"quickstart"}, true},
+		{[]string{"device", "register", "d1"}, true},
+		{[]string{"bogus"}, false}, // a usage error
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			f := factory.New("test")
+			if got := catchesSignals(root.NewCmdRootFor(f, tt.args), tt.args); got != tt.want {
+				t.Errorf("catchesSignals = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

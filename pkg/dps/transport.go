@@ -2,7 +2,9 @@ package dps
 
 import (
 	"crypto/tls"
+	"net"
 	"net/http"
+	"time"
 )
 
 // MaxConnsPerHost bounds the connections NewTransport keeps open to one
@@ -20,18 +22,31 @@ const MaxConnsPerHost = 64
 // machine costs more CPU than separate connections do. The write buffer
 // holds a whole bulk call (headers and body), so each request leaves in
 // one TLS record and one system call.
+//
+// The transport is built field by field with the settings of
+// http.DefaultTransport rather than cloned from it: cloning first sets up
+// the default transport's HTTP/2, work a one-shot CLI process would throw
+// away.
 func NewTransport(tlsConfig *tls.Config) *http.Transport {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
 	if tlsConfig == nil {
 		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
-	tr.TLSClientConfig = tlsConfig
-	tr.ForceAttemptHTTP2 = false
-	// A non-nil empty map turns HTTP/2 off even if TLSNextProto is
-	// consulted by a later Go release.
-	tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
-	tr.MaxIdleConns = MaxConnsPerHost
-	tr.MaxIdleConnsPerHost = MaxConnsPerHost
-	tr.WriteBufferSize = 32 << 10
-	return tr
+	return &http.Transport{
+		Proxy: http.ProxyFromEnvironment,
+		DialContext: (&net.Dialer{
+			Timeout:   30 * time.Second,
+			KeepAlive: 30 * time.Second,
+		}).DialContext,
+		TLSClientConfig:       tlsConfig,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: 1 * time.Second,
+		IdleConnTimeout:       90 * time.Second,
+		ForceAttemptHTTP2:     false,
+		// A non-nil empty map turns HTTP/2 off even if TLSNextProto is
+		// consulted by a later Go release.
+		TLSNextProto:        map[string]func(string, *tls.Conn) http.RoundTripper{},
+		MaxIdleConns:        MaxConnsPerHost,
+		MaxIdleConnsPerHost: MaxConnsPerHost,
+		WriteBufferSize:     32 << 10,
+	}
 }

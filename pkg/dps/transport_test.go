@@ -79,3 +79,23 @@ func TestNewTransportSpeaksHTTP1KeepAlive(t *testing.T) {
 		t.Fatalf("%d calls in flight used %d connections, want %d (the idle one reused)", parallel, n, parallel)
 	}
 }
+
+// TestNewTransportKeepsTheDefaults: built field by field, the transport has
+// http.DefaultTransport's timeouts and proxy rule, and no HTTP/2.
+func TestNewTransportKeepsTheDefaults(t *testing.T) {
+	def := http.DefaultTransport.(*http.Transport)
+	tr := NewTransport(nil)
+	if tr.Proxy == nil || tr.DialContext == nil {
+		t.Error("no proxy rule or dialer")
+	}
+	if tr.TLSHandshakeTimeout != def.TLSHandshakeTimeout || tr.ExpectContinueTimeout != def.ExpectContinueTimeout || tr.IdleConnTimeout != def.IdleConnTimeout {
+		t.Errorf("timeouts %v %v %v, default transport %v %v %v", tr.TLSHandshakeTimeout, tr.ExpectContinueTimeout, tr.IdleConnTimeout,
+			def.TLSHandshakeTimeout, def.ExpectContinueTimeout, def.IdleConnTimeout)
+	}
+	if tr.ForceAttemptHTTP2 || tr.TLSNextProto == nil || len(tr.TLSNextProto) != 0 {
+		t.Error("HTTP/2 not turned off")
+	}
+	if tr.TLSClientConfig == nil || tr.TLSClientConfig.MinVersion != tls.VersionTLS12 {
+		t.Errorf("TLS config %+v", tr.TLSClientConfig)
+	}
+}

@@ -47,7 +47,15 @@ func PrintList[T any](p *Printer, items []T, cols []Column[T], noun string) erro
 // is returned (a JSON array already begun is closed first).
 func PrintSeq[T any](p *Printer, seq iter.Seq2[T, error], cols []Column[T], noun string) error {
 	switch {
-	case p.query != nil || p.format == FormatYAML:
+	case p.query == nil && p.format == FormatYAML:
+		return p.streamYAML(func(yield func(any, error) bool) {
+			for it, err := range seq {
+				if !yield(it, err) {
+					return
+				}
+			}
+		})
+	case p.query != nil:
 		var all []json.RawMessage
 		for it, err := range seq {
 			if err != nil {
@@ -171,6 +179,45 @@ func (p *Printer) streamJSON(seq iter.Seq2[any, error]) error {
 		end = "[]\n"
 	}
 	w.WriteString(end)
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	return failure
+}
+
+// streamYAML writes a YAML sequence item by item: each item is converted as
+// a list of one, whose block-style entry is the item's entry in the whole
+// list (TestStreamYAMLMatchesWhole holds it to converting the whole list at
+// once), so memory stays that of one item. An empty stream prints [].
+func (p *Printer) streamYAML(seq iter.Seq2[any, error]) error {
+	w := bufio.NewWriterSize(p.out, 64<<10)
+	n := 0
+	var failure error
+	var one []byte
+	for it, err := range seq {
+		if err != nil {
+			failure = err
+			break
+		}
+		b, err := jsonForm(it, p.showKeys)
+		if err != nil {
+			failure = err
+			break
+		}
+		one = append(append(append(one[:0], '['), b...), ']')
+		y, err := jsonToYAML(one)
+		if err != nil {
+			failure = err
+			break
+		}
+		if _, err := w.Write(y); err != nil {
+			return err
+		}
+		n++
+	}
+	if n == 0 && failure == nil {
+		w.WriteString("[]\n")
+	}
 	if err := w.Flush(); err != nil {
 		return err
 	}

@@ -3,11 +3,12 @@
 //
 // Adding a noun: write pkg/cmd/<noun>/<noun>.go with
 // NewCmd<Noun>(f *cmdutil.Factory) *cobra.Command that only calls
-// AddCommand on its verbs, then add it to the AddCommand list in NewCmdRoot
-// with GroupID groupService (talks to the service) or groupLocal.
+// AddCommand on its verbs, then add it to topCommands with its name, aliases
+// and Short, in group groupService (talks to the service) or groupLocal.
 package root
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/dpsctl/dpsctl/pkg/cmd/ca"
@@ -33,8 +34,31 @@ const (
 	groupLocal   = "local"
 )
 
-// NewCmdRoot builds the root command. It does no I/O.
-func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
+// NewCmdRoot builds the root command with every command in it. It does no
+// I/O.
+func NewCmdRoot(f *cmdutil.Factory) *cobra.Command { return newCmdRoot(f, nil) }
+
+// NewCmdRootFor builds the root command for one run with args, paying only
+// for the commands the run can reach: when args name a top-level command
+// first, only that one is built in full, and root help alone ("dpsctl",
+// "dpsctl --help") needs none. The others are stand-ins that root help
+// shows exactly as the real commands. Any other args get the whole tree,
+// so errors, suggestions, "help <command>" and completion see every
+// command.
+func NewCmdRootFor(f *cmdutil.Factory, args []string) *cobra.Command {
+	switch {
+	case len(args) == 0 || len(args) == 1 && (args[0] == "--help" || args[0] == "-h"):
+		return newCmdRoot(f, func(string) bool { return false })
+	case topCommandNamed(args[0]) != "":
+		name := topCommandNamed(args[0])
+		return newCmdRoot(f, func(n string) bool { return n == name })
+	}
+	return NewCmdRoot(f)
+}
+
+// newCmdRoot builds the root; build says which top-level commands are built
+// in full (nil: all).
+func newCmdRoot(f *cmdutil.Factory, build func(name string) bool) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "dpsctl <command> <subcommand> [flags]",
 		Short: "Manage Azure IoT Hub Device Provisioning Service enrollments",
@@ -72,27 +96,14 @@ uses the embedded provisioning service on the local data directory, which
 		&cobra.Group{ID: groupService, Title: "Provisioning service commands:"},
 		&cobra.Group{ID: groupLocal, Title: "Local commands:"},
 	)
-	for _, c := range []*cobra.Command{
-		enrollment.NewCmdEnrollment(f),
-		group.NewCmdGroup(f),
-		registration.NewCmdRegistration(f),
-		device.NewCmdDevice(f),
-		hub.NewCmdHub(f),
-		ca.NewCmdCA(f),
-	} {
-		c.GroupID = groupService
-		cmd.AddCommand(c)
-	}
-	for _, c := range []*cobra.Command{
-		quickstart.NewCmdQuickstart(f, nil),
-		serve.NewCmdServe(f, nil),
-		cert.NewCmdCert(f),
-		tpm.NewCmdTPM(f),
-		configcmd.NewCmdConfig(f),
-		version.NewCmdVersion(f, nil),
-		completion.NewCmdCompletion(f),
-	} {
-		c.GroupID = groupLocal
+	for _, t := range topCommands {
+		var c *cobra.Command
+		if build == nil || build(t.name) {
+			c = t.build(f)
+		} else {
+			c = t.standIn()
+		}
+		c.GroupID = t.group
 		cmd.AddCommand(c)
 	}
 	cmd.SetHelpCommandGroupID(groupLocal)
@@ -102,6 +113,56 @@ uses the embedded provisioning service on the local data directory, which
 
 	finish(cmd)
 	return cmd
+}
+
+// topCommand is a top-level command: how to build it, and what root help
+// shows of it, for its stand-in. TestStandInsMatchTheCommands holds the two
+// together.
+type topCommand struct {
+	group   string
+	name    string
+	aliases []string
+	short   string
+	build   func(*cmdutil.Factory) *cobra.Command
+}
+
+// topCommands in the order root help lists them.
+var topCommands = []topCommand{
+	{groupService, "enrollment", []string{"enrollments"}, "Manage individual enrollments", enrollment.NewCmdEnrollment},
+	{groupService, "group", []string{"groups"}, "Manage enrollment groups", group.NewCmdGroup},
+	{groupService, "registration", []string{"registrations"}, "Inspect and delete device registration states", registration.NewCmdRegistration},
+	{groupService, "device", []string{"devices"}, "Act as a device: provision it and connect it to its hub", device.NewCmdDevice},
+	{groupService, "hub", []string{"hubs"}, "Manage the IoT hubs of the local provisioning service", hub.NewCmdHub},
+	{groupService, "ca", []string{"certificate-authority"}, "Manage the CA certificates of the provisioning service", ca.NewCmdCA},
+	{groupLocal, "quickstart", nil, "Provision three simulated devices on the local service, end to end", func(f *cmdutil.Factory) *cobra.Command { return quickstart.NewCmdQuickstart(f, nil) }},
+	{groupLocal, "serve", nil, "Run the local provisioning service", func(f *cmdutil.Factory) *cobra.Command { return serve.NewCmdServe(f, nil) }},
+	{groupLocal, "cert", []string{"certificate"}, "Inspect, verify and create X.509 certificates", cert.NewCmdCert},
+	{groupLocal, "tpm", nil, "Read TPM endorsement keys and derive registration IDs", tpm.NewCmdTPM},
+	{groupLocal, "config", nil, "Manage connection profiles", configcmd.NewCmdConfig},
+	{groupLocal, "version", nil, "Print the version of dpsctl", func(f *cmdutil.Factory) *cobra.Command { return version.NewCmdVersion(f, nil) }},
+	{groupLocal, "completion", nil, "Generate a shell completion script", completion.NewCmdCompletion},
+}
+
+// topCommandNamed returns the name of the top-level command called arg by
+// its name or an alias, or "".
+func topCommandNamed(arg string) string {
+	for _, t := range topCommands {
+		if t.name == arg || slices.Contains(t.aliases, arg) {
+			return t.name
+		}
+	}
+	return ""
+}
+
+// standIn is what root help needs of the command: its name, aliases and
+// summary. It is never run: a run that names it builds the real command.
+func (t topCommand) standIn() *cobra.Command {
+	return &cobra.Command{
+		Use:     t.name,
+		Aliases: t.aliases,
+		Short:   t.short,
+		RunE:    func(*cobra.Command, []string) error { return nil },
+	}
 }
 
 // validateGlobalFlags rejects a bad -o, $DPSCTL_OUTPUT or --query before any
