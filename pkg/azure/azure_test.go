@@ -393,7 +393,7 @@ func (nopCloser) Close() error { return nil }
 func TestResourceGroupOf(t *testing.T) {
 	for id, want := range map[string]string{
 		"/subscriptions/s/resourceGroups/rg-1/providers/Microsoft.Devices/provisioningServices/x": "rg-1",
-		"/subscriptions/s/resourcegroups/RG/providers/x":                                           "RG",
+		"/subscriptions/s/resourcegroups/RG/providers/x":                                          "RG",
 		"/subscriptions/s": "",
 		"":                 "",
 	} {
