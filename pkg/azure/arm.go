@@ -289,3 +289,14 @@ func policyNames(policies []Policy) string {
 func ConnectionString(host string, p Policy) string {
 	return "HostName=" + host + ";SharedAccessKeyName=" + p.KeyName + ";SharedAccessKey=" + p.PrimaryKey
 }
+
+// Target is a provisioning service in Azure with what manages it: the ARM
+// client that found it, the identity signed in and the cloud, and the HTTP
+// client for the data-plane calls that go with it (IoT hub registries).
+type Target struct {
+	ARM        *ARM
+	Instance   *Instance
+	Credential *Credential
+	Cloud      Cloud
+	HTTPClient *http.Client
+}

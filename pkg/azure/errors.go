@@ -89,7 +89,7 @@ func (e *ARMError) Error() string {
 	if msg != "" {
 		s += ": " + msg
 	}
-	if hint := e.Hint(); hint != "" {
+	if hint := e.hint(); hint != "" {
 		s += "; " + hint
 	}
 	return s
@@ -103,8 +103,8 @@ func (e *ARMError) AuthFailure() bool {
 // NotFound reports a 404.
 func (e *ARMError) NotFound() bool { return e.StatusCode == http.StatusNotFound }
 
-// Hint says what to do about the error, "" when nothing useful can be said.
-func (e *ARMError) Hint() string {
+// hint says what to do about the error, "" when nothing useful can be said.
+func (e *ARMError) hint() string {
 	switch {
 	case e.StatusCode == http.StatusUnauthorized || e.Code == "ExpiredAuthenticationToken" || e.Code == "InvalidAuthenticationToken":
 		return "sign in again (az login)"

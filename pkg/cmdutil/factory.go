@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/dpsctl/dpsctl/pkg/azure"
 	"github.com/dpsctl/dpsctl/pkg/config"
 	"github.com/dpsctl/dpsctl/pkg/dps"
 	"github.com/dpsctl/dpsctl/pkg/iostreams"
@@ -20,8 +21,9 @@ import (
 // GlobalFlags are the persistent flags of the root command. The root binds
 // them; commands read them after flag parsing.
 type GlobalFlags struct {
-	config.Overrides        // --connection-string, --ca-file, --profile, --data-dir, -o/--output
+	config.Overrides        // --connection-string, --ca-file, --profile, --data-dir, -o/--output, the Azure flags
 	Query            string // --query
+	Verbose          bool   // -v/--verbose
 	ShowKeys         bool   // --show-keys
 	Quiet            bool   // --quiet
 }
@@ -48,6 +50,11 @@ type Factory struct {
 	// call notes on stderr, unless quiet, that a configured connection
 	// string is not used.
 	Hubs func(ctx context.Context) (linkedhub.Service, error)
+	// Azure returns the configured Azure instance (--dps-name) as the
+	// resource manager describes it, with the ARM client that found it, for
+	// the commands of the management plane. It fails when no instance is
+	// named.
+	Azure func(ctx context.Context) (*azure.Target, error)
 	// Printer returns the printer for -o, --query and --show-keys.
 	Printer func() (*output.Printer, error)
 

@@ -40,7 +40,9 @@ func NewWithIO(ios *iostreams.IOStreams, appVersion string) *cmdutil.Factory {
 	// config (output format); Client and Hubs need the config.
 	f.Config = configFunc(f)
 	f.Printer = printerFunc(f)
-	f.Client = clientFunc(f, "dpsctl/"+appVersion)
+	session := azureSessionFunc(f)
+	f.Client = clientFunc(f, session, "dpsctl/"+appVersion)
+	f.Azure = AzureFunc(f, session)
 	f.Hubs = LocalHubs(f)
 	return f
 }
@@ -55,7 +57,7 @@ func printerFunc(f *cmdutil.Factory) func() (*output.Printer, error) {
 	return func() (*output.Printer, error) { return cmdutil.NewPrinter(f) }
 }
 
-func clientFunc(f *cmdutil.Factory, userAgent string) func(context.Context) (*dps.Client, error) {
+func clientFunc(f *cmdutil.Factory, session func() (*azureSession, error), userAgent string) func(context.Context) (*dps.Client, error) {
 	var (
 		mu     sync.Mutex
 		client *dps.Client
@@ -71,9 +73,12 @@ func clientFunc(f *cmdutil.Factory, userAgent string) func(context.Context) (*dp
 			return nil, err
 		}
 		var note string
-		if cfg.Embedded() {
+		switch {
+		case cfg.Embedded():
 			client, note, err = embeddedClient(f, cfg, userAgent)
-		} else {
+		case cfg.Azure() || cfg.AuthType == config.AuthLogin:
+			client, note, err = azureClient(ctx, f, cfg, session, userAgent)
+		default:
 			client, note, err = remoteClient(cfg, userAgent)
 		}
 		if err != nil {
