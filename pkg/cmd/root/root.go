@@ -17,6 +17,7 @@ import (
 	"github.com/dpsctl/dpsctl/pkg/cmd/enrollment"
 	"github.com/dpsctl/dpsctl/pkg/cmd/group"
 	"github.com/dpsctl/dpsctl/pkg/cmd/hub"
+	"github.com/dpsctl/dpsctl/pkg/cmd/instance"
 	"github.com/dpsctl/dpsctl/pkg/cmd/quickstart"
 	"github.com/dpsctl/dpsctl/pkg/cmd/registration"
 	"github.com/dpsctl/dpsctl/pkg/cmd/serve"
@@ -77,6 +78,7 @@ uses the embedded provisioning service on the local data directory, which
 		registration.NewCmdRegistration(f),
 		device.NewCmdDevice(f),
 		hub.NewCmdHub(f),
+		instance.NewCmdInstance(f),
 	} {
 		c.GroupID = groupService
 		cmd.AddCommand(c)
