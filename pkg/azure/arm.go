@@ -2,6 +2,8 @@ package azure
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
@@ -47,9 +49,10 @@ func NewARM(o ARMOptions) (*ARM, error) {
 	opts := func(tr policy.Transporter) *arm.ClientOptions {
 		co := &arm.ClientOptions{}
 		co.Cloud = o.Cloud.Configuration()
-		if tr != nil {
-			co.Transport = tr
+		if tr == nil {
+			tr = http.DefaultClient
 		}
+		co.Transport = certainTransport{tr}
 		co.Retry.MaxRetries = 3
 		return co
 	}
@@ -300,3 +303,30 @@ type Target struct {
 	Cloud      Cloud
 	HTTPClient *http.Client
 }
+
+// certainTransport stops the resource manager's retries of failures that a
+// retry cannot mend: a server whose certificate is not trusted.
+type certainTransport struct{ next policy.Transporter }
+
+func (t certainTransport) Do(req *http.Request) (*http.Response, error) {
+	res, err := t.next.Do(req)
+	if err != nil && untrusted(err) {
+		return nil, nonRetriable{err}
+	}
+	return res, err
+}
+
+func untrusted(err error) bool {
+	var cve *tls.CertificateVerificationError
+	var uae x509.UnknownAuthorityError
+	var hne x509.HostnameError
+	var cie x509.CertificateInvalidError
+	return errors.As(err, &cve) || errors.As(err, &uae) || errors.As(err, &hne) || errors.As(err, &cie)
+}
+
+// nonRetriable is an error azcore's retry policy does not retry.
+type nonRetriable struct{ err error }
+
+func (e nonRetriable) Error() string { return e.err.Error() }
+func (e nonRetriable) Unwrap() error { return e.err }
+func (nonRetriable) NonRetriable()   {}

@@ -149,7 +149,7 @@ func azureClient(ctx context.Context, f *cmdutil.Factory, cfg *config.Config, se
 		if policy != "" {
 			how = "key of policy " + policy + ", read through the resource manager"
 		}
-		return c, fmt.Sprintf("using %s (%s; %s)", c.Host(), origin, how), nil
+		return c, fmt.Sprintf("using %s (%s; %s)", strings.TrimPrefix(c.Endpoint(), "https://"), origin, how), nil
 	}
 	host := cfg.Host
 	if host == "" && cfg.ConnectionString != "" {
@@ -172,5 +172,5 @@ func azureClient(ctx context.Context, f *cmdutil.Factory, cfg *config.Config, se
 	if err != nil {
 		return nil, "", cmdutil.FlagErrorWrap(fmt.Errorf("%s: %w", origin, err))
 	}
-	return c, fmt.Sprintf("using %s (%s; Microsoft Entra ID: %s)", c.Host(), origin, who), nil
+	return c, fmt.Sprintf("using %s (%s; Microsoft Entra ID: %s)", strings.TrimPrefix(c.Endpoint(), "https://"), origin, who), nil
 }
