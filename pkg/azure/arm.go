@@ -15,6 +15,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/deviceprovisioningservices/armdeviceprovisioningservices"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/iothub/armiothub"
+	"github.com/dpsctl/dpsctl/pkg/sas"
 )
 
 // ARMOptions configure an ARM client.
@@ -216,12 +217,7 @@ func deref[T any](p *T) T {
 }
 
 // Policy is a shared access policy of a provisioning service.
-type Policy struct {
-	KeyName      string   `json:"keyName"`
-	PrimaryKey   string   `json:"primaryKey"`
-	SecondaryKey string   `json:"secondaryKey"`
-	Rights       []string `json:"rights"`
-}
+type Policy = sas.Policy
 
 // OwnerPolicy is the policy every provisioning service is created with.
 const OwnerPolicy = "provisioningserviceowner"
@@ -289,9 +285,7 @@ func policyNames(policies []Policy) string {
 }
 
 // ConnectionString is the service connection string of policy p on host.
-func ConnectionString(host string, p Policy) string {
-	return "HostName=" + host + ";SharedAccessKeyName=" + p.KeyName + ";SharedAccessKey=" + p.PrimaryKey
-}
+func ConnectionString(host string, p Policy) string { return p.ConnectionString(host) }
 
 // Target is a provisioning service in Azure with what manages it: the ARM
 // client that found it, the identity signed in and the cloud, and the HTTP

@@ -6,6 +6,8 @@ package cmdutil
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"os"
 	"slices"
 	"sync"
@@ -16,6 +18,7 @@ import (
 	"github.com/dpsctl/dpsctl/pkg/iostreams"
 	"github.com/dpsctl/dpsctl/pkg/linkedhub"
 	"github.com/dpsctl/dpsctl/pkg/output"
+	"github.com/dpsctl/dpsctl/pkg/sas"
 )
 
 // GlobalFlags are the persistent flags of the root command. The root binds
@@ -55,11 +58,35 @@ type Factory struct {
 	// the commands of the management plane. It fails when no instance is
 	// named.
 	Azure func(ctx context.Context) (*azure.Target, error)
+	// Policies returns the shared access policies of the configured
+	// service with their keys: the Azure instance's through the resource
+	// manager (listKeys), or the local service's of the data directory.
+	Policies func(ctx context.Context) (*PolicySet, error)
 	// Printer returns the printer for -o, --query and --show-keys.
 	Printer func() (*output.Printer, error)
 
 	mu      sync.Mutex
 	closers []func() error
+}
+
+// PolicySet is the shared access policies of a service and the host their
+// connection strings name.
+type PolicySet struct {
+	Host     string
+	Policies []sas.Policy
+}
+
+// Policy returns the named policy (case-insensitive); a missing one is a
+// NotFound-like error that lists the names there are.
+func (s *PolicySet) Policy(name string) (sas.Policy, error) {
+	names := make([]string, 0, len(s.Policies))
+	for _, p := range s.Policies {
+		if strings.EqualFold(p.KeyName, name) {
+			return p, nil
+		}
+		names = append(names, p.KeyName)
+	}
+	return sas.Policy{}, fmt.Errorf("no shared access policy %q on %s (there are: %s)", name, s.Host, strings.Join(names, ", "))
 }
 
 // OnClose registers fn to run when the command finishes.

@@ -14,6 +14,7 @@ import (
 	"github.com/dpsctl/dpsctl/pkg/config"
 	"github.com/dpsctl/dpsctl/pkg/dps"
 	"github.com/dpsctl/dpsctl/pkg/sas"
+	"github.com/dpsctl/dpsctl/pkg/server"
 )
 
 // azureSession is what a run needs of Azure, built once: the cloud, the
@@ -173,4 +174,40 @@ func azureClient(ctx context.Context, f *cmdutil.Factory, cfg *config.Config, se
 		return nil, "", cmdutil.FlagErrorWrap(fmt.Errorf("%s: %w", origin, err))
 	}
 	return c, fmt.Sprintf("using %s (%s; Microsoft Entra ID: %s)", strings.TrimPrefix(c.Endpoint(), "https://"), origin, who), nil
+}
+
+// PoliciesFunc returns the usual Factory.Policies: through the resource
+// manager for an Azure instance, from the local service of the data
+// directory for the embedded one.
+func PoliciesFunc(f *cmdutil.Factory) func(context.Context) (*cmdutil.PolicySet, error) {
+	return func(ctx context.Context) (*cmdutil.PolicySet, error) {
+		cfg, err := f.Config()
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case cfg.DPSName != "":
+			t, err := f.Azure(ctx)
+			if err != nil {
+				return nil, err
+			}
+			keys, err := t.ARM.Keys(ctx, t.Instance)
+			if err != nil {
+				return nil, err
+			}
+			return &cmdutil.PolicySet{Host: t.Instance.HostName, Policies: keys}, nil
+		case cfg.Embedded():
+			inst, err := server.Open(server.Options{DataDir: cfg.DataDir})
+			if err != nil {
+				return nil, fmt.Errorf("open the local provisioning service in %s: %w", cfg.DataDir, err)
+			}
+			f.OnClose(inst.Close)
+			ps, err := inst.Policies(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return &cmdutil.PolicySet{Host: inst.ConnectionHost(), Policies: ps}, nil
+		}
+		return nil, cmdutil.FlagErrorf("the shared access policies of the service are read through the resource manager: name the Azure instance with --dps-name (-n) and --resource-group (-g) (the %s does not say which instance it is), or use the local service (--data-dir)", cfg.ServiceOrigin())
+	}
 }

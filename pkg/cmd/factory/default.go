@@ -43,6 +43,7 @@ func NewWithIO(ios *iostreams.IOStreams, appVersion string) *cmdutil.Factory {
 	session := azureSessionFunc(f)
 	f.Client = clientFunc(f, session, "dpsctl/"+appVersion)
 	f.Azure = AzureFunc(f, session)
+	f.Policies = PoliciesFunc(f)
 	f.Hubs = LocalHubs(f)
 	return f
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/dpsctl/dpsctl/pkg/cmd/group"
 	"github.com/dpsctl/dpsctl/pkg/cmd/hub"
 	"github.com/dpsctl/dpsctl/pkg/cmd/instance"
+	"github.com/dpsctl/dpsctl/pkg/cmd/policy"
 	"github.com/dpsctl/dpsctl/pkg/cmd/quickstart"
 	"github.com/dpsctl/dpsctl/pkg/cmd/registration"
 	"github.com/dpsctl/dpsctl/pkg/cmd/serve"
@@ -79,6 +80,7 @@ uses the embedded provisioning service on the local data directory, which
 		device.NewCmdDevice(f),
 		hub.NewCmdHub(f),
 		instance.NewCmdInstance(f),
+		policy.NewCmdPolicy(f),
 	} {
 		c.GroupID = groupService
 		cmd.AddCommand(c)

@@ -77,6 +77,7 @@ func NewFactory(t testing.TB, c *dps.Client, tty bool) (*cmdutil.Factory, Stream
 		return c, nil
 	}
 	f.Hubs = factory.LocalHubs(f)
+	f.Policies = factory.PoliciesFunc(f)
 	t.Cleanup(func() { f.Close() })
 	return f, Streams{In: in, Out: out, ErrOut: errOut}
 }
