@@ -7,9 +7,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/dpsctl/dpsctl/pkg/azure"
