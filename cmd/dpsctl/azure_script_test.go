@@ -53,8 +53,16 @@ func cmdAzure(ts *testscript.TestScript, neg bool, args []string) {
 		LinkedHubs:   []armtest.LinkedHub{{ConnectionString: "HostName=hub1.azure-devices.net;SharedAccessKeyName=iothubowner;SharedAccessKey=aHViMS1vd25lci1rZXktMzItYnl0ZXMtbG9uZyEhISE=", Location: "westeurope", AllocationWeight: 1, ApplyAllocationPolicy: true}},
 		Certificates: []armtest.Certificate{{Name: "root", Subject: "CN=dpsctl test root", Thumbprint: "0123456789ABCDEF0123456789ABCDEF01234567", Expiry: "Wed, 01 Jan 2031 00:00:00 GMT", Verified: true}},
 	})
-	srv.AddHub(armtest.Hub{Name: "hub1", ResourceGroup: "rg", Location: "westeurope", HostName: "hub1.azure-devices.net",
-		Policies: []armtest.Policy{{KeyName: "iothubowner", PrimaryKey: "aHViMS1vd25lci1rZXktMzItYnl0ZXMtbG9uZyEhISE=", SecondaryKey: "aHViMS1zZWNvbmRhcnkta2V5LTMyLWJ5dGVzLWxvbmc=", Rights: "RegistryWrite, ServiceConnect, DeviceConnect"}}})
+	// "hubdps" links no hub yet; the hub "hub1" is served by the look-alike
+	// itself (its registry too), so that linking it and reading its devices
+	// stays on 127.0.0.1.
+	srv.AddDPS(armtest.DPS{Name: "hubdps", ResourceGroup: "rg", Location: "westeurope", HostName: srv.Host, IDScope: "0ne000000A2"})
+	srv.AddHub(armtest.Hub{Name: "hub1", ResourceGroup: "rg", Location: "westeurope", HostName: srv.Host,
+		Policies: []armtest.Policy{{KeyName: "iothubowner", PrimaryKey: "aHViMS1vd25lci1rZXktMzItYnl0ZXMtbG9uZyEhISE=", SecondaryKey: "aHViMS1zZWNvbmRhcnkta2V5LTMyLWJ5dGVzLWxvbmc=", Rights: "RegistryWrite, ServiceConnect, DeviceConnect"}},
+		Devices: []armtest.HubDevice{
+			{DeviceID: "dev-1", Status: "enabled", AuthType: "sas", PrimaryKey: "ZGV2LTEta2V5LW9mLTMyLWJ5dGVzLWxvbmctZW5vdWdo", ConnectionState: "Connected", Tags: map[string]any{"site": "lab"}},
+			{DeviceID: "dev-2", Status: "disabled", AuthType: "selfSigned", ConnectionState: "Disconnected"},
+		}})
 	srv.AddHub(armtest.Hub{Name: "hub2", ResourceGroup: "rg2", Location: "northeurope", HostName: "hub2.azure-devices.net",
 		Policies: []armtest.Policy{{KeyName: "iothubowner", PrimaryKey: "aHViMi1vd25lci1rZXktMzItYnl0ZXMtbG9uZyEhISE=", SecondaryKey: "aHViMi1zZWNvbmRhcnkta2V5LTMyLWJ5dGVzLWxvbmc=", Rights: "RegistryWrite, ServiceConnect, DeviceConnect"}}})
 

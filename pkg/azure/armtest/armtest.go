@@ -62,10 +62,22 @@ type Certificate struct {
 	Verified                          bool
 }
 
-// Hub is an IoT hub of the subscription.
+// Hub is an IoT hub of the subscription. A hub whose HostName is the
+// server's own (Host) has its registry served too.
 type Hub struct {
 	Name, ResourceGroup, Location, HostName string
 	Policies                                []Policy
+	Devices                                 []HubDevice
+}
+
+// HubDevice is a device identity of a hub's registry, with its twin.
+type HubDevice struct {
+	DeviceID        string
+	Status          string // enabled
+	AuthType        string // sas, selfSigned
+	PrimaryKey      string
+	ConnectionState string
+	Tags            map[string]any
 }
 
 // Server is the look-alike.
@@ -163,6 +175,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 
 	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if strings.HasPrefix(r.URL.Path, "/devices/") || strings.HasPrefix(r.URL.Path, "/twins/") {
+		s.serveRegistry(w, r)
+		return
+	}
 	dataPlane := strings.HasPrefix(r.URL.Path, "/enrollments")
 	switch {
 	case !ok || token == "":
@@ -425,5 +441,78 @@ func (s *Server) serveHub(w http.ResponseWriter, r *http.Request, rg, name strin
 		writeJSON(w, map[string]any{"value": h.Policies})
 	default:
 		s.armError(w, http.StatusMethodNotAllowed, "MethodNotAllowed", "%s is not supported on %s", r.Method, r.URL.Path)
+	}
+}
+
+// serveRegistry answers the registry API of the hub served here: the
+// device query (all, or COUNT), a device and its twin. It takes SAS tokens
+// only (their signature is not checked).
+func (s *Server) serveRegistry(w http.ResponseWriter, r *http.Request) {
+	if !strings.HasPrefix(r.Header.Get("Authorization"), "SharedAccessSignature ") {
+		w.WriteHeader(http.StatusUnauthorized)
+		writeJSON(w, map[string]string{"Message": "ErrorCode:IotHubUnauthorizedAccess;Unauthorized"})
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var hub *Hub
+	for _, h := range s.hubs {
+		if h.HostName == s.Host {
+			hub = h
+		}
+	}
+	if hub == nil {
+		w.WriteHeader(http.StatusNotFound)
+		return
+	}
+	twin := func(d HubDevice) map[string]any {
+		return map[string]any{
+			"deviceId": d.DeviceID, "etag": "AAAAAAAAAAE=", "deviceEtag": "NjQ=", "status": d.Status,
+			"statusUpdateTime": "0001-01-01T00:00:00Z", "connectionState": d.ConnectionState,
+			"lastActivityTime": "2026-01-02T03:04:05Z", "cloudToDeviceMessageCount": 0,
+			"authenticationType": d.AuthType, "x509Thumbprint": map[string]any{"primaryThumbprint": nil, "secondaryThumbprint": nil},
+			"version": 2, "tags": d.Tags, "capabilities": map[string]bool{"iotEdge": false},
+			"properties": map[string]any{"desired": map[string]any{"$version": 1}, "reported": map[string]any{"$version": 1}},
+		}
+	}
+	switch {
+	case r.Method == http.MethodPost && r.URL.Path == "/devices/query":
+		var q struct {
+			Query string `json:"query"`
+		}
+		_ = json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&q)
+		if strings.Contains(strings.ToUpper(q.Query), "COUNT()") {
+			writeJSON(w, []any{map[string]int{"numberOfDevices": len(hub.Devices)}})
+			return
+		}
+		out := []any{}
+		for _, d := range hub.Devices {
+			out = append(out, twin(d))
+		}
+		writeJSON(w, out)
+	case r.Method == http.MethodGet:
+		kind, id, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+		for _, d := range hub.Devices {
+			if d.DeviceID != id {
+				continue
+			}
+			if kind == "twins" {
+				writeJSON(w, twin(d))
+				return
+			}
+			writeJSON(w, map[string]any{
+				"deviceId": d.DeviceID, "generationId": "638000000000000001", "etag": "NjQ=", "status": d.Status,
+				"statusUpdatedTime": "0001-01-01T00:00:00Z", "connectionState": d.ConnectionState,
+				"connectionStateUpdatedTime": "2026-01-02T03:04:05Z", "lastActivityTime": "2026-01-02T03:04:05Z",
+				"cloudToDeviceMessageCount": 0,
+				"authentication":            map[string]any{"type": d.AuthType, "symmetricKey": map[string]string{"primaryKey": d.PrimaryKey, "secondaryKey": d.PrimaryKey}, "x509Thumbprint": map[string]any{}},
+				"capabilities":              map[string]bool{"iotEdge": false},
+			})
+			return
+		}
+		w.WriteHeader(http.StatusNotFound)
+		writeJSON(w, map[string]string{"Message": "ErrorCode:DeviceNotFound;" + id})
+	default:
+		w.WriteHeader(http.StatusMethodNotAllowed)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
 	"github.com/dpsctl/dpsctl/pkg/config"
 	"github.com/dpsctl/dpsctl/pkg/dps"
+	"github.com/dpsctl/dpsctl/pkg/linkedhub"
 	"github.com/dpsctl/dpsctl/pkg/sas"
 	"github.com/dpsctl/dpsctl/pkg/server"
 )
@@ -209,5 +210,29 @@ func PoliciesFunc(f *cmdutil.Factory) func(context.Context) (*cmdutil.PolicySet,
 			return &cmdutil.PolicySet{Host: inst.ConnectionHost(), Policies: ps}, nil
 		}
 		return nil, cmdutil.FlagErrorf("the shared access policies of the service are read through the resource manager: name the Azure instance with --dps-name (-n) and --resource-group (-g) (the %s does not say which instance it is), or use the local service (--data-dir)", cfg.ServiceOrigin())
+	}
+}
+
+// HubsFunc returns the usual Factory.Hubs: the Azure instance's linked hubs
+// through the resource manager when --dps-name (or the profile) names one,
+// else the local service's (LocalHubs).
+func HubsFunc(f *cmdutil.Factory) func(context.Context) (linkedhub.Service, error) {
+	local := LocalHubs(f)
+	return func(ctx context.Context) (linkedhub.Service, error) {
+		cfg, err := f.Config()
+		if err != nil {
+			return nil, err
+		}
+		if cfg.DPSName == "" {
+			return local(ctx)
+		}
+		t, err := f.Azure(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if !f.Quiet() {
+			fmt.Fprintf(f.IOStreams.ErrOut, "managing the hubs of %s through the resource manager (%s)\n", t.Instance.Name, cfg.ServiceOrigin())
+		}
+		return azure.NewHubs(t), nil
 	}
 }

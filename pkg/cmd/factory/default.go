@@ -44,7 +44,7 @@ func NewWithIO(ios *iostreams.IOStreams, appVersion string) *cmdutil.Factory {
 	f.Client = clientFunc(f, session, "dpsctl/"+appVersion)
 	f.Azure = AzureFunc(f, session)
 	f.Policies = PoliciesFunc(f)
-	f.Hubs = LocalHubs(f)
+	f.Hubs = HubsFunc(f)
 	return f
 }
 
