@@ -16,8 +16,9 @@ const scriptSubscription = "00000000-0000-0000-0000-0000000000a1"
 
 // fakeAz answers as the Azure CLI does what dpsctl asks of it: a token
 // ($FAKE_AZ_TOKEN, default "good"; "az login" needed when $FAKE_AZ_FAIL is
-// set) and the current subscription.
+// set) and the current subscription; logs its arguments to $AZ_LOG.
 const fakeAz = `#!/bin/sh
+[ -n "$AZ_LOG" ] && echo "$@" >> "$AZ_LOG"
 if [ -n "$FAKE_AZ_FAIL" ]; then
   echo "ERROR: Please run 'az login' to setup account." >&2
   exit 1
@@ -97,6 +98,8 @@ func cmdAzure(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Setenv("DPSCTL_CA_FILE", caFile)
 	ts.Setenv("ARM_HOST", srv.Host)
 	ts.Setenv("AZ_SUBSCRIPTION", scriptSubscription)
+	ts.Setenv("AZ_LOG", ts.MkAbs("az.log"))
+	ts.Setenv("ARM_CA_FILE", srv.CAFile)
 	fmt.Fprintf(ts.Stdout(), "ARM look-alike on %s\n", srv.URL)
 }
 
@@ -104,6 +107,6 @@ func cmdAzure(ts *testscript.TestScript, neg bool, args []string) {
 // cleared for every script and passed on by exitcode.
 var azureEnv = []string{
 	"DPSCTL_AUTH_TYPE", "DPSCTL_CREDENTIAL", "DPSCTL_DPS_NAME", "DPSCTL_RESOURCE_GROUP", "DPSCTL_SUBSCRIPTION",
-	"DPSCTL_HOST", "DPSCTL_CLOUD", "DPSCTL_ARM_ENDPOINT", "DPSCTL_AUTHORITY_HOST", "FAKE_AZ_TOKEN", "FAKE_AZ_FAIL",
+	"DPSCTL_HOST", "DPSCTL_CLOUD", "DPSCTL_ARM_ENDPOINT", "DPSCTL_AUTHORITY_HOST", "FAKE_AZ_TOKEN", "FAKE_AZ_FAIL", "AZ_LOG",
 	"AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_FEDERATED_TOKEN_FILE", "SSL_CERT_FILE",
 }
