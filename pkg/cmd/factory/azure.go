@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -72,7 +73,9 @@ func azureSessionFunc(f *cmdutil.Factory) func() (*azureSession, error) {
 		if cfg.Credential != "" && !slices.Contains(azure.CredentialKinds(), cfg.Credential) {
 			return nil, cmdutil.FlagErrorf("unknown credential %q: use one of %s", cfg.Credential, strings.Join(azure.CredentialKinds(), ", "))
 		}
-		cred, err := azure.NewCredential(azure.CredentialOptions{Kind: cfg.Credential, Cloud: cl, HTTPClient: hc, Prompt: f.IOStreams.ErrOut})
+		// A user-assigned managed identity is named by AZURE_CLIENT_ID, as
+		// the Azure SDKs and CLI name it.
+		cred, err := azure.NewCredential(azure.CredentialOptions{Kind: cfg.Credential, Cloud: cl, HTTPClient: hc, Prompt: f.IOStreams.ErrOut, ClientID: os.Getenv("AZURE_CLIENT_ID")})
 		if err != nil {
 			return nil, err
 		}
