@@ -46,7 +46,7 @@ func TestAzureSettings(t *testing.T) {
 	}{
 		{
 			name:      "current profile by name: login by default",
-			want:      Config{DPSName: "profdps", ResourceGroup: "profrg", Subscription: "profsub", AuthType: AuthLogin, Credential: "env", Cloud: "AzureChinaCloud", ARMEndpoint: "https://127.0.0.1:1"},
+			want:      Config{DPSName: "profdps", ResourceGroup: "profrg", Subscription: "profsub", AuthType: AuthLogin, Credential: "env", Cloud: "AzureChinaCloud", ARMEndpoint: "https://127.0.0.1:1", IDScope: "0ne00000001"},
 			originHas: `provisioning service "profdps" from profile "az"`,
 		},
 		{
@@ -117,7 +117,7 @@ func TestAzureSettings(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := Config{ConnectionString: c.ConnectionString, DPSName: c.DPSName, ResourceGroup: c.ResourceGroup, Subscription: c.Subscription, Host: c.Host,
+			got := Config{ConnectionString: c.ConnectionString, DPSName: c.DPSName, ResourceGroup: c.ResourceGroup, Subscription: c.Subscription, Host: c.Host, IDScope: c.IDScope,
 				AuthType: c.AuthType, Credential: c.Credential, Cloud: c.Cloud, ARMEndpoint: c.ARMEndpoint, AuthorityHost: c.AuthorityHost}
 			if got != tt.want {
 				t.Fatalf("got  %+v\nwant %+v", got, tt.want)

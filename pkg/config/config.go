@@ -137,6 +137,7 @@ type Config struct {
 	Subscription   string // "" for the Azure CLI's current subscription
 	Host           string // service API host for AuthLogin
 	HostSource     Source
+	IDScope        string // the profile's ID scope (saved by set-profile -n)
 	Cloud          string
 	ARMEndpoint    string
 	AuthorityHost  string
@@ -265,6 +266,9 @@ func Load(o Overrides) (*Config, error) {
 		c.ResourceGroup, _ = pick(o.ResourceGroup, envRG, prof.ResourceGroup, "")
 		c.Subscription, _ = pick(o.Subscription, envSub, prof.Subscription, "")
 		c.resolveServiceSources()
+		if c.DPSName == prof.DPSName && c.Host == prof.Host && c.ConnectionString == strings.TrimSpace(prof.ConnectionString) {
+			c.IDScope = prof.IDScope // only while the profile's service is the one in use
+		}
 	}
 	c.AuthType, c.AuthTypeSource = pick(o.AuthType, EnvAuthType, prof.AuthType, "")
 	c.AuthType = strings.ToLower(c.AuthType)
