@@ -45,6 +45,9 @@ func TestScripts(t *testing.T) {
 			env.Setenv("DPSCTL_PROFILE", "")
 			env.Setenv("DPSCTL_OUTPUT", "")
 			env.Setenv("NO_COLOR", "1")
+			for _, e := range azureEnv {
+				env.Setenv(e, "")
+			}
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
@@ -52,6 +55,7 @@ func TestScripts(t *testing.T) {
 			"jsonfield":   cmdJSONField,
 			"stdoutcount": cmdStdoutCount,
 			"exitcode":    cmdExitCode,
+			"azure":       cmdAzure,
 		},
 	})
 }
@@ -216,7 +220,7 @@ func cmdExitCode(ts *testscript.TestScript, neg bool, args []string) {
 	cmd := exec.Command(exe, args[1:]...)
 	cmd.Dir = ts.Getenv("WORK")
 	var env []string
-	for _, kv := range []string{"HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "DPSCTL_DATA_DIR", "DPSCTL_CONNECTION_STRING", "DPSCTL_CA_FILE", "DPSCTL_PROFILE", "PATH", "NO_COLOR"} {
+	for _, kv := range append([]string{"HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "DPSCTL_DATA_DIR", "DPSCTL_CONNECTION_STRING", "DPSCTL_CA_FILE", "DPSCTL_PROFILE", "PATH", "NO_COLOR"}, azureEnv...) {
 		env = append(env, kv+"="+ts.Getenv(kv))
 	}
 	cmd.Env = env

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/dpsctl/dpsctl/pkg/azure"
 	"github.com/dpsctl/dpsctl/pkg/cmd/factory"
 	"github.com/dpsctl/dpsctl/pkg/cmd/root"
 	"github.com/dpsctl/dpsctl/pkg/cmd/version"
@@ -87,7 +88,7 @@ func Run(ctx context.Context, f *cmdutil.Factory, rootCmd *cobra.Command, args [
 	}
 	code := ExitCode(ctx, err)
 	if err != nil {
-		printError(ios.ErrOut, cmd, err, code)
+		printError(ios.ErrOut, cmd, err, code, f.Flags != nil && f.Flags.Verbose)
 	}
 	return code
 }
@@ -110,7 +111,7 @@ func ExitCode(ctx context.Context, err error) int {
 		return ExitUsage
 	case errors.As(err, &verifyErr):
 		return ExitVerification
-	case errors.As(err, &authErr), errors.As(err, &parseErr), dps.IsUnauthorized(err):
+	case errors.As(err, &authErr), errors.As(err, &parseErr), dps.IsUnauthorized(err), azure.IsAuthFailure(err):
 		return ExitAuth
 	}
 	return ExitError
@@ -128,7 +129,7 @@ func isCobraUsageError(err error) bool {
 	return false
 }
 
-func printError(w io.Writer, cmd *cobra.Command, err error, code int) {
+func printError(w io.Writer, cmd *cobra.Command, err error, code int, verbose bool) {
 	var noResults cmdutil.NoResultsError
 	switch {
 	case errors.As(err, &noResults):
@@ -152,6 +153,25 @@ func printError(w io.Writer, cmd *cobra.Command, err error, code int) {
 		}
 		if apiErr.Message != "" {
 			fmt.Fprintf(w, "  message:    %s\n", apiErr.Message)
+		}
+	}
+	var hinted interface{ Hint() string }
+	if errors.As(err, &hinted) && hinted.Hint() != "" {
+		fmt.Fprintln(w, "  hint: "+hinted.Hint())
+	}
+	if verbose {
+		var armErr *azure.ARMError
+		if errors.As(err, &armErr) {
+			ids := armErr.RequestIDs()
+			for _, k := range []string{"x-ms-request-id", "x-ms-correlation-request-id"} {
+				if ids[k] != "" {
+					fmt.Fprintf(w, "  %s: %s\n", k, ids[k])
+				}
+			}
+		}
+		var signIn *azure.SignInError
+		if errors.As(err, &signIn) {
+			fmt.Fprintln(w, "  details: "+strings.ReplaceAll(strings.TrimSpace(signIn.Details()), "\n", "\n    "))
 		}
 	}
 	var unknownCA x509.UnknownAuthorityError

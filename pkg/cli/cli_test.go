@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dpsctl/dpsctl/pkg/azure"
 	"github.com/dpsctl/dpsctl/pkg/cmd/factory"
 	"github.com/dpsctl/dpsctl/pkg/cmd/root"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
@@ -48,6 +49,11 @@ func TestExitCode(t *testing.T) {
 		{"api 403", nil, api(403), ExitAuth},
 		{"reworded 401", nil, cmdutil.Reword(api(401), "nope"), ExitAuth},
 		{"bad connection string", nil, fmt.Errorf("profile: %w", &sas.ParseError{Field: "HostName", Reason: "missing"}), ExitAuth},
+		{"azure sign-in", nil, fmt.Errorf("client: %w", &azure.SignInError{Kind: azure.CredentialAzureCLI, Err: errors.New("Please run 'az login'")}), ExitAuth},
+		{"arm 403", nil, &azure.ARMError{Op: "get", StatusCode: 403, Code: "AuthorizationFailed"}, ExitAuth},
+		{"arm 401", nil, &azure.ARMError{Op: "get", StatusCode: 401, Code: "ExpiredAuthenticationToken"}, ExitAuth},
+		{"arm 404", nil, &azure.ARMError{Op: "get", StatusCode: 404, Code: "ResourceNotFound"}, ExitError},
+		{"hinted 403", nil, &dps.HintedError{Err: api(403)}, ExitAuth},
 		{"context canceled", nil, context.Canceled, ExitInterrupted},
 		{"interrupted run", cancelled, errors.New("read: connection reset"), ExitInterrupted},
 	}
@@ -274,6 +280,44 @@ func TestCatchesSignals(t *testing.T) {
 			f := factory.New("test")
 			if got := catchesSignals(root.NewCmdRootFor(f, tt.args), tt.args); got != tt.want {
 				t.Errorf("catchesSignals = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestPrintAzureErrors(t *testing.T) {
+	armErr := &azure.ARMError{Op: "get provisioning service mydps", StatusCode: 403, Code: "AuthorizationFailed", Message: "no access", RequestID: "req-1", CorrelationID: "corr-1"}
+	signIn := &azure.SignInError{Kind: azure.CredentialAzureCLI, Err: errors.New("AzureCLICredential: ERROR: AADSTS700082: expired\nTrace ID: x")}
+	tests := []struct {
+		name      string
+		err       error
+		verbose   bool
+		want      []string
+		wantNot   []string
+		wantLines int
+	}{
+		{"arm", armErr, false, []string{"error: get provisioning service mydps: AuthorizationFailed (HTTP 403): no access; the signed-in identity needs a role"}, []string{"req-1"}, 1},
+		{"arm -v", armErr, true, []string{"  x-ms-request-id: req-1", "  x-ms-correlation-request-id: corr-1"}, nil, 3},
+		{"sign-in", signIn, false, []string{`run "az login"`}, []string{"Trace ID"}, 1},
+		{"sign-in -v", signIn, true, []string{"details: AzureCLICredential", "Trace ID"}, nil, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b strings.Builder
+			printError(&b, nil, tt.err, ExitCode(nil, tt.err), tt.verbose)
+			out := b.String()
+			for _, w := range tt.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output %q lacks %q", out, w)
+				}
+			}
+			for _, w := range tt.wantNot {
+				if strings.Contains(out, w) {
+					t.Errorf("output %q has %q", out, w)
+				}
+			}
+			if n := strings.Count(out, "\n"); n != tt.wantLines {
+				t.Errorf("output has %d lines, want %d:\n%s", n, tt.wantLines, out)
 			}
 		})
 	}

@@ -6,23 +6,28 @@ package cmdutil
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 
+	"github.com/dpsctl/dpsctl/pkg/azure"
 	"github.com/dpsctl/dpsctl/pkg/cacert"
 	"github.com/dpsctl/dpsctl/pkg/config"
 	"github.com/dpsctl/dpsctl/pkg/dps"
 	"github.com/dpsctl/dpsctl/pkg/iostreams"
 	"github.com/dpsctl/dpsctl/pkg/linkedhub"
 	"github.com/dpsctl/dpsctl/pkg/output"
+	"github.com/dpsctl/dpsctl/pkg/sas"
 )
 
 // GlobalFlags are the persistent flags of the root command. The root binds
 // them; commands read them after flag parsing.
 type GlobalFlags struct {
-	config.Overrides        // --connection-string, --ca-file, --profile, --data-dir, -o/--output, --api-version
+	config.Overrides        // --connection-string, --ca-file, --profile, --data-dir, -o/--output, --api-version, the Azure flags
 	Query            string // --query
+	Verbose          bool   // -v/--verbose
 	ShowKeys         bool   // --show-keys
 	Quiet            bool   // --quiet
 }
@@ -52,11 +57,40 @@ type Factory struct {
 	// CAs returns what manages the CA certificates of the provisioning
 	// service: the local service of the data directory, as for Hubs.
 	CAs func(ctx context.Context) (cacert.Service, error)
+	// Azure returns the configured Azure instance (--dps-name) as the
+	// resource manager describes it, with the ARM client that found it, for
+	// the commands of the management plane. It fails when no instance is
+	// named.
+	Azure func(ctx context.Context) (*azure.Target, error)
+	// Policies returns the shared access policies of the configured
+	// service with their keys: the Azure instance's through the resource
+	// manager (listKeys), or the local service's of the data directory.
+	Policies func(ctx context.Context) (*PolicySet, error)
 	// Printer returns the printer for -o, --query and --show-keys.
 	Printer func() (*output.Printer, error)
 
 	mu      sync.Mutex
 	closers []func() error
+}
+
+// PolicySet is the shared access policies of a service and the host their
+// connection strings name.
+type PolicySet struct {
+	Host     string
+	Policies []sas.Policy
+}
+
+// Policy returns the named policy (case-insensitive); a missing one is a
+// NotFound-like error that lists the names there are.
+func (s *PolicySet) Policy(name string) (sas.Policy, error) {
+	names := make([]string, 0, len(s.Policies))
+	for _, p := range s.Policies {
+		if strings.EqualFold(p.KeyName, name) {
+			return p, nil
+		}
+		names = append(names, p.KeyName)
+	}
+	return sas.Policy{}, fmt.Errorf("no shared access policy %q on %s (there are: %s)", name, s.Host, strings.Join(names, ", "))
 }
 
 // OnClose registers fn to run when the command finishes.

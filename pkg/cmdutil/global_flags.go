@@ -22,11 +22,31 @@ func AddGlobalFlags(cmd *cobra.Command, f *Factory) {
 	pf.StringVar(&g.DataDir, "data-dir", "", "Use the embedded service on this data directory, whatever connection string the environment or profile gives (default $DPSCTL_DATA_DIR or ~/.local/share/dpsctl)")
 	pf.BoolVar(&g.Quiet, "quiet", false, "Do not print which service is in use")
 	pf.StringVar(&g.APIVersion, "api-version", "", "Service api-version to send, YYYY-MM-DD[-preview], for preview features (default $DPSCTL_API_VERSION, the profile, or 2021-10-01)")
+	pf.StringVar(&g.AuthType, "auth-type", "", "How to authenticate to the service API: key (shared access policy) or login (Microsoft Entra ID) (default $DPSCTL_AUTH_TYPE, the profile, key with a connection string, else login)")
+	pf.StringVar(&g.Credential, "credential", "", "Entra ID identity for login and the resource manager: azcli, env, workload-identity, managed-identity or device-code (default $DPSCTL_CREDENTIAL, the profile, or azcli)")
+	pf.StringVarP(&g.DPSName, "dps-name", "n", "", "Azure provisioning service by name, found through the resource manager (default $DPSCTL_DPS_NAME or the profile)")
+	pf.StringVarP(&g.ResourceGroup, "resource-group", "g", "", "Resource group of --dps-name (default $DPSCTL_RESOURCE_GROUP, the profile, or a search of the subscription)")
+	pf.StringVar(&g.Subscription, "subscription", "", "Azure subscription of --dps-name (default $DPSCTL_SUBSCRIPTION, the profile, or the Azure CLI's current one)")
+	pf.StringVar(&g.Cloud, "cloud", "", "Azure cloud: AzureCloud, AzureChinaCloud or AzureUSGovernment (default $DPSCTL_CLOUD, the profile, or AzureCloud)")
+	pf.BoolVarP(&g.Verbose, "verbose", "v", false, "Say more about errors: the request IDs of Azure answers, the full sign-in failure")
+	_ = cmd.RegisterFlagCompletionFunc("auth-type", FixedCompletions("key", "login"))
+	_ = cmd.RegisterFlagCompletionFunc("credential", FixedCompletions("azcli", "env", "workload-identity", "managed-identity", "device-code"))
+	_ = cmd.RegisterFlagCompletionFunc("cloud", FixedCompletions("AzureCloud", "AzureChinaCloud", "AzureUSGovernment"))
+	for _, name := range []string{"dps-name", "resource-group", "subscription"} {
+		_ = cmd.RegisterFlagCompletionFunc(name, cobra.NoFileCompletions)
+	}
 	_ = cmd.MarkPersistentFlagFilename("ca-file", "pem", "cer", "crt", "der")
 	_ = cmd.MarkPersistentFlagDirname("data-dir")
 	_ = cmd.RegisterFlagCompletionFunc("profile", func(*cobra.Command, []string, string) ([]cobra.Completion, cobra.ShellCompDirective) {
 		return profileNames(), cobra.ShellCompDirectiveNoFileComp
 	})
+}
+
+// FixedCompletions completes a flag with fixed values.
+func FixedCompletions(values ...string) func(*cobra.Command, []string, string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	return func(*cobra.Command, []string, string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		return values, cobra.ShellCompDirectiveNoFileComp
+	}
 }
 
 // profileNames lists the configured profiles for completion.

@@ -13,6 +13,16 @@
 //	    connection-string: HostName=…;SharedAccessKeyName=…;SharedAccessKey=…
 //	    ca-file: /path/to/ca.pem
 //	    api-version: 2025-02-01-preview   # optional; see APIVersion
+//	  azure:
+//	    auth-type: login
+//	    dps-name: mydps
+//	    resource-group: rg
+//	    subscription: 00000000-0000-0000-0000-000000000000
+//	    host: mydps.azure-devices-provisioning.net
+//
+// A profile names its service by connection string, or (in Azure) by the
+// instance's name and resource group, which the resource manager resolves,
+// or by its host name, reached with a Microsoft Entra ID token.
 //
 // It is read and written with a private viper instance; nothing here touches
 // viper's global state.
@@ -40,6 +50,22 @@ const (
 	EnvQuiet            = "DPSCTL_QUIET"
 	EnvConfigFile       = "DPSCTL_CONFIG" // overrides the configuration file path
 	EnvAPIVersion       = "DPSCTL_API_VERSION"
+
+	EnvAuthType      = "DPSCTL_AUTH_TYPE"
+	EnvCredential    = "DPSCTL_CREDENTIAL"
+	EnvDPSName       = "DPSCTL_DPS_NAME"
+	EnvResourceGroup = "DPSCTL_RESOURCE_GROUP"
+	EnvSubscription  = "DPSCTL_SUBSCRIPTION"
+	EnvHost          = "DPSCTL_HOST"
+	EnvCloud         = "DPSCTL_CLOUD"
+	EnvARMEndpoint   = "DPSCTL_ARM_ENDPOINT"
+	EnvAuthorityHost = "DPSCTL_AUTHORITY_HOST"
+)
+
+// Authentication types of the service API (--auth-type), as az names them.
+const (
+	AuthKey   = "key"   // SAS tokens of a shared access policy's key
+	AuthLogin = "login" // Microsoft Entra ID bearer tokens
 )
 
 // Keys of the configuration file.
@@ -49,6 +75,16 @@ const (
 	keyConnectionString = "connection-string"
 	keyCAFile           = "ca-file"
 	keyAPIVersion       = "api-version"
+	keyAuthType         = "auth-type"
+	keyCredential       = "credential"
+	keyDPSName          = "dps-name"
+	keyResourceGroup    = "resource-group"
+	keySubscription     = "subscription"
+	keyHost             = "host"
+	keyIDScope          = "id-scope"
+	keyCloud            = "cloud"
+	keyARMEndpoint      = "arm-endpoint"
+	keyAuthorityHost    = "authority-host"
 )
 
 // Source says where a setting came from.
@@ -70,6 +106,13 @@ type Overrides struct {
 	DataDir          string
 	Output           string
 	APIVersion       string
+
+	AuthType      string // --auth-type
+	Credential    string // --credential
+	DPSName       string // --dps-name/-n
+	ResourceGroup string // --resource-group/-g
+	Subscription  string // --subscription
+	Cloud         string // --cloud
 }
 
 // Config is the resolved configuration of one run.
@@ -90,11 +133,56 @@ type Config struct {
 	APIVersionSource Source
 	Path             string // the configuration file
 	File             *File
+
+	// Azure: the instance by name (resolved through the resource
+	// manager) or by host, and how to sign in.
+	AuthType       string // AuthKey or AuthLogin
+	AuthTypeSource Source
+	Credential     string // kind of Entra ID credential, "" for the Azure CLI
+	DPSName        string
+	DPSNameSource  Source
+	ResourceGroup  string
+	Subscription   string // "" for the Azure CLI's current subscription
+	Host           string // service API host for AuthLogin
+	HostSource     Source
+	IDScope        string // the profile's ID scope (saved by set-profile -n)
+	Cloud          string
+	ARMEndpoint    string
+	AuthorityHost  string
 }
 
-// Embedded reports whether no connection string is configured, so the
-// embedded provisioning service is used.
-func (c *Config) Embedded() bool { return c.ConnectionString == "" }
+// Embedded reports whether no service is configured (no connection string,
+// instance name or host), so the embedded provisioning service is used.
+func (c *Config) Embedded() bool {
+	return c.ConnectionString == "" && c.DPSName == "" && c.Host == ""
+}
+
+// Azure reports whether the service is named through Azure: by instance
+// name, or by host with Entra ID sign-in.
+func (c *Config) Azure() bool { return c.DPSName != "" || c.Host != "" }
+
+// ServiceOrigin describes where the service comes from, e.g. `provisioning
+// service "mydps" from profile "prod"`, or the connection string's origin.
+func (c *Config) ServiceOrigin() string {
+	name, src := "", SourceDefault
+	switch {
+	case c.DPSName != "":
+		name, src = fmt.Sprintf("provisioning service %q", c.DPSName), c.DPSNameSource
+	case c.Host != "":
+		name, src = "host "+c.Host, c.HostSource
+	default:
+		return c.ConnectionStringOrigin()
+	}
+	switch src {
+	case SourceFlag:
+		return name + " from the command line"
+	case SourceEnv:
+		return name + " from the environment"
+	case SourceProfile:
+		return fmt.Sprintf("%s from profile %q", name, c.Profile)
+	}
+	return name
+}
 
 // ConnectionStringOrigin describes where the connection string came from,
 // e.g. `connection string from profile "prod"`.
@@ -142,7 +230,7 @@ func Load(o Overrides) (*Config, error) {
 	// service contradicts it.
 	embedded := o.DataDir != ""
 	if embedded {
-		for _, other := range []struct{ flag, value string }{{"--connection-string", o.ConnectionString}, {"--profile", o.Profile}} {
+		for _, other := range []struct{ flag, value string }{{"--connection-string", o.ConnectionString}, {"--profile", o.Profile}, {"--dps-name", o.DPSName}} {
 			if other.value != "" {
 				return nil, fmt.Errorf("--data-dir selects the embedded provisioning service and %s another service; give one of them", other.flag)
 			}
@@ -167,11 +255,13 @@ func Load(o Overrides) (*Config, error) {
 	// The connection settings of a profile named by --profile count as
 	// flags: the environment's are not consulted.
 	envCS, envCA := EnvConnectionString, EnvCAFile
+	envName, envRG, envSub, envHost := EnvDPSName, EnvResourceGroup, EnvSubscription, EnvHost
 	if c.ProfileSource == SourceFlag {
-		if strings.TrimSpace(prof.ConnectionString) == "" {
-			return nil, fmt.Errorf("profile %q (from --profile) has no connection-string in %s", c.Profile, path)
+		if strings.TrimSpace(prof.ConnectionString) == "" && prof.DPSName == "" && prof.Host == "" {
+			return nil, fmt.Errorf("profile %q (from --profile) has no connection-string, dps-name or host in %s", c.Profile, path)
 		}
 		envCS, envCA = "", ""
+		envName, envRG, envSub, envHost = "", "", "", ""
 	}
 
 	if embedded {
@@ -179,7 +269,36 @@ func Load(o Overrides) (*Config, error) {
 	} else {
 		c.ConnectionString, c.ConnectionStringSource = pick(o.ConnectionString, envCS, prof.ConnectionString, "")
 		c.ConnectionString = strings.TrimSpace(c.ConnectionString)
+		c.DPSName, c.DPSNameSource = pick(o.DPSName, envName, prof.DPSName, "")
+		c.Host, c.HostSource = pick("", envHost, prof.Host, "")
+		c.ResourceGroup, _ = pick(o.ResourceGroup, envRG, prof.ResourceGroup, "")
+		c.Subscription, _ = pick(o.Subscription, envSub, prof.Subscription, "")
+		c.resolveServiceSources()
+		if c.DPSName == prof.DPSName && c.Host == prof.Host && c.ConnectionString == strings.TrimSpace(prof.ConnectionString) {
+			c.IDScope = prof.IDScope // only while the profile's service is the one in use
+		}
 	}
+	c.AuthType, c.AuthTypeSource = pick(o.AuthType, EnvAuthType, prof.AuthType, "")
+	c.AuthType = strings.ToLower(c.AuthType)
+	switch c.AuthType {
+	case "":
+		// key with a connection string, login with only a name or host
+		c.AuthType = AuthLogin
+		if c.ConnectionString != "" {
+			c.AuthType = AuthKey
+		}
+		c.AuthTypeSource = SourceDefault
+	case AuthKey, AuthLogin:
+	default:
+		return nil, fmt.Errorf("auth type %q (from %s): use %s or %s", c.AuthType, c.AuthTypeSource, AuthKey, AuthLogin)
+	}
+	if c.AuthType == AuthKey && c.ConnectionString == "" && c.DPSName == "" && c.Host != "" {
+		return nil, fmt.Errorf("auth type key needs a connection string or --dps-name (the keys are read through the resource manager); host %s alone can only be reached with --auth-type login", c.Host)
+	}
+	c.Credential, _ = pick(o.Credential, EnvCredential, prof.Credential, "")
+	c.Cloud, _ = pick(o.Cloud, EnvCloud, prof.Cloud, "")
+	c.ARMEndpoint, _ = pick("", EnvARMEndpoint, prof.ARMEndpoint, "")
+	c.AuthorityHost, _ = pick("", EnvAuthorityHost, prof.AuthorityHost, "")
 	c.CAFile, c.CAFileSource = pick(o.CAFile, envCA, prof.CAFile, "")
 	dataDir, err := DefaultDataDir()
 	if err != nil {
@@ -201,6 +320,38 @@ func Load(o Overrides) (*Config, error) {
 		c.Output = "table"
 	}
 	return c, nil
+}
+
+// resolveServiceSources keeps one way of naming the service when sources
+// of different precedence name it in different ways: a connection string
+// on the command line beats an instance name in the profile, an instance
+// name in the environment beats a connection string in the profile. Ways
+// given by the same source (a profile with both a name and a connection
+// string) are kept together.
+func (c *Config) resolveServiceSources() {
+	csRank := rank(c.ConnectionString, c.ConnectionStringSource)
+	azRank := max(rank(c.DPSName, c.DPSNameSource), rank(c.Host, c.HostSource))
+	switch {
+	case csRank > azRank && azRank > 0:
+		c.DPSName, c.DPSNameSource, c.Host, c.HostSource = "", SourceDefault, "", SourceDefault
+	case azRank > csRank && csRank > 0:
+		c.ConnectionString, c.ConnectionStringSource = "", SourceDefault
+	}
+}
+
+func rank(value string, s Source) int {
+	if value == "" {
+		return 0
+	}
+	switch s {
+	case SourceFlag:
+		return 3
+	case SourceEnv:
+		return 2
+	case SourceProfile:
+		return 1
+	}
+	return 0
 }
 
 // pick returns the first non-empty of flag, $env and profile value, with its
@@ -268,6 +419,34 @@ type Profile struct {
 	CAFile           string `json:"caFile,omitempty"`
 	APIVersion       string `json:"apiVersion,omitempty"`
 	Current          bool   `json:"current"`
+
+	// Azure
+	AuthType      string `json:"authType,omitempty"`
+	Credential    string `json:"credential,omitempty"`
+	DPSName       string `json:"dpsName,omitempty"`
+	ResourceGroup string `json:"resourceGroup,omitempty"`
+	Subscription  string `json:"subscription,omitempty"`
+	Host          string `json:"host,omitempty"`
+	IDScope       string `json:"idScope,omitempty"`
+	Cloud         string `json:"cloud,omitempty"`
+	ARMEndpoint   string `json:"armEndpoint,omitempty"`
+	AuthorityHost string `json:"authorityHost,omitempty"`
+}
+
+// fields are the optional keys of a profile in the file.
+func (p *Profile) fields() []struct {
+	key string
+	val *string
+} {
+	return []struct {
+		key string
+		val *string
+	}{
+		{keyCAFile, &p.CAFile}, {keyAuthType, &p.AuthType}, {keyCredential, &p.Credential},
+		{keyDPSName, &p.DPSName}, {keyResourceGroup, &p.ResourceGroup}, {keySubscription, &p.Subscription},
+		{keyHost, &p.Host}, {keyIDScope, &p.IDScope}, {keyCloud, &p.Cloud},
+		{keyARMEndpoint, &p.ARMEndpoint}, {keyAuthorityHost, &p.AuthorityHost}, {keyAPIVersion, &p.APIVersion},
+	}
 }
 
 // File is the configuration file's content.
@@ -295,12 +474,11 @@ func ReadFile(path string) (*File, error) {
 		if sub == nil {
 			return nil, fmt.Errorf("read %s: profile %q is not a mapping", path, name)
 		}
-		f.Profiles[name] = Profile{
-			Name:             name,
-			ConnectionString: sub.GetString(keyConnectionString),
-			CAFile:           sub.GetString(keyCAFile),
-			APIVersion:       sub.GetString(keyAPIVersion),
+		p := Profile{Name: name, ConnectionString: sub.GetString(keyConnectionString)}
+		for _, fl := range p.fields() {
+			*fl.val = sub.GetString(fl.key)
 		}
+		f.Profiles[name] = p
 	}
 	return f, nil
 }
@@ -386,12 +564,14 @@ func (f *File) Save() error {
 	}
 	profiles := map[string]any{}
 	for name, p := range f.Profiles {
-		m := map[string]any{keyConnectionString: p.ConnectionString}
-		if p.CAFile != "" {
-			m[keyCAFile] = p.CAFile
+		m := map[string]any{}
+		if p.ConnectionString != "" || p.DPSName == "" && p.Host == "" {
+			m[keyConnectionString] = p.ConnectionString
 		}
-		if p.APIVersion != "" {
-			m[keyAPIVersion] = p.APIVersion
+		for _, fl := range p.fields() {
+			if *fl.val != "" {
+				m[fl.key] = *fl.val
+			}
 		}
 		profiles[name] = m
 	}

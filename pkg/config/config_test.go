@@ -22,7 +22,8 @@ func isolate(t *testing.T) string {
 	t.Setenv("HOME", dir)
 	t.Setenv("XDG_CONFIG_HOME", filepath.Join(dir, "config"))
 	t.Setenv("XDG_DATA_HOME", filepath.Join(dir, "data"))
-	for _, e := range []string{EnvConnectionString, EnvCAFile, EnvProfile, EnvDataDir, EnvOutput, EnvQuiet, EnvConfigFile, EnvAPIVersion} {
+	for _, e := range []string{EnvConnectionString, EnvCAFile, EnvProfile, EnvDataDir, EnvOutput, EnvQuiet, EnvConfigFile,
+		EnvAuthType, EnvCredential, EnvDPSName, EnvResourceGroup, EnvSubscription, EnvHost, EnvCloud, EnvARMEndpoint, EnvAuthorityHost, EnvAPIVersion} {
 		t.Setenv(e, "")
 		os.Unsetenv(e)
 	}

@@ -3,7 +3,8 @@
 //
 // It speaks the DPS REST contract (api-version 2021-10-01) to Azure or to any
 // DPS-compatible service, authenticating with SAS tokens from a service
-// connection string. Transient failures (429, 5xx, network errors) are
+// connection string or with bearer tokens of Microsoft Entra ID (through an
+// Authorizer, so this package stays free of any identity library). Transient failures (429, 5xx, network errors) are
 // retried with backoff, honouring Retry-After; every call takes a context.
 package dps
 
@@ -35,6 +36,10 @@ type Options struct {
 	// ConnectionString is a DPS service connection string
 	// (HostName=…;SharedAccessKeyName=…;SharedAccessKey=…).
 	ConnectionString string
+	// Authorizer, when set, gives the Authorization header of every request
+	// instead of SAS tokens of ConnectionString: a bearer token source, say.
+	// Endpoint is then required unless ConnectionString names the host.
+	Authorizer Authorizer
 	// HTTPClient carries the requests; http.DefaultClient when nil.
 	HTTPClient *http.Client
 	// APIVersion defaults to model.APIVersion.
@@ -66,14 +71,67 @@ type Client struct {
 	apiVersion string
 	maxRetries int
 	userAgent  string
-	cs         *sas.ConnectionString
-	lifetime   time.Duration
+	auth       Authorizer
 	now        func() time.Time
 	sleep      func(ctx context.Context, d time.Duration) error
+}
+
+// Authorizer gives the Authorization header value of a request. It is
+// called for every request, attempts of a retry included, so it should
+// cache what it gives and renew it before it expires. It may also
+// implement Hinter.
+type Authorizer interface {
+	Authorization(ctx context.Context) (string, error)
+}
+
+// Hinter is implemented by an Authorizer that can say what to do when the
+// service refuses its credential (401 or 403): sign in, get a role.
+type Hinter interface {
+	UnauthorizedHint() string
+}
+
+// HintedError is a service answer together with what to do about it. Its
+// message is the answer's; Hint says the rest.
+type HintedError struct {
+	Err  error
+	hint string
+}
+
+func (e *HintedError) Error() string { return e.Err.Error() }
+func (e *HintedError) Unwrap() error { return e.Err }
+
+// Hint says what to do about the error.
+func (e *HintedError) Hint() string { return e.hint }
+
+// sasAuthorizer signs SAS tokens with the key of a connection string,
+// reusing a token until five minutes before it expires.
+type sasAuthorizer struct {
+	cs       sas.ConnectionString
+	lifetime time.Duration
+	now      func() time.Time
 
 	mu       sync.Mutex
 	token    string
 	tokenExp time.Time
+}
+
+func (a *sasAuthorizer) Authorization(context.Context) (string, error) {
+	if a.cs.Signature != "" {
+		return a.cs.Signature, nil
+	}
+	now := a.now()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.token != "" && now.Add(5*time.Minute).Before(a.tokenExp) {
+		return a.token, nil
+	}
+	exp := now.Add(a.lifetime)
+	tok, err := sas.NewToken(a.cs.Key, a.cs.HostName, a.cs.KeyName, exp)
+	if err != nil {
+		return "", err
+	}
+	a.token, a.tokenExp = tok, exp
+	return tok, nil
 }
 
 // New builds a Client.
@@ -83,7 +141,7 @@ func New(opts Options) (*Client, error) {
 		apiVersion: opts.APIVersion,
 		maxRetries: opts.MaxRetries,
 		userAgent:  opts.UserAgent,
-		lifetime:   opts.TokenLifetime,
+		auth:       opts.Authorizer,
 		now:        opts.Now,
 		sleep:      opts.Sleep,
 	}
@@ -102,8 +160,9 @@ func New(opts Options) (*Client, error) {
 	if c.userAgent == "" {
 		c.userAgent = "dpsctl"
 	}
-	if c.lifetime <= 0 {
-		c.lifetime = time.Hour
+	lifetime := opts.TokenLifetime
+	if lifetime <= 0 {
+		lifetime = time.Hour
 	}
 	if c.now == nil {
 		c.now = time.Now
@@ -117,7 +176,9 @@ func New(opts Options) (*Client, error) {
 		if err != nil {
 			return nil, err
 		}
-		c.cs = &cs
+		if c.auth == nil {
+			c.auth = &sasAuthorizer{cs: cs, lifetime: lifetime, now: c.now}
+		}
 		if endpoint == "" {
 			endpoint = "https://" + cs.HostName
 		}
@@ -151,28 +212,13 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// authorization returns the Authorization header value, reusing a token
-// until five minutes before it expires.
-func (c *Client) authorization() (string, error) {
-	if c.cs == nil {
+// authorization returns the Authorization header value, "" without an
+// Authorizer.
+func (c *Client) authorization(ctx context.Context) (string, error) {
+	if c.auth == nil {
 		return "", nil
 	}
-	if c.cs.Signature != "" {
-		return c.cs.Signature, nil
-	}
-	now := c.now()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.token != "" && now.Add(5*time.Minute).Before(c.tokenExp) {
-		return c.token, nil
-	}
-	exp := now.Add(c.lifetime)
-	tok, err := sas.NewToken(c.cs.Key, c.cs.HostName, c.cs.KeyName, exp)
-	if err != nil {
-		return "", err
-	}
-	c.token, c.tokenExp = tok, exp
-	return tok, nil
+	return c.auth.Authorization(ctx)
 }
 
 // request describes one API call.
@@ -276,7 +322,7 @@ func (c *Client) once(ctx context.Context, u string, r request) (*response, erro
 	if err != nil {
 		return nil, err
 	}
-	auth, err := c.authorization()
+	auth, err := c.authorization(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -309,7 +355,13 @@ func (c *Client) once(ctx context.Context, u string, r request) (*response, erro
 	if res.StatusCode >= 200 && res.StatusCode < 300 {
 		return &response{status: res.StatusCode, header: res.Header, body: data}, nil
 	}
-	return nil, apierr.Decode(r.method, r.path, res, data, c.now())
+	err = apierr.Decode(r.method, r.path, res, data, c.now())
+	if h, ok := c.auth.(Hinter); ok && (res.StatusCode == http.StatusUnauthorized || res.StatusCode == http.StatusForbidden) {
+		if hint := h.UnauthorizedHint(); hint != "" {
+			return nil, &HintedError{Err: err, hint: hint}
+		}
+	}
+	return nil, err
 }
 
 // Bodies are encoded and decoded with github.com/segmentio/encoding/json,

@@ -41,6 +41,14 @@ type Service interface {
 	HubDevice(ctx context.Context, hub, id string) (Device, error)
 }
 
+// ConnectionStringLinker is implemented by a Service that can link a hub
+// by its connection string (a provisioning service in Azure, whose hubs may
+// be in another subscription): hostName is the hub's, or "" to take the
+// connection string's.
+type ConnectionStringLinker interface {
+	LinkHubConnectionString(ctx context.Context, hostName, connectionString string, weight int, applyAllocationPolicy bool) (Hub, error)
+}
+
 // Hub is a linked IoT hub.
 type Hub struct {
 	HostName         string

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -64,7 +65,7 @@ func TestConfigCommands(t *testing.T) {
 		{args: []string{"set-profile", "local", "--connection-string", csLocal, "--ca-file", "missing.pem"}, wantErr: "--ca-file"},
 		{args: []string{"set-profile", "local", "--connection-string", "HostName=x"}, wantErr: "SharedAccessKey: missing"},
 		{args: []string{"set-profile", "Local", "--connection-string", csLocal}, wantErr: "invalid profile name"},
-		{args: []string{"set-profile", "local"}, wantErr: "--connection-string is required"},
+		{args: []string{"set-profile", "local"}, wantErr: "--connection-string or --dps-name (-n) is required"},
 		{args: []string{"set-profile", "local", "--connection-string", csLocal}, wantErrOut: "Added profile \"local\" (localhost:8443) in " + path + "\n"},
 		{args: []string{"list"}, wantOut: "\tlocal\tlocalhost:8443\tHostName=localhost:8443;SharedAccessKeyName=owner;SharedAccessKey=***\t\n" +
 			"*\tprod\tprod.example.net\tHostName=prod.example.net;SharedAccessKeyName=owner;SharedAccessKey=***\t\n"},
@@ -122,6 +123,11 @@ func TestNewCmdSetProfile(t *testing.T) {
 		{args: []string{"p", "--connection-string", csProd, "--ca-file", "ca.pem", "--use"}, want: setprofile.SetProfileOptions{Name: "p", ConnectionString: csProd, CAFile: "ca.pem", Use: true}},
 		{args: []string{"p", "--connection-string", csProd, "--api-version", "2025-07-01-preview"}, want: setprofile.SetProfileOptions{Name: "p", ConnectionString: csProd, APIVersion: "2025-07-01-preview"}},
 		{args: []string{"p", "--connection-string", csProd, "--api-version", "preview"}, wantErr: true},
+		{args: []string{"p", "-n", "mydps", "-g", "rg", "--auth-type", "key", "--policy", "reader"}, want: setprofile.SetProfileOptions{Name: "p", DPSName: "mydps", ResourceGroup: "rg", AuthType: "key", Policy: "reader"}},
+		{args: []string{"p", "-n", "mydps", "--subscription", "s", "--cloud", "AzureChinaCloud", "--credential", "env"}, want: setprofile.SetProfileOptions{Name: "p", DPSName: "mydps", Subscription: "s", Cloud: "AzureChinaCloud", Credential: "env"}},
+		{args: []string{"p", "-n", "mydps", "--connection-string", csProd}, wantErr: true},
+		{args: []string{"p", "-n", "mydps", "--auth-type", "password"}, wantErr: true},
+		{args: []string{"p", "-n", "mydps", "--policy", "reader"}, wantErr: true},
 		{args: []string{"p"}, wantErr: true},
 		{args: []string{}, wantErr: true},
 		{args: []string{"a", "b", "--connection-string", csProd}, wantErr: true},
@@ -136,8 +142,8 @@ func TestNewCmdSetProfile(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got.IO = nil
-			if *got != tt.want {
+			got.IO, got.Azure = nil, nil
+			if !reflect.DeepEqual(*got, tt.want) {
 				t.Fatalf("got %+v, want %+v", *got, tt.want)
 			}
 		})

@@ -41,8 +41,11 @@ func NewWithIO(ios *iostreams.IOStreams, appVersion string) *cmdutil.Factory {
 	// config (output format); Client and Hubs need the config.
 	f.Config = configFunc(f)
 	f.Printer = printerFunc(f)
-	f.Client = clientFunc(f, "dpsctl/"+appVersion)
-	f.Hubs = LocalHubs(f)
+	session := azureSessionFunc(f)
+	f.Client = clientFunc(f, session, "dpsctl/"+appVersion)
+	f.Azure = AzureFunc(f, session)
+	f.Policies = PoliciesFunc(f)
+	f.Hubs = HubsFunc(f)
 	f.CAs = LocalCAs(f)
 	return f
 }
@@ -57,7 +60,7 @@ func printerFunc(f *cmdutil.Factory) func() (*output.Printer, error) {
 	return func() (*output.Printer, error) { return cmdutil.NewPrinter(f) }
 }
 
-func clientFunc(f *cmdutil.Factory, userAgent string) func(context.Context) (*dps.Client, error) {
+func clientFunc(f *cmdutil.Factory, session func() (*azureSession, error), userAgent string) func(context.Context) (*dps.Client, error) {
 	var (
 		mu     sync.Mutex
 		client *dps.Client
@@ -73,9 +76,12 @@ func clientFunc(f *cmdutil.Factory, userAgent string) func(context.Context) (*dp
 			return nil, err
 		}
 		var note string
-		if cfg.Embedded() {
+		switch {
+		case cfg.Embedded():
 			client, note, err = embeddedClient(f, cfg, userAgent)
-		} else {
+		case cfg.Azure() || cfg.AuthType == config.AuthLogin:
+			client, note, err = azureClient(ctx, f, cfg, session, userAgent)
+		default:
 			client, note, err = remoteClient(cfg, userAgent)
 		}
 		if err != nil {

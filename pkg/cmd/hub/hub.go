@@ -7,6 +7,7 @@ import (
 	"github.com/dpsctl/dpsctl/pkg/cmd/hub/link"
 	"github.com/dpsctl/dpsctl/pkg/cmd/hub/list"
 	"github.com/dpsctl/dpsctl/pkg/cmd/hub/unlink"
+	"github.com/dpsctl/dpsctl/pkg/cmd/hub/update"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
 	"github.com/spf13/cobra"
 )
@@ -16,7 +17,7 @@ func NewCmdHub(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "hub <command>",
 		Aliases: []string{"hubs"},
-		Short:   "Manage the IoT hubs of the local provisioning service",
+		Short:   "Manage the IoT hubs linked to the provisioning service",
 		Long: `Manage the IoT hubs linked to the local provisioning service, and inspect the
 devices it assigned to them. The local service serves these hubs itself: a
 device it assigns gets an identity in the hub's registry with the credential
@@ -25,17 +26,23 @@ address.
 
 These commands work on the local service of the data directory (--data-dir),
 whether or not "dpsctl serve" runs, and not on the service a connection
-string names: in Azure, linked hubs are resources of the management plane.`,
+string names. In Azure, linked hubs are resources of the management plane:
+with --dps-name/-g (or a profile made with -n) the commands link, update and
+unlink them through the resource manager, and read the devices of the hubs'
+registries with the hubs' iothubowner keys.`,
 		Example: `  dpsctl hub list
   dpsctl hub link hub-west.lab.example --weight 2
   dpsctl hub device list
   dpsctl hub device show dev-1
-  dpsctl hub unlink hub-west.lab.example --yes`,
+  dpsctl hub update hub-west.lab.example --weight 3
+  dpsctl hub unlink hub-west.lab.example --yes
+  dpsctl hub list -n mydps -g my-resource-group`,
 	}
 	cmd.AddCommand(
 		list.NewCmdList(f, nil),
 		link.NewCmdLink(f, nil),
 		unlink.NewCmdUnlink(f, nil),
+		update.NewCmdUpdate(f, nil),
 		device.NewCmdDevice(f),
 	)
 	return cmd

@@ -22,8 +22,9 @@ var HelpTopics = []struct {
        number of arguments
   3    verification failed or denied: an invalid certificate chain, a device
        registration the service refused
-  4    authentication failed: the service answered 401 or 403, or the
-       connection string or SAS token is malformed
+  4    authentication failed: the service or Azure Resource Manager
+       answered 401 or 403, the Entra ID sign-in failed (no az on PATH, an
+       expired login), or the connection string or SAS token is malformed
   130  interrupted (Ctrl-C)
 
 Errors are printed on stderr. Errors from the service add its HTTP status,
@@ -52,6 +53,27 @@ DPSCTL_DATA_DIR           data directory of the embedded service and of
                           $XDG_DATA_HOME/dpsctl or ~/.local/share/dpsctl.
                           Unlike --data-dir it does not select the embedded
                           service over a connection string.
+DPSCTL_DPS_NAME           Azure provisioning service by name (-n), found
+                          through Azure Resource Manager
+DPSCTL_RESOURCE_GROUP     its resource group (-g)
+DPSCTL_SUBSCRIPTION       its subscription (--subscription); default: the
+                          Azure CLI's current one (az account show)
+DPSCTL_HOST               service API host reached with Entra ID tokens
+DPSCTL_AUTH_TYPE          key (shared access policy) or login (Entra ID)
+                          (--auth-type); default key with a connection
+                          string, else login
+DPSCTL_CREDENTIAL         azcli, env, workload-identity, managed-identity or
+                          device-code (--credential); default azcli
+DPSCTL_CLOUD              AzureCloud, AzureChinaCloud or AzureUSGovernment
+                          (--cloud)
+DPSCTL_ARM_ENDPOINT       base URL of Azure Resource Manager (a private
+                          cloud, a test server)
+DPSCTL_AUTHORITY_HOST     base URL of the Entra ID authority
+SSL_CERT_FILE             system roots, trusted with DPSCTL_CA_FILE
+AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET,
+AZURE_FEDERATED_TOKEN_FILE
+                          the identity of --credential env or
+                          workload-identity
 DPSCTL_OUTPUT             default output format: table, json, yaml or tsv
 DPSCTL_QUIET              set to 1 to drop the line naming the service in use
 DPSCTL_API_VERSION        service api-version to send, YYYY-MM-DD[-preview]

@@ -19,6 +19,8 @@ import (
 	"github.com/dpsctl/dpsctl/pkg/cmd/enrollment"
 	"github.com/dpsctl/dpsctl/pkg/cmd/group"
 	"github.com/dpsctl/dpsctl/pkg/cmd/hub"
+	"github.com/dpsctl/dpsctl/pkg/cmd/instance"
+	"github.com/dpsctl/dpsctl/pkg/cmd/policy"
 	"github.com/dpsctl/dpsctl/pkg/cmd/quickstart"
 	"github.com/dpsctl/dpsctl/pkg/cmd/registration"
 	"github.com/dpsctl/dpsctl/pkg/cmd/serve"
@@ -134,6 +136,8 @@ var topCommands = []topCommand{
 	{groupService, "device", []string{"devices"}, "Act as a device: provision it and connect it to its hub", device.NewCmdDevice},
 	{groupService, "hub", []string{"hubs"}, "Manage the IoT hubs of the local provisioning service", hub.NewCmdHub},
 	{groupService, "ca", []string{"certificate-authority"}, "Manage the CA certificates of the provisioning service", ca.NewCmdCA},
+	{groupService, "instance", nil, "Describe the provisioning service in Azure", instance.NewCmdInstance},
+	{groupService, "policy", []string{"policies"}, "Show the shared access policies of the provisioning service", policy.NewCmdPolicy},
 	{groupLocal, "quickstart", nil, "Provision three simulated devices on the local service, end to end", func(f *cmdutil.Factory) *cobra.Command { return quickstart.NewCmdQuickstart(f, nil) }},
 	{groupLocal, "serve", nil, "Run the local provisioning service", func(f *cmdutil.Factory) *cobra.Command { return serve.NewCmdServe(f, nil) }},
 	{groupLocal, "cert", []string{"certificate"}, "Inspect, verify and create X.509 certificates", cert.NewCmdCert},

@@ -78,6 +78,7 @@ func NewFactory(t testing.TB, c *dps.Client, tty bool) (*cmdutil.Factory, Stream
 	}
 	f.Hubs = factory.LocalHubs(f)
 	f.CAs = factory.LocalCAs(f)
+	f.Policies = factory.PoliciesFunc(f)
 	t.Cleanup(func() { f.Close() })
 	return f, Streams{In: in, Out: out, ErrOut: errOut}
 }

@@ -21,7 +21,7 @@ var Columns = []output.Column[config.Profile]{
 	{Header: "HOST", Value: func(p config.Profile) string {
 		cs, err := sas.ParseConnectionString(p.ConnectionString)
 		if err != nil {
-			return ""
+			return p.Host // a profile of an Azure instance reached with Entra ID
 		}
 		return cs.HostName
 	}},

@@ -168,7 +168,7 @@ when the service returned one.`, "/dev/tpmrm0", tpmshared.EnvTPM, provisioning.D
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&opts.IDScope, "id-scope", "", "ID scope of the provisioning service (default: the local service's)")
+	fl.StringVar(&opts.IDScope, "id-scope", "", "ID scope of the provisioning service (default: the local service's, or the profile's)")
 	fl.StringVar(&opts.RegistrationID, "registration-id", "", "Registration ID (default: the certificate's CN, or derived from the TPM's EK)")
 	fl.StringVar(&opts.ProvisioningHost, "provisioning-host", provisioning.DefaultHost, "Provisioning host, HOST or HOST:PORT")
 	fl.StringVar(&opts.SymmetricKey, "symmetric-key", "", "Device key of an individual enrollment (base64)")
@@ -331,6 +331,9 @@ func endpoint(ctx context.Context, opts *RegisterOptions) (ep shared.Endpoint, i
 			idScope = l.Info.IDScope
 		}
 		return shared.LocalEndpoint(l), idScope, l.Describe(), func() { l.Close() }, nil
+	}
+	if idScope == "" {
+		idScope = cfg.IDScope // saved in the profile by "config set-profile -n"
 	}
 	host := opts.ProvisioningHost
 	if !opts.HostGiven {

@@ -4,6 +4,7 @@ package link
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/dpsctl/dpsctl/pkg/cmd/hub/shared"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
@@ -24,6 +25,7 @@ type LinkOptions struct {
 	Quiet   bool
 
 	HostName              string
+	ConnectionString      string
 	Weight                int
 	ApplyAllocationPolicy bool
 }
@@ -44,10 +46,18 @@ to it; a hub under another name needs that name to reach the service too
 
 --weight weighs the hub in the hashed allocation policy; with
 --apply-allocation-policy=false the service's policy only picks the hub for
-enrollments that name it.`,
+enrollments that name it.
+
+For a provisioning service in Azure (--dps-name/-g, or a profile made with
+-n) the hub is linked through the resource manager: give its resource name
+or host name, and its iothubowner key is read from the IoT hub in the same
+subscription, or give the hub's connection string with --connection-string
+(a hub of another subscription).`,
 		Example: `  dpsctl hub link hub-east.lab.example
   dpsctl hub link hub-west.lab.example --weight 3
-  dpsctl hub link spare.lab.example --apply-allocation-policy=false`,
+  dpsctl hub link spare.lab.example --apply-allocation-policy=false
+  dpsctl hub link my-hub -n mydps -g my-resource-group
+  dpsctl hub link other-hub.azure-devices.net --connection-string "HostName=other-hub.azure-devices.net;SharedAccessKeyName=iothubowner;SharedAccessKey=…" -n mydps`,
 		Args:              cmdutil.ExactArgs(1, "give the IoT hub's host name"),
 		ValidArgsFunction: cobra.NoFileCompletions,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -63,6 +73,7 @@ enrollments that name it.`,
 		},
 	}
 	cmd.Flags().IntVar(&opts.Weight, "weight", 1, "Allocation weight in the hashed policy (0 to 1000)")
+	cmd.Flags().StringVar(&opts.ConnectionString, "connection-string", "", "The IoT hub's connection string with RegistryWrite and ServiceConnect (Azure only; default: its iothubowner key, read through the resource manager)")
 	cmd.Flags().BoolVar(&opts.ApplyAllocationPolicy, "apply-allocation-policy", true, "Let the service's allocation policy pick this hub for enrollments that name no hubs")
 	_ = cmd.RegisterFlagCompletionFunc("weight", cobra.NoFileCompletions)
 	return cmd
@@ -81,13 +92,24 @@ func linkRun(ctx context.Context, opts *LinkOptions) error {
 	if err != nil {
 		return err
 	}
-	h, err := svc.LinkHub(ctx, opts.HostName, opts.Weight, opts.ApplyAllocationPolicy)
-	if err != nil {
+	var h linkedhub.Hub
+	if opts.ConnectionString != "" {
+		linker, ok := svc.(linkedhub.ConnectionStringLinker)
+		if !ok {
+			return cmdutil.FlagErrorf("--connection-string links a hub to a provisioning service in Azure (--dps-name); the local service serves its hubs itself")
+		}
+		if h, err = linker.LinkHubConnectionString(ctx, opts.HostName, opts.ConnectionString, opts.Weight, opts.ApplyAllocationPolicy); err != nil {
+			return err
+		}
+	} else if h, err = svc.LinkHub(ctx, opts.HostName, opts.Weight, opts.ApplyAllocationPolicy); err != nil {
+		if _, azure := svc.(linkedhub.ConnectionStringLinker); azure {
+			return err
+		}
 		return cmdutil.FlagErrorWrap(err)
 	}
 	verb := "Linked"
 	for _, b := range before {
-		if b.HostName == h.HostName {
+		if strings.EqualFold(b.HostName, h.HostName) {
 			verb = "Updated"
 		}
 	}
