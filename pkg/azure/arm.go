@@ -324,3 +324,8 @@ type nonRetriable struct{ err error }
 func (e nonRetriable) Error() string { return e.err.Error() }
 func (e nonRetriable) Unwrap() error { return e.err }
 func (nonRetriable) NonRetriable()   {}
+
+// Certificates returns the client of the certificates API of provisioning
+// services (the CA certificates and their proof of possession), for
+// cacert/armca.
+func (a *ARM) Certificates() *armdeviceprovisioningservices.DpsCertificateClient { return a.certs }

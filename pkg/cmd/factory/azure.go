@@ -11,6 +11,8 @@ import (
 	"sync"
 
 	"github.com/dpsctl/dpsctl/pkg/azure"
+	"github.com/dpsctl/dpsctl/pkg/cacert"
+	"github.com/dpsctl/dpsctl/pkg/cacert/armca"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
 	"github.com/dpsctl/dpsctl/pkg/config"
 	"github.com/dpsctl/dpsctl/pkg/dps"
@@ -237,5 +239,29 @@ func HubsFunc(f *cmdutil.Factory) func(context.Context) (linkedhub.Service, erro
 			fmt.Fprintf(f.IOStreams.ErrOut, "managing the hubs of %s through the resource manager (%s)\n", t.Instance.Name, cfg.ServiceOrigin())
 		}
 		return azure.NewHubs(t), nil
+	}
+}
+
+// CAsFunc returns the CA certificates of the configured service: the Azure
+// instance's through the resource manager's certificates API when one is
+// named, else the local service's of the data directory.
+func CAsFunc(f *cmdutil.Factory) func(context.Context) (cacert.Service, error) {
+	local := LocalCAs(f)
+	return func(ctx context.Context) (cacert.Service, error) {
+		cfg, err := f.Config()
+		if err != nil {
+			return nil, err
+		}
+		if cfg.DPSName == "" {
+			return local(ctx)
+		}
+		t, err := f.Azure(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if !f.Quiet() {
+			fmt.Fprintf(f.IOStreams.ErrOut, "managing the CA certificates of %s through the resource manager (%s)\n", t.Instance.Name, cfg.ServiceOrigin())
+		}
+		return armca.New(t.ARM.Certificates(), t.Instance.ResourceGroup, t.Instance.Name), nil
 	}
 }

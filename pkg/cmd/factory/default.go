@@ -46,7 +46,7 @@ func NewWithIO(ios *iostreams.IOStreams, appVersion string) *cmdutil.Factory {
 	f.Azure = AzureFunc(f, session)
 	f.Policies = PoliciesFunc(f)
 	f.Hubs = HubsFunc(f)
-	f.CAs = LocalCAs(f)
+	f.CAs = CAsFunc(f)
 	return f
 }
 
