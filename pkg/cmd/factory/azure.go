@@ -222,46 +222,39 @@ func PoliciesFunc(f *cmdutil.Factory) func(context.Context) (*cmdutil.PolicySet,
 // through the resource manager when --dps-name (or the profile) names one,
 // else the local service's (LocalHubs).
 func HubsFunc(f *cmdutil.Factory) func(context.Context) (linkedhub.Service, error) {
-	local := LocalHubs(f)
-	return func(ctx context.Context) (linkedhub.Service, error) {
-		cfg, err := f.Config()
-		if err != nil {
-			return nil, err
-		}
-		if cfg.DPSName == "" {
-			return local(ctx)
-		}
-		t, err := f.Azure(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if !f.Quiet() {
-			fmt.Fprintf(f.IOStreams.ErrOut, "managing the hubs of %s through the resource manager (%s)\n", t.Instance.Name, cfg.ServiceOrigin())
-		}
-		return azure.NewHubs(t), nil
-	}
+	return eitherBackend(f, "hubs", LocalHubs(f), func(t *azure.Target) linkedhub.Service { return azure.NewHubs(t) })
 }
 
-// CAsFunc returns the CA certificates of the configured service: the Azure
-// instance's through the resource manager's certificates API when one is
-// named, else the local service's of the data directory.
+// CAsFunc returns the usual Factory.CAs: the Azure instance's CA
+// certificates through the resource manager's certificates API when one is
+// named, else the local service's (LocalCAs).
 func CAsFunc(f *cmdutil.Factory) func(context.Context) (cacert.Service, error) {
-	local := LocalCAs(f)
-	return func(ctx context.Context) (cacert.Service, error) {
+	return eitherBackend(f, "CA certificates", LocalCAs(f), func(t *azure.Target) cacert.Service {
+		return armca.New(t.ARM.Certificates(), t.Instance.ResourceGroup, t.Instance.Name)
+	})
+}
+
+// eitherBackend gives what the commands that manage the service's what
+// work through: remote's, on the Azure instance through the resource
+// manager, when the configuration names one (saying so on stderr unless
+// quiet), else local's.
+func eitherBackend[T any](f *cmdutil.Factory, what string, local func(context.Context) (T, error), remote func(*azure.Target) T) func(context.Context) (T, error) {
+	return func(ctx context.Context) (T, error) {
+		var zero T
 		cfg, err := f.Config()
 		if err != nil {
-			return nil, err
+			return zero, err
 		}
 		if cfg.DPSName == "" {
 			return local(ctx)
 		}
 		t, err := f.Azure(ctx)
 		if err != nil {
-			return nil, err
+			return zero, err
 		}
 		if !f.Quiet() {
-			fmt.Fprintf(f.IOStreams.ErrOut, "managing the CA certificates of %s through the resource manager (%s)\n", t.Instance.Name, cfg.ServiceOrigin())
+			fmt.Fprintf(f.IOStreams.ErrOut, "managing the %s of %s through the resource manager (%s)\n", what, t.Instance.Name, cfg.ServiceOrigin())
 		}
-		return armca.New(t.ARM.Certificates(), t.Instance.ResourceGroup, t.Instance.Name), nil
+		return remote(t), nil
 	}
 }

@@ -120,44 +120,37 @@ func embeddedClient(f *cmdutil.Factory, cfg *config.Config, userAgent string) (*
 // ends. A note on stderr says that the connection string is not used when
 // one is configured (unless quiet).
 func LocalHubs(f *cmdutil.Factory) func(context.Context) (linkedhub.Service, error) {
-	open := sync.OnceValues(func() (linkedhub.Service, error) {
-		cfg, err := f.Config()
-		if err != nil {
-			return nil, err
-		}
-		inst, err := server.Open(server.Options{DataDir: cfg.DataDir})
-		if err != nil {
-			return nil, fmt.Errorf("open the local provisioning service in %s: %w", cfg.DataDir, err)
-		}
-		f.OnClose(inst.Close)
-		if !cfg.Embedded() && !f.Quiet() {
-			fmt.Fprintf(f.IOStreams.ErrOut, "managing the hubs of the local provisioning service (data dir %s); the connection string (%s) is not used\n", cfg.DataDir, cfg.ConnectionStringOrigin())
-		}
-		return inst, nil
-	})
-	return func(context.Context) (linkedhub.Service, error) { return open() }
+	return local(f, "hubs", func(inst *server.Instance) linkedhub.Service { return inst })
 }
 
-// LocalCAs returns the usual Factory.CAs: the CA certificates of the local
-// provisioning service of the data directory, opened on first use and
-// closed when the command ends, with the same note as LocalHubs.
+// LocalCAs returns the CA certificates of the local provisioning service of
+// the data directory, opened and noted as by LocalHubs.
 func LocalCAs(f *cmdutil.Factory) func(context.Context) (cacert.Service, error) {
-	open := sync.OnceValues(func() (cacert.Service, error) {
+	return local(f, "CA certificates", func(inst *server.Instance) cacert.Service { return inst.CACertificates() })
+}
+
+// local opens the local provisioning service of the data directory on
+// first use, closes it when the command ends, and gives what of takes from
+// it: what the commands that manage its what (hubs, CA certificates) work
+// through.
+func local[T any](f *cmdutil.Factory, what string, of func(*server.Instance) T) func(context.Context) (T, error) {
+	open := sync.OnceValues(func() (T, error) {
+		var zero T
 		cfg, err := f.Config()
 		if err != nil {
-			return nil, err
+			return zero, err
 		}
 		inst, err := server.Open(server.Options{DataDir: cfg.DataDir})
 		if err != nil {
-			return nil, fmt.Errorf("open the local provisioning service in %s: %w", cfg.DataDir, err)
+			return zero, fmt.Errorf("open the local provisioning service in %s: %w", cfg.DataDir, err)
 		}
 		f.OnClose(inst.Close)
 		if !cfg.Embedded() && !f.Quiet() {
-			fmt.Fprintf(f.IOStreams.ErrOut, "managing the CA certificates of the local provisioning service (data dir %s); the connection string (%s) is not used\n", cfg.DataDir, cfg.ConnectionStringOrigin())
+			fmt.Fprintf(f.IOStreams.ErrOut, "managing the %s of the local provisioning service (data dir %s); the connection string (%s) is not used\n", what, cfg.DataDir, cfg.ConnectionStringOrigin())
 		}
-		return inst.CACertificates(), nil
+		return of(inst), nil
 	})
-	return func(context.Context) (cacert.Service, error) { return open() }
+	return func(context.Context) (T, error) { return open() }
 }
 
 // remoteClient talks HTTPS to the host of the connection string, trusting
