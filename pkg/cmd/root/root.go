@@ -134,7 +134,7 @@ var topCommands = []topCommand{
 	{groupService, "group", []string{"groups"}, "Manage enrollment groups", group.NewCmdGroup},
 	{groupService, "registration", []string{"registrations"}, "Inspect and delete device registration states", registration.NewCmdRegistration},
 	{groupService, "device", []string{"devices"}, "Act as a device: provision it and connect it to its hub", device.NewCmdDevice},
-	{groupService, "hub", []string{"hubs"}, "Manage the IoT hubs of the local provisioning service", hub.NewCmdHub},
+	{groupService, "hub", []string{"hubs"}, "Manage the IoT hubs linked to the provisioning service", hub.NewCmdHub},
 	{groupService, "ca", []string{"certificate-authority"}, "Manage the CA certificates of the provisioning service", ca.NewCmdCA},
 	{groupService, "instance", nil, "Describe the provisioning service in Azure", instance.NewCmdInstance},
 	{groupService, "policy", []string{"policies"}, "Show the shared access policies of the provisioning service", policy.NewCmdPolicy},
