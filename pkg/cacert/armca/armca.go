@@ -9,12 +9,15 @@ package armca
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/deviceprovisioningservices/armdeviceprovisioningservices"
 	"github.com/dpsctl/dpsctl/pkg/cacert"
 )
@@ -184,7 +187,32 @@ func (s *Service) explain(err error, name string, verifying bool) error {
 	default:
 		return fmt.Errorf("%s: %w", what, err)
 	}
+	if msg := armMessage(re); msg != "" {
+		return fmt.Errorf("%s: %w: %s (%s %d %s)", what, to, msg, re.ErrorCode, re.StatusCode, http.StatusText(re.StatusCode))
+	}
 	return fmt.Errorf("%s: %w (%s %d %s)", what, to, re.ErrorCode, re.StatusCode, http.StatusText(re.StatusCode))
+}
+
+// armMessage is the message of ARM's error body ({"error": {"code",
+// "message"}}), which says why a proof or an upload was refused; "" when
+// there is none.
+func armMessage(re *azcore.ResponseError) string {
+	if re.RawResponse == nil {
+		return ""
+	}
+	body, err := runtime.Payload(re.RawResponse)
+	if err != nil {
+		return ""
+	}
+	var e struct {
+		Error struct {
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(body, &e) != nil {
+		return ""
+	}
+	return strings.TrimSuffix(strings.TrimSpace(e.Error.Message), ".")
 }
 
 func fromARM(c *armdeviceprovisioningservices.CertificateResponse) cacert.Certificate {
