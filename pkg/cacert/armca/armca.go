@@ -193,9 +193,8 @@ func (s *Service) explain(err error, name string, verifying bool) error {
 	return fmt.Errorf("%s: %w (%s %d %s)", what, to, re.ErrorCode, re.StatusCode, http.StatusText(re.StatusCode))
 }
 
-// armMessage is the message of ARM's error body ({"error": {"code",
-// "message"}}), which says why a proof or an upload was refused; "" when
-// there is none.
+// armMessage is the message of ARM's error body, which says why a proof
+// or an upload was refused; "" when there is none.
 func armMessage(re *azcore.ResponseError) string {
 	if re.RawResponse == nil {
 		return ""
@@ -204,6 +203,13 @@ func armMessage(re *azcore.ResponseError) string {
 	if err != nil {
 		return ""
 	}
+	return errorMessage(body)
+}
+
+// errorMessage reads the message of an ARM error body ({"error": {"code",
+// "message"}}), on one line and without its final period; "" when body is
+// no such thing.
+func errorMessage(body []byte) string {
 	var e struct {
 		Error struct {
 			Message string `json:"message"`
@@ -212,9 +218,8 @@ func armMessage(re *azcore.ResponseError) string {
 	if json.Unmarshal(body, &e) != nil {
 		return ""
 	}
-	return strings.TrimSuffix(strings.TrimSpace(e.Error.Message), ".")
+	return strings.TrimSpace(strings.TrimSuffix(strings.Join(strings.Fields(e.Error.Message), " "), "."))
 }
-
 func fromARM(c *armdeviceprovisioningservices.CertificateResponse) cacert.Certificate {
 	out := cacert.Certificate{ID: str(c.ID), Name: str(c.Name), Type: str(c.Type), ETag: str(c.Etag)}
 	if p := c.Properties; p != nil {
