@@ -1,9 +1,11 @@
 // Package armtest serves an Azure Resource Manager look-alike over HTTPS on
-// 127.0.0.1 for tests: provisioning services (get, list, update, listKeys,
-// certificates) and IoT hubs (list, listKeys), with ARM's error bodies and
-// request IDs, plus the enrollment query of a provisioning service's API
-// checked against bearer tokens. Point dpsctl at it with
-// DPSCTL_ARM_ENDPOINT=URL and DPSCTL_CA_FILE=CAFile.
+// 127.0.0.1 for tests: provisioning services (get, list, update, listKeys),
+// their CA certificates through their whole lifecycle (upload, verification
+// code, proof of possession checked with crypto/x509, delete, with etags)
+// and IoT hubs (list, listKeys), with ARM's error bodies and request IDs,
+// plus the enrollment query of a provisioning service's API checked
+// against bearer tokens. Point dpsctl at it with DPSCTL_ARM_ENDPOINT=URL
+// and DPSCTL_CA_FILE=CAFile.
 package armtest
 
 import (
@@ -19,6 +21,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Tokens the server treats specially: NoRoleToken is signed in but has no
@@ -56,10 +59,18 @@ type Policy struct {
 	Rights       string `json:"rights"`
 }
 
-// Certificate is a CA certificate of a DPS.
+// Certificate is a CA certificate of a DPS. One added with AddDPS needs
+// no PEM (it is listed as given); one uploaded through the API carries
+// its PEM and goes through the proof of possession.
 type Certificate struct {
 	Name, Subject, Thumbprint, Expiry string
 	Verified                          bool
+	// PEM is the certificate as uploaded (PEM text or DER).
+	PEM []byte
+
+	etag             int
+	code             string // the verification code issued last
+	created, updated time.Time
 }
 
 // Hub is an IoT hub of the subscription. A hub whose HostName is the
@@ -90,9 +101,10 @@ type Server struct {
 	srv      *httptest.Server
 	requests atomic.Int64
 
-	mu   sync.Mutex
-	dps  []*DPS
-	hubs []*Hub
+	mu      sync.Mutex
+	certSeq int // the last certificate etag given
+	dps     []*DPS
+	hubs    []*Hub
 	// Seen records "METHOD path" of every request.
 	seen []string
 }
@@ -227,7 +239,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		writeJSON(w, map[string]any{"value": out})
 	case len(rest) >= 6 && lower[0] == "resourcegroups" && lower[2] == "providers" && lower[4] == "provisioningservices":
-		s.serveDPS(w, r, rest[1], rest[5], lower[6:])
+		s.serveDPS(w, r, rest[1], rest[5], lower[6:], rest[6:])
 	case len(rest) >= 6 && lower[0] == "resourcegroups" && lower[2] == "providers" && lower[4] == "iothubs":
 		s.serveHub(w, r, rest[1], rest[5], rest[6:])
 	default:
@@ -315,7 +327,9 @@ func hostOf(cs string) string {
 	return ""
 }
 
-func (s *Server) serveDPS(w http.ResponseWriter, r *http.Request, rg, name string, sub []string) {
+// serveDPS serves a provisioning service and what is under it: sub is
+// the rest of the path in lower case, orig as sent.
+func (s *Server) serveDPS(w http.ResponseWriter, r *http.Request, rg, name string, sub, orig []string) {
 	d := s.findDPS(rg, name)
 	if d == nil {
 		s.armError(w, http.StatusNotFound, "ResourceNotFound", "The Resource 'Microsoft.Devices/provisioningServices/%s' under resource group '%s' was not found.", name, rg)
@@ -337,28 +351,15 @@ func (s *Server) serveDPS(w http.ResponseWriter, r *http.Request, rg, name strin
 		}
 		s.armError(w, http.StatusNotFound, "KeyNameNotFound", "No shared access policy %q.", sub[1])
 	case len(sub) == 1 && sub[0] == "certificates" && r.Method == http.MethodGet:
-		var out []any
+		out := []any{}
 		for _, c := range d.Certificates {
 			out = append(out, s.certJSON(d, c))
 		}
 		writeJSON(w, map[string]any{"value": out})
-	case len(sub) == 2 && sub[0] == "certificates" && r.Method == http.MethodGet:
-		for _, c := range d.Certificates {
-			if strings.EqualFold(c.Name, sub[1]) {
-				writeJSON(w, s.certJSON(d, c))
-				return
-			}
-		}
-		s.armError(w, http.StatusNotFound, "CertificateNotFound", "No certificate %q.", sub[1])
+	case len(sub) >= 2 && len(sub) <= 3 && sub[0] == "certificates":
+		s.serveCertificate(w, r, d, orig[1], sub[2:])
 	default:
 		s.armError(w, http.StatusMethodNotAllowed, "MethodNotAllowed", "%s is not supported on %s", r.Method, r.URL.Path)
-	}
-}
-
-func (s *Server) certJSON(d *DPS, c Certificate) map[string]any {
-	return map[string]any{
-		"id": s.dpsID(d) + "/certificates/" + c.Name, "name": c.Name, "etag": "AAAA",
-		"properties": map[string]any{"subject": c.Subject, "thumbprint": c.Thumbprint, "expiry": c.Expiry, "isVerified": c.Verified},
 	}
 }
 

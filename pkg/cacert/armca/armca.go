@@ -9,12 +9,15 @@ package armca
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/deviceprovisioningservices/armdeviceprovisioningservices"
 	"github.com/dpsctl/dpsctl/pkg/cacert"
 )
@@ -184,9 +187,39 @@ func (s *Service) explain(err error, name string, verifying bool) error {
 	default:
 		return fmt.Errorf("%s: %w", what, err)
 	}
+	if msg := armMessage(re); msg != "" {
+		return fmt.Errorf("%s: %w: %s (%s %d %s)", what, to, msg, re.ErrorCode, re.StatusCode, http.StatusText(re.StatusCode))
+	}
 	return fmt.Errorf("%s: %w (%s %d %s)", what, to, re.ErrorCode, re.StatusCode, http.StatusText(re.StatusCode))
 }
 
+// armMessage is the message of ARM's error body, which says why a proof
+// or an upload was refused; "" when there is none.
+func armMessage(re *azcore.ResponseError) string {
+	if re.RawResponse == nil {
+		return ""
+	}
+	body, err := runtime.Payload(re.RawResponse)
+	if err != nil {
+		return ""
+	}
+	return errorMessage(body)
+}
+
+// errorMessage reads the message of an ARM error body ({"error": {"code",
+// "message"}}), on one line and without its final period; "" when body is
+// no such thing.
+func errorMessage(body []byte) string {
+	var e struct {
+		Error struct {
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(body, &e) != nil {
+		return ""
+	}
+	return strings.TrimSpace(strings.TrimSuffix(strings.Join(strings.Fields(e.Error.Message), " "), "."))
+}
 func fromARM(c *armdeviceprovisioningservices.CertificateResponse) cacert.Certificate {
 	out := cacert.Certificate{ID: str(c.ID), Name: str(c.Name), Type: str(c.Type), ETag: str(c.Etag)}
 	if p := c.Properties; p != nil {
