@@ -25,12 +25,7 @@ SEQ=${2:-2000}
 BIG=${3:-}
 cd "$(dirname "$0")/../.."
 work=$(mktemp -d)
-serve_pid=
-cleanup() {
-	[ -n "$serve_pid" ] && kill "$serve_pid" 2>/dev/null && wait "$serve_pid" 2>/dev/null || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
+. bench/lib.sh
 echo "load: $(uptime | sed 's/.*load average: //')"
 
 CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$work/dpsctl" ./cmd/dpsctl
@@ -43,20 +38,6 @@ echo "generating $N rows…" >&2
 "$work/gen" -n "$SEQ" -prefix seq > "$work/sample.csv"
 ls -l "$work/enrollments.csv" | awk '{printf "file: %.1f MB\n", $5/1e6}'
 
-# start_serve DATA_DIR: runs "dpsctl serve" on a free port and exports
-# DPSCTL_CONNECTION_STRING and DPSCTL_CA_FILE for it.
-start_serve() {
-	"$work/dpsctl" serve --addr 127.0.0.1:0 --data-dir "$1" 2> "$1.log" &
-	serve_pid=$!
-	for _ in $(seq 100); do
-		grep -q 'listening on https://127.0.0.1:[1-9]' "$1.log" 2>/dev/null && break
-		sleep 0.1
-	done
-	DPSCTL_CONNECTION_STRING=$("$work/dpsctl" serve info --data-dir "$1" --show-keys --query connectionString -o tsv)
-	DPSCTL_CA_FILE=$("$work/dpsctl" serve info --data-dir "$1" --query caFile -o tsv)
-	export DPSCTL_CONNECTION_STRING DPSCTL_CA_FILE
-}
-stop_serve() { kill "$serve_pid"; wait "$serve_pid" 2>/dev/null || true; serve_pid=; }
 # serve_usage: the service's peak RSS (MB) and CPU seconds so far.
 serve_usage() {
 	local hwm ticks
@@ -98,7 +79,6 @@ for round in $(seq "$ROUNDS"); do
 	echo "$import_s $seq_s $ratio" >> "$work/rounds"
 	echo "$((rss / 1024))" >> "$work/rounds.rss"
 done
-median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 echo "median of $ROUNDS rounds: import $(cut -d' ' -f1 "$work/rounds" | median)s, sequential loop $(cut -d' ' -f2 "$work/rounds" | median)s, speed-up $(cut -d' ' -f3 "$work/rounds" | median)x"
 
 # The floor: the same rows checked, encoded and inserted straight into a

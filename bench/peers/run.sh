@@ -27,12 +27,7 @@ SHOWS=${SHOWS:-21}
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here/../.."
 work=$(mktemp -d)
-serve_pid=
-cleanup() {
-	[ -n "$serve_pid" ] && kill "$serve_pid" 2>/dev/null && wait "$serve_pid" 2>/dev/null || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
+. bench/lib.sh
 echo "machine: $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo); node $(node --version); load: $(uptime | sed 's/.*load average: //')"
 
 (cd "$here" && npm ci --no-audit --no-fund --ignore-scripts --silent)
@@ -43,22 +38,6 @@ export HOME="$work" XDG_CONFIG_HOME="$work/config" DPSCTL_PROFILE= DPSCTL_OUTPUT
 "$work/gen" -n "$N" > "$work/enrollments.csv"
 "$work/wire" < "$work/enrollments.csv" > "$work/enrollments.jsonl"
 
-# start_serve DATA_DIR: runs "dpsctl serve" on a free port and exports what
-# both clients need to reach it.
-start_serve() {
-	"$work/dpsctl" serve --addr 127.0.0.1:0 --data-dir "$1" 2> "$1.log" &
-	serve_pid=$!
-	for _ in $(seq 100); do
-		grep -q 'listening on https://127.0.0.1:[1-9]' "$1.log" 2>/dev/null && break
-		sleep 0.1
-	done
-	DPSCTL_CONNECTION_STRING=$("$work/dpsctl" serve info --data-dir "$1" --show-keys --query connectionString -o tsv)
-	DPSCTL_CA_FILE=$("$work/dpsctl" serve info --data-dir "$1" --query caFile -o tsv)
-	DPSCTL_PEER_ADDR=$("$work/dpsctl" serve info --data-dir "$1" --query address -o tsv)
-	NODE_EXTRA_CA_CERTS=$DPSCTL_CA_FILE
-	export DPSCTL_CONNECTION_STRING DPSCTL_CA_FILE DPSCTL_PEER_ADDR NODE_EXTRA_CA_CERTS
-}
-stop_serve() { kill "$serve_pid"; wait "$serve_pid" 2>/dev/null || true; serve_pid=; }
 count() { "$work/dpsctl" enrollment list --quiet -o tsv --query '[].registrationId' | wc -l; }
 
 # timed NAME CMD...: runs CMD with stdout to /dev/null and appends
@@ -71,7 +50,6 @@ timed() {
 	t1=$(date +%s%N)
 	echo "$(awk -v d=$((t1 - t0)) 'BEGIN {printf "%.3f", d / 1e9}') $(($(cat "$work/rss") / 1024))" >> "$work/$name"
 }
-median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 col() { cut -d' ' -f"$2" "$work/$1" | median; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f", a / b}'; }
 peer=(node -r "$here/remap.js")

@@ -21,39 +21,19 @@ LEVELS=("$@")
 [ ${#LEVELS[@]} -eq 0 ] && LEVELS=(600 3000 12000)
 cd "$(dirname "$0")/../.."
 work=$(mktemp -d)
-serve_pid=
-cleanup() {
-	[ -n "$serve_pid" ] && kill "$serve_pid" 2>/dev/null && wait "$serve_pid" 2>/dev/null || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
+. bench/lib.sh
 echo "load: $(uptime | sed 's/.*load average: //')"
 
 CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$work/dpsctl" ./cmd/dpsctl
 go build -o "$work/gen" ./bench/import/gen
 export HOME="$work" XDG_CONFIG_HOME="$work/config" DPSCTL_PROFILE= DPSCTL_OUTPUT=
 
-# start_serve DATA_DIR QUOTA: runs "dpsctl serve --throttle QUOTA" on a free
-# port and exports DPSCTL_CONNECTION_STRING and DPSCTL_CA_FILE for it.
-start_serve() {
-	mkdir -p "$1"
-	"$work/dpsctl" serve --addr 127.0.0.1:0 --data-dir "$1" --throttle "$2" 2> "$1.log" &
-	serve_pid=$!
-	for _ in $(seq 100); do
-		grep -q 'listening on https://127.0.0.1:[1-9]' "$1.log" 2>/dev/null && break
-		sleep 0.1
-	done
-	DPSCTL_CONNECTION_STRING=$("$work/dpsctl" serve info --data-dir "$1" --show-keys --query connectionString -o tsv)
-	DPSCTL_CA_FILE=$("$work/dpsctl" serve info --data-dir "$1" --query caFile -o tsv)
-	export DPSCTL_CONNECTION_STRING DPSCTL_CA_FILE
-}
-stop_serve() { kill "$serve_pid"; wait "$serve_pid" 2>/dev/null || true; serve_pid=; }
 
 printf '%-10s %8s %8s %9s %10s %12s %10s %7s\n' quota rows seconds calls throttled "calls/min" "of quota" failed
 for q in "${LEVELS[@]}"; do
 	rows=$(awk -v q="$q" -v s="$SECS" 'BEGIN {printf "%d", q / 60 * s * 10}')
 	"$work/gen" -n "$rows" -prefix "q$q" > "$work/rows-$q.csv"
-	start_serve "$work/d$q" "$q"
+	start_serve "$work/d$q" --throttle "$q"
 	"$work/dpsctl" enrollment import "$work/rows-$q.csv" -o tsv \
 		--query '[rows, seconds, requests, throttled, failed]' > "$work/sum-$q" 2> "$work/import-$q.err" || true
 	stop_serve
