@@ -141,48 +141,28 @@ func rowOf[T any](p *Printer, v T, cols []Column[T]) []string {
 	return row
 }
 
-// streamJSON writes a JSON array item by item, two-space indented, through
-// a buffer that is flushed as it fills and at the end (also when the stream
-// fails), so a long listing costs few writes.
+// streamJSON writes a JSON array item by item, two-space indented.
 func (p *Printer) streamJSON(seq iter.Seq2[any, error]) error {
-	w := bufio.NewWriterSize(p.out, 64<<10)
-	n := 0
-	var failure error
 	var ind bytes.Buffer
-	for it, err := range seq {
-		if err != nil {
-			failure = err
-			break
-		}
-		b, err := jsonForm(it, p.showKeys)
-		if err != nil {
-			failure = err
-			break
-		}
+	return p.stream(seq, func(w *bufio.Writer, n int, b []byte) error {
 		ind.Reset()
 		if err := json.Indent(&ind, b, "  ", "  "); err != nil {
-			failure = err
-			break
+			return err
 		}
 		sep := ",\n  "
 		if n == 0 {
 			sep = "[\n  "
 		}
 		w.WriteString(sep)
-		if _, err := w.Write(ind.Bytes()); err != nil {
-			return err
-		}
-		n++
-	}
-	end := "\n]\n"
-	if n == 0 {
-		end = "[]\n"
-	}
-	w.WriteString(end)
-	if err := w.Flush(); err != nil {
+		_, err := w.Write(ind.Bytes())
 		return err
-	}
-	return failure
+	}, func(w *bufio.Writer, n int, _ error) {
+		end := "\n]\n"
+		if n == 0 {
+			end = "[]\n"
+		}
+		w.WriteString(end)
+	})
 }
 
 // streamYAML writes a YAML sequence item by item: each item is converted as
@@ -190,34 +170,46 @@ func (p *Printer) streamJSON(seq iter.Seq2[any, error]) error {
 // list (TestStreamYAMLMatchesWhole holds it to converting the whole list at
 // once), so memory stays that of one item. An empty stream prints [].
 func (p *Printer) streamYAML(seq iter.Seq2[any, error]) error {
-	w := bufio.NewWriterSize(p.out, 64<<10)
-	n := 0
-	var failure error
 	var one []byte
-	for it, err := range seq {
-		if err != nil {
-			failure = err
-			break
-		}
-		b, err := jsonForm(it, p.showKeys)
-		if err != nil {
-			failure = err
-			break
-		}
+	return p.stream(seq, func(w *bufio.Writer, _ int, b []byte) error {
 		one = append(append(append(one[:0], '['), b...), ']')
 		y, err := jsonToYAML(one)
 		if err != nil {
+			return err
+		}
+		_, err = w.Write(y)
+		return err
+	}, func(w *bufio.Writer, n int, failure error) {
+		if n == 0 && failure == nil {
+			w.WriteString("[]\n")
+		}
+	})
+}
+
+// stream writes the items of seq through a buffer that is flushed as it
+// fills and at the end (also when the stream fails), so a long listing
+// costs few writes: item writes the JSON form of each, n counting those
+// before it, and end closes the list. The first error of seq, of an
+// item's JSON form or of item stops the items; the list is still ended and
+// the error returned.
+func (p *Printer) stream(seq iter.Seq2[any, error], item func(w *bufio.Writer, n int, b []byte) error, end func(w *bufio.Writer, n int, failure error)) error {
+	w := bufio.NewWriterSize(p.out, 64<<10)
+	n := 0
+	var failure error
+	for it, err := range seq {
+		if err == nil {
+			var b []byte
+			if b, err = jsonForm(it, p.showKeys); err == nil {
+				err = item(w, n, b)
+			}
+		}
+		if err != nil {
 			failure = err
 			break
 		}
-		if _, err := w.Write(y); err != nil {
-			return err
-		}
 		n++
 	}
-	if n == 0 && failure == nil {
-		w.WriteString("[]\n")
-	}
+	end(w, n, failure)
 	if err := w.Flush(); err != nil {
 		return err
 	}

@@ -305,7 +305,15 @@ func (s *Store) Certificates(ctx context.Context) ([]Certificate, error) {
 // Certificate returns a certificate by name (compared without regard to
 // case), or ErrNotFound.
 func (s *Store) Certificate(ctx context.Context, name string) (Certificate, error) {
-	rows, err := s.r.QueryContext(ctx, certificateColumns+" WHERE name = ?", name)
+	return readCertificate(ctx, s.r, name)
+}
+
+// readCertificate reads the certificate called name through q (the
+// reader pool, or a write transaction).
+func readCertificate(ctx context.Context, q interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}, name string) (Certificate, error) {
+	rows, err := q.QueryContext(ctx, certificateColumns+" WHERE name = ?", name)
 	if err != nil {
 		return Certificate{}, fmt.Errorf("read certificate %q: %w", name, err)
 	}
@@ -348,18 +356,7 @@ ON CONFLICT (name) DO UPDATE SET certificate = excluded.certificate, verified = 
 }
 
 func (tx *Tx) certificate(name string) (Certificate, error) {
-	rows, err := tx.tx.QueryContext(tx.ctx, certificateColumns+" WHERE name = ?", name)
-	if err != nil {
-		return Certificate{}, fmt.Errorf("read certificate %q: %w", name, err)
-	}
-	cs, err := scanCertificates(rows)
-	if err != nil {
-		return Certificate{}, err
-	}
-	if len(cs) == 0 {
-		return Certificate{}, fmt.Errorf("certificate %q: %w", name, ErrNotFound)
-	}
-	return cs[0], nil
+	return readCertificate(tx.ctx, tx.tx, name)
 }
 
 // UpdateCertificate changes the certificate called name in one write
