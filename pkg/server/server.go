@@ -117,6 +117,10 @@ type Info struct {
 	HostName         string `json:"hostName"`
 	Address          string `json:"address"`
 	CAFile           string `json:"caFile"`
+	// MQTTAddress is where DPS and the hubs are served over MQTT over TLS
+	// (last served); empty when MQTT is not served. MQTT over WebSockets
+	// is on Address, at MQTTWebSocketPath.
+	MQTTAddress string `json:"mqttAddress,omitempty"`
 }
 
 // Instance is an opened data directory: the store, the identity of the
@@ -130,6 +134,7 @@ type Instance struct {
 	tls     *tls.Config
 	h       *handler
 	limits  serveLimits
+	mqtt    mqttState
 
 	mu       sync.RWMutex
 	hostName string
@@ -188,6 +193,7 @@ func Open(opts Options) (*Instance, error) {
 		device:            dev,
 		apis:              map[API]routeServer{ServiceAPI: svc, DeviceAPI: dev, HubAPI: hubs},
 		onEnrollmentWrite: dev.InvalidateGroups,
+		mqttWebSocket:     i.mqttWebSocket,
 	}
 	return i, nil
 }
@@ -372,6 +378,7 @@ func (i *Instance) ConnectionString(policy string) (string, error) {
 // Info describes the instance. The connection string is the owner policy's.
 func (i *Instance) Info() Info {
 	cs, err := i.ConnectionString(OwnerPolicy)
+	mqttAddr := i.mqttAddress()
 	i.mu.Lock()
 	if err == nil {
 		i.ownerCS = cs
@@ -384,6 +391,7 @@ func (i *Instance) Info() Info {
 		HostName:         i.hostName,
 		Address:          i.addr,
 		CAFile:           i.CAFile(),
+		MQTTAddress:      mqttAddr,
 	}
 	i.mu.Unlock()
 	return info

@@ -1,0 +1,211 @@
+package server_test
+
+// DPS and the local hubs over MQTT, served by the instance itself
+// (ServeMQTT), as dpsctl serve runs it: the device core attests and
+// allocates, the linked hubs' registries vouch for devices.
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/dpsctl/dpsctl/pkg/certs"
+	"github.com/dpsctl/dpsctl/pkg/certs/certstest"
+	"github.com/dpsctl/dpsctl/pkg/dps"
+	"github.com/dpsctl/dpsctl/pkg/model"
+	"github.com/dpsctl/dpsctl/pkg/mqtt/topics"
+	"github.com/dpsctl/dpsctl/pkg/mqttbroker"
+	"github.com/dpsctl/dpsctl/pkg/mqttdevice"
+	"github.com/dpsctl/dpsctl/pkg/server"
+	"github.com/dpsctl/dpsctl/pkg/server/servertest"
+)
+
+const mqttWait = 20 * time.Second
+
+func mqttCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), mqttWait)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func randomKey(t *testing.T) string {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+// mqttEndpoint is the server's MQTT over TLS or over WebSockets, with the
+// device certificate when given.
+func mqttEndpoint(s *servertest.Server, ws bool, dev *certstest.Device) mqttdevice.Endpoint {
+	conf := &tls.Config{RootCAs: s.RootCAs, ServerName: s.Info.HostName, MinVersion: tls.VersionTLS12}
+	if dev != nil {
+		var der [][]byte
+		for _, c := range dev.Chain {
+			der = append(der, c.Raw)
+		}
+		conf.Certificates = []tls.Certificate{{Certificate: der, PrivateKey: dev.Key, Leaf: dev.Cert}}
+	}
+	ep := mqttdevice.Endpoint{Address: s.MQTTAddr, TLS: conf, ConnectTimeout: mqttWait}
+	if ws {
+		ep.Address, ep.WebSocket = s.Addr, true
+	}
+	return ep
+}
+
+func TestServeMQTT(t *testing.T) {
+	s := servertest.StartMQTT(t, server.Options{})
+	if s.Info.MQTTAddress != s.MQTTAddr || s.MQTTAddr == "" {
+		t.Fatalf("Info.MQTTAddress %q, want %q", s.Info.MQTTAddress, s.MQTTAddr)
+	}
+	ctx := mqttCtx(t)
+	c, err := dps.New(dps.Options{
+		ConnectionString: s.Info.ConnectionString,
+		HTTPClient:       &http.Client{Transport: server.Transport(s.Instance.Handler())},
+		MaxRetries:       -1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := randomKey(t)
+	sym := &model.IndividualEnrollment{RegistrationID: "mqtt-sym", EnrollmentCommon: model.EnrollmentCommon{
+		InitialTwin: &model.InitialTwin{Properties: &model.InitialTwinProperties{Desired: json.RawMessage(`{"interval":30}`)}},
+		Attestation: &model.AttestationMechanism{Type: model.AttestationSymmetricKey,
+			SymmetricKey: &model.SymmetricKeyAttestation{PrimaryKey: key, SecondaryKey: randomKey(t)}},
+	}}
+	xdev := certstest.SelfSigned(t, "mqtt-x509")
+	x509Enr := &model.IndividualEnrollment{RegistrationID: "mqtt-x509", EnrollmentCommon: model.EnrollmentCommon{
+		Attestation: &model.AttestationMechanism{Type: model.AttestationX509, X509: &model.X509Attestation{
+			ClientCertificates: &model.X509Certificates{Primary: &model.X509CertificateWithInfo{Certificate: certs.EncodePEM(xdev.Cert)}}}},
+	}}
+	for _, e := range []*model.IndividualEnrollment{sym, x509Enr} {
+		if _, err := c.PutEnrollment(ctx, e, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	scope := s.Instance.IDScope()
+
+	// A wrong key is DPS's 401 on the response topic, from the same core
+	// as HTTPS.
+	_, err = mqttdevice.Register(ctx, mqttdevice.RegisterOptions{Endpoint: mqttEndpoint(s, false, nil), IDScope: scope, RegistrationID: "mqtt-sym", SymmetricKey: randomKey(t)})
+	if se := (*mqttdevice.StatusError)(nil); !errors.As(err, &se) || se.Status != http.StatusUnauthorized {
+		t.Fatalf("wrong key: %v, want a 401 answer", err)
+	}
+
+	for _, tt := range []struct {
+		name string
+		ws   bool
+		id   string
+		key  string
+		dev  *certstest.Device
+	}{
+		{"symmetric key over MQTT over WebSockets", true, "mqtt-sym", key, nil},
+		{"X.509 over MQTT over TLS", false, "mqtt-x509", "", xdev},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := mqttCtx(t)
+			st, err := mqttdevice.Register(ctx, mqttdevice.RegisterOptions{Endpoint: mqttEndpoint(s, tt.ws, tt.dev), IDScope: scope, RegistrationID: tt.id, SymmetricKey: tt.key})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rs := st.RegistrationState
+			if st.Status != model.RegAssigned || rs == nil || rs.AssignedHub != server.DefaultHostName {
+				t.Fatalf("registration %+v", st)
+			}
+			// The record is the one the HTTPS API shows.
+			got, err := c.GetRegistration(ctx, tt.id)
+			if err != nil || got.AssignedHub != rs.AssignedHub || got.DeviceID != rs.DeviceID {
+				t.Fatalf("registration record %+v, %v", got, err)
+			}
+			d, err := s.Instance.HubDevice(ctx, rs.AssignedHub, rs.DeviceID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			hub, err := s.Instance.Hub(ctx, rs.AssignedHub)
+			if err != nil {
+				t.Fatal(err)
+			}
+			stream, err := hub.Subscribe(mqttbroker.StreamOptions{DeviceID: rs.DeviceID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer stream.Close()
+			dc, err := mqttdevice.Connect(ctx, mqttdevice.HubOptions{Endpoint: mqttEndpoint(s, !tt.ws, tt.dev), HubHost: rs.AssignedHub, DeviceID: rs.DeviceID, SymmetricKey: d.PrimaryKey})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer dc.Close()
+			tw, err := dc.GetTwin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := sym.InitialTwin.Properties.Desired; tt.id == "mqtt-sym" && tw.Desired["interval"] != float64(30) {
+				t.Fatalf("desired %v, want the enrollment's initial twin %s", tw.Desired, want)
+			}
+			if err := dc.SendTelemetry(ctx, []byte(`{"t":1}`), topics.Bag{{Key: "k", Value: "v"}}); err != nil {
+				t.Fatal(err)
+			}
+			ev, err := stream.Next(ctx)
+			if err != nil || string(ev.Payload) != `{"t":1}` || ev.Properties["k"] != "v" || ev.DeviceID != rs.DeviceID {
+				t.Fatalf("event %+v, %v", ev, err)
+			}
+		})
+	}
+
+	// A hub linked while MQTT is served is served from its first device.
+	const late = "hub-late.lab.example"
+	if _, err := s.Instance.LinkHub(ctx, late, 1, true); err != nil {
+		t.Fatal(err)
+	}
+	lateKey := randomKey(t)
+	lateEnr := &model.IndividualEnrollment{RegistrationID: "mqtt-late", EnrollmentCommon: model.EnrollmentCommon{
+		IoTHubs:     []string{late},
+		Attestation: &model.AttestationMechanism{Type: model.AttestationSymmetricKey, SymmetricKey: &model.SymmetricKeyAttestation{PrimaryKey: lateKey, SecondaryKey: randomKey(t)}},
+	}}
+	if _, err := c.PutEnrollment(ctx, lateEnr, ""); err != nil {
+		t.Fatal(err)
+	}
+	st, err := mqttdevice.Register(ctx, mqttdevice.RegisterOptions{Endpoint: mqttEndpoint(s, false, nil), IDScope: scope, RegistrationID: "mqtt-late", SymmetricKey: lateKey})
+	if err != nil || st.RegistrationState == nil || st.RegistrationState.AssignedHub != late {
+		t.Fatalf("registration to the late hub %+v, %v", st, err)
+	}
+	d, err := s.Instance.HubDevice(ctx, late, st.RegistrationState.DeviceID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dc, err := mqttdevice.Connect(ctx, mqttdevice.HubOptions{Endpoint: mqttEndpoint(s, false, nil), HubHost: late, DeviceID: d.DeviceID, SymmetricKey: d.PrimaryKey})
+	if err != nil {
+		t.Fatalf("connect to a hub linked while serving: %v", err)
+	}
+	dc.Close()
+	// A hub that is not linked is refused.
+	if _, err := mqttdevice.Connect(ctx, mqttdevice.HubOptions{Endpoint: mqttEndpoint(s, false, nil), HubHost: "not-linked.example", DeviceID: d.DeviceID, SymmetricKey: d.PrimaryKey}); err == nil {
+		t.Fatal("a hub that is not linked accepted a device")
+	}
+	if _, err := s.Instance.Hub(ctx, "not-linked.example"); !errors.Is(err, server.ErrHubNotLinked) {
+		t.Fatalf("Hub of an unlinked host: %v", err)
+	}
+}
+
+// Without ServeMQTT the WebSocket path is no route, as before.
+func TestMQTTWebSocketPathWithoutMQTT(t *testing.T) {
+	s := servertest.Start(t, server.Options{})
+	res, err := s.Client(t, nil).Get("https://" + s.HostPort() + server.MQTTWebSocketPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusNotFound {
+		t.Fatalf("status %d, want 404", res.StatusCode)
+	}
+	if s.Info.MQTTAddress != "" {
+		t.Fatalf("MQTTAddress %q without MQTT", s.Info.MQTTAddress)
+	}
+}
