@@ -35,6 +35,9 @@ type mqttState struct {
 	hubs   map[string]*mqttbroker.Hub // by lower-case host name
 	broker *mqttbroker.Broker         // nil unless ServeMQTT runs
 	addr   string                     // MQTT over TLS address, "" for none
+	// recorded says addr is the recorded address (ServeMQTT), which Info
+	// then reports.
+	recorded bool
 }
 
 // Hub returns the in-memory state of the linked hub hostName (twins,
@@ -88,6 +91,17 @@ var ErrHubNotLinked = errors.New("hub not linked")
 // served from their first CONNECT. ln's address is recorded (Info's
 // MQTTAddress).
 func (i *Instance) ServeMQTT(ctx context.Context, ln net.Listener) error {
+	return i.serveMQTT(ctx, ln, true)
+}
+
+// ServeMQTTUnrecorded is ServeMQTT without recording ln's address: for a
+// short-lived service of a command, which must not replace the address of
+// "dpsctl serve" that Info reports to other processes.
+func (i *Instance) ServeMQTTUnrecorded(ctx context.Context, ln net.Listener) error {
+	return i.serveMQTT(ctx, ln, false)
+}
+
+func (i *Instance) serveMQTT(ctx context.Context, ln net.Listener, record bool) error {
 	b := mqttbroker.New(mqttbroker.Options{
 		Provisioner: deviceProvisioner{d: i.h.device},
 		LookupHub:   i.Hub,
@@ -102,23 +116,26 @@ func (i *Instance) ServeMQTT(ctx context.Context, ln net.Listener) error {
 		i.mqtt.mu.Unlock()
 		return errors.New("server: MQTT is already served")
 	}
-	i.mqtt.broker, i.mqtt.addr = b, addr
+	var tl net.Listener
+	if ln != nil {
+		tl = tls.NewListener(ln, i.TLSConfig())
+	}
+	if err := b.Start(tl); err != nil {
+		i.mqtt.mu.Unlock()
+		_ = b.Close()
+		return fmt.Errorf("server: start MQTT: %w", err)
+	}
+	i.mqtt.broker, i.mqtt.addr, i.mqtt.recorded = b, addr, record
 	i.mqtt.mu.Unlock()
 	defer func() {
 		i.mqtt.mu.Lock()
 		i.mqtt.broker = nil
 		i.mqtt.mu.Unlock()
 	}()
-	if err := i.st.SetMeta(ctx, metaMQTTAddress, addr); err != nil {
-		i.log.Warn("could not record the MQTT address", "err", err)
-	}
-	var tl net.Listener
-	if ln != nil {
-		tl = tls.NewListener(ln, i.TLSConfig())
-	}
-	if err := b.Start(tl); err != nil {
-		_ = b.Close()
-		return fmt.Errorf("server: start MQTT: %w", err)
+	if record {
+		if err := i.st.SetMeta(ctx, metaMQTTAddress, addr); err != nil {
+			i.log.Warn("could not record the MQTT address", "err", err)
+		}
 	}
 	<-ctx.Done()
 	return b.Close()
@@ -134,7 +151,7 @@ func (i *Instance) NoMQTT(ctx context.Context) error {
 // one last recorded.
 func (i *Instance) mqttAddress() string {
 	i.mqtt.mu.Lock()
-	running, addr := i.mqtt.broker != nil, i.mqtt.addr
+	running, addr := i.mqtt.broker != nil && i.mqtt.recorded, i.mqtt.addr
 	i.mqtt.mu.Unlock()
 	if running {
 		return addr

@@ -89,21 +89,34 @@ func serveLocal(ctx context.Context, inst *server.Instance) (*Local, error) {
 		ErrorLog:          log.New(io.Discard, "", 0),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+	mln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("start the local provisioning service: %w", err)
+	}
 	served := make(chan error, 1)
 	go func() { served <- srv.ServeTLS(ln, "", "") }()
+	// MQTT too, for devices that speak it, without recording its address
+	// either.
+	mctx, stopMQTT := context.WithCancel(context.WithoutCancel(ctx))
+	mqttDone := make(chan error, 1)
+	go func() { mqttDone <- inst.ServeMQTTUnrecorded(mctx, mln) }()
 	info.Address = ln.Addr().String()
+	info.MQTTAddress = mln.Addr().String()
 	l.Info = info
 	var once sync.Once
 	l.stop = func() error {
 		var err error
 		once.Do(func() {
+			stopMQTT()
+			err = <-mqttDone
 			sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 			defer cancel()
 			if serr := srv.Shutdown(sctx); serr != nil {
 				srv.Close()
 			}
 			if serr := <-served; !errors.Is(serr, http.ErrServerClosed) {
-				err = serr
+				err = errors.Join(err, serr)
 			}
 			err = errors.Join(err, inst.Close())
 		})
