@@ -11,7 +11,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,6 +25,7 @@ import (
 	"github.com/dpsctl/dpsctl/pkg/mqtt/topics"
 	"github.com/dpsctl/dpsctl/pkg/mqttbroker"
 	"github.com/dpsctl/dpsctl/pkg/mqttdevice"
+	"github.com/dpsctl/dpsctl/pkg/sas"
 	"github.com/dpsctl/dpsctl/pkg/server"
 	"github.com/dpsctl/dpsctl/pkg/server/servertest"
 )
@@ -207,5 +211,120 @@ func TestMQTTWebSocketPathWithoutMQTT(t *testing.T) {
 	}
 	if s.Info.MQTTAddress != "" {
 		t.Fatalf("MQTTAddress %q without MQTT", s.Info.MQTTAddress)
+	}
+}
+
+// The service side of a local hub over HTTPS (IoT Hub's twin and method
+// REST shapes, and the local C2D and event stream endpoints), with a
+// device online over MQTT.
+func TestHubServiceWithDeviceOnMQTT(t *testing.T) {
+	s := servertest.StartMQTT(t, server.Options{})
+	ctx := mqttCtx(t)
+	c, err := dps.New(dps.Options{ConnectionString: s.Info.ConnectionString, HTTPClient: &http.Client{Transport: server.Transport(s.Instance.Handler())}, MaxRetries: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := randomKey(t)
+	if _, err := c.PutEnrollment(ctx, &model.IndividualEnrollment{RegistrationID: "dev-1", EnrollmentCommon: model.EnrollmentCommon{
+		Attestation: &model.AttestationMechanism{Type: model.AttestationSymmetricKey, SymmetricKey: &model.SymmetricKeyAttestation{PrimaryKey: key, SecondaryKey: randomKey(t)}},
+	}}, ""); err != nil {
+		t.Fatal(err)
+	}
+	st, err := mqttdevice.Register(ctx, mqttdevice.RegisterOptions{Endpoint: mqttEndpoint(s, false, nil), IDScope: s.Instance.IDScope(), RegistrationID: "dev-1", SymmetricKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hubHost := st.RegistrationState.AssignedHub
+	d, err := s.Instance.HubDevice(ctx, hubHost, "dev-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	desired := make(chan string, 4)
+	c2d := make(chan string, 4)
+	dc, err := mqttdevice.Connect(ctx, mqttdevice.HubOptions{Endpoint: mqttEndpoint(s, false, nil), HubHost: hubHost, DeviceID: "dev-1", SymmetricKey: d.PrimaryKey,
+		OnDesired: func(_ int64, patch []byte) { desired <- string(patch) },
+		OnMethod:  func(name string, payload []byte) (int, []byte) { return 201, []byte(`{"echo":` + string(payload) + `}`) },
+		OnC2D:     func(m mqttdevice.Message) { c2d <- string(m.Payload) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dc.Close()
+	if err := dc.SendTelemetry(ctx, []byte(`{"t":21}`), nil); err != nil {
+		t.Fatal(err)
+	}
+
+	linked, err := s.Instance.LinkedHubs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := sas.ParseConnectionString(linked[0].ConnectionString)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := sas.NewToken(cs.Key, hubHost, cs.KeyName, time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := s.Client(t, nil)
+	call := func(method, path, body string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequestWithContext(ctx, method, "https://"+s.HostPort()+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", tok)
+		req.Header.Set("Content-Type", "application/json")
+		res, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+		return res.StatusCode, string(b)
+	}
+	const v = "?api-version=2021-04-12"
+
+	code, body := call("PATCH", "/twins/dev-1"+v, `{"properties":{"desired":{"interval":60}}}`)
+	if code != 200 || !strings.Contains(body, `"interval":60`) || !strings.Contains(body, `"connectionState":"Connected"`) {
+		t.Fatalf("PATCH twin: %d %s", code, body)
+	}
+	select {
+	case p := <-desired:
+		if !strings.Contains(p, `"interval":60`) {
+			t.Fatalf("desired patch %s", p)
+		}
+	case <-ctx.Done():
+		t.Fatal("the device got no desired-property update")
+	}
+	if code, body = call("GET", "/twins/dev-1"+v, ""); code != 200 || !strings.Contains(body, `"$version":2`) {
+		t.Fatalf("GET twin: %d %s", code, body)
+	}
+	code, body = call("POST", "/twins/dev-1/methods"+v, `{"methodName":"reboot","payload":{"delay":1},"responseTimeoutInSeconds":10}`)
+	if code != 200 || body != `{"status":201,"payload":{"echo":{"delay":1}}}` {
+		t.Fatalf("invoke method: %d %s", code, body)
+	}
+	if code, body = call("POST", "/local/devices/dev-1/messages/cloudToDevice"+v, `{"payload":"hello device"}`); code != 200 {
+		t.Fatalf("send C2D: %d %s", code, body)
+	}
+	select {
+	case p := <-c2d:
+		if p != "hello device" {
+			t.Fatalf("C2D %q", p)
+		}
+	case <-ctx.Done():
+		t.Fatal("the device got no cloud-to-device message")
+	}
+	since := url.QueryEscape(time.Now().Add(-time.Hour).Format(time.RFC3339))
+	if code, body = call("GET", "/local/events"+v+"&deviceId=dev-1&timeoutSeconds=1&since="+since, ""); code != 200 || !strings.Contains(body, `"deviceId":"dev-1"`) || strings.Count(body, "\n") != 1 {
+		t.Fatalf("event stream: %d %q", code, body)
+	}
+	// Errors in IoT Hub's shape.
+	if code, body = call("GET", "/twins/nobody"+v, ""); code != 404 || !strings.Contains(body, "DeviceNotFound") {
+		t.Fatalf("unknown device: %d %s", code, body)
+	}
+	dc.Close()
+	if code, body = call("POST", "/twins/dev-1/methods"+v, `{"methodName":"reboot","responseTimeoutInSeconds":5}`); code != 404 || !strings.Contains(body, "DeviceNotOnline") {
+		t.Fatalf("offline device: %d %s", code, body)
 	}
 }

@@ -191,7 +191,7 @@ func Open(opts Options) (*Instance, error) {
 		now:               i.now,
 		service:           svc,
 		device:            dev,
-		apis:              map[API]routeServer{ServiceAPI: svc, DeviceAPI: dev, HubAPI: hubs},
+		apis:              map[API]routeServer{ServiceAPI: svc, DeviceAPI: dev, HubAPI: hubs, HubServiceAPI: newHubService(i)},
 		onEnrollmentWrite: dev.InvalidateGroups,
 		mqttWebSocket:     i.mqttWebSocket,
 	}
