@@ -243,8 +243,10 @@ func TestHubServiceWithDeviceOnMQTT(t *testing.T) {
 	c2d := make(chan string, 4)
 	dc, err := mqttdevice.Connect(ctx, mqttdevice.HubOptions{Endpoint: mqttEndpoint(s, false, nil), HubHost: hubHost, DeviceID: "dev-1", SymmetricKey: d.PrimaryKey,
 		OnDesired: func(_ int64, patch []byte) { desired <- string(patch) },
-		OnMethod:  func(name string, payload []byte) (int, []byte) { return 201, []byte(`{"echo":` + string(payload) + `}`) },
-		OnC2D:     func(m mqttdevice.Message) { c2d <- string(m.Payload) },
+		OnMethod: func(name string, payload []byte) (int, []byte) {
+			return 201, []byte(`{"echo":` + string(payload) + `}`)
+		},
+		OnC2D: func(m mqttdevice.Message) { c2d <- string(m.Payload) },
 	})
 	if err != nil {
 		t.Fatal(err)
