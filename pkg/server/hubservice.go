@@ -120,17 +120,26 @@ func (s *hubService) serve(w http.ResponseWriter, r *http.Request, rt *Route, pa
 		return err
 	}
 	id := params["id"]
-	if rt.Pattern != "/local/events" {
-		if err := httpapi.ValidateID("device id", id); err != nil {
-			return err
-		}
-		if _, err := s.inst.HubDevice(ctx, hub.Host(), id); errors.Is(err, linkedhub.ErrNotFound) {
-			return svcErr(http.StatusNotFound, "DeviceNotFound", "device %q is not in the registry of %s", id, hub.Host())
-		} else if err != nil {
+	// A direct method may wait for its device to come online
+	// (connectTimeoutInSeconds) before the registry is asked.
+	if rt.Pattern != "/local/events" && rt.Name != "invoke direct method" {
+		if err := s.checkDevice(ctx, hub, id); err != nil {
 			return err
 		}
 	}
 	return s.runs[rt.Name](ctx, w, r, hub, id)
+}
+
+// checkDevice answers 404 for a device the hub's registry does not have.
+func (s *hubService) checkDevice(ctx context.Context, hub *mqttbroker.Hub, id string) error {
+	if err := httpapi.ValidateID("device id", id); err != nil {
+		return err
+	}
+	_, err := s.inst.HubDevice(ctx, hub.Host(), id)
+	if errors.Is(err, linkedhub.ErrNotFound) {
+		return svcErr(http.StatusNotFound, "DeviceNotFound", "device %q is not in the registry of %s", id, hub.Host())
+	}
+	return err
 }
 
 // authorize checks the SAS token of the hub's owner policy and returns
@@ -266,6 +275,9 @@ func (s *hubService) invokeMethod(ctx context.Context, w http.ResponseWriter, r 
 		if err := waitOnline(ctx, hub, id, ct); err != nil {
 			return err
 		}
+	}
+	if err := s.checkDevice(ctx, hub, id); err != nil {
+		return err
 	}
 	res, err := hub.InvokeMethod(ctx, id, req.MethodName, req.Payload, timeout)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"github.com/dpsctl/dpsctl/pkg/cmd/hub/device"
 	"github.com/dpsctl/dpsctl/pkg/cmd/hub/link"
 	"github.com/dpsctl/dpsctl/pkg/cmd/hub/list"
+	"github.com/dpsctl/dpsctl/pkg/cmd/hub/monitorevents"
 	"github.com/dpsctl/dpsctl/pkg/cmd/hub/unlink"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
 	"github.com/spf13/cobra"
@@ -25,11 +26,18 @@ address.
 
 These commands work on the local service of the data directory (--data-dir),
 whether or not "dpsctl serve" runs, and not on the service a connection
-string names: in Azure, linked hubs are resources of the management plane.`,
+string names: in Azure, linked hubs are resources of the management plane.
+
+What the local hubs hold in memory (twins, direct methods, cloud-to-device
+queues, telemetry) is reached through the running "dpsctl serve": "hub device
+twin", "hub device invoke-method", "hub device send" and "hub
+monitor-events". Twins and direct methods also work against an IoT hub in
+Azure with --hub-connection-string.`,
 		Example: `  dpsctl hub list
   dpsctl hub link hub-west.lab.example --weight 2
   dpsctl hub device list
   dpsctl hub device show dev-1
+  dpsctl hub monitor-events --since 10m
   dpsctl hub unlink hub-west.lab.example --yes`,
 	}
 	cmd.AddCommand(
@@ -37,6 +45,7 @@ string names: in Azure, linked hubs are resources of the management plane.`,
 		link.NewCmdLink(f, nil),
 		unlink.NewCmdUnlink(f, nil),
 		device.NewCmdDevice(f),
+		monitorevents.NewCmdMonitorEvents(f, nil),
 	)
 	return cmd
 }

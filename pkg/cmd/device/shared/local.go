@@ -184,3 +184,33 @@ func (l *Local) Close() error {
 	}
 	return l.stop()
 }
+
+// ErrServeNotRunning is RunningLocal's error when no dpsctl serve serves
+// the data directory.
+var ErrServeNotRunning = errors.New("no dpsctl serve is running on this data directory")
+
+// RunningLocal finds the running "dpsctl serve" of a data directory, for
+// what only it holds (the local hubs' twins, pending methods, queues and
+// kept telemetry live in its memory); ErrServeNotRunning when there is
+// none.
+func RunningLocal(ctx context.Context, dataDir string) (*Local, error) {
+	inst, err := server.Open(server.Options{DataDir: dataDir})
+	if err != nil {
+		return nil, fmt.Errorf("open the local provisioning service in %s: %w", dataDir, err)
+	}
+	info := inst.Info()
+	roots := x509.NewCertPool()
+	cas, err := certs.ReadFile(info.CAFile)
+	if err != nil {
+		inst.Close()
+		return nil, fmt.Errorf("the local CA: %w", err)
+	}
+	for _, c := range cas {
+		roots.AddCert(c)
+	}
+	if info.Address == "" || !probe(ctx, info.Address, info.HostName, roots) {
+		inst.Close()
+		return nil, fmt.Errorf("%w (data dir %s); start it with \"dpsctl serve\"", ErrServeNotRunning, dataDir)
+	}
+	return &Local{Instance: inst, Info: info, Roots: roots, Running: true, stop: inst.Close}, nil
+}
