@@ -7,9 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
+	"strings"
 	"time"
 
 	"github.com/dpsctl/dpsctl/pkg/iothub"
+	"github.com/dpsctl/dpsctl/pkg/iothubservice"
 	"github.com/dpsctl/dpsctl/pkg/model"
 	"github.com/dpsctl/dpsctl/pkg/mqttdevice"
 	"github.com/dpsctl/dpsctl/pkg/provisioning"
@@ -155,3 +158,73 @@ func (ep Endpoint) hubMQTTEndpoint(ws bool, hub string, cert *tls.Certificate) (
 	}
 	return Endpoint{Host: hub, Roots: ep.Roots}.mqttEndpoint(ws, cert)
 }
+
+// TelemetryThroughStream shows a device-to-cloud message going the whole
+// way over MQTT: it opens the hub's event stream (what "dpsctl hub
+// monitor-events" reads) on the local service, connects the provisioned
+// device to its hub over MQTT, sends msg and waits, within ctx, for the
+// stream to deliver it. It returns the event as the stream gave it.
+func TelemetryThroughStream(ctx context.Context, l *Local, att provisioning.Attester, r *model.DeviceRegistrationResult, msg []byte) (*iothubservice.Event, error) {
+	linked, err := l.Instance.LinkedHubs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cs := ""
+	for _, h := range linked {
+		if strings.EqualFold(h.HostName, r.AssignedHub) {
+			cs = h.ConnectionString
+		}
+	}
+	if cs == "" {
+		return nil, fmt.Errorf("hub %s is not linked", r.AssignedHub)
+	}
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: l.Roots, ServerName: l.Info.HostName, MinVersion: tls.VersionTLS12}}
+	defer tr.CloseIdleConnections()
+	svc, err := iothubservice.FromConnectionString(cs, &http.Client{Transport: tr})
+	if err != nil {
+		return nil, err
+	}
+	svc.Address = l.Info.Address
+	// From now on: the message is replayed if it is enqueued before the
+	// stream opens, delivered live otherwise.
+	since := time.Now().Add(-time.Second)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	got := make(chan *iothubservice.Event, 1)
+	streamErr := make(chan error, 1)
+	go func() {
+		streamErr <- svc.Events(ctx, iothubservice.EventOptions{DeviceID: r.DeviceID, Since: since, Timeout: 60 * time.Second}, func(ev iothubservice.Event) error {
+			if string(ev.Payload) == string(msg) {
+				got <- &ev
+				return errStop
+			}
+			return nil
+		})
+	}()
+	c, err := ConnectMQTT(ctx, LocalEndpoint(l), false, att, r, HubHandlers{})
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	if err := c.SendTelemetry(ctx, msg, nil); err != nil {
+		return nil, err
+	}
+	select {
+	case ev := <-got:
+		return ev, nil
+	case err := <-streamErr:
+		select {
+		case ev := <-got:
+			return ev, nil
+		default:
+		}
+		if err == nil || errors.Is(err, errStop) {
+			err = errors.New("the event stream ended without the message")
+		}
+		return nil, err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+var errStop = errors.New("stop")
