@@ -212,7 +212,7 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 		mln, err := net.Listen("tcp", opts.MQTTAddr)
 		if err != nil {
 			ln.Close()
-			return fmt.Errorf("MQTT: %w", err)
+			return fmt.Errorf("MQTT over TLS: %w (choose another port with --mqtt-addr, or --mqtt-addr off)", err)
 		}
 		mqttDone = make(chan error, 1)
 		go func() { mqttDone <- inst.ServeMQTT(ctx, mln) }()
