@@ -300,7 +300,7 @@ func waitOnline(ctx context.Context, hub *mqttbroker.Hub, id string, d time.Dura
 	for !hub.Online(id) {
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return svcErr(http.StatusServiceUnavailable, "ServiceUnavailable", "the call ended while waiting for the device to connect")
 		case <-deadline.C:
 			return nil // InvokeMethod answers 404103
 		case <-tick.C:
