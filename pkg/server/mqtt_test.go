@@ -326,6 +326,17 @@ func TestHubServiceWithDeviceOnMQTT(t *testing.T) {
 		t.Fatalf("unknown device: %d %s", code, body)
 	}
 	dc.Close()
+	// The hub sees the disconnect on its own time: wait for it, bounded.
+	hub, err := s.Instance.Hub(ctx, hubHost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; hub.Online("dev-1"); i++ {
+		if i == 2000 {
+			t.Fatal("the hub still has the device online after it disconnected")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	if code, body = call("POST", "/twins/dev-1/methods"+v, `{"methodName":"reboot","responseTimeoutInSeconds":5}`); code != 404 || !strings.Contains(body, "DeviceNotOnline") {
 		t.Fatalf("offline device: %d %s", code, body)
 	}
