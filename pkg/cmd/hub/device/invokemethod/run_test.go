@@ -55,7 +55,9 @@ func onlineDevice(t *testing.T) {
 		t.Fatal(err)
 	}
 	dc, err := mqttdevice.Connect(ctx, mqttdevice.HubOptions{Endpoint: ep, HubHost: server.DefaultHostName, DeviceID: "dev-1", SymmetricKey: d.PrimaryKey,
-		OnMethod: func(name string, payload []byte) (int, []byte) { return 200, []byte(`{"echo":` + string(payload) + `}`) }})
+		OnMethod: func(name string, payload []byte) (int, []byte) {
+			return 200, []byte(`{"echo":` + string(payload) + `}`)
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
