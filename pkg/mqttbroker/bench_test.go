@@ -3,7 +3,10 @@ package mqttbroker_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -35,6 +38,7 @@ func BenchmarkTelemetry100Devices(b *testing.B) {
 		clients[i] = c
 	}
 	payload := []byte(`{"temperature":21.5,"humidity":40}`)
+	heapStart, rssStart := memNow()
 	b.ResetTimer()
 
 	stream, err := e.hub.Subscribe(mqttbroker.StreamOptions{})
@@ -103,4 +107,29 @@ func BenchmarkTelemetry100Devices(b *testing.B) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+	// Memory stays flat however many messages pass: the hub keeps at most
+	// the last TelemetryRing a device (and TelemetryBytes in all).
+	heapEnd, rssEnd := memNow()
+	b.ReportMetric(heapStart, "heap-start-MiB")
+	b.ReportMetric(heapEnd, "heap-end-MiB")
+	b.ReportMetric(rssStart, "rss-start-MiB")
+	b.ReportMetric(rssEnd, "rss-end-MiB")
+}
+
+// memNow is the live heap after a collection, and the process's resident
+// set (VmRSS, Linux; 0 elsewhere), in MiB.
+func memNow() (heap, rss float64) {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	heap = float64(ms.HeapAlloc) / (1 << 20)
+	if b, err := os.ReadFile("/proc/self/status"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+				kb, _ := strconv.ParseFloat(f[1], 64)
+				rss = kb / 1024
+			}
+		}
+	}
+	return heap, rss
 }

@@ -50,8 +50,13 @@ type Options struct {
 	// Provisioner answers DPS connections; nil refuses them.
 	Provisioner Provisioner
 	// Hubs are the IoT hubs served, by host name (case-insensitive); a
-	// CONNECT to another host is refused.
+	// CONNECT to another host is refused, unless LookupHub gives one.
 	Hubs []*Hub
+	// LookupHub, if set, is asked for a hub host that is not in Hubs
+	// (one linked while the broker runs, say); nil, or an error, refuses
+	// the CONNECT. It may be called concurrently and should return the
+	// same Hub for the same host each time.
+	LookupHub func(ctx context.Context, host string) (*Hub, error)
 	// MaxConnections bounds the connected clients [DefaultMaxConnections].
 	MaxConnections int
 	// RequestTimeout bounds each Provisioner and DeviceAuthenticator call
@@ -178,6 +183,23 @@ func (b *Broker) Start(l net.Listener) error {
 		return err
 	}
 	return b.srv.Serve()
+}
+
+// hub returns the hub of a host name: one of Options.Hubs, else
+// Options.LookupHub's; nil for none.
+func (b *Broker) hub(ctx context.Context, host string) *Hub {
+	if h := b.hubs[strings.ToLower(host)]; h != nil {
+		return h
+	}
+	if b.opts.LookupHub == nil {
+		return nil
+	}
+	h, err := b.opts.LookupHub(ctx, host)
+	if err != nil {
+		b.opts.Logger.Info("hub lookup failed", "hub", host, "error", err)
+		return nil
+	}
+	return h
 }
 
 // Close disconnects every client and stops the listeners.
@@ -395,7 +417,7 @@ func (h *hook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
 		// hub device of the same name do not take over each other.
 		cl.ID = "dps/" + user.IDScope + "/" + user.RegistrationID
 	case topics.IoTHub:
-		hub := b.hubs[strings.ToLower(user.HubHost)]
+		hub := b.hub(ctx, user.HubHost)
 		if hub == nil || user.ModuleID != "" {
 			return false
 		}

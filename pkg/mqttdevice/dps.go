@@ -33,6 +33,9 @@ type RegisterOptions struct {
 	// DefaultRetryAfter is the wait between polls when the service gives
 	// no retry-after [2s, as the SDKs].
 	DefaultRetryAfter time.Duration
+	// MaxRetryAfter, if set, caps the wait between polls, whatever
+	// retry-after says (a local service, a benchmark).
+	MaxRetryAfter time.Duration
 }
 
 // StatusError is an answer of 300–428 the registration cannot go on
@@ -112,6 +115,9 @@ func Register(ctx context.Context, o RegisterOptions) (*model.RegistrationOperat
 		retry := defRetry
 		if r.retryAfter > 0 {
 			retry = time.Duration(r.retryAfter) * time.Second
+		}
+		if o.MaxRetryAfter > 0 && retry > o.MaxRetryAfter {
+			retry = o.MaxRetryAfter
 		}
 		switch {
 		case r.status >= 429:

@@ -35,6 +35,7 @@ type attackFixture struct {
 	reader store.Policy
 	config store.Policy // a policy with no data-plane right
 	hub    string
+	hubKey string // the hub's iothubowner key
 	target string // the registration ID device credentials are made for
 }
 
@@ -75,6 +76,15 @@ func newAttackFixture(t *testing.T) *attackFixture {
 		t.Fatalf("fixture device not assigned: %+v", op)
 	}
 	f.opID = op.OperationID
+	hubs, err := inst.LinkedHubs(ctx)
+	if err != nil || len(hubs) == 0 {
+		t.Fatalf("linked hubs %v, %v", hubs, err)
+	}
+	cs, err := sas.ParseConnectionString(hubs[0].ConnectionString)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.hubKey = cs.Key
 	return f
 }
 
@@ -94,6 +104,9 @@ func (f *attackFixture) path(rt Route, id string) string {
 		return p + "?api-version=2019-03-31"
 	case HubAPI:
 		return p + "?api-version=2020-09-30"
+	case HubServiceAPI:
+		// An event stream a valid credential opens ends after a second.
+		return p + "?api-version=2021-04-12&timeoutSeconds=1"
 	}
 	return p + "?api-version=" + model.APIVersion
 }
@@ -104,6 +117,14 @@ func (f *attackFixture) body(rt Route, id string) any {
 	switch {
 	case rt.API == HubAPI && rt.Method == http.MethodPost:
 		return `{"temperature":21}`
+	case rt.Name == "update twin":
+		return map[string]any{"properties": map[string]any{"desired": map[string]int{"interval": 30}}}
+	case rt.Name == "invoke direct method":
+		return map[string]any{"methodName": "reboot", "payload": map[string]int{"delay": 1}, "responseTimeoutInSeconds": 5}
+	case rt.Name == "send cloud-to-device message":
+		return map[string]any{"payload": "hello"}
+	case rt.API == HubServiceAPI:
+		return nil
 	case rt.API == DeviceAPI:
 		return map[string]string{"registrationId": id}
 	case rt.Body == httpapi.BodyIgnored:
@@ -134,6 +155,8 @@ func (f *attackFixture) good(rt Route) string {
 		return f.sign(f.devKey, f.scope+"/registrations/"+f.target, model.DeviceKeyName, hour)
 	case HubAPI:
 		return f.sign(f.devKey, url.QueryEscape(f.hub+"/devices/"+f.target), "", hour)
+	case HubServiceAPI:
+		return f.sign(f.hubKey, f.hub, hubKeyName, hour)
 	}
 	return f.sign(f.owner.PrimaryKey, DefaultHostName, f.owner.Name, hour)
 }
@@ -154,6 +177,8 @@ var attacks = []attack{
 			return f.sign(f.devKey, f.scope+"/registrations/"+f.target, model.DeviceKeyName, past), ""
 		case HubAPI:
 			return f.sign(f.devKey, url.QueryEscape(f.hub+"/devices/"+f.target), "", past), ""
+		case HubServiceAPI:
+			return f.sign(f.hubKey, f.hub, hubKeyName, past), ""
 		}
 		return f.sign(f.owner.PrimaryKey, DefaultHostName, f.owner.Name, past), ""
 	}},
@@ -164,6 +189,8 @@ var attacks = []attack{
 			return f.sign(other, f.scope+"/registrations/"+f.target, model.DeviceKeyName, hour), ""
 		case HubAPI:
 			return f.sign(other, url.QueryEscape(f.hub+"/devices/"+f.target), "", hour), ""
+		case HubServiceAPI:
+			return f.sign(other, f.hub, hubKeyName, hour), ""
 		}
 		return f.sign(other, DefaultHostName, f.owner.Name, hour), ""
 	}},
@@ -178,6 +205,10 @@ var attacks = []attack{
 			return f.sign(f.owner.PrimaryKey, f.scope+"/registrations/"+f.target, f.owner.Name, hour), ""
 		case HubAPI:
 			return f.sign(f.owner.PrimaryKey, url.QueryEscape(f.hub+"/devices/"+f.target), f.owner.Name, hour), ""
+		case HubServiceAPI:
+			// The provisioning service's owner policy is no hub policy,
+			// and a device's key is none either.
+			return f.sign(f.owner.PrimaryKey, f.hub, f.owner.Name, hour), ""
 		}
 		p := f.config
 		if rt.Right == RightEnrollmentWrite || rt.Right == RightRegistrationStatusWrite {
@@ -204,6 +235,9 @@ var attacks = []attack{
 			return f.sign(f.devKey, f.scope+"/registrations/other-device", model.DeviceKeyName, hour), ""
 		case HubAPI:
 			return f.sign(f.devKey, url.QueryEscape(f.hub+"/devices/other-device"), "", hour), ""
+		case HubServiceAPI:
+			// Another hub's name, signed with this hub's key.
+			return f.sign(f.hubKey, "other-hub.example", hubKeyName, hour), ""
 		}
 		// The audience is the service, not whatever Host the caller sends.
 		return f.sign(f.owner.PrimaryKey, "evil.example", f.owner.Name, hour), "evil.example"
@@ -292,7 +326,7 @@ func mustRefuse(t *testing.T, rt Route, r resp) {
 	if r.status != http.StatusUnauthorized {
 		t.Fatalf("status %d, want 401: %s", r.status, r.body)
 	}
-	if rt.API == HubAPI {
+	if rt.API == HubAPI || rt.API == HubServiceAPI {
 		if got := r.header.Get("iothub-errorcode"); got != "IotHubUnauthorizedAccess" {
 			t.Fatalf("iothub-errorcode %q, want IotHubUnauthorizedAccess: %s", got, r.body)
 		}

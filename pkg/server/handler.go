@@ -34,6 +34,12 @@ type handler struct {
 	// onEnrollmentWrite, if set, runs before the answer to a service API
 	// write of enrollments or groups that succeeded.
 	onEnrollmentWrite func()
+	// mqttWebSocket, if set, serves MQTT over WebSockets
+	// (MQTTWebSocketPath) and reports whether it did (false: MQTT is not
+	// served, the path is no route). Outside the route table: the
+	// WebSocket authenticates each device at its MQTT CONNECT, not by
+	// HTTP.
+	mqttWebSocket func(http.ResponseWriter, *http.Request) bool
 }
 
 // routeServer serves the routes of one API of the table.
@@ -63,6 +69,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	segs, err := splitPath(r.URL)
 	if err != nil {
 		httpapi.Fail(sw, r, err, h.log, h.now())
+		return
+	}
+	if isMQTTWebSocket(segs) && h.mqttWebSocket != nil && h.mqttWebSocket(sw, r) {
 		return
 	}
 	rt, params, allowed := matchRoute(r.Method, segs)
@@ -123,4 +132,9 @@ func isDeviceAPI(segs []string) bool {
 // isHubAPI reports whether a path is the hub's (/devices/…).
 func isHubAPI(segs []string) bool {
 	return len(segs) >= 1 && strings.EqualFold(segs[0], "devices")
+}
+
+// isMQTTWebSocket reports whether a path is MQTTWebSocketPath.
+func isMQTTWebSocket(segs []string) bool {
+	return len(segs) == 2 && strings.EqualFold(segs[0], "$iothub") && strings.EqualFold(segs[1], "websocket")
 }

@@ -57,6 +57,9 @@ func routePattern(method string, segs []string) string {
 	if len(segs) == 0 {
 		return noRoute
 	}
+	if isMQTTWebSocket(segs) {
+		return MQTTWebSocketPath
+	}
 	rt, _, allowed := matchRoute(method, segs)
 	if rt == nil && len(allowed) > 0 {
 		rt, _, _ = matchRoute(allowed[0], segs)

@@ -44,6 +44,10 @@ const (
 	ServiceAPI = httpapi.ServiceAPI
 	DeviceAPI  = httpapi.DeviceAPI
 	HubAPI     = httpapi.HubAPI
+	// HubServiceAPI routes take a SAS token of a linked hub's owner
+	// policy (iothubowner; sr = the hub's host name): the service side of
+	// the local hubs (hubservice.go).
+	HubServiceAPI = httpapi.HubServiceAPI
 )
 
 // routes is the whole HTTP API, in one table: the router dispatches by it,
@@ -74,6 +78,12 @@ var routes = []Route{
 
 	{Name: "device-to-cloud message", Method: "POST", Pattern: "/devices/{id}/messages/events", API: HubAPI},
 	{Name: "cloud-to-device poll", Method: "GET", Pattern: "/devices/{id}/messages/deviceBound", API: HubAPI},
+
+	{Name: "get twin", Method: "GET", Pattern: "/twins/{id}", API: HubServiceAPI},
+	{Name: "update twin", Method: "PATCH", Pattern: "/twins/{id}", API: HubServiceAPI, Body: httpapi.BodyRequired},
+	{Name: "invoke direct method", Method: "POST", Pattern: "/twins/{id}/methods", API: HubServiceAPI, Body: httpapi.BodyRequired},
+	{Name: "send cloud-to-device message", Method: "POST", Pattern: "/local/devices/{id}/messages/cloudToDevice", API: HubServiceAPI, Body: httpapi.BodyRequired},
+	{Name: "device-to-cloud event stream", Method: "GET", Pattern: "/local/events", API: HubServiceAPI},
 }
 
 // Routes returns the HTTP API's routes.

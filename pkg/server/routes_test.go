@@ -17,7 +17,7 @@ import (
 // table does not have.
 func TestEveryRouteIsServed(t *testing.T) {
 	e := newEnv(t)
-	bound := map[API]map[string]bool{ServiceAPI: {}, DeviceAPI: {}, HubAPI: {}}
+	bound := map[API]map[string]bool{ServiceAPI: {}, DeviceAPI: {}, HubAPI: {}, HubServiceAPI: {}}
 	for api, s := range e.inst.h.apis {
 		for _, name := range s.Operations() {
 			bound[api][name] = true
@@ -125,7 +125,7 @@ func TestSecurityDocListsEveryRoute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	row := regexp.MustCompile("^\\| (GET|PUT|POST|DELETE) \\| `([^`]+)` \\| (service|device|hub) \\| ([^|]+) \\|$")
+	row := regexp.MustCompile("^\\| (GET|PUT|POST|PATCH|DELETE) \\| `([^`]+)` \\| (service|device|hub|hubservice) \\| ([^|]+) \\|$")
 	documented := map[string]string{}
 	for _, line := range strings.Split(string(b), "\n") {
 		m := row.FindStringSubmatch(strings.TrimSpace(line))
@@ -148,6 +148,8 @@ func TestSecurityDocListsEveryRoute(t *testing.T) {
 			want += "enrollment credential"
 		case HubAPI:
 			want += "hub credential"
+		case HubServiceAPI:
+			want += "hub owner policy"
 		}
 		got, ok := documented[key]
 		switch {

@@ -121,6 +121,10 @@ type Info struct {
 	HostName         string `json:"hostName"`
 	Address          string `json:"address"`
 	CAFile           string `json:"caFile"`
+	// MQTTAddress is where DPS and the hubs are served over MQTT over TLS
+	// (last served); empty when MQTT is not served. MQTT over WebSockets
+	// is on Address, at MQTTWebSocketPath.
+	MQTTAddress string `json:"mqttAddress,omitempty"`
 }
 
 // Instance is an opened data directory: the store, the identity of the
@@ -136,6 +140,7 @@ type Instance struct {
 	limits  serveLimits
 	// throttle is Options.Throttle, the quota Serve enforces.
 	throttle float64
+	mqtt     mqttState
 
 	mu       sync.RWMutex
 	hostName string
@@ -193,8 +198,9 @@ func Open(opts Options) (*Instance, error) {
 		now:               i.now,
 		service:           svc,
 		device:            dev,
-		apis:              map[API]routeServer{ServiceAPI: svc, DeviceAPI: dev, HubAPI: hubs},
+		apis:              map[API]routeServer{ServiceAPI: svc, DeviceAPI: dev, HubAPI: hubs, HubServiceAPI: newHubService(i)},
 		onEnrollmentWrite: dev.InvalidateGroups,
+		mqttWebSocket:     i.mqttWebSocket,
 	}
 	return i, nil
 }
@@ -379,6 +385,7 @@ func (i *Instance) ConnectionString(policy string) (string, error) {
 // Info describes the instance. The connection string is the owner policy's.
 func (i *Instance) Info() Info {
 	cs, err := i.ConnectionString(OwnerPolicy)
+	mqttAddr := i.mqttAddress()
 	i.mu.Lock()
 	if err == nil {
 		i.ownerCS = cs
@@ -391,6 +398,7 @@ func (i *Instance) Info() Info {
 		HostName:         i.hostName,
 		Address:          i.addr,
 		CAFile:           i.CAFile(),
+		MQTTAddress:      mqttAddr,
 	}
 	i.mu.Unlock()
 	return info

@@ -6,6 +6,7 @@ import (
 	"github.com/dpsctl/dpsctl/pkg/cmd/hub/device"
 	"github.com/dpsctl/dpsctl/pkg/cmd/hub/link"
 	"github.com/dpsctl/dpsctl/pkg/cmd/hub/list"
+	"github.com/dpsctl/dpsctl/pkg/cmd/hub/monitorevents"
 	"github.com/dpsctl/dpsctl/pkg/cmd/hub/unlink"
 	"github.com/dpsctl/dpsctl/pkg/cmd/hub/update"
 	"github.com/dpsctl/dpsctl/pkg/cmdutil"
@@ -29,12 +30,19 @@ whether or not "dpsctl serve" runs, and not on the service a connection
 string names. In Azure, linked hubs are resources of the management plane:
 with --dps-name/-g (or a profile made with -n) the commands link, update and
 unlink them through the resource manager, and read the devices of the hubs'
-registries with the hubs' iothubowner keys.`,
+registries with the hubs' iothubowner keys.
+
+What the local hubs hold in memory (twins, direct methods, cloud-to-device
+queues, telemetry) is reached through the running "dpsctl serve": "hub device
+twin", "hub device invoke-method", "hub device send" and "hub
+monitor-events". Twins and direct methods also work against an IoT hub in
+Azure with --hub-connection-string.`,
 		Example: `  dpsctl hub list
   dpsctl hub link hub-west.lab.example --weight 2
   dpsctl hub device list
   dpsctl hub device show dev-1
   dpsctl hub update hub-west.lab.example --weight 3
+  dpsctl hub monitor-events --since 10m
   dpsctl hub unlink hub-west.lab.example --yes
   dpsctl hub list -n mydps -g my-resource-group`,
 	}
@@ -44,6 +52,7 @@ registries with the hubs' iothubowner keys.`,
 		unlink.NewCmdUnlink(f, nil),
 		update.NewCmdUpdate(f, nil),
 		device.NewCmdDevice(f),
+		monitorevents.NewCmdMonitorEvents(f, nil),
 	)
 	return cmd
 }

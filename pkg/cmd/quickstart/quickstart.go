@@ -301,6 +301,26 @@ func quickstartRun(ctx context.Context, opts *QuickstartOptions) error {
 		status("%s", booted[i])
 	}
 
+	// One message the whole way over MQTT, seen on the hub's event stream
+	// (what "dpsctl hub monitor-events" shows).
+	for _, d := range devices {
+		if d.regID != X509RegistrationID {
+			continue
+		}
+		rs, err := c.GetRegistration(ctx, d.regID)
+		if err != nil {
+			return fmt.Errorf("registration state of %s: %w", d.regID, err)
+		}
+		msg := []byte(`{"temperature":21,"sentBy":"dpsctl quickstart"}`)
+		sctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+		ev, err := shared.TelemetryThroughStream(sctx, l, d.att, &model.DeviceRegistrationResult{AssignedHub: rs.AssignedHub, DeviceID: rs.DeviceID}, msg)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("%s: telemetry over MQTT: %w", d.regID, err)
+		}
+		status("Monitored %s on %s's event stream: %s (sent over MQTT; see dpsctl hub monitor-events)", ev.DeviceID, rs.AssignedHub, ev.Payload)
+	}
+
 	// What the service and the hub now say about them.
 	out := make([]Device, 0, len(devices))
 	for _, d := range devices {
@@ -326,13 +346,23 @@ func quickstartRun(ctx context.Context, opts *QuickstartOptions) error {
 // boot provisions one device, connects it and sends a message; it returns
 // the status line.
 func boot(ctx context.Context, ep shared.Endpoint, idScope string, d device) (string, error) {
-	dc, err := shared.NewClient(ep, idScope, d.regID, d.att, nil)
-	if err != nil {
-		return "", err
+	// TPM attestation needs HTTPS; the others register over MQTT, as SDK
+	// devices on the Mqtt transport do.
+	var st *model.RegistrationOperationStatus
+	var err error
+	over := "MQTT"
+	if d.att.Type() == model.AttestationTPM {
+		over = "HTTPS"
+		dc, cerr := shared.NewClient(ep, idScope, d.regID, d.att, nil)
+		if cerr != nil {
+			return "", cerr
+		}
+		st, err = dc.Register(ctx)
+	} else {
+		st, err = shared.RegisterMQTT(ctx, ep, false, idScope, d.regID, d.att, nil)
 	}
-	st, err := dc.Register(ctx)
 	if err != nil {
-		if provisioning.IsDenied(err) {
+		if provisioning.IsDenied(err) || shared.IsMQTTRefusal(err) {
 			return "", &cmdutil.VerificationError{Err: fmt.Errorf("%s: %w", d.regID, err)}
 		}
 		return "", fmt.Errorf("%s: %w", d.regID, err)
@@ -341,7 +371,7 @@ func boot(ctx context.Context, ep shared.Endpoint, idScope string, d device) (st
 	if err := shared.Connect(ctx, ep, d.att, r, shared.DefaultMessage(d.regID)); err != nil {
 		return "", fmt.Errorf("%s: connecting to %s: %w", d.regID, r.AssignedHub, err)
 	}
-	return fmt.Sprintf("Booted %s: %s attestation, assigned to %s as %s, connected and sent a message", d.regID, d.att.Type(), r.AssignedHub, r.DeviceID), nil
+	return fmt.Sprintf("Booted %s: %s attestation over %s, assigned to %s as %s, connected and sent a message", d.regID, d.att.Type(), over, r.AssignedHub, r.DeviceID), nil
 }
 
 func errNoKey(am *model.AttestationMechanism) error {

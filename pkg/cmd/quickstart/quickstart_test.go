@@ -98,6 +98,14 @@ func TestQuickstart(t *testing.T) {
 		if err := json.Unmarshal([]byte(r.out), &devs); err != nil {
 			t.Fatalf("run %d: %v\n%s", run, err, r.out)
 		}
+		// X.509 and symmetric-key devices register over MQTT, and one
+		// message goes the whole way over MQTT to the event stream.
+		for _, w := range []string{"quickstart-x509: x509 attestation over MQTT", "symmetricKey attestation over MQTT",
+			`Monitored quickstart-x509 on localhost's event stream: {"temperature":21,"sentBy":"dpsctl quickstart"}`} {
+			if !strings.Contains(r.errOut, w) {
+				t.Errorf("run %d: stderr lacks %q:\n%s", run, w, r.errOut)
+			}
+		}
 		if len(devs) != len(want) {
 			t.Fatalf("run %d: %d devices, want %d", run, len(devs), len(want))
 		}

@@ -48,6 +48,9 @@ type ServeOptions struct {
 	// MaxConnections bounds the connections served at once
 	// (--max-connections).
 	MaxConnections int
+	// MQTTAddr is where MQTT over TLS is served (--mqtt-addr); "" when
+	// it is not. MQTT over WebSockets follows it.
+	MQTTAddr string
 	// WebhookAllow restricts the destinations of custom allocation
 	// webhooks (--webhook-allow, repeatable; empty: any).
 	WebhookAllow []string
@@ -82,6 +85,16 @@ same address. --hub links more hubs (see "dpsctl hub").
 
 --addr 127.0.0.1:0 picks a free port; "dpsctl serve info" shows it.
 
+Devices may also speak MQTT, as the SDKs' Mqtt and MqttWs transports do,
+to DPS (symmetric key and X.509; TPM needs HTTPS) and to the local hubs
+(telemetry, twin, direct methods, cloud-to-device): MQTT over TLS on
+--mqtt-addr (default port 8883 on the host of --addr, a free port when
+--addr's port is 0; "off" serves none) and MQTT over WebSockets at
+/$iothub/websocket on --addr (subprotocol mqtt), with the same server
+certificate. A hub linked while serve runs is served from its first
+device. The hubs' twins, pending methods, cloud-to-device queues and kept
+telemetry live in memory: they start afresh with each serve.
+
 The CA of a data directory is never replaced on its own: if ca.pem or
 ca-key.pem is missing or damaged, every command stops with an error naming
 the file. Restore it, or run serve once with --regenerate-pki to make a new
@@ -113,6 +126,8 @@ client behaves against a real service's quota.`,
 		Example: `  dpsctl serve
   dpsctl serve --addr 0.0.0.0:8443 --hostname dps.lab.example
   dpsctl serve --addr 127.0.0.1:0 --data-dir ./dps-data
+  dpsctl serve --mqtt-addr 0.0.0.0:8883
+  dpsctl serve --mqtt-addr off
   dpsctl serve --hub hub-east.lab.example --hub hub-west.lab.example
   dpsctl serve -v --max-connections 1024
 
@@ -132,6 +147,11 @@ client behaves against a real service's quota.`,
 			if _, _, err := net.SplitHostPort(opts.Addr); err != nil {
 				return cmdutil.FlagErrorf("--addr %q: %v", opts.Addr, err)
 			}
+			mqttAddr, err := MQTTAddr(opts.Addr, opts.MQTTAddr, cmd.Flags().Changed("mqtt-addr"))
+			if err != nil {
+				return cmdutil.FlagErrorf("--mqtt-addr %q: %v", opts.MQTTAddr, err)
+			}
+			opts.MQTTAddr = mqttAddr
 			if opts.MaxConnections < 1 {
 				return cmdutil.FlagErrorf("--max-connections must be at least 1, not %d", opts.MaxConnections)
 			}
@@ -150,6 +170,7 @@ client behaves against a real service's quota.`,
 	}
 	cmd.Flags().StringVar(&opts.Addr, "addr", DefaultAddr, "Address to listen on (port 0 picks a free port)")
 	cmd.Flags().StringVar(&opts.HostName, "hostname", DefaultHostName, "Host name clients use; the server certificate and connection strings carry it")
+	cmd.Flags().StringVar(&opts.MQTTAddr, "mqtt-addr", "", `Address of MQTT over TLS, or "off" (default: port 8883 on the host of --addr)`)
 	cmd.Flags().StringVar(&opts.TLSCert, "tls-cert", "", "Server certificate file (PEM) instead of one issued by the local CA")
 	cmd.Flags().StringVar(&opts.TLSKey, "tls-key", "", "Private key file (PEM) of --tls-cert")
 	cmd.Flags().BoolVarP(&opts.Verbose, "verbose", "v", false, "Log every request on stderr (method, route, status, duration, reason of a refusal)")
@@ -160,7 +181,7 @@ client behaves against a real service's quota.`,
 	cmd.Flags().Float64Var(&opts.Throttle, "throttle", 0, "Refuse service API calls past this many a minute per shared access policy with 429 and Retry-After, as DPS does (0: no limit)")
 	cmdutil.FileFlag(cmd, "tls-cert", "pem", "crt", "cer")
 	cmdutil.FileFlag(cmd, "tls-key", "pem", "key")
-	for _, name := range []string{"addr", "hostname", "hub", "max-connections", "webhook-allow", "throttle"} {
+	for _, name := range []string{"addr", "mqtt-addr", "hostname", "hub", "max-connections", "webhook-allow", "throttle"} {
 		_ = cmd.RegisterFlagCompletionFunc(name, cobra.NoFileCompletions)
 	}
 	cmd.AddCommand(info.NewCmdInfo(f, nil))
@@ -207,14 +228,37 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 	if err != nil {
 		return err
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var mqttDone chan error
+	if opts.MQTTAddr != "" {
+		mln, err := net.Listen("tcp", opts.MQTTAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("MQTT over TLS: %w (choose another port with --mqtt-addr, or --mqtt-addr off)", err)
+		}
+		mqttDone = make(chan error, 1)
+		go func() { mqttDone <- inst.ServeMQTT(ctx, mln) }()
+	} else if err := inst.NoMQTT(ctx); err != nil {
+		logger.Warn("could not record that MQTT is off", "err", err)
+	}
 	served := make(chan error, 1)
-	go func() { served <- inst.Serve(ctx, ln) }()
+	go func() {
+		err := inst.Serve(ctx, ln)
+		cancel() // MQTT stops with HTTPS
+		if mqttDone != nil {
+			if merr := <-mqttDone; err == nil && merr != nil {
+				err = merr
+			}
+		}
+		served <- err
+	}()
 
 	// Serve records the bound address; wait until Info reports it.
 	bound := ln.Addr().String()
 	it := inst.Info()
 	for range 200 {
-		if it.Address == bound {
+		if it.Address == bound && (opts.MQTTAddr == "" || it.MQTTAddress != "") {
 			break
 		}
 		select {
@@ -223,7 +267,7 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 		default:
 		}
 		it = inst.Info()
-		if it.Address != bound {
+		if it.Address != bound || opts.MQTTAddr != "" && it.MQTTAddress == "" {
 			sleep(ctx)
 		}
 	}
@@ -267,7 +311,12 @@ func describe(w io.Writer, it server.Info, hubs []string, cfg *config.Config, sh
 	if hubList == "" {
 		hubList = "none linked (devices fail with 400208; see dpsctl hub link)"
 	}
+	mqtt := "off"
+	if it.MQTTAddress != "" {
+		mqtt = "mqtts://" + it.MQTTAddress + ", wss://" + it.Address + server.MQTTWebSocketPath
+	}
 	fmt.Fprintf(w, `Local provisioning service listening on https://%s
+  MQTT               %s
   host name          %s
   ID scope           %s
   connection string  %s
@@ -280,7 +329,7 @@ To use it from another shell:
   export DPSCTL_CA_FILE=%s
 
 Press Ctrl-C to stop.
-`, it.Address, it.HostName, it.IDScope, cs, it.CAFile, hubList, cfg.DataDir, dataDirFlag, shellQuote(it.CAFile))
+`, it.Address, mqtt, it.HostName, it.IDScope, cs, it.CAFile, hubList, cfg.DataDir, dataDirFlag, shellQuote(it.CAFile))
 }
 
 func shellQuote(s string) string {
@@ -290,4 +339,26 @@ func shellQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// MQTTAddr resolves --mqtt-addr: "" or "off" serve none; unset, port 8883
+// on the host of addr, or a free port when addr's port is 0.
+func MQTTAddr(addr, flag string, set bool) (string, error) {
+	if !set {
+		host, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			return "", err
+		}
+		if port != "0" {
+			port = "8883"
+		}
+		return net.JoinHostPort(host, port), nil
+	}
+	if flag == "" || strings.EqualFold(flag, "off") {
+		return "", nil
+	}
+	if _, _, err := net.SplitHostPort(flag); err != nil {
+		return "", err
+	}
+	return flag, nil
 }

@@ -20,7 +20,7 @@ import (
 func TestNewCmdServe(t *testing.T) {
 	// with returns the defaults changed by set.
 	with := func(set func(o *ServeOptions)) ServeOptions {
-		o := ServeOptions{Addr: DefaultAddr, HostName: DefaultHostName, MaxConnections: server.DefaultMaxConnections}
+		o := ServeOptions{Addr: DefaultAddr, HostName: DefaultHostName, MaxConnections: server.DefaultMaxConnections, MQTTAddr: "127.0.0.1:8883"}
 		if set != nil {
 			set(&o)
 		}
@@ -32,7 +32,14 @@ func TestNewCmdServe(t *testing.T) {
 		wantErr string
 	}{
 		{args: nil, want: with(nil)},
-		{args: []string{"--addr", "127.0.0.1:0", "--hostname", "dps.lab", "-v"}, want: with(func(o *ServeOptions) { o.Addr, o.HostName, o.Verbose = "127.0.0.1:0", "dps.lab", true })},
+		{args: []string{"--addr", "127.0.0.1:0", "--hostname", "dps.lab", "-v"}, want: with(func(o *ServeOptions) {
+			o.Addr, o.HostName, o.Verbose, o.MQTTAddr = "127.0.0.1:0", "dps.lab", true, "127.0.0.1:0"
+		})},
+		{args: []string{"--addr", "0.0.0.0:9443"}, want: with(func(o *ServeOptions) { o.Addr, o.MQTTAddr = "0.0.0.0:9443", "0.0.0.0:8883" })},
+		{args: []string{"--mqtt-addr", "127.0.0.1:1883"}, want: with(func(o *ServeOptions) { o.MQTTAddr = "127.0.0.1:1883" })},
+		{args: []string{"--mqtt-addr", "off"}, want: with(func(o *ServeOptions) { o.MQTTAddr = "" })},
+		{args: []string{"--mqtt-addr", ""}, want: with(func(o *ServeOptions) { o.MQTTAddr = "" })},
+		{args: []string{"--mqtt-addr", "8883"}, wantErr: `--mqtt-addr "8883"`},
 		{args: []string{"--tls-cert", "c.pem", "--tls-key", "k.pem"}, want: with(func(o *ServeOptions) { o.TLSCert, o.TLSKey = "c.pem", "k.pem" })},
 		{args: []string{"--hub", "hub-a.lab", "--hub", "hub-b.lab"}, want: with(func(o *ServeOptions) { o.Hubs = []string{"hub-a.lab", "hub-b.lab"} })},
 		{args: []string{"--max-connections", "64"}, want: with(func(o *ServeOptions) { o.MaxConnections = 64 })},
@@ -65,7 +72,7 @@ func TestNewCmdServe(t *testing.T) {
 			w := tt.want
 			if got.Addr != w.Addr || got.HostName != w.HostName || got.TLSCert != w.TLSCert || got.TLSKey != w.TLSKey || got.Verbose != w.Verbose ||
 				strings.Join(got.Hubs, ",") != strings.Join(w.Hubs, ",") || got.MaxConnections != w.MaxConnections || strings.Join(got.WebhookAllow, ",") != strings.Join(w.WebhookAllow, ",") ||
-				got.Throttle != w.Throttle {
+				got.Throttle != w.Throttle || got.MQTTAddr != w.MQTTAddr {
 				t.Fatalf("got %+v", got)
 			}
 		})
@@ -142,6 +149,7 @@ func TestServeRun(t *testing.T) {
 		"Local provisioning service listening on https://" + it.Address,
 		"ID scope           " + it.IDScope,
 		"IoT hubs           localhost, hub-b.lab.example",
+		"MQTT               off",
 		"SharedAccessKey=***",
 		"export DPSCTL_CONNECTION_STRING=\"$(dpsctl serve info --show-keys --query connectionString -o tsv)\"",
 		"export DPSCTL_CA_FILE=" + it.CAFile,

@@ -27,6 +27,10 @@ type Server struct {
 	Info server.Info
 	// RootCAs trusts the instance's CA.
 	RootCAs *x509.CertPool
+	// MQTTAddr is the address of MQTT over TLS (127.0.0.1:port) when the
+	// server was started by StartMQTT; MQTT over WebSockets is then on
+	// Addr, at server.MQTTWebSocketPath.
+	MQTTAddr string
 }
 
 // startTimeout bounds the wait for the service to record its address.
@@ -36,6 +40,19 @@ const startTimeout = 10 * time.Second
 // opts.DataDir is empty) and serves it on 127.0.0.1:0 until the test ends;
 // then it stops the service, waits for it, and closes the instance.
 func Start(t testing.TB, opts server.Options) *Server {
+	t.Helper()
+	return start(t, opts, false)
+}
+
+// StartMQTT is Start, and the instance serves DPS and its hubs over MQTT
+// too, as dpsctl serve does: MQTT over TLS on another 127.0.0.1 port
+// (Server.MQTTAddr), MQTT over WebSockets on Addr.
+func StartMQTT(t testing.TB, opts server.Options) *Server {
+	t.Helper()
+	return start(t, opts, true)
+}
+
+func start(t testing.TB, opts server.Options, mqtt bool) *Server {
 	t.Helper()
 	if opts.DataDir == "" {
 		opts.DataDir = t.TempDir()
@@ -49,25 +66,41 @@ func Start(t testing.TB, opts server.Options) *Server {
 		inst.Close()
 		t.Fatal(err)
 	}
+	var mln net.Listener
+	if mqtt {
+		if mln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			ln.Close()
+			inst.Close()
+			t.Fatal(err)
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
+	done := make(chan error, 2)
 	go func() { done <- inst.Serve(ctx, ln) }()
+	if mqtt {
+		go func() { done <- inst.ServeMQTT(ctx, mln) }()
+	}
 	t.Cleanup(func() {
 		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("serve: %v", err)
+		for range cap(done) - boolInt(!mqtt) {
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("serve: %v", err)
+				}
+			case <-time.After(startTimeout):
+				t.Error("the local provisioning service did not stop")
 			}
-		case <-time.After(startTimeout):
-			t.Error("the local provisioning service did not stop")
 		}
 		inst.Close()
 	})
 	s := &Server{Instance: inst, Addr: ln.Addr().String()}
+	if mqtt {
+		s.MQTTAddr = mln.Addr().String()
+	}
 	// Serve records the address it listens on as it starts.
 	deadline := time.Now().Add(startTimeout)
-	for s.Info = inst.Info(); s.Info.Address != s.Addr; s.Info = inst.Info() {
+	for s.Info = inst.Info(); s.Info.Address != s.Addr || s.Info.MQTTAddress != s.MQTTAddr; s.Info = inst.Info() {
 		if time.Now().After(deadline) {
 			t.Fatalf("the local provisioning service did not record its address %s (it says %s)", s.Addr, s.Info.Address)
 		}
@@ -111,4 +144,11 @@ func (s *Server) Client(t testing.TB, cert *tls.Certificate) *http.Client {
 	tr := &http.Transport{TLSClientConfig: cfg, DialContext: s.Dial}
 	t.Cleanup(tr.CloseIdleConnections)
 	return &http.Client{Transport: tr}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -3,6 +3,7 @@
 package register
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"encoding/base64"
@@ -10,7 +11,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/dpsctl/dpsctl/pkg/certs"
 	"github.com/dpsctl/dpsctl/pkg/cmd/device/shared"
@@ -20,6 +24,7 @@ import (
 	"github.com/dpsctl/dpsctl/pkg/iostreams"
 	"github.com/dpsctl/dpsctl/pkg/iothub"
 	"github.com/dpsctl/dpsctl/pkg/model"
+	"github.com/dpsctl/dpsctl/pkg/mqttdevice"
 	"github.com/dpsctl/dpsctl/pkg/output"
 	"github.com/dpsctl/dpsctl/pkg/provisioning"
 	"github.com/dpsctl/dpsctl/pkg/sas"
@@ -50,6 +55,17 @@ type RegisterOptions struct {
 	Message string
 	// MessageGiven reports --message on the command line.
 	MessageGiven bool
+
+	// Transport is how the device registers: https, mqtt or mqtt-ws
+	// (--transport); HubTransport how it reaches its hub with --connect
+	// (--hub-transport, default: --transport's).
+	Transport    string
+	HubTransport string
+	// Stay keeps the hub session open with --connect, answering direct
+	// methods and printing desired properties and cloud-to-device
+	// messages, until interrupted or Timeout (0: no limit).
+	Stay    bool
+	Timeout time.Duration
 }
 
 // NewCmdRegister builds "dpsctl device register".
@@ -65,6 +81,19 @@ wait for the assignment (polling as the service asks with Retry-After) and
 print the registration state. With --connect the device then connects to
 the IoT hub it was assigned, with the identity it got, and sends one
 message.
+
+--transport is how the device talks to DPS, as the SDKs' transports:
+https (the default), mqtt (MQTT over TLS, port 8883; the local service's
+--mqtt-addr) or mqtt-ws (MQTT over WebSockets on the HTTPS port). TPM
+attestation needs https: DPS does not take it over MQTT. --hub-transport is
+how --connect reaches the hub (default: as --transport): over https the hub
+registry counts the message ("dpsctl hub device show"), over MQTT it reaches
+the hub's event stream ("dpsctl hub monitor-events"). Over MQTT, --stay
+keeps the device connected: it
+answers direct methods (status 200, the request's payload echoed), prints
+each desired-property update and cloud-to-device message on stdout, and
+reports its twin's desired properties when it connects; until Ctrl-C or
+--timeout.
 
 The device proves its identity with one of:
   --symmetric-key KEY     the key of its individual enrollment
@@ -109,6 +138,12 @@ when the service returned one.`, "/dev/tpmrm0", tpmshared.EnvTPM, provisioning.D
   # X.509, with the chain in device.pem
   dpsctl device register --certificate device.pem --key device.key -o json
 
+  # over MQTT, then stay connected to the hub for direct methods and twin updates
+  dpsctl device register --registration-id dev-1 --symmetric-key "$KEY" --transport mqtt --connect --stay
+
+  # MQTT over WebSockets (port 443), for networks that only let HTTPS out
+  dpsctl device register --certificate device.pem --key device.key --transport mqtt-ws --connect
+
   # the simulated TPM in ./tpm (dpsctl built with -tags tpmsimulator)
   dpsctl device register --tpm-simulator ./tpm --connect --message '{"temperature":21}'`,
 		Args:              cmdutil.ExactArgs(0, "register takes no arguments; give the registration ID with --registration-id"),
@@ -140,6 +175,9 @@ when the service returned one.`, "/dev/tpmrm0", tpmshared.EnvTPM, provisioning.D
 				return cmdutil.FlagErrorf("--message is sent with --connect; add --connect")
 			case opts.HostGiven && strings.TrimSpace(opts.ProvisioningHost) == "":
 				return cmdutil.FlagErrorf("--provisioning-host needs a host name")
+			}
+			if err := checkTransports(opts, fl.Changed("hub-transport"), fl.Changed("timeout")); err != nil {
+				return err
 			}
 			for _, k := range []struct{ name, v string }{{"--symmetric-key", opts.SymmetricKey}, {"--group-key", opts.GroupKey}} {
 				if k.v != "" {
@@ -181,15 +219,51 @@ when the service returned one.`, "/dev/tpmrm0", tpmshared.EnvTPM, provisioning.D
 	fl.StringVar(&opts.TPMFlags.TCP, "tpm-tcp", "", "Use swtpm's TCP command channel at HOST:PORT")
 	fl.StringVar(&payload, "payload", "", "JSON payload sent with the registration (custom allocation data)")
 	fl.BoolVar(&opts.Connect, "connect", false, "Then connect to the assigned IoT hub and send one message")
+	fl.StringVar(&opts.Transport, "transport", shared.TransportHTTPS, "How the device talks to DPS: https, mqtt or mqtt-ws")
+	fl.StringVar(&opts.HubTransport, "hub-transport", "", "How --connect reaches the hub: https, mqtt or mqtt-ws (default: as --transport)")
+	fl.BoolVar(&opts.Stay, "stay", false, "With --connect over MQTT, stay connected: answer direct methods, print desired properties and cloud-to-device messages")
+	fl.DurationVar(&opts.Timeout, "timeout", 0, "With --stay, disconnect after this long (default: until Ctrl-C)")
 	fl.StringVar(&opts.Message, "message", "", "Message text to send with --connect (default a small JSON greeting)")
 	cmdutil.FileFlag(cmd, "certificate", "pem", "crt", "cer", "der")
 	cmdutil.FileFlag(cmd, "key", "pem", "key")
 	cmdutil.FileFlag(cmd, "tpm-device")
 	_ = cmd.MarkFlagDirname("tpm-simulator")
-	for _, name := range []string{"id-scope", "registration-id", "provisioning-host", "symmetric-key", "group-key", "tpm-tcp", "payload", "message"} {
+	_ = cmd.RegisterFlagCompletionFunc("transport", cobra.FixedCompletions(shared.Transports, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("hub-transport", cobra.FixedCompletions(shared.Transports, cobra.ShellCompDirectiveNoFileComp))
+	for _, name := range []string{"id-scope", "registration-id", "provisioning-host", "symmetric-key", "group-key", "tpm-tcp", "payload", "message", "timeout"} {
 		_ = cmd.RegisterFlagCompletionFunc(name, cobra.NoFileCompletions)
 	}
 	return cmd
+}
+
+// checkTransports checks --transport, --hub-transport, --stay and
+// --timeout, and fills in the hub transport's default.
+func checkTransports(opts *RegisterOptions, hubGiven, timeoutGiven bool) error {
+	if !slices.Contains(shared.Transports, opts.Transport) {
+		return cmdutil.FlagErrorf("--transport %q: use https, mqtt or mqtt-ws", opts.Transport)
+	}
+	if opts.TPM && opts.Transport != shared.TransportHTTPS {
+		return cmdutil.FlagErrorf("--transport %s: TPM attestation needs --transport https (DPS does not take it over MQTT)", opts.Transport)
+	}
+	switch {
+	case hubGiven && !opts.Connect:
+		return cmdutil.FlagErrorf("--hub-transport is for --connect; add --connect")
+	case hubGiven && !slices.Contains(shared.Transports, opts.HubTransport):
+		return cmdutil.FlagErrorf("--hub-transport %q: use mqtt, mqtt-ws or https", opts.HubTransport)
+	case !hubGiven:
+		opts.HubTransport = opts.Transport
+	}
+	switch {
+	case opts.Stay && !opts.Connect:
+		return cmdutil.FlagErrorf("--stay keeps the hub connection of --connect; add --connect")
+	case opts.Stay && opts.HubTransport == shared.TransportHTTPS:
+		return cmdutil.FlagErrorf("--stay needs --hub-transport mqtt or mqtt-ws (direct methods and twin updates reach a device over MQTT)")
+	case timeoutGiven && !opts.Stay:
+		return cmdutil.FlagErrorf("--timeout bounds --stay; add --stay")
+	case opts.Timeout < 0:
+		return cmdutil.FlagErrorf("--timeout must not be negative")
+	}
+	return nil
 }
 
 func checkKey(k string) error {
@@ -234,19 +308,29 @@ func registerRun(ctx context.Context, opts *RegisterOptions) error {
 		return cmdutil.FlagErrorf("--id-scope is required for %s (the ID scope is on the service's overview page)", ep.Host)
 	}
 
-	status("Registering %s (%s attestation, ID scope %s) with %s", regID, att.Type(), idScope, where)
-	c, err := shared.NewClient(ep, idScope, regID, att, opts.Payload)
-	if err != nil {
-		return err
+	via := ""
+	if opts.Transport != shared.TransportHTTPS {
+		via = " over " + opts.Transport
 	}
-	st, regErr := c.Register(ctx)
+	status("Registering %s (%s attestation, ID scope %s) with %s%s", regID, att.Type(), idScope, where, via)
+	var st *model.RegistrationOperationStatus
+	var regErr error
+	if opts.Transport == shared.TransportHTTPS {
+		c, err := shared.NewClient(ep, idScope, regID, att, opts.Payload)
+		if err != nil {
+			return err
+		}
+		st, regErr = c.Register(ctx)
+	} else {
+		st, regErr = shared.RegisterMQTT(ctx, ep, opts.Transport == shared.TransportMQTTWS, idScope, regID, att, opts.Payload)
+	}
 	if st != nil && st.RegistrationState != nil {
 		if err := output.Print(p, *st.RegistrationState, shared.Columns); err != nil {
 			return err
 		}
 	}
 	if regErr != nil {
-		if provisioning.IsDenied(regErr) {
+		if provisioning.IsDenied(regErr) || shared.IsMQTTRefusal(regErr) {
 			var pe *provisioning.Error
 			if att.Type() == model.AttestationTPM && errors.As(regErr, &pe) && pe.ErrorCode == model.ErrEnrollmentNotFound {
 				// The service says no more than "not found", whether the
@@ -266,14 +350,87 @@ func registerRun(ctx context.Context, opts *RegisterOptions) error {
 	if opts.MessageGiven {
 		msg = []byte(opts.Message)
 	}
-	if err := shared.Connect(ctx, ep, att, res, msg); err != nil {
-		if iothub.IsDenied(err) {
-			return &cmdutil.VerificationError{Err: fmt.Errorf("the hub refused device %s: %w", res.DeviceID, err)}
+	if opts.HubTransport == shared.TransportHTTPS {
+		if err := shared.Connect(ctx, ep, att, res, msg); err != nil {
+			if iothub.IsDenied(err) {
+				return &cmdutil.VerificationError{Err: fmt.Errorf("the hub refused device %s: %w", res.DeviceID, err)}
+			}
+			return fmt.Errorf("connecting to %s: %w", res.AssignedHub, err)
 		}
-		return fmt.Errorf("connecting to %s: %w", res.AssignedHub, err)
+		status("Connected to %s as %s and sent a message (%d bytes)", res.AssignedHub, res.DeviceID, len(msg))
+		return nil
 	}
-	status("Connected to %s as %s and sent a message (%d bytes)", res.AssignedHub, res.DeviceID, len(msg))
-	return nil
+	return stayConnected(ctx, opts, ep, att, res, msg, status)
+}
+
+// stayConnected connects the device to its hub over MQTT and sends msg;
+// with --stay it then answers direct methods (200, the payload echoed) and
+// prints desired-property updates and cloud-to-device messages on stdout
+// until ctx ends or --timeout.
+func stayConnected(ctx context.Context, opts *RegisterOptions, ep shared.Endpoint, att provisioning.Attester, res *model.DeviceRegistrationResult, msg []byte, status func(string, ...any)) error {
+	var mu sync.Mutex
+	say := func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(opts.IO.Out, format+"\n", args...)
+	}
+	var h shared.HubHandlers
+	if opts.Stay {
+		h.OnDesired = func(version int64, patch []byte) {
+			say("desired properties (version %d): %s", version, compactJSON(patch))
+		}
+		h.OnMethod = func(name string, payload []byte) (int, []byte) {
+			say("direct method %s: %s", name, compactJSON(payload))
+			if len(payload) == 0 || !json.Valid(payload) {
+				payload = []byte("null")
+			}
+			return 200, payload
+		}
+		h.OnC2D = func(m mqttdevice.Message) {
+			say("cloud-to-device message: %s", m.Payload)
+		}
+	}
+	ws := opts.HubTransport == shared.TransportMQTTWS
+	c, err := shared.ConnectMQTT(ctx, ep, ws, att, res, h)
+	if err != nil {
+		return fmt.Errorf("connecting to %s over %s: %w", res.AssignedHub, opts.HubTransport, err)
+	}
+	defer c.Close()
+	if err := c.SendTelemetry(ctx, msg, nil); err != nil {
+		return fmt.Errorf("sending to %s: %w", res.AssignedHub, err)
+	}
+	status("Connected to %s as %s over %s and sent a message (%d bytes)", res.AssignedHub, res.DeviceID, opts.HubTransport, len(msg))
+	if !opts.Stay {
+		return nil
+	}
+	tw, err := c.GetTwin(ctx)
+	if err != nil {
+		return fmt.Errorf("reading the twin of %s: %w", res.DeviceID, err)
+	}
+	d, _ := json.Marshal(tw.Desired)
+	say("desired properties (version %d): %s", mqttdevice.Version(tw.Desired), d)
+	if opts.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, opts.Timeout)
+		defer cancel()
+	}
+	status("Staying connected: answering direct methods, printing twin updates and cloud-to-device messages (Ctrl-C to stop)")
+	select {
+	case <-ctx.Done():
+		status("Disconnected from %s", res.AssignedHub)
+		return nil
+	case <-c.Done():
+		return fmt.Errorf("the connection to %s was lost", res.AssignedHub)
+	}
+}
+
+// compactJSON is b on one line when it is JSON, else as it is.
+func compactJSON(b []byte) string {
+	var buf bytes.Buffer
+	if json.Compact(&buf, b) == nil {
+		return buf.String()
+	}
+	return string(b)
 }
 
 func defaultRegistrationID(att provisioning.Attester) string {

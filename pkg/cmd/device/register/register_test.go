@@ -90,6 +90,15 @@ func TestNewCmdRegister(t *testing.T) {
 		{name: "bad payload", args: []string{"--tpm", "--payload", "{x"}, wantErr: "--payload is not valid JSON"},
 		{name: "empty host", args: []string{"--tpm", "--provisioning-host", ""}, wantErr: "--provisioning-host needs a host name"},
 		{name: "arguments", args: []string{"d1", "--tpm"}, wantErr: "register takes no arguments"},
+		{name: "unknown transport", args: []string{"--registration-id", "d", "--symmetric-key", key, "--transport", "amqp"}, wantErr: `--transport "amqp": use https, mqtt or mqtt-ws`},
+		{name: "TPM over MQTT", args: []string{"--tpm", "--transport", "mqtt"}, wantErr: "TPM attestation needs --transport https"},
+		{name: "TPM over MQTT over WebSockets", args: []string{"--tpm-tcp", "h:1", "--transport", "mqtt-ws"}, wantErr: "TPM attestation needs --transport https"},
+		{name: "hub transport without connect", args: []string{"--tpm", "--hub-transport", "mqtt"}, wantErr: "--hub-transport is for --connect"},
+		{name: "unknown hub transport", args: []string{"--tpm", "--connect", "--hub-transport", "amqp-ws"}, wantErr: `--hub-transport "amqp-ws"`},
+		{name: "stay without connect", args: []string{"--tpm", "--stay"}, wantErr: "add --connect"},
+		{name: "stay over HTTPS", args: []string{"--tpm", "--connect", "--stay"}, wantErr: "--stay needs --hub-transport mqtt or mqtt-ws"},
+		{name: "timeout without stay", args: []string{"--tpm", "--connect", "--timeout", "5s"}, wantErr: "--timeout bounds --stay"},
+		{name: "negative timeout", args: []string{"--tpm", "--connect", "--hub-transport", "mqtt", "--stay", "--timeout", "-1s"}, wantErr: "--timeout must not be negative"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -257,6 +266,46 @@ func TestRegisterEmbedded(t *testing.T) {
 				}
 				if !strings.Contains(r.errOut, "sent a message (7 bytes)") {
 					t.Errorf("stderr %q", r.errOut)
+				}
+			},
+		},
+		{
+			name: "symmetric key over MQTT, hub over MQTT",
+			args: []string{"--registration-id", "dev-1", "--symmetric-key", "KEY", "--transport", "mqtt", "--connect", "-o", "json"},
+			check: func(t *testing.T, r run) {
+				if r.err != nil {
+					t.Fatal(r.err)
+				}
+				if !strings.Contains(r.out, `"assignedHub": "localhost"`) {
+					t.Errorf("stdout %q", r.out)
+				}
+				for _, want := range []string{"served by this command at 127.0.0.1:", " over mqtt\n", "Connected to localhost as dev-1 over mqtt and sent a message"} {
+					if !strings.Contains(r.errOut, want) {
+						t.Errorf("stderr lacks %q:\n%s", want, r.errOut)
+					}
+				}
+			},
+		},
+		{
+			name: "X.509 over MQTT over WebSockets, stays for the time given",
+			args: []string{"--certificate", dev.CertPath, "--key", dev.KeyPath, "--transport", "mqtt-ws", "--connect", "--stay", "--timeout", "1ms", "--quiet"},
+			check: func(t *testing.T, r run) {
+				if r.err != nil {
+					t.Fatal(r.err)
+				}
+				// The twin the device reads when it connects.
+				if !strings.Contains(r.out, "desired properties (version 1): {") {
+					t.Errorf("stdout %q", r.out)
+				}
+			},
+		},
+		{
+			name: "wrong key over MQTT is refused",
+			args: []string{"--registration-id", "dev-1", "--symmetric-key", "OFFKEY", "--transport", "mqtt-ws"},
+			check: func(t *testing.T, r run) {
+				var ve *cmdutil.VerificationError
+				if !errors.As(r.err, &ve) || !strings.Contains(r.err.Error(), "device registration refused") || !strings.Contains(r.err.Error(), "401") {
+					t.Fatalf("err %v", r.err)
 				}
 			},
 		},

@@ -28,11 +28,16 @@ type Endpoint struct {
 	ConfigureTLS func(*tls.Config)
 	// MaxPollInterval, if set, caps the wait between polls.
 	MaxPollInterval time.Duration
+	// LocalAddress is the address Dial connects to (the local service's
+	// HTTPS, where MQTT over WebSockets is too); MQTTAddress that of its
+	// MQTT over TLS ("": not served).
+	LocalAddress, MQTTAddress string
 }
 
 // LocalEndpoint is the endpoint of the local service.
 func LocalEndpoint(l *Local) Endpoint {
-	return Endpoint{Host: l.Host(), Roots: l.Roots, Dial: l.Dial, ConfigureTLS: l.ConfigureTLS}
+	return Endpoint{Host: l.Host(), Roots: l.Roots, Dial: l.Dial, ConfigureTLS: l.ConfigureTLS,
+		LocalAddress: l.Info.Address, MQTTAddress: l.Info.MQTTAddress}
 }
 
 // UserAgent of the simulated devices.

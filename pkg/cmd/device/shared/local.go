@@ -89,21 +89,34 @@ func serveLocal(ctx context.Context, inst *server.Instance) (*Local, error) {
 		ErrorLog:          log.New(io.Discard, "", 0),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+	mln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("start the local provisioning service: %w", err)
+	}
 	served := make(chan error, 1)
 	go func() { served <- srv.ServeTLS(ln, "", "") }()
+	// MQTT too, for devices that speak it, without recording its address
+	// either.
+	mctx, stopMQTT := context.WithCancel(context.WithoutCancel(ctx))
+	mqttDone := make(chan error, 1)
+	go func() { mqttDone <- inst.ServeMQTTUnrecorded(mctx, mln) }()
 	info.Address = ln.Addr().String()
+	info.MQTTAddress = mln.Addr().String()
 	l.Info = info
 	var once sync.Once
 	l.stop = func() error {
 		var err error
 		once.Do(func() {
+			stopMQTT()
+			err = <-mqttDone
 			sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 			defer cancel()
 			if serr := srv.Shutdown(sctx); serr != nil {
 				srv.Close()
 			}
 			if serr := <-served; !errors.Is(serr, http.ErrServerClosed) {
-				err = serr
+				err = errors.Join(err, serr)
 			}
 			err = errors.Join(err, inst.Close())
 		})
@@ -170,4 +183,34 @@ func (l *Local) Close() error {
 		return nil
 	}
 	return l.stop()
+}
+
+// ErrServeNotRunning is RunningLocal's error when no dpsctl serve serves
+// the data directory.
+var ErrServeNotRunning = errors.New("no dpsctl serve is running on this data directory")
+
+// RunningLocal finds the running "dpsctl serve" of a data directory, for
+// what only it holds (the local hubs' twins, pending methods, queues and
+// kept telemetry live in its memory); ErrServeNotRunning when there is
+// none.
+func RunningLocal(ctx context.Context, dataDir string) (*Local, error) {
+	inst, err := server.Open(server.Options{DataDir: dataDir})
+	if err != nil {
+		return nil, fmt.Errorf("open the local provisioning service in %s: %w", dataDir, err)
+	}
+	info := inst.Info()
+	roots := x509.NewCertPool()
+	cas, err := certs.ReadFile(info.CAFile)
+	if err != nil {
+		inst.Close()
+		return nil, fmt.Errorf("the local CA: %w", err)
+	}
+	for _, c := range cas {
+		roots.AddCert(c)
+	}
+	if info.Address == "" || !probe(ctx, info.Address, info.HostName, roots) {
+		inst.Close()
+		return nil, fmt.Errorf("%w (data dir %s); start it with \"dpsctl serve\"", ErrServeNotRunning, dataDir)
+	}
+	return &Local{Instance: inst, Info: info, Roots: roots, Running: true, stop: inst.Close}, nil
 }

@@ -19,6 +19,7 @@ var Columns = []output.Column[server.Info]{
 	{Header: "HOST NAME", Value: func(i server.Info) string { return i.HostName }},
 	{Header: "ADDRESS", Value: func(i server.Info) string { return i.Address }},
 	{Header: "CA FILE", Value: func(i server.Info) string { return i.CAFile }},
+	{Header: "MQTT ADDRESS", Value: func(i server.Info) string { return i.MQTTAddress }},
 }
 
 // InfoOptions are the inputs of "serve info".
@@ -35,8 +36,9 @@ func NewCmdInfo(f *cmdutil.Factory, runF func(*InfoOptions) error) *cobra.Comman
 		Short: "Describe the local provisioning service",
 		Long: `Print how to reach the local provisioning service of the data directory:
 its connection string (masked unless --show-keys), ID scope, host name, the
-address it listens (or last listened) on, and the CA certificate clients must
-trust. The data directory is set up on first use.`,
+address it listens (or last listened) on, the CA certificate clients must
+trust, and the address of MQTT over TLS (empty when the last serve did not
+serve MQTT; MQTT over WebSockets is on the address, at /$iothub/websocket). The data directory is set up on first use.`,
 		Example: `  dpsctl serve info
   dpsctl serve info -o json --show-keys
   export DPSCTL_CONNECTION_STRING="$(dpsctl serve info --show-keys --query connectionString -o tsv)"`,

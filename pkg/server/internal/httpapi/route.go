@@ -17,6 +17,9 @@ const (
 	// HubAPI routes take an IoT hub device credential: a SAS token signed
 	// with the device's hub key, or its TLS client certificate.
 	HubAPI API = "hub"
+	// HubServiceAPI routes take a SAS token of a linked IoT hub's owner
+	// policy (iothubowner), whose sr is the hub's host name.
+	HubServiceAPI API = "hubservice"
 )
 
 // Route is one operation of the service's HTTP API.

@@ -1,7 +1,9 @@
 package httpapi
 
 import (
+	"bufio"
 	"io"
+	"net"
 	"net/http"
 )
 
@@ -68,6 +70,16 @@ func (w *StatusWriter) Flush() {
 	if f, ok := w.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
 	}
+}
+
+// Hijack hands the connection over (a WebSocket upgrade), recording
+// status 101 for the log.
+func (w *StatusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err == nil && w.Code == 0 {
+		w.Code = http.StatusSwitchingProtocols
+	}
+	return c, rw, err
 }
 
 // Unwrap gives http.ResponseController the connection's writer.
