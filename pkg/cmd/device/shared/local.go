@@ -40,8 +40,12 @@ type Local struct {
 	stop func() error
 }
 
-// probeTimeout bounds the check for a running serve.
-const probeTimeout = 2 * time.Second
+// probeTimeout bounds the check for a running serve. A serve that is not
+// running refuses the connection at once, so the bound only matters for a
+// running one that is slow to shake hands, as on a busy machine: taking
+// that for "not running" would start a second service beside it, so the
+// bound is generous.
+const probeTimeout = 10 * time.Second
 
 // OpenLocal opens the data directory and finds or starts the service.
 func OpenLocal(ctx context.Context, dataDir string) (*Local, error) {
