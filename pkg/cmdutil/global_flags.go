@@ -28,6 +28,8 @@ func AddGlobalFlags(cmd *cobra.Command, f *Factory) {
 	pf.StringVarP(&g.ResourceGroup, "resource-group", "g", "", "Resource group of --dps-name (default $DPSCTL_RESOURCE_GROUP, the profile, or a search of the subscription)")
 	pf.StringVar(&g.Subscription, "subscription", "", "Azure subscription of --dps-name (default $DPSCTL_SUBSCRIPTION, the profile, or the Azure CLI's current one)")
 	pf.StringVar(&g.Cloud, "cloud", "", "Azure cloud: AzureCloud, AzureChinaCloud or AzureUSGovernment (default $DPSCTL_CLOUD, the profile, or AzureCloud)")
+	pf.StringVar(&g.ARMEndpoint, "arm-endpoint", "", "Resource manager base URL of a private cloud or a test server, instead of --cloud's (default $DPSCTL_ARM_ENDPOINT or the profile)")
+	pf.StringVar(&g.AuthorityHost, "authority-host", "", "Microsoft Entra ID authority URL, instead of --cloud's (default $DPSCTL_AUTHORITY_HOST or the profile)")
 	pf.BoolVarP(&g.Verbose, "verbose", "v", false, "Say more about errors: the request IDs of Azure answers, the full sign-in failure")
 	_ = cmd.RegisterFlagCompletionFunc("auth-type", FixedCompletions("key", "login"))
 	_ = cmd.RegisterFlagCompletionFunc("credential", FixedCompletions("azcli", "env", "workload-identity", "managed-identity", "device-code"))

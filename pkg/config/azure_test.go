@@ -55,6 +55,12 @@ func TestAzureSettings(t *testing.T) {
 			want: Config{DPSName: "flagdps", ResourceGroup: "flagrg", Subscription: "flagsub", AuthType: AuthKey, Credential: "device-code", Cloud: "AzureCloud", ARMEndpoint: "https://127.0.0.1:1"},
 		},
 		{
+			name: "endpoint flags beat the environment and the profile",
+			o:    Overrides{ARMEndpoint: "https://127.0.0.1:4", AuthorityHost: "https://127.0.0.1:5"},
+			env:  map[string]string{EnvARMEndpoint: "https://127.0.0.1:2", EnvAuthorityHost: "https://127.0.0.1:3"},
+			want: Config{DPSName: "profdps", ResourceGroup: "profrg", Subscription: "profsub", AuthType: AuthLogin, Credential: "env", Cloud: "AzureChinaCloud", ARMEndpoint: "https://127.0.0.1:4", AuthorityHost: "https://127.0.0.1:5", IDScope: "0ne00000001"},
+		},
+		{
 			name: "environment beats the profile",
 			env:  map[string]string{EnvDPSName: "envdps", EnvAuthType: "key", EnvARMEndpoint: "https://127.0.0.1:2", EnvAuthorityHost: "https://127.0.0.1:3", EnvCloud: "AzureUSGovernment"},
 			want: Config{DPSName: "envdps", ResourceGroup: "profrg", Subscription: "profsub", AuthType: AuthKey, Credential: "env", Cloud: "AzureUSGovernment", ARMEndpoint: "https://127.0.0.1:2", AuthorityHost: "https://127.0.0.1:3"},

@@ -113,6 +113,8 @@ type Overrides struct {
 	ResourceGroup string // --resource-group/-g
 	Subscription  string // --subscription
 	Cloud         string // --cloud
+	ARMEndpoint   string // --arm-endpoint
+	AuthorityHost string // --authority-host
 }
 
 // Config is the resolved configuration of one run.
@@ -297,8 +299,8 @@ func Load(o Overrides) (*Config, error) {
 	}
 	c.Credential, _ = pick(o.Credential, EnvCredential, prof.Credential, "")
 	c.Cloud, _ = pick(o.Cloud, EnvCloud, prof.Cloud, "")
-	c.ARMEndpoint, _ = pick("", EnvARMEndpoint, prof.ARMEndpoint, "")
-	c.AuthorityHost, _ = pick("", EnvAuthorityHost, prof.AuthorityHost, "")
+	c.ARMEndpoint, _ = pick(o.ARMEndpoint, EnvARMEndpoint, prof.ARMEndpoint, "")
+	c.AuthorityHost, _ = pick(o.AuthorityHost, EnvAuthorityHost, prof.AuthorityHost, "")
 	c.CAFile, c.CAFileSource = pick(o.CAFile, envCA, prof.CAFile, "")
 	dataDir, err := DefaultDataDir()
 	if err != nil {
