@@ -361,15 +361,25 @@ func (i *Instance) currentHostName() string {
 func (i *Instance) connHost() string {
 	i.mu.RLock()
 	defer i.mu.RUnlock()
-	_, port, err := net.SplitHostPort(i.addr)
+	return connHost(i.hostName, i.addr)
+}
+
+// connHost is the HostName of connection strings: the host name, with the
+// port of addr unless that is 443 or unknown.
+func connHost(hostName, addr string) string {
+	_, port, err := net.SplitHostPort(addr)
 	if err != nil || port == "" || port == "0" || port == "443" {
-		return i.hostName
+		return hostName
 	}
-	return i.hostName + ":" + port
+	return hostName + ":" + port
 }
 
 func (i *Instance) connectionString(p store.Policy) string {
-	return sas.ConnectionString{HostName: i.connHost(), KeyName: p.Name, Key: p.PrimaryKey}.String()
+	return policyConnectionString(i.connHost(), p)
+}
+
+func policyConnectionString(host string, p store.Policy) string {
+	return sas.ConnectionString{HostName: host, KeyName: p.Name, Key: p.PrimaryKey}.String()
 }
 
 // ConnectionString returns the service connection string of a shared
@@ -384,10 +394,14 @@ func (i *Instance) ConnectionString(policy string) (string, error) {
 
 // Info describes the instance. The connection string is the owner policy's.
 func (i *Instance) Info() Info {
-	cs, err := i.ConnectionString(OwnerPolicy)
+	p, err := i.st.Policy(context.Background(), OwnerPolicy)
 	mqttAddr := i.mqttAddress()
 	i.mu.Lock()
+	// The connection string and Address come from one reading of the
+	// address, which Serve sets while others may ask.
+	var cs string
 	if err == nil {
+		cs = policyConnectionString(connHost(i.hostName, i.addr), p)
 		i.ownerCS = cs
 	} else {
 		cs = i.ownerCS
