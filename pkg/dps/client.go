@@ -307,6 +307,21 @@ func retryable(err error) bool {
 	return true
 }
 
+// maxResponseBytes bounds what is read of an answer.
+const maxResponseBytes = 64 << 20
+
+// readBody reads at most limit bytes of r into a buffer sized from the
+// Content-Length, when it is known and within limit, rather than grown as
+// io.ReadAll grows it (a query page is read into one allocation).
+func readBody(r io.Reader, contentLength, limit int64) ([]byte, error) {
+	if contentLength <= 0 || contentLength > limit {
+		return io.ReadAll(io.LimitReader(r, limit))
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, contentLength+bytes.MinRead))
+	_, err := buf.ReadFrom(io.LimitReader(r, limit))
+	return buf.Bytes(), err
+}
+
 // transportError wraps a failure to get any HTTP answer.
 type transportError struct{ err error }
 
@@ -345,7 +360,7 @@ func (c *Client) once(ctx context.Context, u string, r request) (*response, erro
 		return nil, &transportError{fmt.Errorf("%s %s: %w", r.method, r.path, err)}
 	}
 	defer res.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(res.Body, 64<<20))
+	data, err := readBody(res.Body, res.ContentLength, maxResponseBytes)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()

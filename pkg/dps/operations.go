@@ -6,6 +6,7 @@ import (
 	"iter"
 	"net/http"
 	"strconv"
+	"sync"
 
 	"github.com/dpsctl/dpsctl/pkg/model"
 )
@@ -57,9 +58,10 @@ func (c *Client) QueryEnrollmentsPage(ctx context.Context, opts QueryOptions, co
 	return queryPage[model.IndividualEnrollment](ctx, c, "/enrollments/query", opts, continuation, true)
 }
 
-// Enrollments streams every enrollment, one page in memory at a time.
+// Enrollments streams every enrollment, two pages in memory at most (the
+// next is fetched while one is consumed).
 func (c *Client) Enrollments(ctx context.Context, opts QueryOptions) iter.Seq2[model.IndividualEnrollment, error] {
-	return all(func(cont string) (Page[model.IndividualEnrollment], error) {
+	return all(ctx, func(ctx context.Context, cont string) (Page[model.IndividualEnrollment], error) {
 		return c.QueryEnrollmentsPage(ctx, opts, cont)
 	})
 }
@@ -140,7 +142,7 @@ func (c *Client) QueryGroupsPage(ctx context.Context, opts QueryOptions, continu
 
 // Groups streams every enrollment group.
 func (c *Client) Groups(ctx context.Context, opts QueryOptions) iter.Seq2[model.EnrollmentGroup, error] {
-	return all(func(cont string) (Page[model.EnrollmentGroup], error) {
+	return all(ctx, func(ctx context.Context, cont string) (Page[model.EnrollmentGroup], error) {
 		return c.QueryGroupsPage(ctx, opts, cont)
 	})
 }
@@ -173,7 +175,7 @@ func (c *Client) QueryRegistrationsPage(ctx context.Context, groupID string, opt
 
 // Registrations streams the registration states of an enrollment group.
 func (c *Client) Registrations(ctx context.Context, groupID string, opts QueryOptions) iter.Seq2[model.DeviceRegistrationState, error] {
-	return all(func(cont string) (Page[model.DeviceRegistrationState], error) {
+	return all(ctx, func(ctx context.Context, cont string) (Page[model.DeviceRegistrationState], error) {
 		return c.QueryRegistrationsPage(ctx, groupID, opts, cont)
 	})
 }
@@ -257,26 +259,51 @@ func queryPage[T any](ctx context.Context, c *Client, path string, opts QueryOpt
 	return Page[T]{Items: items, Continuation: next}, nil
 }
 
-// all turns a page fetcher into an iterator that yields items as pages arrive.
-func all[T any](fetch func(cont string) (Page[T], error)) iter.Seq2[T, error] {
+// all turns a page fetcher into an iterator that yields items as pages
+// arrive. The next page is asked for as soon as a page names it, while the
+// items of this one are consumed, so the service's work on a page overlaps
+// the caller's on the one before. Stopping early cancels the page in
+// flight.
+func all[T any](ctx context.Context, fetch func(ctx context.Context, cont string) (Page[T], error)) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
-		cont := ""
+		ctx, cancel := context.WithCancel(ctx)
+		type result struct {
+			page Page[T]
+			err  error
+		}
+		next := make(chan result, 1)
+		var inFlight sync.WaitGroup
+		defer func() {
+			cancel()
+			inFlight.Wait()
+		}()
+		ask := func(cont string) {
+			inFlight.Add(1)
+			go func() {
+				defer inFlight.Done()
+				p, err := fetch(ctx, cont)
+				next <- result{p, err}
+			}()
+		}
+		ask("")
 		for {
-			p, err := fetch(cont)
-			if err != nil {
+			r := <-next
+			if r.err != nil {
 				var zero T
-				yield(zero, err)
+				yield(zero, r.err)
 				return
 			}
-			for _, it := range p.Items {
+			if r.page.Continuation != "" {
+				ask(r.page.Continuation)
+			}
+			for _, it := range r.page.Items {
 				if !yield(it, nil) {
 					return
 				}
 			}
-			if p.Continuation == "" {
+			if r.page.Continuation == "" {
 				return
 			}
-			cont = p.Continuation
 		}
 	}
 }

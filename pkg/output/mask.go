@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
+
+	"github.com/dpsctl/dpsctl/pkg/jsonfmt"
 )
 
 // Masked is what a hidden secret prints as.
@@ -59,6 +62,49 @@ func jsonForm(v any, show bool) ([]byte, error) {
 	}
 	return maskJSON(data)
 }
+
+// appendIndentedForm appends to dst the JSON form of v (jsonForm) indented
+// as json.Indent(dst, form, prefix, indent) would. It takes one pass over
+// what v's MarshalJSON returns, without the compaction encoding/json would
+// add or a second pass for secrets, when that pass finds no secret member
+// name and, unless show, plain ASCII strings without escapes: exactly when
+// maskChangesNothing would let the form through unchanged. Anything else
+// takes the long way (TestIndentedFormMatchesJSONForm holds the two to the
+// same bytes).
+func appendIndentedForm(dst []byte, v any, show bool, prefix, indent string) ([]byte, error) {
+	if m, ok := v.(json.Marshaler); ok && !nilPointer(v) {
+		if raw, err := m.MarshalJSON(); err == nil {
+			raw = bytes.TrimRight(raw, " \t\r\n")
+			opts := jsonfmt.Options{}
+			if !show {
+				opts = jsonfmt.Options{Plain: true, Member: notSecret}
+			}
+			if out, ok := jsonfmt.AppendIndent(dst, raw, prefix, indent, opts); ok {
+				return out, nil
+			}
+		}
+	}
+	b, err := jsonForm(v, show)
+	if err != nil {
+		return dst, err
+	}
+	var ind bytes.Buffer
+	if err := json.Indent(&ind, b, prefix, indent); err != nil {
+		return dst, err
+	}
+	return append(dst, ind.Bytes()...), nil
+}
+
+// nilPointer reports whether v is a nil pointer, which encoding/json
+// writes as null without calling its MarshalJSON.
+func nilPointer(v any) bool {
+	r := reflect.ValueOf(v)
+	return r.Kind() == reflect.Pointer && r.IsNil()
+}
+
+// notSecret reports that a raw member name (between its quotes, escapes
+// unresolved) is not one of secretFields.
+func notSecret(name []byte) bool { return !secretFields[string(name)] }
 
 // maskChangesNothing reports, in one pass, that maskJSON would return
 // compact JSON data unchanged: it names no secret member, and it is plain

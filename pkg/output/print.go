@@ -143,10 +143,10 @@ func rowOf[T any](p *Printer, v T, cols []Column[T]) []string {
 
 // streamJSON writes a JSON array item by item, two-space indented.
 func (p *Printer) streamJSON(seq iter.Seq2[any, error]) error {
-	var ind bytes.Buffer
-	return p.stream(seq, func(w *bufio.Writer, n int, b []byte) error {
-		ind.Reset()
-		if err := json.Indent(&ind, b, "  ", "  "); err != nil {
+	var ind []byte
+	return p.stream(seq, func(w *bufio.Writer, n int, v any) error {
+		var err error
+		if ind, err = appendIndentedForm(ind[:0], v, p.showKeys, "  ", "  "); err != nil {
 			return err
 		}
 		sep := ",\n  "
@@ -154,7 +154,7 @@ func (p *Printer) streamJSON(seq iter.Seq2[any, error]) error {
 			sep = "[\n  "
 		}
 		w.WriteString(sep)
-		_, err := w.Write(ind.Bytes())
+		_, err = w.Write(ind)
 		return err
 	}, func(w *bufio.Writer, n int, _ error) {
 		end := "\n]\n"
@@ -171,7 +171,11 @@ func (p *Printer) streamJSON(seq iter.Seq2[any, error]) error {
 // once), so memory stays that of one item. An empty stream prints [].
 func (p *Printer) streamYAML(seq iter.Seq2[any, error]) error {
 	var one []byte
-	return p.stream(seq, func(w *bufio.Writer, _ int, b []byte) error {
+	return p.stream(seq, func(w *bufio.Writer, _ int, v any) error {
+		b, err := jsonForm(v, p.showKeys)
+		if err != nil {
+			return err
+		}
 		one = append(append(append(one[:0], '['), b...), ']')
 		y, err := jsonToYAML(one)
 		if err != nil {
@@ -188,20 +192,16 @@ func (p *Printer) streamYAML(seq iter.Seq2[any, error]) error {
 
 // stream writes the items of seq through a buffer that is flushed as it
 // fills and at the end (also when the stream fails), so a long listing
-// costs few writes: item writes the JSON form of each, n counting those
-// before it, and end closes the list. The first error of seq, of an
-// item's JSON form or of item stops the items; the list is still ended and
-// the error returned.
-func (p *Printer) stream(seq iter.Seq2[any, error], item func(w *bufio.Writer, n int, b []byte) error, end func(w *bufio.Writer, n int, failure error)) error {
+// costs few writes: item writes each, n counting those before it, and end
+// closes the list. The first error of seq or of item stops the items; the
+// list is still ended and the error returned.
+func (p *Printer) stream(seq iter.Seq2[any, error], item func(w *bufio.Writer, n int, v any) error, end func(w *bufio.Writer, n int, failure error)) error {
 	w := bufio.NewWriterSize(p.out, 64<<10)
 	n := 0
 	var failure error
 	for it, err := range seq {
 		if err == nil {
-			var b []byte
-			if b, err = jsonForm(it, p.showKeys); err == nil {
-				err = item(w, n, b)
-			}
+			err = item(w, n, it)
 		}
 		if err != nil {
 			failure = err
@@ -218,6 +218,14 @@ func (p *Printer) stream(seq iter.Seq2[any, error], item func(w *bufio.Writer, n
 
 // printValue prints v's JSON form in the chosen format, after --query.
 func (p *Printer) printValue(v any) error {
+	if p.query == nil && p.format == FormatJSON {
+		b, err := appendIndentedForm(nil, v, p.showKeys, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = p.out.Write(append(b, '\n'))
+		return err
+	}
 	b, err := jsonForm(v, p.showKeys)
 	if err != nil {
 		return err

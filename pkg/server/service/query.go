@@ -78,7 +78,7 @@ func writePage[T any](w http.ResponseWriter, itemType string, size int, tag stri
 	if items == nil {
 		items = []T{}
 	}
-	httpapi.WriteJSON(w, http.StatusOK, items)
+	httpapi.WriteJSONArray(w, http.StatusOK, items)
 }
 
 // ---- registration states
