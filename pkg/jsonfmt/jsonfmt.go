@@ -48,6 +48,19 @@ func AppendCompact(dst, src []byte, escapeHTML bool) ([]byte, bool) {
 	return s.dst, true
 }
 
+// AppendCompactWithout is AppendCompact leaving out the object members
+// for which drop returns true, given the member's path: the raw names
+// (escapes unresolved) of the members that lead to it from the top, nil
+// for an array element, its own name last. The path is reused: drop must
+// not keep it.
+func AppendCompactWithout(dst, src []byte, escapeHTML bool, drop func(path [][]byte) bool) ([]byte, bool) {
+	s := scanner{src: src, dst: dst, escape: escapeHTML, drop: drop}
+	if !s.top() {
+		return dst, false
+	}
+	return s.dst, true
+}
+
 type scanner struct {
 	src, dst       []byte
 	i              int
@@ -56,6 +69,10 @@ type scanner struct {
 	pretty         bool // AppendIndent; else AppendCompact
 	escape         bool // AppendCompact's HTML escaping
 	depth          int
+	// drop, if set, says which object members to leave out, by path: the
+	// member names from the top, nil for an array element.
+	drop func(path [][]byte) bool
+	path [][]byte
 }
 
 // top scans one value and what follows it: trailing space is kept by
@@ -130,16 +147,22 @@ func (s *scanner) container(end byte) bool {
 		return true
 	}
 	s.depth++
+	written := 0
 	for {
+		mark := len(s.dst)
+		if written > 0 {
+			s.dst = append(s.dst, ',')
+		}
 		if s.pretty {
 			s.newline()
 		}
+		var name []byte // an array element's is nil
 		if end == '}' {
 			if s.i >= len(s.src) || s.src[s.i] != '"' {
 				return false
 			}
-			name, ok := s.str()
-			if !ok {
+			var ok bool
+			if name, ok = s.str(); !ok {
 				return false
 			}
 			if s.opts.Member != nil && !s.opts.Member(name) {
@@ -156,8 +179,17 @@ func (s *scanner) container(end byte) bool {
 			}
 			s.space()
 		}
-		if !s.value() {
+		s.path = append(s.path, name)
+		drop := end == '}' && s.drop != nil && s.drop(s.path)
+		ok := s.value()
+		s.path = s.path[:len(s.path)-1]
+		if !ok {
 			return false
+		}
+		if drop {
+			s.dst = s.dst[:mark]
+		} else {
+			written++
 		}
 		s.space()
 		if s.i >= len(s.src) {
@@ -165,14 +197,13 @@ func (s *scanner) container(end byte) bool {
 		}
 		switch s.src[s.i] {
 		case ',':
-			s.dst = append(s.dst, ',')
 			s.i++
 			s.space()
 			continue
 		case end:
 			s.i++
 			s.depth--
-			if s.pretty {
+			if s.pretty && written > 0 {
 				s.newline()
 			}
 			s.dst = append(s.dst, end)

@@ -140,3 +140,70 @@ func BenchmarkIndent(b *testing.B) {
 		}
 	})
 }
+
+func TestCompactWithout(t *testing.T) {
+	dropPaths := func(paths ...string) func([][]byte) bool {
+		return func(path [][]byte) bool {
+			parts := make([]string, len(path))
+			for i, p := range path {
+				if p == nil {
+					parts[i] = "[]"
+				} else {
+					parts[i] = string(p)
+				}
+			}
+			joined := strings.Join(parts, ".")
+			for _, p := range paths {
+				if p == joined {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	for _, c := range []struct {
+		src, want string
+		drop      []string
+	}{
+		{`{"a":1,"b":2}`, `{"b":2}`, []string{"a"}},
+		{`{"a":1,"b":2}`, `{"a":1}`, []string{"b"}},
+		{`{"a":1,"b":2,"c":3}`, `{"a":1,"c":3}`, []string{"b"}},
+		{`{"a":1}`, `{}`, []string{"a"}},
+		{` { "a" : { "k" : "<" , "b" : [ 1 ] } , "z" : null } `, `{"a":{"b":[1]},"z":null}`, []string{"a.k"}},
+		{`{"a":{"b":{"c":1,"d":2}}}`, `{"a":{"b":{"d":2}}}`, []string{"a.b.c"}},
+		{`{"a":[{"b":1,"c":2}],"b":3}`, `{"a":[{"c":2}]}`, []string{"a.[].b", "b"}},
+		{`{"a":[{"b":1}]}`, `{"a":[{"b":1}]}`, []string{"a.b"}},
+		{`[{"a":1},{"a":2,"b":"&"}]`, `[{},{"b":"\u0026"}]`, []string{"[].a"}},
+		{`{"x":{"a":1},"a":2}`, `{"x":{"a":1}}`, []string{"a"}},
+	} {
+		got, ok := AppendCompactWithout(nil, []byte(c.src), true, dropPaths(c.drop...))
+		if !ok || string(got) != c.want {
+			t.Errorf("AppendCompactWithout(%s, drop %v) = %s %v, want %s", c.src, c.drop, got, ok, c.want)
+		}
+	}
+	if _, ok := AppendCompactWithout(nil, []byte(`{"a":1,}`), true, dropPaths("a")); ok {
+		t.Error("invalid JSON accepted")
+	}
+}
+
+// FuzzCompactWithout: dropping nothing is AppendCompact; dropping is
+// still valid JSON, and no longer than that.
+func FuzzCompactWithout(f *testing.F) {
+	for _, s := range samples {
+		f.Add([]byte(s), "a")
+	}
+	f.Fuzz(func(t *testing.T, src []byte, name string) {
+		want, wok := AppendCompact(nil, src, true)
+		got, ok := AppendCompactWithout(nil, src, true, func([][]byte) bool { return false })
+		if ok != wok || !bytes.Equal(got, want) {
+			t.Fatalf("dropping nothing: %q %v, AppendCompact %q %v", got, ok, want, wok)
+		}
+		dropped, dok := AppendCompactWithout(nil, src, true, func(p [][]byte) bool { return string(p[len(p)-1]) == name })
+		if dok != wok {
+			t.Fatalf("with drop: ok %v, without %v", dok, wok)
+		}
+		if dok && (!json.Valid(dropped) || len(dropped) > len(want)) {
+			t.Fatalf("dropping %q from %q gave %q", name, src, dropped)
+		}
+	})
+}

@@ -103,6 +103,13 @@ func (s *Store) ListEnrollments(ctx context.Context, after int64, limit int) (Pa
 	return decodePage[model.IndividualEnrollment](s.enrollments, docs, next)
 }
 
+// ListEnrollmentDocs is ListEnrollments without decoding: each enrollment
+// as the store keeps it, the JSON that EncodeEnrollment wrote.
+func (s *Store) ListEnrollmentDocs(ctx context.Context, after int64, limit int) (Page[[]byte], error) {
+	docs, next, err := s.enrollments.page(ctx, nil, after, limit)
+	return Page[[]byte]{Items: docs, Next: next}, err
+}
+
 // CountEnrollments returns the number of enrollments.
 func (s *Store) CountEnrollments(ctx context.Context) (int, error) {
 	return s.enrollments.countRows(ctx)
@@ -173,6 +180,13 @@ func (s *Store) ListEnrollmentGroups(ctx context.Context, after int64, limit int
 		return Page[*model.EnrollmentGroup]{}, err
 	}
 	return decodePage[model.EnrollmentGroup](s.groups, docs, next)
+}
+
+// ListEnrollmentGroupDocs is ListEnrollmentGroups without decoding, as
+// ListEnrollmentDocs.
+func (s *Store) ListEnrollmentGroupDocs(ctx context.Context, after int64, limit int) (Page[[]byte], error) {
+	docs, next, err := s.groups.page(ctx, nil, after, limit)
+	return Page[[]byte]{Items: docs, Next: next}, err
 }
 
 // CountEnrollmentGroups returns the number of enrollment groups.

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/dpsctl/dpsctl/pkg/jsonfmt"
 	"github.com/dpsctl/dpsctl/pkg/model"
 	"github.com/dpsctl/dpsctl/pkg/server/internal/httpapi"
 	"github.com/dpsctl/dpsctl/pkg/store"
@@ -69,16 +70,70 @@ func decodeToken(tag, tok string) (int64, error) {
 
 // writePage answers a query with one page of items and the paging headers.
 func writePage[T any](w http.ResponseWriter, itemType string, size int, tag string, next int64, items []T) {
+	pageHeaders(w, itemType, size, tag, next)
+	if items == nil {
+		items = []T{}
+	}
+	httpapi.WriteJSONArray(w, http.StatusOK, items)
+}
+
+// writePageBytes is writePage for a body already encoded.
+func writePageBytes(w http.ResponseWriter, itemType string, size int, tag string, next int64, body []byte) {
+	pageHeaders(w, itemType, size, tag, next)
+	httpapi.WriteJSONBytes(w, http.StatusOK, body)
+}
+
+func pageHeaders(w http.ResponseWriter, itemType string, size int, tag string, next int64) {
 	h := w.Header()
 	httpapi.SetHeader(h, httpapi.HeaderItemType, itemType)
 	httpapi.SetHeader(h, httpapi.HeaderMaxItemCount, strconv.Itoa(size))
 	if next != 0 {
 		httpapi.SetHeader(h, httpapi.HeaderContinuation, encodeToken(tag, next))
 	}
-	if items == nil {
-		items = []T{}
+}
+
+// listedPage is the body of a query page of enrollments or groups made
+// from their stored documents: each as the store keeps it (the encoding
+// of the entity, which is its MarshalJSON form), without the members a
+// query leaves out (notListed), HTML escaped as json.Marshal escapes.
+// That is the page runQuerySlow gives by decoding, stripping and encoding
+// each entity again (TestListedPageMatchesDecodedPage), at a fraction of
+// the cost. It reports false for a document it cannot read.
+func listedPage(docs [][]byte) ([]byte, bool) {
+	n := 2
+	for _, d := range docs {
+		n += len(d) + 1
 	}
-	httpapi.WriteJSONArray(w, http.StatusOK, items)
+	b := make([]byte, 0, n)
+	b = append(b, '[')
+	for i, d := range docs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var ok bool
+		if b, ok = jsonfmt.AppendCompactWithout(b, d, true, notListed); !ok {
+			return nil, false
+		}
+	}
+	return append(b, ']'), true
+}
+
+// notListed reports the members of a stored enrollment or group that a
+// query does not return: the registration state, symmetric keys and
+// certificate bodies (httpapi.StripSecrets).
+func notListed(path [][]byte) bool {
+	switch len(path) {
+	case 1:
+		return string(path[0]) == "registrationState"
+	case 2:
+		return string(path[0]) == "attestation" && string(path[1]) == "symmetricKey"
+	case 5:
+		return string(path[0]) == "attestation" && string(path[1]) == "x509" &&
+			(string(path[2]) == "clientCertificates" || string(path[2]) == "signingCertificates") &&
+			(string(path[3]) == "primary" || string(path[3]) == "secondary") &&
+			string(path[4]) == "certificate"
+	}
+	return false
 }
 
 // ---- registration states
