@@ -30,8 +30,9 @@ import (
 )
 
 // binary is dpsctl; hello is a hello-world program built the same way,
-// the floor of starting a Go process.
-var binary, hello string
+// the floor of starting a Go process; startFloor is bench/startfloor, the
+// floor that dpsctl's required libraries (cobra, viper, tablewriter) set.
+var binary, hello, startFloor string
 
 // helloSource is the hello-world baseline.
 const helloSource = `package main
@@ -52,10 +53,13 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "dpsctl")
-	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", binary, "../cmd/dpsctl")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		panic(fmt.Sprintf("build: %v\n%s", err, out))
+	startFloor = filepath.Join(dir, "startfloor")
+	for bin, pkg := range map[string]string{binary: "../cmd/dpsctl", startFloor: "./startfloor"} {
+		build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, pkg)
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			panic(fmt.Sprintf("build %s: %v\n%s", pkg, err, out))
+		}
 	}
 	hello, err = buildHello(dir)
 	if err != nil {
@@ -195,30 +199,28 @@ func quantile(ds []time.Duration, q float64) time.Duration {
 func msOf(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // BenchmarkVersionColdStart: a new dpsctl process printing its version,
-// against a hello-world process started in the same loop.
-func BenchmarkVersionColdStart(b *testing.B) {
-	env := append(os.Environ(), "XDG_CONFIG_HOME="+b.TempDir())
-	var ds, base []time.Duration
-	for b.Loop() {
-		d, _ := runBinary(b, hello, env)
-		base = append(base, d)
-		d, _ = run(b, env, "version")
-		ds = append(ds, d)
-	}
-	reportRatio(b, ds, base, "hello")
-}
+// against a hello-world process and the required-libraries floor
+// (bench/startfloor) started in the same loop.
+func BenchmarkVersionColdStart(b *testing.B) { coldStart(b, "version") }
 
-// BenchmarkHelpColdStart: "dpsctl --help", against hello-world.
-func BenchmarkHelpColdStart(b *testing.B) {
+// BenchmarkHelpColdStart: "dpsctl --help", against the same baselines.
+func BenchmarkHelpColdStart(b *testing.B) { coldStart(b, "--help") }
+
+func coldStart(b *testing.B, args ...string) {
 	env := append(os.Environ(), "XDG_CONFIG_HOME="+b.TempDir())
-	var ds, base []time.Duration
+	var ds, base, floor []time.Duration
 	for b.Loop() {
 		d, _ := runBinary(b, hello, env)
 		base = append(base, d)
-		d, _ = run(b, env, "--help")
+		d, _ = runBinary(b, startFloor, env)
+		floor = append(floor, d)
+		d, _ = run(b, env, args...)
 		ds = append(ds, d)
 	}
 	reportRatio(b, ds, base, "hello")
+	b.ReportMetric(msOf(median(floor)), "startfloor-median-ms")
+	b.ReportMetric(float64(median(floor))/float64(median(base)), "startfloor-x-hello")
+	b.ReportMetric(float64(median(ds))/float64(median(floor)), "x-startfloor")
 }
 
 // BenchmarkEnrollmentShow: "dpsctl enrollment show" against "dpsctl serve".

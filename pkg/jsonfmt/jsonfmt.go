@@ -9,6 +9,31 @@
 // both functions to encoding/json on arbitrary input.
 package jsonfmt
 
+import (
+	"encoding/json"
+	"reflect"
+)
+
+// Marshal returns what json.Marshal(v) returns for a v that is a
+// json.Marshaler (not a nil pointer) whose MarshalJSON succeeds with text
+// AppendCompact accepts: that text compacted and HTML escaped in one pass,
+// without encoding/json's reflection and validating compaction. For any
+// other v it reports false; the caller marshals v the usual way.
+func Marshal(v any) ([]byte, bool) {
+	m, ok := v.(json.Marshaler)
+	if !ok {
+		return nil, false
+	}
+	if r := reflect.ValueOf(v); r.Kind() == reflect.Pointer && r.IsNil() {
+		return nil, false
+	}
+	raw, err := m.MarshalJSON()
+	if err != nil {
+		return nil, false
+	}
+	return AppendCompact(make([]byte, 0, len(raw)+len(raw)/16), raw, true)
+}
+
 // maxDepth is encoding/json's nesting limit: deeper text is refused.
 const maxDepth = 10000
 

@@ -207,3 +207,23 @@ func FuzzCompactWithout(f *testing.F) {
 		}
 	})
 }
+
+type rawForm string
+
+func (r rawForm) MarshalJSON() ([]byte, error) { return []byte(r), nil }
+
+func TestMarshalMatchesEncodingJSON(t *testing.T) {
+	for _, s := range samples {
+		want, err := json.Marshal(rawForm(s))
+		got, ok := Marshal(rawForm(s))
+		if ok != (err == nil) || (ok && !bytes.Equal(got, want)) {
+			t.Errorf("Marshal(%q) = %q %v; json.Marshal %q %v", s, got, ok, want, err)
+		}
+	}
+	if _, ok := Marshal((*rawForm)(nil)); ok {
+		t.Error("a nil pointer took the one-pass way")
+	}
+	if _, ok := Marshal(struct{ A int }{1}); ok {
+		t.Error("a value without MarshalJSON took the one-pass way")
+	}
+}
