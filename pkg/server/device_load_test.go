@@ -98,6 +98,39 @@ func BenchmarkSymmetricKeyRegistration(b *testing.B) {
 	registerInParallel(b, d)
 }
 
+// BenchmarkSymmetricKeyRegistrationPerDevice is
+// BenchmarkSymmetricKeyRegistration with each device on a connection of
+// its own, as devices are: a TLS handshake, the PUT and one poll on that
+// connection, eight callers a core. It is the HTTPS figure to set beside
+// BenchmarkSymmetricKeyRegistrationMQTT, where a connection can only ever
+// carry one device (the registration ID is in its CONNECT).
+func BenchmarkSymmetricKeyRegistrationPerDevice(b *testing.B) {
+	inst, err := Open(Options{DataDir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer inst.Close()
+	e := envFor(b, inst)
+	e.put("/enrollmentGroups/bench", map[string]any{"enrollmentGroupId": "bench", "attestation": symKeys(keyA, keyB)})
+	s := serve(b, inst)
+	var n atomic.Int64
+	b.SetParallelism(8)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			id := fmt.Sprintf("pbench-%08d", n.Add(1))
+			d := s.client(b, nil, true) // a new transport: a new connection and handshake
+			op, err := d.tryProvision(id, d.symToken(id, deriveKey(b, keyA, id)), nil)
+			d.c.CloseIdleConnections()
+			if err != nil || op.Status != model.RegAssigned {
+				b.Error(op, err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "registrations/s")
+}
+
 // BenchmarkX509Registration: group devices with certificates register in
 // parallel, each on a new connection (a full TLS handshake with the
 // client certificate), PUT then one poll on that connection.
