@@ -139,8 +139,10 @@ func (r registryActivity) RecordActivity(ctx context.Context, hubHost string, ne
 					d.ConnectionStateUpdatedTime = model.FormatTime(a.StateTime)
 				}
 			}
-			if !a.LastActivity.IsZero() {
-				d.LastActivityTime = model.FormatTime(a.LastActivity)
+			// Fixed-width UTC times: a later one sorts after. An HTTPS
+			// request of the device may have been recorded since.
+			if ts := model.FormatTime(a.LastActivity); !a.LastActivity.IsZero() && ts > d.LastActivityTime {
+				d.LastActivityTime = ts
 			}
 			d.DeviceToCloudMessageCount += a.Messages
 			if err := tx.PutHubDevice(d); err != nil {
