@@ -75,6 +75,7 @@ func (h *Hub) noteState(d *device, connected bool, t time.Time) {
 		return
 	}
 	d.act.stateChanged, d.act.connected, d.act.stateTime = true, connected, t
+	d.connNoted = connected
 	if connected {
 		d.act.last = t
 	}

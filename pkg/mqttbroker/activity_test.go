@@ -262,3 +262,62 @@ func checkReports(t *testing.T, when string, got, want [][]DeviceActivity) {
 		}
 	}
 }
+
+// hookRecorder calls hook with each report, outside its own lock.
+type hookRecorder struct {
+	fakeRecorder
+	hook func(news []DeviceActivity)
+}
+
+func (r *hookRecorder) RecordActivity(ctx context.Context, hubHost string, news []DeviceActivity) error {
+	if r.hook != nil {
+		r.hook(news)
+	}
+	return r.fakeRecorder.RecordActivity(ctx, hubHost, news)
+}
+
+// TestActivityTakeoverWhileRecording: the old connection of a device is
+// seen to end while its new one is being recorded; the device, online on
+// the new one, ends up connected in the registry.
+func TestActivityTakeoverWhileRecording(t *testing.T) {
+	rec := &hookRecorder{fakeRecorder: *newFakeRecorder()}
+	h := NewHub("h", nil, HubOptions{Activity: rec, ActivityInterval: time.Hour})
+	defer h.Close(ctx(t))
+	old, cur := newFakeLink(), newFakeLink()
+	if err := h.attach(ctx(t), "d", old); err != nil {
+		t.Fatal(err)
+	}
+	detached := make(chan struct{})
+	rec.hook = func(news []DeviceActivity) {
+		rec.hook = nil // once: the new connection's first report
+		go func() {
+			defer close(detached)
+			h.detach("d", old) // notes the end, then waits for this report
+		}()
+		for i := 0; h.Online("d"); i++ {
+			if i == 3000 {
+				t.Error("the old connection's end was not noted")
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	if err := h.attach(ctx(t), "d", cur); err != nil {
+		t.Fatal(err)
+	}
+	<-detached
+	if err := h.Flush(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	connected := false
+	for _, r := range rec.take() {
+		for _, a := range r {
+			if a.StateChanged {
+				connected = a.Connected
+			}
+		}
+	}
+	if !connected || !h.Online("d") {
+		t.Fatalf("the registry's last state: connected %v; online %v", connected, h.Online("d"))
+	}
+}

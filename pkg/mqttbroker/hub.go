@@ -149,6 +149,9 @@ type device struct {
 	pending map[string]chan MethodResult
 
 	act activity // news for HubOptions.Activity
+	// connNoted is the state last noted for HubOptions.Activity: true
+	// for connected.
+	connNoted bool
 }
 
 // NewHub makes the state of the hub with host name host, whose devices
@@ -211,13 +214,25 @@ func (h *Hub) attach(ctx context.Context, deviceID string, l deviceLink) error {
 	if !known && desired != nil {
 		d.desired, d.reported = desired, reported
 	}
-	d.link = l
+	// The connection is recorded before the device is online, and so
+	// before its first packet is read: a device that can be reached, or
+	// that has had an answer, is connected in the registry too. A failure
+	// is reported again with the next report.
 	h.noteState(d, true, h.opts.Now().UTC())
 	h.mu.Unlock()
-	// Recorded before the device's first packet is read: a device that
-	// has been answered is connected in the registry too. A failure is
-	// reported again with the next report.
 	_ = h.report(ctx, true)
+	h.mu.Lock()
+	d.link = l
+	// The device's previous connection may have been seen to end
+	// meanwhile, and recorded so: this one is connected again.
+	again := h.opts.Activity != nil && !h.actClosed && !d.connNoted
+	if again {
+		h.noteState(d, true, h.opts.Now().UTC())
+	}
+	h.mu.Unlock()
+	if again {
+		_ = h.report(ctx, true)
+	}
 	return nil
 }
 
