@@ -19,12 +19,14 @@ import (
 
 // BenchmarkTelemetry100Devices: 100 devices connected over TLS send b.N
 // telemetry messages in all at QoS 1 (each with up to 32 unacknowledged)
-// while one stream reads them. It reports messages per second from send to
-// stream, and fails unless the stream got every message, each device's in
-// order.
+// while one stream reads them, and the hub counts them for its registry.
+// It reports messages per second from send to stream, and fails unless the
+// stream got every message, each device's in order, and the registry
+// counted them all.
 func BenchmarkTelemetry100Devices(b *testing.B) {
 	const devices, window = 100, 32
-	e := startEnv(b, mqttbroker.HubOptions{})
+	reg := newRegistry()
+	e := startEnv(b, mqttbroker.HubOptions{Activity: reg})
 	clients := make([]*mqttdevice.Client, devices)
 	for i := range clients {
 		id := "bench-" + strconv.Itoa(i)
@@ -107,6 +109,12 @@ func BenchmarkTelemetry100Devices(b *testing.B) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+	if err := e.hub.Flush(ctxT(b)); err != nil {
+		b.Fatal(err)
+	}
+	if got := reg.messages(); got != int64(b.N) {
+		b.Fatalf("the registry counted %d messages, want %d", got, b.N)
+	}
 	// Memory stays flat however many messages pass: the hub keeps at most
 	// the last TelemetryRing a device (and TelemetryBytes in all).
 	heapEnd, rssEnd := memNow()

@@ -423,8 +423,8 @@ func TestConnectRefused(t *testing.T) {
 				c.Close()
 				t.Fatal("connected")
 			}
-			if !strings.Contains(err.Error(), "not Authorized") {
-				t.Fatalf("error %v, want CONNACK 5 (not authorized)", err)
+			if !strings.Contains(err.Error(), "not Authorized") || !mqttdevice.IsConnectRefused(err) {
+				t.Fatalf("error %v, want CONNACK 5 (not authorized), a refusal for IsConnectRefused", err)
 			}
 		})
 	}

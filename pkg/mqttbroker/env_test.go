@@ -113,6 +113,8 @@ func startEnv(t testing.TB, hubOpts mqttbroker.HubOptions, opts ...func(*mqttbro
 	t.Cleanup(func() {
 		_ = e.broker.Close()
 		hs.Close()
+		// Ends the hub's reporting goroutine, if it has an ActivityRecorder.
+		_ = e.hub.Close(context.Background())
 	})
 	return e
 }

@@ -42,6 +42,14 @@ type HubOptions struct {
 	// (JSON objects, nil for none) a device's twin starts from when the
 	// device first connects: the initial twin of its enrollment, say.
 	InitialTwin func(ctx context.Context, deviceID string) (desired, reported json.RawMessage, err error)
+	// Activity, if set, records the devices' connections, disconnections
+	// and device-to-cloud messages in the hub's registry: a connection or
+	// disconnection at once, the messages coalesced (see ActivityRecorder).
+	// Close the hub to report what is left.
+	Activity ActivityRecorder
+	// ActivityInterval is how often, at most, a device's messages are
+	// reported to Activity [DefaultActivityInterval].
+	ActivityInterval time.Duration
 }
 
 func (o *HubOptions) defaults() {
@@ -60,6 +68,9 @@ func (o *HubOptions) defaults() {
 	def(&o.MaxDevices, 100000)
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.ActivityInterval <= 0 {
+		o.ActivityInterval = DefaultActivityInterval
 	}
 }
 
@@ -89,6 +100,16 @@ type Hub struct {
 	kept      []ringRef
 	keptBytes int
 	keptLive  int
+
+	// The news for HubOptions.Activity (activity.go): the devices that
+	// have some, the reporting goroutine (started on first news, stopped
+	// by Close), and the lock that keeps reports in order.
+	actQueue   []*device
+	actStarted bool
+	actClosed  bool
+	actStop    chan struct{}
+	actDone    chan struct{}
+	actMu      sync.Mutex
 }
 
 type ringRef struct {
@@ -126,13 +147,19 @@ type device struct {
 
 	link    deviceLink
 	pending map[string]chan MethodResult
+
+	act activity // news for HubOptions.Activity
+	// connNoted is the state last noted for HubOptions.Activity: true
+	// for connected.
+	connNoted bool
 }
 
 // NewHub makes the state of the hub with host name host, whose devices
 // auth authenticates.
 func NewHub(host string, auth DeviceAuthenticator, opts HubOptions) *Hub {
 	opts.defaults()
-	return &Hub{host: host, auth: auth, opts: opts, devices: map[string]*device{}, streams: map[*Stream]struct{}{}}
+	return &Hub{host: host, auth: auth, opts: opts, devices: map[string]*device{}, streams: map[*Stream]struct{}{},
+		actStop: make(chan struct{}), actDone: make(chan struct{})}
 }
 
 // Host is the hub's host name.
@@ -178,16 +205,34 @@ func (h *Hub) attach(ctx context.Context, deviceID string, l deviceLink) error {
 		}
 	}
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	_, known = h.devices[deviceID]
 	d, err := h.dev(deviceID)
 	if err != nil {
+		h.mu.Unlock()
 		return err
 	}
 	if !known && desired != nil {
 		d.desired, d.reported = desired, reported
 	}
+	// The connection is recorded before the device is online, and so
+	// before its first packet is read: a device that can be reached, or
+	// that has had an answer, is connected in the registry too. A failure
+	// is reported again with the next report.
+	h.noteState(d, true, h.opts.Now().UTC())
+	h.mu.Unlock()
+	_ = h.report(ctx, true)
+	h.mu.Lock()
 	d.link = l
+	// The device's previous connection may have been seen to end
+	// meanwhile, and recorded so: this one is connected again.
+	again := h.opts.Activity != nil && !h.actClosed && !d.connNoted
+	if again {
+		h.noteState(d, true, h.opts.Now().UTC())
+	}
+	h.mu.Unlock()
+	if again {
+		_ = h.report(ctx, true)
+	}
 	return nil
 }
 
@@ -200,10 +245,17 @@ func orEmpty(b json.RawMessage) []byte {
 
 func (h *Hub) detach(deviceID string, l deviceLink) {
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	if d := h.devices[deviceID]; d != nil && d.link == l {
-		d.link = nil
+	d := h.devices[deviceID]
+	if d == nil || d.link != l {
+		h.mu.Unlock()
+		return // never attached, or taken over by a newer connection
 	}
+	d.link = nil
+	h.noteState(d, false, h.opts.Now().UTC())
+	h.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), activityTimeout)
+	defer cancel()
+	_ = h.report(ctx, true)
 }
 
 // Online reports whether the device has a live connection.
@@ -245,6 +297,7 @@ func (h *Hub) telemetry(deviceID, moduleID string, bag topics.Bag, payload []byt
 		Payload:        payload,
 	}
 	h.keep(d, ev)
+	h.noteMessage(d, ev.EnqueuedTime)
 	var to []*Stream
 	for s := range h.streams {
 		if s.opts.DeviceID == "" || s.opts.DeviceID == deviceID {

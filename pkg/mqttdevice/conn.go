@@ -23,6 +23,7 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/eclipse/paho.mqtt.golang/packets"
 )
 
 // WebSocketPath is where MQTT over WebSockets is served.
@@ -120,6 +121,14 @@ func dial(ctx context.Context, ep Endpoint, clientID, user, password string) (*c
 		return nil, fmt.Errorf("MQTT connect to %s as %s: %w", ep.Address, clientID, err)
 	}
 	return cn, nil
+}
+
+// IsConnectRefused reports whether err is the service refusing the
+// device's CONNECT for its credentials (CONNACK "bad user name or
+// password" or "not authorized"), as IoT Hub does for an unknown or
+// disabled device or a wrong key or certificate.
+func IsConnectRefused(err error) bool {
+	return errors.Is(err, packets.ErrorRefusedBadUsernameOrPassword) || errors.Is(err, packets.ErrorRefusedNotAuthorised)
 }
 
 func (cn *conn) markLost(err error) {

@@ -5,11 +5,14 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
+	"github.com/dpsctl/dpsctl/pkg/model"
 	"github.com/dpsctl/dpsctl/pkg/mqttbroker"
 	"github.com/dpsctl/dpsctl/pkg/server/device"
 	"github.com/dpsctl/dpsctl/pkg/store"
@@ -72,12 +75,86 @@ func (i *Instance) Hub(ctx context.Context, hostName string) (*mqttbroker.Hub, e
 		return h, nil
 	}
 	auth := mqttbroker.RegistryAuthenticator{Registry: i, Now: i.now}
-	h = mqttbroker.NewHub(host, auth, mqttbroker.HubOptions{Now: i.now, InitialTwin: auth.InitialTwin(host)})
+	h = mqttbroker.NewHub(host, auth, mqttbroker.HubOptions{Now: i.now, InitialTwin: auth.InitialTwin(host),
+		Activity: registryActivity{st: i.st, log: i.log}})
 	if i.mqtt.hubs == nil {
 		i.mqtt.hubs = map[string]*mqttbroker.Hub{}
 	}
 	i.mqtt.hubs[key] = h
 	return h, nil
+}
+
+// closeHubs reports what the hubs' devices did that the registry does not
+// have yet, and the devices still connected as disconnected: the instance
+// is closing, no broker serves them any more.
+func (i *Instance) closeHubs() error {
+	i.mqtt.mu.Lock()
+	hubs := make([]*mqttbroker.Hub, 0, len(i.mqtt.hubs))
+	for _, h := range i.mqtt.hubs {
+		hubs = append(hubs, h)
+	}
+	i.mqtt.mu.Unlock()
+	var errs []error
+	for _, h := range hubs {
+		ctx, cancel := context.WithTimeout(context.Background(), hubCloseTimeout)
+		if err := h.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("record the devices of IoT hub %s: %w", h.Host(), err))
+		}
+		cancel()
+	}
+	return errors.Join(errs...)
+}
+
+// hubCloseTimeout bounds the last registry write of a hub.
+const hubCloseTimeout = 30 * time.Second
+
+// registryActivity records in the hub device registry what devices do
+// over MQTT, as the HTTPS hub API does for its requests: the connection
+// state and its time, the last activity and the device-to-cloud message
+// count. The hub calls it with coalesced news (mqttbroker.ActivityRecorder),
+// written in one transaction per call.
+type registryActivity struct {
+	st  *store.Store
+	log *slog.Logger
+}
+
+// RecordActivity implements mqttbroker.ActivityRecorder.
+func (r registryActivity) RecordActivity(ctx context.Context, hubHost string, news []mqttbroker.DeviceActivity) error {
+	err := r.st.Update(ctx, func(tx *store.Tx) error {
+		for _, a := range news {
+			d, err := tx.HubDevice(hubHost, a.DeviceID)
+			if errors.Is(err, store.ErrNotFound) {
+				continue // deleted, or never in the registry
+			}
+			if err != nil {
+				return err
+			}
+			if a.StateChanged {
+				state := store.ConnectionDisconnected
+				if a.Connected {
+					state = store.ConnectionConnected
+				}
+				if d.ConnectionState != state {
+					d.ConnectionState = state
+					d.ConnectionStateUpdatedTime = model.FormatTime(a.StateTime)
+				}
+			}
+			// Fixed-width UTC times: a later one sorts after. An HTTPS
+			// request of the device may have been recorded since.
+			if ts := model.FormatTime(a.LastActivity); !a.LastActivity.IsZero() && ts > d.LastActivityTime {
+				d.LastActivityTime = ts
+			}
+			d.DeviceToCloudMessageCount += a.Messages
+			if err := tx.PutHubDevice(d); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		r.log.Warn("could not record the devices' activity in the hub registry", "hub", hubHost, "devices", len(news), "err", err)
+	}
+	return err
 }
 
 // ErrHubNotLinked is the error of Hub for a host name no linked hub has.

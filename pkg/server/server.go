@@ -328,8 +328,14 @@ func (i *Instance) invalidate() { i.h.device.Invalidate() }
 // IDScope returns the instance's ID scope.
 func (i *Instance) IDScope() string { return i.idScope }
 
-// Close closes the store. A running Serve must be stopped first.
-func (i *Instance) Close() error { return i.st.Close() }
+// Close records in the hub registries what the devices connected over
+// MQTT did since the last record (and those still connected as
+// disconnected), then closes the store. A running Serve or ServeMQTT must
+// be stopped first.
+func (i *Instance) Close() error {
+	err := i.closeHubs()
+	return errors.Join(err, i.st.Close())
+}
 
 // DeviceAPI returns the core of the device registration API, for a
 // transport other than the HTTPS of Handler (MQTT): the same attestation,

@@ -318,6 +318,9 @@ func quickstartRun(ctx context.Context, opts *QuickstartOptions) error {
 		if err != nil {
 			return fmt.Errorf("%s: telemetry over MQTT: %w", d.regID, err)
 		}
+		// The device has left: the list below shows it as the registry
+		// records it then (Disconnected, the message counted).
+		l.WaitDisconnected(ctx, rs.AssignedHub, rs.DeviceID)
 		status("Monitored %s on %s's event stream: %s (sent over MQTT; see dpsctl hub monitor-events)", ev.DeviceID, rs.AssignedHub, ev.Payload)
 	}
 

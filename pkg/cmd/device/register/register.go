@@ -58,9 +58,11 @@ type RegisterOptions struct {
 
 	// Transport is how the device registers: https, mqtt or mqtt-ws
 	// (--transport); HubTransport how it reaches its hub with --connect
-	// (--hub-transport, default: --transport's).
-	Transport    string
-	HubTransport string
+	// (--hub-transport; default: mqtt, or mqtt-ws after --transport
+	// mqtt-ws). HubTransportDefaulted says HubTransport was not given.
+	Transport             string
+	HubTransport          string
+	HubTransportDefaulted bool
 	// Stay keeps the hub session open with --connect, answering direct
 	// methods and printing desired properties and cloud-to-device
 	// messages, until interrupted or Timeout (0: no limit).
@@ -85,11 +87,20 @@ message.
 --transport is how the device talks to DPS, as the SDKs' transports:
 https (the default), mqtt (MQTT over TLS, port 8883; the local service's
 --mqtt-addr) or mqtt-ws (MQTT over WebSockets on the HTTPS port). TPM
-attestation needs https: DPS does not take it over MQTT. --hub-transport is
-how --connect reaches the hub (default: as --transport): over https the hub
-registry counts the message ("dpsctl hub device show"), over MQTT it reaches
-the hub's event stream ("dpsctl hub monitor-events"). Over MQTT, --stay
-keeps the device connected: it
+attestation needs https: DPS does not take it over MQTT.
+
+--hub-transport is how --connect reaches the hub: mqtt by default (mqtt-ws
+after --transport mqtt-ws), as SDK devices do once provisioned, TPM devices
+included (their SAS token is signed in the TPM); https posts the message
+instead. Either way the hub registry records the connection and counts the
+message ("dpsctl hub device show": Connected, then Disconnected when an
+MQTT device leaves); over MQTT the message also reaches the hub's event
+stream ("dpsctl hub monitor-events"). Over a connection string to a service
+other than Azure, MQTT is taken to be on port 8883 of its host (dpsctl
+serve's default --mqtt-addr); give --hub-transport mqtt-ws (its HTTPS port)
+or https otherwise. The local service of the data directory is reached
+where it serves MQTT, over https when it serves none (dpsctl serve
+--mqtt-addr off). Over MQTT, --stay keeps the device connected: it
 answers direct methods (status 200, the request's payload echoed), prints
 each desired-property update and cloud-to-device message on stdout, and
 reports its twin's desired properties when it connects; until Ctrl-C or
@@ -129,8 +140,12 @@ roots to trust.
 Exits 3 when the service refuses the device (bad credentials, a disabled
 enrollment, a failed assignment); the registration state is still printed
 when the service returned one.`, "/dev/tpmrm0", tpmshared.EnvTPM, provisioning.DefaultHost),
-		Example: `  # an individual symmetric-key enrollment on the local service
+		Example: `  # an individual symmetric-key enrollment on the local service; the device
+  # then connects to its hub over MQTT and sends a message
   dpsctl device register --registration-id dev-1 --symmetric-key "$KEY" --connect
+
+  # the same, posting the message to the hub over HTTPS
+  dpsctl device register --registration-id dev-1 --symmetric-key "$KEY" --connect --hub-transport https
 
   # a device of a symmetric-key group, on Azure
   dpsctl device register --id-scope 0ne00ABCDEF --registration-id sensor-42 --group-key "$GROUP_KEY"
@@ -144,7 +159,9 @@ when the service returned one.`, "/dev/tpmrm0", tpmshared.EnvTPM, provisioning.D
   # MQTT over WebSockets (port 443), for networks that only let HTTPS out
   dpsctl device register --certificate device.pem --key device.key --transport mqtt-ws --connect
 
-  # the simulated TPM in ./tpm (dpsctl built with -tags tpmsimulator)
+  # the simulated TPM in ./tpm (dpsctl built with -tags tpmsimulator): it
+  # registers over HTTPS, then connects to its hub over MQTT with a SAS token
+  # signed in the TPM
   dpsctl device register --tpm-simulator ./tpm --connect --message '{"temperature":21}'`,
 		Args:              cmdutil.ExactArgs(0, "register takes no arguments; give the registration ID with --registration-id"),
 		ValidArgsFunction: cobra.NoFileCompletions,
@@ -220,7 +237,7 @@ when the service returned one.`, "/dev/tpmrm0", tpmshared.EnvTPM, provisioning.D
 	fl.StringVar(&payload, "payload", "", "JSON payload sent with the registration (custom allocation data)")
 	fl.BoolVar(&opts.Connect, "connect", false, "Then connect to the assigned IoT hub and send one message")
 	fl.StringVar(&opts.Transport, "transport", shared.TransportHTTPS, "How the device talks to DPS: https, mqtt or mqtt-ws")
-	fl.StringVar(&opts.HubTransport, "hub-transport", "", "How --connect reaches the hub: https, mqtt or mqtt-ws (default: as --transport)")
+	fl.StringVar(&opts.HubTransport, "hub-transport", "", "How --connect reaches the hub: mqtt, mqtt-ws or https (default: mqtt; mqtt-ws with --transport mqtt-ws)")
 	fl.BoolVar(&opts.Stay, "stay", false, "With --connect over MQTT, stay connected: answer direct methods, print desired properties and cloud-to-device messages")
 	fl.DurationVar(&opts.Timeout, "timeout", 0, "With --stay, disconnect after this long (default: until Ctrl-C)")
 	fl.StringVar(&opts.Message, "message", "", "Message text to send with --connect (default a small JSON greeting)")
@@ -251,7 +268,7 @@ func checkTransports(opts *RegisterOptions, hubGiven, timeoutGiven bool) error {
 	case hubGiven && !slices.Contains(shared.Transports, opts.HubTransport):
 		return cmdutil.FlagErrorf("--hub-transport %q: use mqtt, mqtt-ws or https", opts.HubTransport)
 	case !hubGiven:
-		opts.HubTransport = opts.Transport
+		opts.HubTransport, opts.HubTransportDefaulted = defaultHubTransport(opts.Transport), true
 	}
 	switch {
 	case opts.Stay && !opts.Connect:
@@ -264,6 +281,18 @@ func checkTransports(opts *RegisterOptions, hubGiven, timeoutGiven bool) error {
 		return cmdutil.FlagErrorf("--timeout must not be negative")
 	}
 	return nil
+}
+
+// defaultHubTransport is how a device that registered over transport
+// reaches its hub: over MQTT, as SDK devices do once provisioned, over
+// WebSockets when it registered over them (a network that lets only HTTPS
+// out). A device registered over HTTPS, TPM ones included, connects over
+// MQTT too.
+func defaultHubTransport(transport string) string {
+	if transport == shared.TransportMQTTWS {
+		return shared.TransportMQTTWS
+	}
+	return shared.TransportMQTT
 }
 
 func checkKey(k string) error {
@@ -350,6 +379,11 @@ func registerRun(ctx context.Context, opts *RegisterOptions) error {
 	if opts.MessageGiven {
 		msg = []byte(opts.Message)
 	}
+	if opts.HubTransportDefaulted && !opts.Stay && ep.LocalWithoutMQTT() {
+		// dpsctl serve --mqtt-addr off: its hubs are reached over HTTPS
+		// only.
+		opts.HubTransport = shared.TransportHTTPS
+	}
 	if opts.HubTransport == shared.TransportHTTPS {
 		if err := shared.Connect(ctx, ep, att, res, msg); err != nil {
 			if iothub.IsDenied(err) {
@@ -393,7 +427,14 @@ func stayConnected(ctx context.Context, opts *RegisterOptions, ep shared.Endpoin
 	ws := opts.HubTransport == shared.TransportMQTTWS
 	c, err := shared.ConnectMQTT(ctx, ep, ws, att, res, h)
 	if err != nil {
-		return fmt.Errorf("connecting to %s over %s: %w", res.AssignedHub, opts.HubTransport, err)
+		if shared.IsMQTTHubRefusal(err) {
+			return &cmdutil.VerificationError{Err: fmt.Errorf("the hub refused device %s: %w", res.DeviceID, err)}
+		}
+		hint := ""
+		if opts.HubTransportDefaulted {
+			hint = " (--connect uses MQTT by default; --hub-transport mqtt-ws or https reaches the hub another way)"
+		}
+		return fmt.Errorf("connecting to %s over %s: %w%s", res.AssignedHub, opts.HubTransport, err, hint)
 	}
 	defer c.Close()
 	if err := c.SendTelemetry(ctx, msg, nil); err != nil {

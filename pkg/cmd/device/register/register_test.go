@@ -24,14 +24,18 @@ import (
 
 const key = "c2VjcmV0LWRldmljZS1rZXktb2YtMzItYnl0ZXMhIQ=="
 
+// parseCase is a command line of TestNewCmdRegister: the options it gives
+// (check) or its usage error.
+type parseCase struct {
+	name    string
+	args    []string
+	env     map[string]string
+	check   func(t *testing.T, o *RegisterOptions)
+	wantErr string
+}
+
 func TestNewCmdRegister(t *testing.T) {
-	tests := []struct {
-		name    string
-		args    []string
-		env     map[string]string
-		check   func(t *testing.T, o *RegisterOptions)
-		wantErr string
-	}{
+	tests := []parseCase{
 		{
 			name: "symmetric key",
 			args: []string{"--registration-id", "d1", "--symmetric-key", key, "--id-scope", "0ne1", "--connect", "--message", "hi", "--payload", `{"a":1}`},
@@ -79,6 +83,15 @@ func TestNewCmdRegister(t *testing.T) {
 				}
 			},
 		},
+		// --connect reaches the hub over MQTT unless told otherwise: over
+		// WebSockets after --transport mqtt-ws, over TLS otherwise (TPM
+		// devices registered over HTTPS included).
+		hubTransport("default after https", "mqtt", true, "--tpm", "--connect"),
+		hubTransport("default after https, staying", "mqtt", true, "--tpm", "--connect", "--stay"),
+		hubTransport("default after mqtt", "mqtt", true, "--registration-id", "d", "--symmetric-key", key, "--transport", "mqtt", "--connect"),
+		hubTransport("default after mqtt-ws", "mqtt-ws", true, "--registration-id", "d", "--symmetric-key", key, "--transport", "mqtt-ws", "--connect"),
+		hubTransport("https given", "https", false, "--tpm", "--connect", "--hub-transport", "https"),
+		hubTransport("mqtt-ws given after mqtt", "mqtt-ws", false, "--registration-id", "d", "--symmetric-key", key, "--transport", "mqtt", "--connect", "--hub-transport", "mqtt-ws"),
 		{name: "no credential", args: []string{"--registration-id", "d"}, wantErr: "give the device's credential"},
 		{name: "two credentials", args: []string{"--registration-id", "d", "--symmetric-key", key, "--tpm"}, wantErr: "give one credential"},
 		{name: "two TPMs", args: []string{"--tpm-device", "/dev/tpm0", "--tpm-tcp", "h:1"}, wantErr: "name one TPM"},
@@ -96,7 +109,7 @@ func TestNewCmdRegister(t *testing.T) {
 		{name: "hub transport without connect", args: []string{"--tpm", "--hub-transport", "mqtt"}, wantErr: "--hub-transport is for --connect"},
 		{name: "unknown hub transport", args: []string{"--tpm", "--connect", "--hub-transport", "amqp-ws"}, wantErr: `--hub-transport "amqp-ws"`},
 		{name: "stay without connect", args: []string{"--tpm", "--stay"}, wantErr: "add --connect"},
-		{name: "stay over HTTPS", args: []string{"--tpm", "--connect", "--stay"}, wantErr: "--stay needs --hub-transport mqtt or mqtt-ws"},
+		{name: "stay over HTTPS", args: []string{"--tpm", "--connect", "--hub-transport", "https", "--stay"}, wantErr: "--stay needs --hub-transport mqtt or mqtt-ws"},
 		{name: "timeout without stay", args: []string{"--tpm", "--connect", "--timeout", "5s"}, wantErr: "--timeout bounds --stay"},
 		{name: "negative timeout", args: []string{"--tpm", "--connect", "--hub-transport", "mqtt", "--stay", "--timeout", "-1s"}, wantErr: "--timeout must not be negative"},
 	}
@@ -117,6 +130,16 @@ func TestNewCmdRegister(t *testing.T) {
 			tt.check(t, got)
 		})
 	}
+}
+
+// hubTransport is a case of TestNewCmdRegister whose hub transport must
+// be want, defaulted or given.
+func hubTransport(name, want string, defaulted bool, args ...string) parseCase {
+	return parseCase{name: "hub transport: " + name, args: args, check: func(t *testing.T, o *RegisterOptions) {
+		if o.HubTransport != want || o.HubTransportDefaulted != defaulted {
+			t.Errorf("hub transport %q (defaulted %v), want %q (defaulted %v)", o.HubTransport, o.HubTransportDefaulted, want, defaulted)
+		}
+	}}
 }
 
 // isolate points the configuration and the data directory at temporary
@@ -228,7 +251,8 @@ func TestRegisterEmbedded(t *testing.T) {
 						t.Errorf("stdout lacks %q:\n%s", want, r.out)
 					}
 				}
-				for _, want := range []string{"Registering dev-1 (symmetricKey attestation, ID scope 0ne", "served by this command at 127.0.0.1:", "Assigned to localhost as device dev-1", "Connected to localhost as dev-1 and sent a message"} {
+				// --connect goes over MQTT by default.
+				for _, want := range []string{"Registering dev-1 (symmetricKey attestation, ID scope 0ne", "served by this command at 127.0.0.1:", "Assigned to localhost as device dev-1", "Connected to localhost as dev-1 over mqtt and sent a message"} {
 					if !strings.Contains(r.errOut, want) {
 						t.Errorf("stderr lacks %q:\n%s", want, r.errOut)
 					}
@@ -236,8 +260,8 @@ func TestRegisterEmbedded(t *testing.T) {
 			},
 		},
 		{
-			name: "group key, JSON",
-			args: []string{"--registration-id", "sensor-9", "--group-key", "GROUPKEY", "-o", "json", "--quiet"},
+			name: "group key, JSON, hub over HTTPS",
+			args: []string{"--registration-id", "sensor-9", "--group-key", "GROUPKEY", "--connect", "--hub-transport", "https", "-o", "json", "--quiet"},
 			check: func(t *testing.T, r run) {
 				if r.err != nil {
 					t.Fatal(r.err)
@@ -264,7 +288,7 @@ func TestRegisterEmbedded(t *testing.T) {
 				if !strings.HasPrefix(r.out, "cam-7\tassigned\tinitialAssignment\tlocalhost\tcam-7\tx509\tfactory\t") {
 					t.Errorf("stdout %q", r.out)
 				}
-				if !strings.Contains(r.errOut, "sent a message (7 bytes)") {
+				if !strings.Contains(r.errOut, "Connected to localhost as cam-7 over mqtt and sent a message (7 bytes)") {
 					t.Errorf("stderr %q", r.errOut)
 				}
 			},
@@ -359,15 +383,20 @@ func TestRegisterEmbedded(t *testing.T) {
 		})
 	}
 
-	// What the hub recorded.
+	// What the hub recorded: dev-1 and cam-7 connected twice over MQTT
+	// and left, sensor-9 posted once over HTTPS (which has no
+	// disconnection).
 	enroll(t, data, func(_ *dps.Client, inst *server.Instance) {
-		for _, id := range []string{"dev-1", "cam-7"} {
-			d, err := inst.HubDevice(context.Background(), "localhost", id)
+		for _, want := range []struct {
+			id, state string
+			messages  int64
+		}{{"dev-1", "Disconnected", 2}, {"cam-7", "Disconnected", 2}, {"sensor-9", "Connected", 1}} {
+			d, err := inst.HubDevice(context.Background(), "localhost", want.id)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if d.ConnectionState != "Connected" || d.DeviceToCloudMessageCount != 1 {
-				t.Errorf("hub device %s: %+v", id, d)
+			if d.ConnectionState != want.state || d.DeviceToCloudMessageCount != want.messages || d.LastActivityTime == "" || d.ConnectionStateUpdatedTime == "" {
+				t.Errorf("hub device %s: %+v, want %s with %d messages", want.id, d, want.state, want.messages)
 			}
 		}
 	})
@@ -395,20 +424,31 @@ func TestRegisterWithServe(t *testing.T) {
 		check func(t *testing.T, r run)
 	}{
 		{
+			// This service serves no MQTT: --connect posts over HTTPS.
 			name: "found by its address",
 			args: []string{"--registration-id", "dev-2", "--symmetric-key", k, "--connect"},
 			check: func(t *testing.T, r run) {
 				if r.err != nil {
 					t.Fatal(r.err)
 				}
-				if !strings.Contains(r.errOut, "dpsctl serve at "+srv.Addr) {
+				if !strings.Contains(r.errOut, "dpsctl serve at "+srv.Addr) || !strings.Contains(r.errOut, "Connected to localhost as dev-2 and sent a message") {
 					t.Errorf("stderr %q", r.errOut)
 				}
 			},
 		},
 		{
+			name: "found by its address, staying needs MQTT",
+			args: []string{"--registration-id", "dev-2", "--symmetric-key", k, "--connect", "--stay", "--timeout", "1ms"},
+			check: func(t *testing.T, r run) {
+				if r.err == nil || !strings.Contains(r.err.Error(), "does not serve MQTT") {
+					t.Fatalf("err %v", r.err)
+				}
+			},
+		},
+		{
+			// Named by address, the service's MQTT port is not known.
 			name: "named by address, with the CA file",
-			args: []string{"--registration-id", "dev-2", "--symmetric-key", k, "--connect", "--provisioning-host", "127.0.0.1:" + port,
+			args: []string{"--registration-id", "dev-2", "--symmetric-key", k, "--connect", "--hub-transport", "https", "--provisioning-host", "127.0.0.1:" + port,
 				"--id-scope", inst.IDScope(), "--ca-file", inst.CAFile()},
 			check: func(t *testing.T, r run) {
 				if r.err != nil {
@@ -431,7 +471,7 @@ func TestRegisterWithServe(t *testing.T) {
 		},
 		{
 			name: "named by host name",
-			args: []string{"--registration-id", "dev-2", "--symmetric-key", k, "--connect", "--provisioning-host", "localhost:" + port,
+			args: []string{"--registration-id", "dev-2", "--symmetric-key", k, "--connect", "--hub-transport", "https", "--provisioning-host", "localhost:" + port,
 				"--id-scope", inst.IDScope(), "--ca-file", inst.CAFile()},
 			check: func(t *testing.T, r run) {
 				if r.err != nil {

@@ -3,6 +3,7 @@
 package register
 
 import (
+	"context"
 	"errors"
 	"path/filepath"
 	"strings"
@@ -42,9 +43,34 @@ func TestRegisterTPMSimulator(t *testing.T) {
 			t.Errorf("stdout lacks %s:\n%s", want, r.out)
 		}
 	}
-	if !strings.Contains(r.errOut, "(tpm attestation") || !strings.Contains(r.errOut, "Connected to localhost as "+regID) {
+	// It registered over HTTPS and connected over MQTT, with a SAS token
+	// signed in the TPM; the hub registry saw it come and go.
+	if !strings.Contains(r.errOut, "(tpm attestation") || !strings.Contains(r.errOut, "Connected to localhost as "+regID+" over mqtt and sent a message") {
 		t.Errorf("stderr %q", r.errOut)
 	}
+	enroll(t, data, func(_ *dps.Client, inst *server.Instance) {
+		d, err := inst.HubDevice(context.Background(), "localhost", regID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.ConnectionState != "Disconnected" || d.DeviceToCloudMessageCount != 1 || d.LastActivityTime == "" {
+			t.Errorf("hub device %s: %+v", regID, d)
+		}
+	})
+	// And over HTTPS when asked.
+	r = runCmd(t, false, "--tpm-simulator", state, "--connect", "--hub-transport", "https", "--quiet")
+	if r.err != nil {
+		t.Fatalf("%v\n%s", r.err, r.errOut)
+	}
+	enroll(t, data, func(_ *dps.Client, inst *server.Instance) {
+		d, err := inst.HubDevice(context.Background(), "localhost", regID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.ConnectionState != "Connected" || d.DeviceToCloudMessageCount != 2 {
+			t.Errorf("hub device %s after HTTPS: %+v", regID, d)
+		}
+	})
 
 	// Another simulated TPM claiming the enrolled registration ID.
 	other := filepath.Join(t.TempDir(), "tpm2")

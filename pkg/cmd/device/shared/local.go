@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/dpsctl/dpsctl/pkg/certs"
+	"github.com/dpsctl/dpsctl/pkg/linkedhub"
 	"github.com/dpsctl/dpsctl/pkg/server"
 )
 
@@ -187,6 +188,32 @@ func (l *Local) Close() error {
 		return nil
 	}
 	return l.stop()
+}
+
+// recordWait bounds WaitDisconnected.
+const recordWait = 10 * time.Second
+
+// WaitDisconnected waits, within ctx and recordWait, for the hub registry
+// of the local service to record that device deviceID of hub, which
+// closed its MQTT connection, is disconnected: the service records it
+// when it sees the connection end, an instant after the device closed it.
+// It reports whether the registry says so.
+func (l *Local) WaitDisconnected(ctx context.Context, hub, deviceID string) bool {
+	ctx, cancel := context.WithTimeout(ctx, recordWait)
+	defer cancel()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		d, err := l.Instance.HubDevice(ctx, hub, deviceID)
+		if err == nil && d.ConnectionState == linkedhub.ConnectionDisconnected {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-tick.C:
+		}
+	}
 }
 
 // ErrServeNotRunning is RunningLocal's error when no dpsctl serve serves

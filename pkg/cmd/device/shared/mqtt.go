@@ -56,7 +56,7 @@ func (ep Endpoint) mqttEndpoint(ws bool, cert *tls.Certificate) (mqttdevice.Endp
 		out.Address, out.WebSocket = ep.LocalAddress, true
 	case ws:
 		out.Address, out.WebSocket = net.JoinHostPort(host, port), true
-	case ep.Dial != nil && ep.MQTTAddress == "":
+	case ep.LocalWithoutMQTT():
 		return out, errors.New("the local provisioning service does not serve MQTT (dpsctl serve --mqtt-addr off); use --transport https or mqtt-ws")
 	case ep.MQTTAddress != "":
 		out.Address = ep.MQTTAddress
@@ -65,6 +65,10 @@ func (ep Endpoint) mqttEndpoint(ws bool, cert *tls.Certificate) (mqttdevice.Endp
 	}
 	return out, nil
 }
+
+// LocalWithoutMQTT reports whether ep is the local service and it serves
+// no MQTT (dpsctl serve --mqtt-addr off).
+func (ep Endpoint) LocalWithoutMQTT() bool { return ep.Dial != nil && ep.MQTTAddress == "" }
 
 // RegisterMQTT registers a device over MQTT (ws: over WebSockets), polling
 // until the service assigns it or refuses. TPM attestation is
@@ -98,6 +102,14 @@ func IsMQTTRefusal(err error) bool {
 		return se.Status >= 400 && se.Status < 500 && se.Status != 429
 	}
 	return errors.Is(err, mqttdevice.ErrRegistrationFailed)
+}
+
+// IsMQTTHubRefusal reports whether err is a hub refusing a device's
+// CONNECT (CONNACK "bad user name or password" or "not authorized": an
+// unknown or disabled device, a wrong key or certificate), rather than a
+// failure to reach it.
+func IsMQTTHubRefusal(err error) bool {
+	return mqttdevice.IsConnectRefused(err)
 }
 
 // HubHandlers are what a device connected over MQTT does with what its hub
