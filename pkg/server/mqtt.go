@@ -178,7 +178,25 @@ func (i *Instance) ServeMQTTUnrecorded(ctx context.Context, ln net.Listener) err
 	return i.serveMQTT(ctx, ln, false)
 }
 
+// StartMQTTUnrecorded is ServeMQTTUnrecorded that returns once MQTT is
+// served, over TLS on ln and over WebSockets, so that a device the caller
+// starts next finds it; the channel gives ServeMQTTUnrecorded's result when
+// ctx ends.
+func (i *Instance) StartMQTTUnrecorded(ctx context.Context, ln net.Listener) (<-chan error, error) {
+	return i.startMQTT(ctx, ln, false)
+}
+
 func (i *Instance) serveMQTT(ctx context.Context, ln net.Listener, record bool) error {
+	done, err := i.startMQTT(ctx, ln, record)
+	if err != nil {
+		return err
+	}
+	return <-done
+}
+
+// startMQTT starts the broker and returns when it serves; the channel
+// gives the result of closing it once ctx ends.
+func (i *Instance) startMQTT(ctx context.Context, ln net.Listener, record bool) (<-chan error, error) {
 	b := mqttbroker.New(mqttbroker.Options{
 		Provisioner: deviceProvisioner{d: i.h.device},
 		LookupHub:   i.Hub,
@@ -191,7 +209,7 @@ func (i *Instance) serveMQTT(ctx context.Context, ln net.Listener, record bool) 
 	i.mqtt.mu.Lock()
 	if i.mqtt.broker != nil {
 		i.mqtt.mu.Unlock()
-		return errors.New("server: MQTT is already served")
+		return nil, errors.New("server: MQTT is already served")
 	}
 	var tl net.Listener
 	if ln != nil {
@@ -200,22 +218,25 @@ func (i *Instance) serveMQTT(ctx context.Context, ln net.Listener, record bool) 
 	if err := b.Start(tl); err != nil {
 		i.mqtt.mu.Unlock()
 		_ = b.Close()
-		return fmt.Errorf("server: start MQTT: %w", err)
+		return nil, fmt.Errorf("server: start MQTT: %w", err)
 	}
 	i.mqtt.broker, i.mqtt.addr, i.mqtt.recorded = b, addr, record
 	i.mqtt.mu.Unlock()
-	defer func() {
-		i.mqtt.mu.Lock()
-		i.mqtt.broker = nil
-		i.mqtt.mu.Unlock()
-	}()
 	if record {
 		if err := i.st.SetMeta(ctx, metaMQTTAddress, addr); err != nil {
 			i.log.Warn("could not record the MQTT address", "err", err)
 		}
 	}
-	<-ctx.Done()
-	return b.Close()
+	done := make(chan error, 1)
+	go func() {
+		<-ctx.Done()
+		err := b.Close()
+		i.mqtt.mu.Lock()
+		i.mqtt.broker = nil
+		i.mqtt.mu.Unlock()
+		done <- err
+	}()
+	return done, nil
 }
 
 // NoMQTT records that the instance serves no MQTT over TLS (Info's

@@ -104,8 +104,14 @@ func serveLocal(ctx context.Context, inst *server.Instance) (*Local, error) {
 	// MQTT too, for devices that speak it, without recording its address
 	// either.
 	mctx, stopMQTT := context.WithCancel(context.WithoutCancel(ctx))
-	mqttDone := make(chan error, 1)
-	go func() { mqttDone <- inst.ServeMQTTUnrecorded(mctx, mln) }()
+	mqttDone, err := inst.StartMQTTUnrecorded(mctx, mln)
+	if err != nil {
+		stopMQTT()
+		mln.Close()
+		srv.Close()
+		<-served
+		return nil, fmt.Errorf("start the local provisioning service: %w", err)
+	}
 	info.Address = ln.Addr().String()
 	info.MQTTAddress = mln.Addr().String()
 	l.Info = info

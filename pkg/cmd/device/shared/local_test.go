@@ -1,9 +1,11 @@
 package shared
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"net"
+	"net/http"
 	"testing"
 
 	"github.com/dpsctl/dpsctl/pkg/server"
@@ -80,5 +82,42 @@ func TestOpenLocal(t *testing.T) {
 				t.Errorf("recorded address changed from %s to %s", before, after)
 			}
 		})
+	}
+}
+
+// TestOpenLocalServesMQTTWebSocketsAtOnce: the service a command starts
+// answers an MQTT over WebSockets upgrade as soon as OpenLocal returns
+// (it once returned before the broker was attached, and a device that
+// connected at once got a 404).
+func TestOpenLocalServesMQTTWebSocketsAtOnce(t *testing.T) {
+	for range 5 {
+		l, err := OpenLocal(context.Background(), t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn, err := l.Dial(context.Background(), "tcp", "ignored:1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := &tls.Config{}
+		l.ConfigureTLS(cfg)
+		tc := tls.Client(conn, cfg)
+		req := "GET " + server.MQTTWebSocketPath + " HTTP/1.1\r\nHost: " + l.Host() +
+			"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n" +
+			"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n"
+		if _, err := tc.Write([]byte(req)); err != nil {
+			t.Fatal(err)
+		}
+		res, err := http.ReadResponse(bufio.NewReader(tc), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tc.Close()
+		if res.StatusCode != http.StatusSwitchingProtocols {
+			t.Fatalf("upgrade answered %s", res.Status)
+		}
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
