@@ -84,6 +84,12 @@ func appendIndentedForm(dst []byte, v any, show bool, prefix, indent string) ([]
 			}
 		}
 	}
+	return appendIndentedFormSlowly(dst, v, show, prefix, indent)
+}
+
+// appendIndentedFormSlowly is appendIndentedForm the long way: the JSON
+// form, masked, through json.Indent.
+func appendIndentedFormSlowly(dst []byte, v any, show bool, prefix, indent string) ([]byte, error) {
 	b, err := jsonForm(v, show)
 	if err != nil {
 		return dst, err

@@ -82,18 +82,23 @@ func TestConcurrentRegistrations(t *testing.T) {
 	}
 }
 
-// BenchmarkSymmetricKeyRegistration: group devices register (PUT, then
-// one poll) in parallel over keep-alive HTTPS; each iteration is a new
-// device.
-func BenchmarkSymmetricKeyRegistration(b *testing.B) {
+// benchGroupInstance opens an instance, closed when the benchmark ends,
+// holding the symmetric-key group "bench" (keyA, keyB).
+func benchGroupInstance(b *testing.B) *Instance {
 	inst, err := Open(Options{DataDir: b.TempDir()})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer inst.Close()
-	e := envFor(b, inst)
-	e.put("/enrollmentGroups/bench", map[string]any{"enrollmentGroupId": "bench", "attestation": symKeys(keyA, keyB)})
-	s := serve(b, inst)
+	b.Cleanup(func() { inst.Close() })
+	envFor(b, inst).put("/enrollmentGroups/bench", map[string]any{"enrollmentGroupId": "bench", "attestation": symKeys(keyA, keyB)})
+	return inst
+}
+
+// BenchmarkSymmetricKeyRegistration: group devices register (PUT, then
+// one poll) in parallel over keep-alive HTTPS; each iteration is a new
+// device.
+func BenchmarkSymmetricKeyRegistration(b *testing.B) {
+	s := serve(b, benchGroupInstance(b))
 	d := s.client(b, nil, true)
 	registerInParallel(b, d)
 }
@@ -105,14 +110,7 @@ func BenchmarkSymmetricKeyRegistration(b *testing.B) {
 // BenchmarkSymmetricKeyRegistrationMQTT, where a connection can only ever
 // carry one device (the registration ID is in its CONNECT).
 func BenchmarkSymmetricKeyRegistrationPerDevice(b *testing.B) {
-	inst, err := Open(Options{DataDir: b.TempDir()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer inst.Close()
-	e := envFor(b, inst)
-	e.put("/enrollmentGroups/bench", map[string]any{"enrollmentGroupId": "bench", "attestation": symKeys(keyA, keyB)})
-	s := serve(b, inst)
+	s := serve(b, benchGroupInstance(b))
 	var n atomic.Int64
 	b.SetParallelism(8)
 	b.ResetTimer()
@@ -206,13 +204,7 @@ func registerInParallel(b *testing.B, d *devClient) {
 // transport do; the HTTPS benchmark reuses keep-alive connections. Like
 // it, the poll follows at once (MaxRetryAfter), not after retry-after.
 func BenchmarkSymmetricKeyRegistrationMQTT(b *testing.B) {
-	inst, err := Open(Options{DataDir: b.TempDir()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer inst.Close()
-	e := envFor(b, inst)
-	e.put("/enrollmentGroups/bench", map[string]any{"enrollmentGroupId": "bench", "attestation": symKeys(keyA, keyB)})
+	inst := benchGroupInstance(b)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
