@@ -49,6 +49,16 @@ type knownNames struct {
 	names    []string
 }
 
+// hasKey is has for a quoted key as it came, its escapes unresolved:
+// without escapes, an exactly matching name is looked up without
+// converting the key to a string.
+func (k *knownNames) hasKey(key []byte) bool {
+	if bytes.IndexByte(key, '\\') < 0 && k.exact[string(key[1:len(key)-1])] {
+		return true
+	}
+	return k.has(memberName(key))
+}
+
 func (k *knownNames) has(name string) bool {
 	if k.exact[name] {
 		return true
@@ -187,7 +197,7 @@ func unmarshalWithUnknown(data []byte, plain any, names *knownNames, u *Unknown)
 	var size int
 	unknown := 0
 	err := eachMember(data, func(key, value []byte) {
-		if !names.has(memberName(key)) {
+		if !names.hasKey(key) {
 			size += len(key) + len(value)
 			unknown++
 		}
@@ -199,7 +209,7 @@ func unmarshalWithUnknown(data []byte, plain any, names *knownNames, u *Unknown)
 	buf := make([]byte, 0, size)
 	*u = make(Unknown, 0, unknown)
 	return eachMember(data, func(key, value []byte) {
-		if names.has(memberName(key)) {
+		if names.hasKey(key) {
 			return
 		}
 		start := len(buf)
