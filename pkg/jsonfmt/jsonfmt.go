@@ -14,12 +14,12 @@ import (
 	"reflect"
 )
 
-// Marshal returns what json.Marshal(v) returns for a v that is a
-// json.Marshaler (not a nil pointer) whose MarshalJSON succeeds with text
-// AppendCompact accepts: that text compacted and HTML escaped in one pass,
-// without encoding/json's reflection and validating compaction. For any
-// other v it reports false; the caller marshals v the usual way.
-func Marshal(v any) ([]byte, bool) {
+// Form returns what a v that is a json.Marshaler (not a nil pointer,
+// which encoding/json writes as null without calling it) says its JSON
+// is, as its MarshalJSON returned it: neither compacted nor checked. For
+// any other v, or when MarshalJSON fails, it reports false; the caller
+// marshals v the usual way.
+func Form(v any) ([]byte, bool) {
 	m, ok := v.(json.Marshaler)
 	if !ok {
 		return nil, false
@@ -28,7 +28,25 @@ func Marshal(v any) ([]byte, bool) {
 		return nil, false
 	}
 	raw, err := m.MarshalJSON()
-	if err != nil {
+	return raw, err == nil
+}
+
+// AppendMarshal appends to dst what json.Marshal(v) returns for a v whose
+// Form is text AppendCompact accepts: that text compacted and HTML escaped
+// in one pass, without encoding/json's reflection and validating
+// compaction. For any other v it reports false, dst unchanged.
+func AppendMarshal(dst []byte, v any) ([]byte, bool) {
+	raw, ok := Form(v)
+	if !ok {
+		return dst, false
+	}
+	return AppendCompact(dst, raw, true)
+}
+
+// Marshal is AppendMarshal into a new buffer.
+func Marshal(v any) ([]byte, bool) {
+	raw, ok := Form(v)
+	if !ok {
 		return nil, false
 	}
 	return AppendCompact(make([]byte, 0, len(raw)+len(raw)/16), raw, true)

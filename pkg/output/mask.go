@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"reflect"
 	"strings"
 
 	"github.com/dpsctl/dpsctl/pkg/jsonfmt"
@@ -72,16 +71,14 @@ func jsonForm(v any, show bool) ([]byte, error) {
 // takes the long way (TestIndentedFormMatchesJSONForm holds the two to the
 // same bytes).
 func appendIndentedForm(dst []byte, v any, show bool, prefix, indent string) ([]byte, error) {
-	if m, ok := v.(json.Marshaler); ok && !nilPointer(v) {
-		if raw, err := m.MarshalJSON(); err == nil {
-			raw = bytes.TrimRight(raw, " \t\r\n")
-			opts := jsonfmt.Options{}
-			if !show {
-				opts = jsonfmt.Options{Plain: true, Member: notSecret}
-			}
-			if out, ok := jsonfmt.AppendIndent(dst, raw, prefix, indent, opts); ok {
-				return out, nil
-			}
+	if raw, ok := jsonfmt.Form(v); ok {
+		raw = bytes.TrimRight(raw, " \t\r\n")
+		opts := jsonfmt.Options{}
+		if !show {
+			opts = jsonfmt.Options{Plain: true, Member: notSecret}
+		}
+		if out, ok := jsonfmt.AppendIndent(dst, raw, prefix, indent, opts); ok {
+			return out, nil
 		}
 	}
 	return appendIndentedFormSlowly(dst, v, show, prefix, indent)
@@ -99,13 +96,6 @@ func appendIndentedFormSlowly(dst []byte, v any, show bool, prefix, indent strin
 		return dst, err
 	}
 	return append(dst, ind.Bytes()...), nil
-}
-
-// nilPointer reports whether v is a nil pointer, which encoding/json
-// writes as null without calling its MarshalJSON.
-func nilPointer(v any) bool {
-	r := reflect.ValueOf(v)
-	return r.Kind() == reflect.Pointer && r.IsNil()
 }
 
 // notSecret reports that a raw member name (between its quotes, escapes

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"reflect"
 	"strconv"
 	"time"
 
@@ -114,7 +113,7 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 
 // WriteJSONArray writes items as WriteJSON(w, status, items) would, byte
 // for byte, but for items whose MarshalJSON it calls itself: each item's
-// form goes into the array in one pass (jsonfmt.AppendCompact, escaping
+// form goes into the array in one pass (jsonfmt.AppendMarshal, escaping
 // HTML as json.Marshal does) instead of encoding/json's compaction, which
 // was most of the cost of a query page. Any other item, or a form that
 // pass refuses, sends the whole array the long way.
@@ -122,32 +121,16 @@ func WriteJSONArray[T any](w http.ResponseWriter, status int, items []T) {
 	b := make([]byte, 0, 2+512*len(items))
 	b = append(b, '[')
 	for i, it := range items {
-		m, ok := any(it).(json.Marshaler)
-		if !ok || isNilPointer(it) {
-			WriteJSON(w, status, items)
-			return
-		}
-		raw, err := m.MarshalJSON()
-		if err != nil {
-			WriteJSON(w, status, items)
-			return
-		}
 		if i > 0 {
 			b = append(b, ',')
 		}
-		if b, ok = jsonfmt.AppendCompact(b, raw, true); !ok {
+		var ok bool
+		if b, ok = jsonfmt.AppendMarshal(b, it); !ok {
 			WriteJSON(w, status, items)
 			return
 		}
 	}
 	WriteJSONBytes(w, status, append(b, ']'))
-}
-
-// isNilPointer reports whether v is a nil pointer, which encoding/json
-// writes as null without calling its MarshalJSON.
-func isNilPointer(v any) bool {
-	r := reflect.ValueOf(v)
-	return r.Kind() == reflect.Pointer && r.IsNil()
 }
 
 // WriteJSONBytes writes the JSON text b with status.
