@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"time"
 
-	paho "github.com/eclipse/paho.mqtt.golang"
-
 	"github.com/dpsctl/dpsctl/pkg/model"
 	"github.com/dpsctl/dpsctl/pkg/mqtt/topics"
 	"github.com/dpsctl/dpsctl/pkg/sas"
@@ -33,8 +31,9 @@ type RegisterOptions struct {
 	// DefaultRetryAfter is the wait between polls when the service gives
 	// no retry-after [2s, as the SDKs].
 	DefaultRetryAfter time.Duration
-	// MaxRetryAfter, if set, caps the wait between polls, whatever
-	// retry-after says (a local service, a benchmark).
+	// MaxRetryAfter, if positive, caps the wait between polls, whatever
+	// retry-after says (a local service); negative polls at once, as a
+	// benchmark does.
 	MaxRetryAfter time.Duration
 }
 
@@ -74,21 +73,11 @@ func Register(ctx context.Context, o RegisterOptions) (*model.RegistrationOperat
 	}
 	user := topics.Username{Service: topics.DPS, IDScope: o.IDScope, RegistrationID: o.RegistrationID,
 		Params: topics.Bag{{Key: "api-version", Value: DPSAPIVersion}, {Key: "ClientVersion", Value: ClientVersion}}}
-	cn, err := dial(ctx, o.Endpoint, o.RegistrationID, user.String(), password)
+	x, err := openExchange(ctx, o.Endpoint, o.RegistrationID, user.String(), password, topics.DPSResponseFilter)
 	if err != nil {
 		return nil, err
 	}
-	defer cn.close()
-	err = cn.subscribe(ctx, topics.DPSResponseFilter, 1, func(_ paho.Client, m paho.Message) {
-		t, err := topics.Parse(m.Topic())
-		if err != nil || t.Kind != topics.DPSResponse {
-			return
-		}
-		cn.deliver(t.RID, response{status: t.Status, retryAfter: t.RetryAfter, body: m.Payload()})
-	})
-	if err != nil {
-		return nil, err
-	}
+	defer x.close()
 	body, err := json.Marshal(model.DeviceRegistration{RegistrationID: o.RegistrationID, Payload: o.Payload})
 	if err != nil {
 		return nil, err
@@ -99,16 +88,22 @@ func Register(ctx context.Context, o RegisterOptions) (*model.RegistrationOperat
 	}
 	opID := ""
 	for {
-		var r response
-		if opID == "" {
-			r, err = cn.request(ctx, func(rid string) string {
-				return topics.Topic{Kind: topics.DPSRegister, RID: rid}.String()
-			}, body)
-		} else {
-			r, err = cn.request(ctx, func(rid string) string {
-				return topics.Topic{Kind: topics.DPSOperationStatus, RID: rid, OperationID: opID}.String()
-			}, []byte(" "))
+		rid := newRID()
+		topic := topics.Topic{Kind: topics.DPSRegister, RID: rid}.String()
+		payload := body
+		if opID != "" {
+			topic = topics.Topic{Kind: topics.DPSOperationStatus, RID: rid, OperationID: opID}.String()
+			payload = []byte(" ")
 		}
+		var r response
+		err := x.request(topic, payload, func(a answer) bool {
+			t, err := topics.Parse(a.topic)
+			if err != nil || t.Kind != topics.DPSResponse || t.RID != rid {
+				return false // answers nobody waits for are ignored, as the SDKs do
+			}
+			r = response{status: t.Status, retryAfter: t.RetryAfter, body: a.payload}
+			return true
+		})
 		if err != nil {
 			return nil, err
 		}
@@ -116,8 +111,11 @@ func Register(ctx context.Context, o RegisterOptions) (*model.RegistrationOperat
 		if r.retryAfter > 0 {
 			retry = time.Duration(r.retryAfter) * time.Second
 		}
-		if o.MaxRetryAfter > 0 && retry > o.MaxRetryAfter {
-			retry = o.MaxRetryAfter
+		switch {
+		case o.MaxRetryAfter < 0:
+			retry = 0
+		case o.MaxRetryAfter > 0:
+			retry = min(retry, o.MaxRetryAfter)
 		}
 		switch {
 		case r.status >= 429:
@@ -146,15 +144,23 @@ func Register(ctx context.Context, o RegisterOptions) (*model.RegistrationOperat
 			}
 			opID = st.OperationID
 		}
-		t := time.NewTimer(retry)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return nil, ctx.Err()
-		case <-cn.lost:
-			t.Stop()
-			return nil, cn.lostErr
+		if err := sleep(ctx, retry); err != nil {
+			return nil, err
 		}
+	}
+}
+
+// sleep waits d, or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
