@@ -80,37 +80,43 @@ type Broker struct {
 	sessions map[*mqtt.Client]*session
 	started  bool
 	closed   bool
-	conns    int // open connections, authenticated or not
+	open     map[net.Conn]struct{} // connections served, authenticated or not
+	served   sync.WaitGroup        // serveConn calls running
 }
 
-// admit counts a new connection, or refuses it past twice MaxConnections
-// (the connections still in their handshake or CONNECT count too; past
-// MaxConnections authenticated ones, CONNECT is answered "server
-// unavailable").
-func (b *Broker) admit() bool {
+// admit counts a new connection, or refuses it once the broker is closed
+// or past twice MaxConnections (the connections still in their handshake
+// or CONNECT count too; past MaxConnections authenticated ones, CONNECT is
+// answered "server unavailable").
+func (b *Broker) admit(c net.Conn) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.conns >= 2*b.opts.MaxConnections {
+	if b.closed || len(b.open) >= 2*b.opts.MaxConnections {
 		return false
 	}
-	b.conns++
+	if b.open == nil {
+		b.open = map[net.Conn]struct{}{}
+	}
+	b.open[c] = struct{}{}
+	b.served.Add(1)
 	return true
 }
 
-func (b *Broker) release() {
+func (b *Broker) release(c net.Conn) {
 	b.mu.Lock()
-	b.conns--
+	delete(b.open, c)
 	b.mu.Unlock()
+	b.served.Done()
 }
 
 // serveConn runs one connection: a deadline for its handshake and CONNECT
 // (the broker sets the keep-alive one after CONNECT), then the broker.
 func (b *Broker) serveConn(establish listeners.EstablishFn, id string, c net.Conn) {
-	if !b.admit() {
+	if !b.admit(c) {
 		_ = c.Close()
 		return
 	}
-	defer b.release()
+	defer b.release(c)
 	_ = c.SetDeadline(time.Now().Add(b.opts.ConnectTimeout))
 	if err := establish(id, c); err != nil {
 		b.opts.Logger.Debug("connection ended", "listener", id, "remote", c.RemoteAddr().String(), "error", err)
@@ -202,7 +208,13 @@ func (b *Broker) hub(ctx context.Context, host string) *Hub {
 	return h
 }
 
-// Close disconnects every client and stops the listeners.
+// closeWait bounds how long Close waits for connections to wind down.
+const closeWait = 5 * time.Second
+
+// Close disconnects every client and stops the listeners. It closes the
+// connections itself and lets each one's broker goroutine end it (the
+// device's disconnect recorded as on any other loss) before stopping the
+// broker, which would otherwise stop clients still being attached.
 func (b *Broker) Close() error {
 	b.mu.Lock()
 	if b.closed || !b.started {
@@ -211,7 +223,19 @@ func (b *Broker) Close() error {
 		return nil
 	}
 	b.closed = true
+	for c := range b.open {
+		_ = c.Close()
+	}
 	b.mu.Unlock()
+	done := make(chan struct{})
+	go func() { b.served.Wait(); close(done) }()
+	t := time.NewTimer(closeWait)
+	select {
+	case <-done:
+	case <-t.C:
+		b.opts.Logger.Warn("MQTT connections still open at close", "wait", closeWait)
+	}
+	t.Stop()
 	return b.srv.Close()
 }
 

@@ -587,3 +587,42 @@ func TestSilentConnectionsAreClosed(t *testing.T) {
 		})
 	}
 }
+
+// TestCloseEndsConnections: Close ends connected devices on both
+// transports and a connection still in its TLS handshake, then refuses new
+// ones.
+func TestCloseEndsConnections(t *testing.T) {
+	e := startEnv(t, mqttbroker.HubOptions{})
+	devices := []*mqttdevice.Client{hubDevice(t, e, "tls-dev", false, mqttdevice.HubOptions{}), hubDevice(t, e, "ws-dev", true, mqttdevice.HubOptions{})}
+	raw, err := net.Dial("tcp", e.tlsAddr) // never says ClientHello
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if n := e.broker.Connections(); n != 2 {
+		t.Fatalf("%d connections before Close, want 2", n)
+	}
+	if err := e.broker.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for i, d := range devices {
+		select {
+		case <-d.Done():
+		case <-time.After(10 * time.Second):
+			t.Fatalf("device %d still connected after Close", i)
+		}
+	}
+	_ = raw.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := raw.Read(make([]byte, 1)); err == nil {
+		t.Error("the connection in its handshake was not closed")
+	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Error("the connection in its handshake is still open after Close")
+	}
+	if n := e.broker.Connections(); n != 0 {
+		t.Errorf("%d connections after Close", n)
+	}
+	_, err = mqttdevice.Connect(ctxT(t), mqttdevice.HubOptions{Endpoint: e.endpoint(true, nil), HubHost: testHub, DeviceID: "late", SymmetricKey: newKey(t)})
+	if err == nil {
+		t.Error("a device connected over WebSockets after Close")
+	}
+}
