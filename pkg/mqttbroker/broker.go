@@ -118,7 +118,7 @@ func (b *Broker) serveConn(establish listeners.EstablishFn, id string, c net.Con
 	}
 	defer b.release(c)
 	_ = c.SetDeadline(time.Now().Add(b.opts.ConnectTimeout))
-	if err := establish(id, c); err != nil {
+	if err := establish(id, newBatchConn(c)); err != nil {
 		b.opts.Logger.Debug("connection ended", "listener", id, "remote", c.RemoteAddr().String(), "error", err)
 	}
 }
