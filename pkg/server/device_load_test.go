@@ -202,7 +202,7 @@ func registerInParallel(b *testing.B, d *devClient) {
 // each registration a new device on a new connection (TLS handshake,
 // CONNECT, subscribe, PUT, and one poll), as devices on the SDKs' Mqtt
 // transport do; the HTTPS benchmark reuses keep-alive connections. Like
-// it, the poll follows at once (MaxRetryAfter), not after retry-after.
+// it, the poll follows at once (MaxRetryAfter -1), not after retry-after.
 func BenchmarkSymmetricKeyRegistrationMQTT(b *testing.B) {
 	inst := benchGroupInstance(b)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -232,7 +232,7 @@ func BenchmarkSymmetricKeyRegistrationMQTT(b *testing.B) {
 		for pb.Next() {
 			id := fmt.Sprintf("mbench-%08d", n.Add(1))
 			rctx, rcancel := context.WithTimeout(ctx, 60*time.Second)
-			st, err := mqttdevice.Register(rctx, mqttdevice.RegisterOptions{Endpoint: ep, IDScope: inst.IDScope(), RegistrationID: id, SymmetricKey: deriveKey(b, keyA, id), MaxRetryAfter: time.Millisecond})
+			st, err := mqttdevice.Register(rctx, mqttdevice.RegisterOptions{Endpoint: ep, IDScope: inst.IDScope(), RegistrationID: id, SymmetricKey: deriveKey(b, keyA, id), MaxRetryAfter: -1})
 			rcancel()
 			if err != nil || st.Status != model.RegAssigned {
 				b.Error(st, err)
