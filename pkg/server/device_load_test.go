@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"flag"
 	"fmt"
 	"net"
 	"net/http"
@@ -17,6 +18,11 @@ import (
 	"github.com/dpsctl/dpsctl/pkg/model"
 	"github.com/dpsctl/dpsctl/pkg/mqttdevice"
 )
+
+// devicesPerCore is how many devices the registration benchmarks keep in
+// flight per core (GOMAXPROCS): eight by default, more to see the service
+// at saturation rather than the round trips of each device.
+var devicesPerCore = flag.Int("bench.devices-per-core", 8, "devices in flight per core in the registration benchmarks")
 
 // TestConcurrentRegistrations registers 200 group devices at once over one
 // keep-alive HTTPS client: every one is assigned, recorded and in the hub.
@@ -106,13 +112,13 @@ func BenchmarkSymmetricKeyRegistration(b *testing.B) {
 // BenchmarkSymmetricKeyRegistrationPerDevice is
 // BenchmarkSymmetricKeyRegistration with each device on a connection of
 // its own, as devices are: a TLS handshake, the PUT and one poll on that
-// connection, eight callers a core. It is the HTTPS figure to set beside
+// connection, eight callers a core (-bench.devices-per-core). It is the HTTPS figure to set beside
 // BenchmarkSymmetricKeyRegistrationMQTT, where a connection can only ever
 // carry one device (the registration ID is in its CONNECT).
 func BenchmarkSymmetricKeyRegistrationPerDevice(b *testing.B) {
 	s := serve(b, benchGroupInstance(b))
 	var n atomic.Int64
-	b.SetParallelism(8)
+	b.SetParallelism(*devicesPerCore)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -179,10 +185,10 @@ func BenchmarkSymmetricKeyRegistrationInProcess(b *testing.B) {
 }
 
 // registerInParallel registers new devices of the symmetric-key group
-// "bench" (keyA) through d, eight callers a core, and reports the rate.
+// "bench" (keyA) through d, eight callers a core (-bench.devices-per-core), and reports the rate.
 func registerInParallel(b *testing.B, d *devClient) {
 	var n atomic.Int64
-	b.SetParallelism(8)
+	b.SetParallelism(*devicesPerCore)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -198,7 +204,7 @@ func registerInParallel(b *testing.B, d *devClient) {
 }
 
 // BenchmarkSymmetricKeyRegistrationMQTT is BenchmarkSymmetricKeyRegistration
-// over MQTT over TLS, through the same device core: eight callers a core,
+// over MQTT over TLS, through the same device core: eight callers a core (-bench.devices-per-core),
 // each registration a new device on a new connection (TLS handshake,
 // CONNECT, subscribe, PUT, and one poll), as devices on the SDKs' Mqtt
 // transport do; the HTTPS benchmark reuses keep-alive connections. Like
@@ -226,7 +232,7 @@ func BenchmarkSymmetricKeyRegistrationMQTT(b *testing.B) {
 	roots.AppendCertsFromPEM(pem)
 	ep := mqttdevice.Endpoint{Address: ln.Addr().String(), TLS: &tls.Config{RootCAs: roots, ServerName: DefaultHostName, MinVersion: tls.VersionTLS12}, ConnectTimeout: 30 * time.Second}
 	var n atomic.Int64
-	b.SetParallelism(8)
+	b.SetParallelism(*devicesPerCore)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
