@@ -3,18 +3,13 @@ package mqttbroker_test
 import (
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/big"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -50,41 +45,11 @@ type env struct {
 	wsAddr  string
 }
 
-// serverCert is a certificate for 127.0.0.1, self-signed.
-func serverCert(t testing.TB) (tls.Certificate, *x509.Certificate) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-		DNSNames:              []string{testHub},
-		KeyUsage:              x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: cert}, cert
-}
-
 func startEnv(t testing.TB, hubOpts mqttbroker.HubOptions, opts ...func(*mqttbroker.Options)) *env {
 	t.Helper()
 	e := &env{ca: certstest.New(t), prov: newFakeProvisioner(), auth: &fakeAuth{keys: map[string]string{}, thumbs: map[string]string{}}}
-	tc, leaf := serverCert(t)
-	e.roots = x509.NewCertPool()
-	e.roots.AddCert(leaf)
+	var tc tls.Certificate
+	tc, e.roots = certstest.Server(t, "127.0.0.1", testHub)
 	conf := &tls.Config{
 		Certificates: []tls.Certificate{tc},
 		ClientAuth:   tls.RequestClientCert,
@@ -298,12 +263,4 @@ func sasFor(t testing.TB, id, key string) string {
 		t.Fatal(err)
 	}
 	return tok
-}
-
-func newPool(certs ...*x509.Certificate) *x509.CertPool {
-	p := x509.NewCertPool()
-	for _, c := range certs {
-		p.AddCert(c)
-	}
-	return p
 }

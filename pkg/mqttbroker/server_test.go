@@ -80,7 +80,7 @@ func TestLocalServiceOverMQTT(t *testing.T) {
 		Provisioner: mqttbroker.HTTPProvisioner{Handler: srv.Instance.Handler()},
 		Hubs:        all,
 	})
-	tc, leaf := serverCert(t)
+	tc, roots := certstest.Server(t, "127.0.0.1", testHub)
 	conf := &tls.Config{Certificates: []tls.Certificate{tc}, ClientAuth: tls.RequestClientCert, MinVersion: tls.VersionTLS12}
 	l, err := tls.Listen("tcp", "127.0.0.1:0", conf)
 	if err != nil {
@@ -97,7 +97,7 @@ func TestLocalServiceOverMQTT(t *testing.T) {
 	hs.StartTLS()
 	t.Cleanup(hs.Close)
 	e := &env{tlsAddr: l.Addr().String(), wsAddr: hs.Listener.Addr().String()}
-	e.roots = newPool(leaf)
+	e.roots = roots
 
 	if _, err := mqttdevice.Register(ctxT(t), mqttdevice.RegisterOptions{Endpoint: e.endpoint(false, nil), IDScope: srv.Instance.IDScope(), RegistrationID: "mqtt-dev", SymmetricKey: newKey(t)}); !isStatus(err, 401) {
 		t.Fatalf("wrong key: %v, want a 401 answer", err)

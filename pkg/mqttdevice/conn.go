@@ -58,6 +58,22 @@ func (e Endpoint) brokerURL() string {
 	return "ssl://" + addr
 }
 
+// connectTimeout is ConnectTimeout, 30 s when unset.
+func (e Endpoint) connectTimeout() time.Duration {
+	if e.ConnectTimeout <= 0 {
+		return 30 * time.Second
+	}
+	return e.ConnectTimeout
+}
+
+// tlsConfig is TLS, the system roots and TLS 1.2 or later when unset.
+func (e Endpoint) tlsConfig() *tls.Config {
+	if e.TLS == nil {
+		return &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	return e.TLS
+}
+
 func (e Endpoint) host() string {
 	h, _, err := net.SplitHostPort(e.Address)
 	if err != nil {
@@ -93,14 +109,7 @@ type response struct {
 
 func dial(ctx context.Context, ep Endpoint, clientID, user, password string) (*conn, error) {
 	cn := &conn{lost: make(chan struct{}), waiters: map[string]chan response{}}
-	timeout := ep.ConnectTimeout
-	if timeout <= 0 {
-		timeout = 30 * time.Second
-	}
-	tlsConf := ep.TLS
-	if tlsConf == nil {
-		tlsConf = &tls.Config{MinVersion: tls.VersionTLS12}
-	}
+	timeout, tlsConf := ep.connectTimeout(), ep.tlsConfig()
 	o := paho.NewClientOptions().
 		AddBroker(ep.brokerURL()).
 		SetClientID(clientID).

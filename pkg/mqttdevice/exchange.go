@@ -53,14 +53,7 @@ type answer struct {
 // the CONNECT processes nothing after it (3.1.4). It waits up to the
 // connect timeout for the CONNACK, then for the SUBACK.
 func openExchange(ctx context.Context, ep Endpoint, clientID, user, password, filter string) (*exchange, error) {
-	timeout := ep.ConnectTimeout
-	if timeout <= 0 {
-		timeout = 30 * time.Second
-	}
-	tlsConf := ep.TLS
-	if tlsConf == nil {
-		tlsConf = &tls.Config{MinVersion: tls.VersionTLS12}
-	}
+	timeout, tlsConf := ep.connectTimeout(), ep.tlsConfig()
 	fail := func(err error) error {
 		return fmt.Errorf("MQTT connect to %s as %s: %w", ep.Address, clientID, err)
 	}

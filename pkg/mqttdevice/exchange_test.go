@@ -3,19 +3,14 @@ package mqttdevice
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
-	"math/big"
 	"net"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/dpsctl/dpsctl/pkg/certs/certstest"
 	"github.com/eclipse/paho.mqtt.golang/packets"
 )
 
@@ -172,7 +167,7 @@ func TestExchangeConnectionLost(t *testing.T) {
 // CONNECT and SUBSCRIBE arrive together and as paho would send them, and
 // a refusing CONNACK is reported as IsConnectRefused.
 func TestOpenExchange(t *testing.T) {
-	cert, pool := selfSigned(t)
+	cert, pool := certstest.Server(t, "localhost")
 	tests := []struct {
 		name string
 		code byte
@@ -287,28 +282,3 @@ func (c *readOnlyConn) SetReadDeadline(time.Time) error  { return nil }
 func (c *readOnlyConn) SetWriteDeadline(time.Time) error { return nil }
 func (c *readOnlyConn) LocalAddr() net.Addr              { return &net.TCPAddr{} }
 func (c *readOnlyConn) RemoteAddr() net.Addr             { return &net.TCPAddr{} }
-
-func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "localhost"}, DNSNames: []string{"localhost"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true, IsCA: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(leaf)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
-}
