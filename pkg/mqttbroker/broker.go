@@ -16,6 +16,7 @@ import (
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
+	"github.com/mochi-mqtt/server/v2/system"
 
 	"github.com/dpsctl/dpsctl/pkg/model"
 	"github.com/dpsctl/dpsctl/pkg/mqtt/topics"
@@ -379,10 +380,22 @@ func (h *hook) Provides(b byte) bool {
 	switch b {
 	case mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnSessionEstablished,
 		mqtt.OnDisconnect, mqtt.OnPacketRead, mqtt.OnSubscribed, mqtt.OnPacketProcessed, mqtt.OnPublish,
-		mqtt.OnWill:
+		mqtt.OnWill, mqtt.OnSysInfoTick:
 		return true
 	}
 	return false
+}
+
+// OnSysInfoTick drops the $SYS messages the broker has just retained. No
+// device may read $SYS, and while any message is retained the broker
+// searches the retained ones for every subscription a device makes.
+func (h *hook) OnSysInfoTick(*system.Info) {
+	t := h.b.srv.Topics
+	for topic := range t.Retained.GetAll() {
+		if strings.HasPrefix(topic, mqtt.SysPrefix) {
+			t.RetainMessage(packets.Packet{TopicName: topic})
+		}
+	}
 }
 
 // OnConnect refuses another protocol than MQTT 3.1.1, as IoT Hub does,
