@@ -266,6 +266,16 @@ func (h *Hub) Online(deviceID string) bool {
 	return d != nil && d.link != nil
 }
 
+// AnswersMethods reports whether the device is connected and subscribed
+// to direct methods, as InvokeMethod needs: a device is connected some
+// packets before it subscribes.
+func (h *Hub) AnswersMethods(deviceID string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	d := h.devices[deviceID]
+	return d != nil && d.link != nil && d.link.subscribed(subMethods)
+}
+
 // ---- telemetry ----
 
 // Event is a device-to-cloud message as the hub enqueued it.

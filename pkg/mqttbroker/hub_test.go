@@ -150,9 +150,22 @@ func TestStreamsAreBoundedAndReleaseDevices(t *testing.T) {
 
 func TestMethods(t *testing.T) {
 	h := NewHub("h", nil, HubOptions{MaxPendingMethods: 1})
-	link := newFakeLink(subMethods)
+	link := newFakeLink()
 	if err := h.attach(context.Background(), "d", link); err != nil {
 		t.Fatal(err)
+	}
+	// Connected is not enough: methods need the subscription.
+	if !h.Online("d") || h.AnswersMethods("d") {
+		t.Fatalf("before subscribing: online %v, answers methods %v; want true, false", h.Online("d"), h.AnswersMethods("d"))
+	}
+	if _, err := h.InvokeMethod(ctx(t), "d", "early", nil, time.Second); !errors.Is(err, ErrDeviceNotOnline) {
+		t.Fatalf("call before subscribing: %v, want ErrDeviceNotOnline", err)
+	}
+	link.mu.Lock()
+	link.subs[subMethods] = true
+	link.mu.Unlock()
+	if !h.AnswersMethods("d") || h.AnswersMethods("other") {
+		t.Fatal("AnswersMethods after subscribing, or for an unknown device")
 	}
 	type result struct {
 		r   MethodResult

@@ -297,7 +297,7 @@ func waitOnline(ctx context.Context, hub *mqttbroker.Hub, id string, d time.Dura
 	defer deadline.Stop()
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
-	for !hub.Online(id) {
+	for !hub.AnswersMethods(id) {
 		select {
 		case <-ctx.Done():
 			return svcErr(http.StatusServiceUnavailable, "ServiceUnavailable", "the call ended while waiting for the device to connect")
