@@ -140,10 +140,12 @@ type serveProc struct {
 	done chan struct{}
 }
 
-// startServe runs "dpsctl serve" and waits until it listens.
+// startServe runs "dpsctl serve" and waits until it listens. MQTT goes
+// on a free port: the restart names the HTTPS port it had, which would
+// otherwise put MQTT on 8883, which another serve on the machine may hold.
 func startServe(t *testing.T, bin string, env []string, dataDir, addr string) *serveProc {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--addr", addr, "--data-dir", dataDir)
+	cmd := exec.Command(bin, "serve", "--addr", addr, "--mqtt-addr", "127.0.0.1:0", "--data-dir", dataDir)
 	cmd.Env = env
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
