@@ -3,6 +3,7 @@ package mqttbroker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -164,10 +165,10 @@ func New(opts Options) *Broker {
 }
 
 // Start serves MQTT over TLS on l (nil for WebSockets only) and starts
-// accepting WebSocket connections. l should be a tls.Listener whose
-// config asks for, but does not require, client certificates
-// (tls.RequestClientCert): chains are checked by the Provisioner and the
-// DeviceAuthenticator.
+// accepting WebSocket connections; both are served when it returns. l
+// should be a tls.Listener whose config asks for, but does not require,
+// client certificates (tls.RequestClientCert): chains are checked by the
+// Provisioner and the DeviceAuthenticator.
 func (b *Broker) Start(l net.Listener) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -183,7 +184,19 @@ func (b *Broker) Start(l net.Listener) error {
 	if err := b.srv.AddListener(b.ws); err != nil {
 		return err
 	}
-	return b.srv.Serve()
+	if err := b.srv.Serve(); err != nil {
+		return err
+	}
+	// The broker starts each listener's Serve in a goroutine: until the
+	// WebSocket one has run, an upgrade would find no broker (503).
+	t := time.NewTimer(startWait)
+	defer t.Stop()
+	select {
+	case <-b.ws.ready:
+		return nil
+	case <-t.C:
+		return fmt.Errorf("mqttbroker: the WebSocket listener did not start in %s", startWait)
+	}
 }
 
 // hub returns the hub of a host name: one of Options.Hubs, else
@@ -203,8 +216,12 @@ func (b *Broker) hub(ctx context.Context, host string) *Hub {
 	return h
 }
 
-// closeWait bounds how long Close waits for connections to wind down.
-const closeWait = 5 * time.Second
+// closeWait bounds how long Close waits for connections to wind down;
+// startWait how long Start waits for its listeners to run.
+const (
+	closeWait = 5 * time.Second
+	startWait = 10 * time.Second
+)
 
 // Close disconnects every client and stops the listeners. It closes the
 // connections itself and lets each one's broker goroutine end it (the

@@ -21,21 +21,32 @@ import (
 type wsListener struct {
 	mu        sync.Mutex
 	establish listeners.EstablishFn
+	ready     chan struct{} // closed once Serve has the broker's establish function
+	readyOnce sync.Once
 	done      chan struct{}
 	once      sync.Once
 }
 
-func newWSListener() *wsListener { return &wsListener{done: make(chan struct{})} }
+func newWSListener() *wsListener {
+	return &wsListener{ready: make(chan struct{}), done: make(chan struct{})}
+}
 
 func (l *wsListener) ID() string              { return "wss" }
 func (l *wsListener) Address() string         { return WebSocketPath }
 func (l *wsListener) Protocol() string        { return "wss" }
 func (l *wsListener) Init(*slog.Logger) error { return nil }
 
+// Serve runs in a goroutine of the broker's own (as every listener's
+// Serve does), so Broker.Start waits for ready before it returns.
 func (l *wsListener) Serve(establish listeners.EstablishFn) {
 	l.mu.Lock()
-	l.establish = establish
+	select {
+	case <-l.done: // closed before it ran
+	default:
+		l.establish = establish
+	}
 	l.mu.Unlock()
+	l.readyOnce.Do(func() { close(l.ready) })
 	<-l.done
 }
 
