@@ -4,6 +4,7 @@
 package apierr
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -155,6 +156,22 @@ func textMessage(body []byte) string {
 		return s
 	}
 	return ""
+}
+
+// Wait waits d (a retry-after, a backoff) or until ctx is done, and
+// returns ctx's error if it is.
+func Wait(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // MaxRetryAfter is the longest wait ParseRetryAfter returns; the clients

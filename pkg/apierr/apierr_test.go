@@ -1,6 +1,8 @@
 package apierr
 
 import (
+	"context"
+	"errors"
 	"math"
 	"net/http"
 	"reflect"
@@ -296,4 +298,21 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestWait(t *testing.T) {
+	if err := Wait(context.Background(), 0); err != nil {
+		t.Errorf("Wait(0) = %v", err)
+	}
+	if err := Wait(context.Background(), time.Millisecond); err != nil {
+		t.Errorf("Wait(1ms) = %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := Wait(ctx, 0); !errors.Is(err, context.Canceled) {
+		t.Errorf("Wait(0) on an ended context = %v, want Canceled", err)
+	}
+	if err := Wait(ctx, time.Hour); !errors.Is(err, context.Canceled) {
+		t.Errorf("Wait(1h) on an ended context = %v, want Canceled", err)
+	}
 }

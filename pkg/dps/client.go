@@ -169,7 +169,7 @@ func New(opts Options) (*Client, error) {
 		c.now = time.Now
 	}
 	if c.sleep == nil {
-		c.sleep = sleepCtx
+		c.sleep = apierr.Wait
 	}
 	endpoint := opts.Endpoint
 	if opts.ConnectionString != "" {
@@ -201,17 +201,6 @@ func (c *Client) Host() string { return c.host }
 
 // Endpoint returns scheme://host[:port].
 func (c *Client) Endpoint() string { return c.base }
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
 
 // authorization returns the Authorization header value, "" without an
 // Authorizer.

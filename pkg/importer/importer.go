@@ -40,6 +40,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dpsctl/dpsctl/pkg/apierr"
 	"github.com/dpsctl/dpsctl/pkg/dps"
 	"github.com/dpsctl/dpsctl/pkg/model"
 )
@@ -208,20 +209,6 @@ func defaultBackoff(n int) time.Duration {
 	return base/2 + time.Duration(rand.Int64N(int64(base/2)+1))
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
 // slot is one item and its result as it travels through the pipeline.
 type slot struct {
 	item Item
@@ -303,7 +290,7 @@ func start(ctx context.Context, r *run, items iter.Seq[Item], opts Options, emit
 		opts.Backoff = defaultBackoff
 	}
 	if opts.Sleep == nil {
-		opts.Sleep = sleepCtx
+		opts.Sleep = apierr.Wait
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now

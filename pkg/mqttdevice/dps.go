@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/dpsctl/dpsctl/pkg/apierr"
 	"github.com/dpsctl/dpsctl/pkg/model"
 	"github.com/dpsctl/dpsctl/pkg/mqtt/topics"
 	"github.com/dpsctl/dpsctl/pkg/sas"
@@ -144,23 +145,8 @@ func Register(ctx context.Context, o RegisterOptions) (*model.RegistrationOperat
 			}
 			opID = st.OperationID
 		}
-		if err := sleep(ctx, retry); err != nil {
+		if err := apierr.Wait(ctx, retry); err != nil {
 			return nil, err
 		}
-	}
-}
-
-// sleep waits d, or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }
