@@ -80,6 +80,15 @@ func serveOn(t testing.TB, inst *Instance, ln net.Listener) *served {
 // keepAlive false makes every request open a new connection (and TLS
 // handshake).
 func (s *served) client(t testing.TB, cert *tls.Certificate, keepAlive bool) *devClient {
+	d := s.ownClient(t, cert, keepAlive)
+	t.Cleanup(d.c.CloseIdleConnections)
+	return d
+}
+
+// ownClient is client without the cleanup: the caller closes its idle
+// connections. Benchmarks that make a client per device use it, so that
+// the clients do not pile up until the benchmark ends.
+func (s *served) ownClient(t testing.TB, cert *tls.Certificate, keepAlive bool) *devClient {
 	cfg := &tls.Config{RootCAs: s.pool, ServerName: "localhost"}
 	if cert != nil {
 		cfg.Certificates = []tls.Certificate{*cert}
@@ -93,7 +102,6 @@ func (s *served) client(t testing.TB, cert *tls.Certificate, keepAlive bool) *de
 			return d.DialContext(ctx, network, s.addr)
 		},
 	}
-	t.Cleanup(tr.CloseIdleConnections)
 	return &devClient{t: t, c: &http.Client{Transport: tr, Timeout: 30 * time.Second}, base: "https://localhost:" + s.port, scope: s.inst.IDScope(), version: "2019-03-31"}
 }
 

@@ -123,7 +123,7 @@ func BenchmarkSymmetricKeyRegistrationPerDevice(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			id := fmt.Sprintf("pbench-%08d", n.Add(1))
-			d := s.client(b, nil, true) // a new transport: a new connection and handshake
+			d := s.ownClient(b, nil, true) // a new transport: a new connection and handshake
 			op, err := d.tryProvision(id, d.symToken(id, deriveKey(b, keyA, id)), nil)
 			d.c.CloseIdleConnections()
 			if err != nil || op.Status != model.RegAssigned {
@@ -162,7 +162,7 @@ func BenchmarkX509Registration(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			i := int(n.Add(1)) % pool
-			d := s.client(b, clients[i], true) // a new transport: a new connection and handshake
+			d := s.ownClient(b, clients[i], true) // a new transport: a new connection and handshake
 			op, err := d.tryProvision(ids[i], "", nil)
 			d.c.CloseIdleConnections()
 			if err != nil || op.Status != model.RegAssigned {
