@@ -129,7 +129,8 @@ func newExchange(ctx context.Context, conn net.Conn) *exchange {
 
 // dialEndpoint opens the transport paho would: TLS (through all_proxy
 // when it is set, as paho does), its handshake left to the first read or
-// write, or WebSockets with the "mqtt" subprotocol.
+// write, or WebSockets with the "mqtt" subprotocol. Under TLS, a corkConn
+// sends what the device writes when it next reads.
 func dialEndpoint(ctx context.Context, ep Endpoint, tlsConf *tls.Config, timeout time.Duration) (net.Conn, error) {
 	if ep.WebSocket {
 		type result struct {
@@ -170,7 +171,7 @@ func dialEndpoint(ctx context.Context, ep Endpoint, tlsConf *tls.Config, timeout
 		cfg = cfg.Clone()
 		cfg.ServerName = hostOf(addr)
 	}
-	return tls.Client(raw, cfg), nil
+	return tls.Client(newCorkConn(raw), cfg), nil
 }
 
 // send writes the acknowledgements owed and packets, and flushes them
