@@ -9,6 +9,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -72,12 +73,16 @@ type Broker struct {
 	hubs map[string]*Hub
 	ws   *wsListener
 
-	mu       sync.Mutex
-	sessions map[*mqtt.Client]*session
-	started  bool
-	closed   bool
-	open     map[net.Conn]struct{} // connections served, authenticated or not
-	served   sync.WaitGroup        // serveConn calls running
+	// sessions maps each authenticated client to its session. Every hook
+	// looks its session up, so reads take no lock.
+	sessions  sync.Map // *mqtt.Client → *session
+	nsessions atomic.Int64
+
+	mu      sync.Mutex
+	started bool
+	closed  bool
+	open    map[net.Conn]struct{} // connections served, authenticated or not
+	served  sync.WaitGroup        // serveConn calls running
 }
 
 // admit counts a new connection, or refuses it once the broker is closed
@@ -144,13 +149,16 @@ func New(opts Options) *Broker {
 	caps.MinimumProtocolVersion = 4
 	caps.MaximumInflight = maxInflight
 	caps.ReceiveMaximum = maxInflight
-	caps.MaximumClientWritesPending = 1024
+	// mochi's per-client queue only carries what it fans out itself, and
+	// nothing is fanned out here (OnPublish answers CodeSuccessIgnore, no
+	// retained messages, $SYS refused): the hooks write to the connection.
+	// Its capacity is allocated with every connection.
+	caps.MaximumClientWritesPending = 8
 	caps.MaximumSessionExpiryInterval = 0
 	b := &Broker{
-		opts:     opts,
-		hubs:     map[string]*Hub{},
-		sessions: map[*mqtt.Client]*session{},
-		ws:       newWSListener(),
+		opts: opts,
+		hubs: map[string]*Hub{},
+		ws:   newWSListener(),
 	}
 	for _, h := range opts.Hubs {
 		b.hubs[strings.ToLower(h.Host())] = h
@@ -252,14 +260,11 @@ func (b *Broker) Close() error {
 }
 
 // Connections is the number of authenticated clients.
-func (b *Broker) Connections() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return len(b.sessions)
-}
+func (b *Broker) Connections() int { return int(b.nsessions.Load()) }
 
 func (b *Broker) session(cl *mqtt.Client) *session {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.sessions[cl]
+	if s, ok := b.sessions.Load(cl); ok {
+		return s.(*session)
+	}
+	return nil
 }

@@ -123,7 +123,8 @@ func (h *hook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
 		s.cancel()
 		return false
 	}
-	b.sessions[cl] = s
+	b.sessions.Store(cl, s)
+	b.nsessions.Add(1)
 	b.mu.Unlock()
 	return true
 }
@@ -143,13 +144,12 @@ func (h *hook) OnSessionEstablished(cl *mqtt.Client, pk packets.Packet) {
 
 func (h *hook) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
 	b := h.b
-	b.mu.Lock()
-	s := b.sessions[cl]
-	delete(b.sessions, cl)
-	b.mu.Unlock()
-	if s == nil {
+	v, ok := b.sessions.LoadAndDelete(cl)
+	if !ok {
 		return
 	}
+	b.nsessions.Add(-1)
+	s := v.(*session)
 	s.cancel()
 	if s.hub != nil {
 		s.hub.detach(s.user.DeviceID, s)
