@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dpsctl/dpsctl/pkg/certs"
@@ -200,48 +201,48 @@ func (idx *groupIndex) match(chain []*x509.Certificate, now time.Time) (*x509Anc
 	return best, bestPath, nil
 }
 
-// snapshotCache holds a value loaded from the store for up to ttl.
+// snapshotCache holds a value loaded from the store for up to ttl. Every
+// request reads it, so a fresh value is read without a lock; loads are
+// serialized, and requests that find it stale wait for one load.
 type snapshotCache[T any] struct {
 	ttl  time.Duration
 	load func(context.Context) (T, error)
 
-	mu  sync.Mutex
+	cur atomic.Pointer[snapshot[T]] // nil: not loaded, or invalidated
+	mu  sync.Mutex                  // held while loading
+}
+
+type snapshot[T any] struct {
 	val T
-	at  time.Time // zero: not loaded, or invalidated
+	at  time.Time
 }
 
 func (c *snapshotCache[T]) get(ctx context.Context) (T, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.at.IsZero() && time.Since(c.at) < c.ttl {
-		return c.val, nil
+	if s := c.cur.Load(); s != nil && time.Since(s.at) < c.ttl {
+		return s.val, nil
 	}
-	return c.reload(ctx)
+	return c.refresh(ctx, c.ttl)
 }
 
 // refresh reloads the value unless it is younger than minAge.
 func (c *snapshotCache[T]) refresh(ctx context.Context, minAge time.Duration) (T, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.at.IsZero() && time.Since(c.at) < minAge {
-		return c.val, nil
+	if s := c.cur.Load(); s != nil && time.Since(s.at) < minAge {
+		return s.val, nil
 	}
-	return c.reload(ctx)
-}
-
-func (c *snapshotCache[T]) reload(ctx context.Context) (T, error) {
 	v, err := c.load(ctx)
 	if err != nil {
 		var zero T
 		return zero, err
 	}
-	c.val, c.at = v, time.Now()
+	c.cur.Store(&snapshot[T]{val: v, at: time.Now()})
 	return v, nil
 }
 
-// invalidate makes the next get load again.
+// invalidate makes the next get load again (after a load in progress).
 func (c *snapshotCache[T]) invalidate() {
 	c.mu.Lock()
-	c.at = time.Time{}
+	c.cur.Store(nil)
 	c.mu.Unlock()
 }

@@ -144,9 +144,7 @@ func (d *API) LoadGroups(ctx context.Context) error {
 
 // GroupsLoaded reports whether the index of enrollment groups is in memory.
 func (d *API) GroupsLoaded() bool {
-	d.creds.mu.Lock()
-	defer d.creds.mu.Unlock()
-	return !d.creds.at.IsZero()
+	return d.creds.cur.Load() != nil
 }
 
 // Credential is what a device presented to authenticate a call.
