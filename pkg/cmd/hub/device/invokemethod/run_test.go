@@ -31,3 +31,20 @@ func TestInvokeRun(t *testing.T) {
 		})
 	}
 }
+
+// TestInvokeAzureHub: with --hub-connection-string, the call goes to the
+// hub's service REST API (an IoT hub played on 127.0.0.1) with the
+// method's name, payload and timeout, and prints the device's answer.
+func TestInvokeAzureHub(t *testing.T) {
+	cs, reqs := hubtest.AzureHub(t)
+	f, s := cmdtest.NewFactory(t, nil, false)
+	if err := cmdtest.Run(t, f, NewCmdInvokeMethod(f, nil), "dev-1", "reboot", "--payload", `{"delay":5}`, "--timeout", "20s", "--hub-connection-string", cs, "-o", "json"); err != nil {
+		t.Fatal(err)
+	}
+	want := hubtest.Request{Method: "POST", Path: "/twins/dev-1/methods", Query: "api-version=2021-04-12",
+		Body: `{"methodName":"reboot","payload":{"delay":5},"responseTimeoutInSeconds":20}`}
+	if got := <-reqs; got != want {
+		t.Fatalf("the hub got %+v, want %+v", got, want)
+	}
+	cmdtest.Golden(t, s.Out.String())
+}
