@@ -122,34 +122,59 @@ func monitorRun(ctx context.Context, opts *MonitorOptions) error {
 		// The stream ends on its own too, rounded up to a whole second.
 		eo.Timeout = opts.Timeout + time.Second
 	}
-	for {
-		err = c.Events(ctx, eo, func(ev iothubservice.Event) error {
-			if jsonLines {
-				b, err := json.Marshal(ev)
-				if err != nil {
-					return err
-				}
-				_, err = fmt.Fprintf(out, "%s\n", b)
+	err = follow(ctx, eo, c.Events, func(ev iothubservice.Event) error {
+		if jsonLines {
+			b, err := json.Marshal(ev)
+			if err != nil {
 				return err
 			}
-			line := ev.EnqueuedTime.UTC().Format(time.RFC3339) + "\t" + ev.DeviceID + "\t" + printable(ev.Payload)
-			if opts.Properties {
-				line += "\t" + bag(ev.Properties) + "\t" + bag(ev.SystemProperties)
-			}
-			_, err := fmt.Fprintln(out, line)
+			_, err = fmt.Fprintf(out, "%s\n", b)
 			return err
-		})
-		if err != nil || ctx.Err() != nil {
-			break
 		}
-		// The hub ended this stream (its time limit): follow on, without
-		// replaying again.
-		eo.Since = time.Time{}
-	}
+		line := ev.EnqueuedTime.UTC().Format(time.RFC3339) + "\t" + ev.DeviceID + "\t" + printable(ev.Payload)
+		if opts.Properties {
+			line += "\t" + bag(ev.Properties) + "\t" + bag(ev.SystemProperties)
+		}
+		_, err := fmt.Fprintln(out, line)
+		return err
+	})
 	if ctx.Err() != nil {
 		return nil
 	}
 	return err
+}
+
+// eventsFunc opens one event stream (iothubservice.Client.Events).
+type eventsFunc func(context.Context, iothubservice.EventOptions, func(iothubservice.Event) error) error
+
+// follow passes the events of streams to emit, one stream after another
+// as the hub ends each (it bounds how long one lasts), until ctx is done
+// or a stream or emit fails. Each stream after the first replays from
+// the last event printed (or from when the previous one was opened), so
+// that nothing sent in between is lost, and what was printed already is
+// skipped.
+func follow(ctx context.Context, eo iothubservice.EventOptions, events eventsFunc, emit func(iothubservice.Event) error) error {
+	var (
+		lastSeq  uint64
+		lastTime time.Time
+	)
+	for {
+		opened := time.Now()
+		err := events(ctx, eo, func(ev iothubservice.Event) error {
+			if lastSeq > 0 && ev.SequenceNumber <= lastSeq && !ev.EnqueuedTime.After(lastTime) {
+				return nil // printed from the stream before
+			}
+			lastSeq, lastTime = ev.SequenceNumber, ev.EnqueuedTime
+			return emit(ev)
+		})
+		if err != nil || ctx.Err() != nil {
+			return err
+		}
+		eo.Since = opened
+		if !lastTime.IsZero() {
+			eo.Since = lastTime
+		}
+	}
 }
 
 // printable is a payload as text when it is UTF-8 without control bytes,

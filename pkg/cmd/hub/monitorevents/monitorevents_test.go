@@ -1,8 +1,13 @@
 package monitorevents
 
 import (
+	"context"
+	"errors"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/dpsctl/dpsctl/pkg/iothubservice"
 
 	"github.com/dpsctl/dpsctl/pkg/cmdutil/cmdtest"
 )
@@ -76,5 +81,77 @@ func TestPrintable(t *testing.T) {
 		if got := printable([]byte(in)); got != want {
 			t.Errorf("printable(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestFollowLosesNothingBetweenStreams: when the hub ends a stream, the
+// next one replays from the last event printed, so what was sent in
+// between is printed, and nothing twice.
+func TestFollowLosesNothingBetweenStreams(t *testing.T) {
+	base := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	ev := func(seq uint64) iothubservice.Event {
+		return iothubservice.Event{SequenceNumber: seq, DeviceID: "dev-1", EnqueuedTime: base.Add(time.Duration(seq) * time.Second)}
+	}
+	// live[k] arrive while stream k is open; between[k] after it ends and
+	// before the next one opens, so only a replay can bring them.
+	live := [][]uint64{{1, 2, 3}, {5}, {6}}
+	between := [][]uint64{{4}, {}}
+	var sinces []time.Time
+	errStop := errors.New("stop")
+	events := func(_ context.Context, eo iothubservice.EventOptions, fn func(iothubservice.Event) error) error {
+		sinces = append(sinces, eo.Since)
+		k := len(sinces) - 1
+		if k == len(live) {
+			return errStop
+		}
+		var send []uint64
+		if !eo.Since.IsZero() { // the replay: what the hub kept, at or after Since
+			for j := range k {
+				for _, seq := range append(slices.Clone(live[j]), between[j]...) {
+					if !ev(seq).EnqueuedTime.Before(eo.Since) {
+						send = append(send, seq)
+					}
+				}
+			}
+		}
+		for _, seq := range append(send, live[k]...) {
+			if err := fn(ev(seq)); err != nil {
+				return err
+			}
+		}
+		return nil // the hub ended the stream
+	}
+	var got []uint64
+	err := follow(context.Background(), iothubservice.EventOptions{}, events, func(e iothubservice.Event) error {
+		got = append(got, e.SequenceNumber)
+		return nil
+	})
+	if !errors.Is(err, errStop) {
+		t.Fatalf("follow = %v, want the failing stream's error", err)
+	}
+	if want := []uint64{1, 2, 3, 4, 5, 6}; !slices.Equal(got, want) {
+		t.Fatalf("printed %v, want %v", got, want)
+	}
+	if !sinces[0].IsZero() || !sinces[1].Equal(ev(3).EnqueuedTime) || !sinces[2].Equal(ev(5).EnqueuedTime) {
+		t.Fatalf("streams opened since %v", sinces)
+	}
+}
+
+// TestFollowFromWhenAQuietStreamOpened: after a stream that carried
+// nothing, the next replays from when that one was opened.
+func TestFollowFromWhenAQuietStreamOpened(t *testing.T) {
+	var sinces []time.Time
+	start := time.Now()
+	errStop := errors.New("stop")
+	events := func(_ context.Context, eo iothubservice.EventOptions, _ func(iothubservice.Event) error) error {
+		sinces = append(sinces, eo.Since)
+		if len(sinces) == 2 {
+			return errStop
+		}
+		return nil
+	}
+	_ = follow(context.Background(), iothubservice.EventOptions{}, events, func(iothubservice.Event) error { return nil })
+	if len(sinces) != 2 || !sinces[0].IsZero() || sinces[1].Before(start) || sinces[1].After(time.Now()) {
+		t.Fatalf("streams opened since %v (test started %v)", sinces, start)
 	}
 }
