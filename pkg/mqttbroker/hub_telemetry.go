@@ -179,6 +179,10 @@ func (s *Stream) Next(ctx context.Context) (Event, error) {
 	}
 }
 
+// Buffered is how many events Next returns without waiting: a reader
+// that writes them out can hold its flush until it reaches none.
+func (s *Stream) Buffered() int { return len(s.replay) + len(s.ch) }
+
 // Close ends the stream and releases the devices waiting on it.
 func (s *Stream) Close() {
 	s.once.Do(func() {

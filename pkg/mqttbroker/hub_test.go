@@ -103,6 +103,34 @@ func TestStreamReplayAndRing(t *testing.T) {
 	}
 }
 
+func TestStreamBufferedCountsWhatNextHasAtHand(t *testing.T) {
+	h := NewHub("h", nil, HubOptions{StreamBuffer: 8})
+	for _, p := range []string{"kept-1", "kept-2"} {
+		if err := h.telemetry("d", "", nil, []byte(p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := h.Subscribe(StreamOptions{Since: time.Unix(0, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := h.telemetry("d", "", nil, []byte("live")); err != nil {
+		t.Fatal(err)
+	}
+	for want := 3; want > 0; want-- {
+		if got := s.Buffered(); got != want {
+			t.Fatalf("Buffered = %d, want %d (replay and live)", got, want)
+		}
+		if _, err := s.Next(ctx(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := s.Buffered(); got != 0 {
+		t.Fatalf("Buffered = %d once all is read", got)
+	}
+}
+
 func TestStreamsAreBoundedAndReleaseDevices(t *testing.T) {
 	h := NewHub("h", nil, HubOptions{MaxStreams: 1, StreamBuffer: 1})
 	s, err := h.Subscribe(StreamOptions{})

@@ -382,6 +382,12 @@ func (s *hubService) events(ctx context.Context, w http.ResponseWriter, r *http.
 		if err := enc.Encode(ev); err != nil {
 			return nil
 		}
+		// Flushed once the stream has nothing more at hand: a burst goes
+		// out in as few writes as the response's buffer allows, and the
+		// last event of it at once.
+		if st.Buffered() > 0 {
+			continue
+		}
 		if err := rc.Flush(); err != nil {
 			return nil
 		}

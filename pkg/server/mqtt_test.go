@@ -38,7 +38,7 @@ func mqttCtx(t *testing.T) context.Context {
 	return ctx
 }
 
-func randomKey(t *testing.T) string {
+func randomKey(t testing.TB) string {
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
 		t.Fatal(err)
