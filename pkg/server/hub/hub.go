@@ -184,14 +184,12 @@ func (a *API) receive(ctx context.Context, w http.ResponseWriter, r *http.Reques
 	return nil
 }
 
-// touch records a connection: state connected, last activity, messages.
+// touch records a device's call over HTTPS: last activity and messages.
+// The connection state stays as it was: IoT Hub follows it for MQTT and
+// AMQP connections only, and an HTTPS call opens none that could end.
 func (a *API) touch(ctx context.Context, dev *store.HubDevice, now time.Time, messages int64) error {
 	ts := model.FormatTime(now.UTC())
 	return a.st.UpdateHubDevice(ctx, dev.HubHostName, dev.DeviceID, func(d *store.HubDevice) error {
-		if d.ConnectionState != store.ConnectionConnected {
-			d.ConnectionState = store.ConnectionConnected
-			d.ConnectionStateUpdatedTime = ts
-		}
 		d.LastActivityTime = ts
 		d.DeviceToCloudMessageCount += messages
 		return nil
