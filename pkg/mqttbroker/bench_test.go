@@ -7,14 +7,11 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
-	paho "github.com/eclipse/paho.mqtt.golang"
-
-	"github.com/dpsctl/dpsctl/pkg/mqtt/topics"
 	"github.com/dpsctl/dpsctl/pkg/mqttbroker"
 	"github.com/dpsctl/dpsctl/pkg/mqttdevice"
+	"github.com/dpsctl/dpsctl/pkg/mqttdevice/devicetest"
 )
 
 // BenchmarkTelemetry100Devices: 100 devices connected over TLS send b.N
@@ -70,38 +67,7 @@ func BenchmarkTelemetry100Devices(b *testing.B) {
 		consumed <- nil
 	}()
 
-	var wg sync.WaitGroup
-	errs := make(chan error, devices)
-	for i, c := range clients {
-		share := b.N / devices
-		if i < b.N%devices {
-			share++
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var inflight []paho.Token
-			for n := range share {
-				if len(inflight) == window {
-					if !inflight[0].WaitTimeout(waitLimit) || inflight[0].Error() != nil {
-						errs <- fmt.Errorf("publish: %v", inflight[0].Error())
-						return
-					}
-					inflight = inflight[1:]
-				}
-				inflight = append(inflight, c.SendTelemetryAsync(payload, topics.Bag{{Key: "n", Value: strconv.Itoa(n)}}))
-			}
-			for _, t := range inflight {
-				if !t.WaitTimeout(waitLimit) || t.Error() != nil {
-					errs <- fmt.Errorf("publish: %v", t.Error())
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+	if err := devicetest.SendTelemetry(clients, b.N, window, waitLimit, payload); err != nil {
 		b.Fatal(err)
 	}
 	if err := <-consumed; err != nil {

@@ -6,16 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
-	paho "github.com/eclipse/paho.mqtt.golang"
-
 	"github.com/dpsctl/dpsctl/pkg/iothubservice"
 	"github.com/dpsctl/dpsctl/pkg/linkedhub"
-	"github.com/dpsctl/dpsctl/pkg/mqtt/topics"
 	"github.com/dpsctl/dpsctl/pkg/mqttdevice"
+	"github.com/dpsctl/dpsctl/pkg/mqttdevice/devicetest"
 	"github.com/dpsctl/dpsctl/pkg/server"
 	"github.com/dpsctl/dpsctl/pkg/server/servertest"
 )
@@ -90,38 +87,7 @@ func BenchmarkTelemetryThroughMonitorEvents(b *testing.B) {
 		consumed <- err
 	}()
 
-	var wg sync.WaitGroup
-	errs := make(chan error, devices)
-	for i, c := range clients {
-		share := b.N / devices
-		if i < b.N%devices {
-			share++
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var inflight []paho.Token
-			for n := range share {
-				if len(inflight) == window {
-					if !inflight[0].WaitTimeout(wait) || inflight[0].Error() != nil {
-						errs <- fmt.Errorf("publish: %v", inflight[0].Error())
-						return
-					}
-					inflight = inflight[1:]
-				}
-				inflight = append(inflight, c.SendTelemetryAsync(payload, topics.Bag{{Key: "n", Value: strconv.Itoa(n)}}))
-			}
-			for _, t := range inflight {
-				if !t.WaitTimeout(wait) || t.Error() != nil {
-					errs <- fmt.Errorf("publish: %v", t.Error())
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+	if err := devicetest.SendTelemetry(clients, b.N, window, wait, payload); err != nil {
 		b.Fatal(err)
 	}
 	if err := <-consumed; err != nil {
